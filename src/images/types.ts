@@ -1,0 +1,58 @@
+/** The unit of EBS direct APIs: every image is cut into blocks of this many bytes. */
+export const BLOCK_SIZE = 524288;
+
+/** Formats Blockport reads, detected by content, never by file name. */
+export type ImageFormat = 'raw' | 'qcow2' | 'vmdk' | 'vhd' | 'vhdx' | 'vdi' | 'ova';
+
+/** Random-access bytes: a Blob/File in the browser, a file descriptor in Node. */
+export interface ByteSource {
+  /** Total length in bytes. */
+  readonly size: number;
+  /** Bytes [offset, offset+length), shorter only where the source ends. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** What a reader knows of a block without reading its data. */
+export const BlockState = {
+  /** Never written in the image: reads as zeros, nothing to send. */
+  Unallocated: 0,
+  /** Marked as zero by the format (qcow2 zero flag, VMDK zero grain, VDI zero block). */
+  Zero: 1,
+  /** Holds data (which may still turn out to be all zeros). */
+  Data: 2,
+} as const;
+export type BlockState = (typeof BlockState)[keyof typeof BlockState];
+
+/** A disk image opened for reading, whatever its format. */
+export interface DiskImage {
+  readonly format: ImageFormat;
+  /** e.g. 'monolithicSparse', 'streamOptimized', 'dynamic', 'fixed', 'v3'. */
+  readonly subformat?: string;
+  /** Size of the virtual disk in bytes. */
+  readonly virtualSize: number;
+  /** ceil(virtualSize / BLOCK_SIZE). */
+  readonly blockCount: number;
+  /** Things the person should know (e.g. "internal snapshots exist; only the current state is uploaded"). */
+  readonly notices: readonly string[];
+  /** One BlockState per 512 KiB block, from the format's tables only (no data read). */
+  blockStates(): Promise<Uint8Array>;
+  /**
+   * Virtual bytes of blocks [first, first+count) as one buffer of count × BLOCK_SIZE bytes;
+   * past virtualSize and in unallocated or zero regions the bytes are zero. Reads are coalesced.
+   */
+  readBlocks(first: number, count: number): Promise<Uint8Array>;
+}
+
+/** A file that cannot be read as a disk image, with a sentence for the person. */
+export class ImageFormatError extends Error {
+  override readonly name = 'ImageFormatError';
+  constructor(
+    message: string,
+    /** The format detected, when the problem is inside a recognised file. */
+    readonly format?: ImageFormat,
+    /** A stable code for tests and UI: 'truncated', 'backing-file', 'encrypted', 'unsupported', 'corrupt', … */
+    readonly code: string = 'corrupt',
+  ) {
+    super(message);
+  }
+}
