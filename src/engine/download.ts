@@ -1,0 +1,266 @@
+import { GetSnapshotBlockCommand, type EBSClient } from '@aws-sdk/client-ebs';
+import { listBlocks, refreshToken, withReadLag, type ListedBlock, type ReadLag } from './download-blocks.ts';
+import { sha256, toBase64 } from './download-digest.ts';
+import { DownloadError, isAbort, isStaleToken } from './download-error.ts';
+
+const GiB = 1024 ** 3;
+
+/** Where downloaded blocks go: a file opened for random-access writes. */
+export interface DownloadTarget {
+  /** Makes the file exactly size bytes; bytes never written read as zeros (that is how holes become zeros). */
+  setSize(size: number): Promise<void>;
+  /** Writes data at offset. Calls are never concurrent. */
+  write(offset: number, data: Uint8Array): Promise<void>;
+  /** Makes every write so far durable; false when the target can only do that on close. */
+  flush(): Promise<boolean>;
+  /** Commits and releases the file; every write is durable afterwards. */
+  close(): Promise<void>;
+}
+
+/** Progress counts blocks that were written to the target, never blocks merely requested. */
+export interface DownloadProgress {
+  snapshotId: string;
+  blocksDone: number;
+  blocksTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  /** Bytes per second fetched in this session. */
+  speed: number;
+  /** Seconds left at the current speed; undefined until there is a speed. */
+  etaSeconds?: number;
+}
+
+/** Options for downloadSnapshot. */
+export interface DownloadOptions extends ReadLag {
+  ebs: EBSClient;
+  snapshotId: string;
+  target: DownloadTarget;
+  /** Size of the file in bytes (the original image size, when known); default the volume size. */
+  size?: number;
+  /** Blocks in flight; default 8. */
+  concurrency?: number;
+  /** ListSnapshotBlocks MaxResults (100–10000); default 1000. */
+  pageSize?: number;
+  /** Blocks already written by an earlier run (bit i = block i), for resume. */
+  done?: Uint8Array;
+  /** Records blocks as written, called only once their bytes are durable in the target. */
+  commit?: (indices: number[]) => Promise<void>;
+  /** Blocks written between checkpoints (flush + commit); default 64. */
+  checkpointEvery?: number;
+  /** Pace: at most this many blocks per second (0 or unset: no limit). */
+  blocksPerSecond?: number;
+  onProgress?: (p: DownloadProgress) => void;
+}
+
+/** What a finished download did. */
+export interface DownloadResult {
+  snapshotId: string;
+  /** Bytes of the file written. */
+  size: number;
+  volumeSize: number;
+  blockSize: number;
+  /** Written blocks of the snapshot (listed). */
+  blocksListed: number;
+  /** Blocks fetched and written in this run. */
+  blocksFetched: number;
+  /** Blocks skipped because an earlier run wrote them. */
+  blocksResumed: number;
+  /** Listed blocks past `size`, not written (the image was smaller than the volume). */
+  blocksBeyondSize: number;
+}
+
+/** Bit helpers for the resume bitmap. */
+export function bitmapHas(map: Uint8Array | undefined, i: number): boolean {
+  return !!map && i >> 3 < map.length && (map[i >> 3]! & (1 << (i & 7))) !== 0;
+}
+
+/** Sets bit i, growing nothing: the map must be large enough. */
+export function bitmapSet(map: Uint8Array, i: number): void {
+  map[i >> 3]! |= 1 << (i & 7);
+}
+
+/** A bitmap large enough for a volume of volumeSizeGiB. */
+export function newBitmap(volumeSizeGiB: number, blockSize = 524288): Uint8Array {
+  return new Uint8Array(Math.ceil((volumeSizeGiB * GiB) / blockSize / 8));
+}
+
+/** Fetches one block with its token and verifies its SHA-256 against the service's checksum. */
+export async function fetchBlock(
+  ebs: EBSClient,
+  snapshotId: string,
+  block: ListedBlock,
+  lag: ReadLag = {},
+): Promise<Uint8Array> {
+  let token = block.token;
+  let tries = 0;
+  for (;;) {
+    try {
+      const out = await withReadLag(
+        snapshotId,
+        () => ebs.send(new GetSnapshotBlockCommand({ SnapshotId: snapshotId, BlockIndex: block.index, BlockToken: token }), { abortSignal: lag.signal }),
+        lag,
+      );
+      const data = out.BlockData ? await out.BlockData.transformToByteArray() : new Uint8Array(0);
+      const actual = toBase64(await sha256(data));
+      if (out.Checksum && actual === out.Checksum && data.length === (out.DataLength ?? data.length)) return data;
+      if (++tries >= 3) {
+        throw new DownloadError(
+          `Block ${block.index} of ${snapshotId} arrived damaged three times (checksum ${actual}, expected ${out.Checksum ?? 'none'}). ` +
+            'Check the network or proxy between you and the service, then resume the download.',
+          'checksum',
+        );
+      }
+    } catch (err) {
+      if (err instanceof DownloadError) throw err;
+      if (isAbort(err, lag.signal)) throw new DownloadError('The download was cancelled.', 'cancelled', err);
+      // Block tokens expire (about 7 days): list again from this block for a fresh one.
+      if (isStaleToken(err, 'block') && tries++ < 3) {
+        const fresh = await refreshToken(ebs, snapshotId, block.index, lag);
+        if (fresh === undefined) return new Uint8Array(0);
+        token = fresh;
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+/** Counts the written blocks of a snapshot (and those an earlier run already wrote), for exact progress. */
+async function census(opts: DownloadOptions): Promise<{ listed: number; resumed: number; volumeSize: number; blockSize: number }> {
+  let listed = 0;
+  let resumed = 0;
+  let volumeSize = 0;
+  let blockSize = 524288;
+  for await (const page of listBlocks(opts.ebs, opts.snapshotId, { ...opts, pageSize: 10000 })) {
+    volumeSize = page.volumeSize;
+    blockSize = page.blockSize;
+    for (const b of page.blocks) {
+      listed++;
+      if (bitmapHas(opts.done, b.index)) resumed++;
+    }
+  }
+  return { listed, resumed, volumeSize, blockSize };
+}
+
+/**
+ * Downloads a completed snapshot into target: every written block fetched, verified and written at its offset.
+ * Holes stay zeros. Stops cleanly on abort or error with every durable block committed, so it can be resumed.
+ */
+export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadResult> {
+  const { ebs, snapshotId, target, signal } = opts;
+  const c = await census(opts);
+  const size = opts.size ?? c.volumeSize * GiB;
+  if (size > c.volumeSize * GiB) {
+    throw new DownloadError(
+      `The file size ${size} is larger than the volume of ${snapshotId} (${c.volumeSize} GiB). Leave the size out to use the volume size.`,
+      'target',
+    );
+  }
+  await target.setSize(size);
+
+  const bs = c.blockSize;
+  const total = c.listed;
+  let done = c.resumed;
+  let fetched = 0;
+  let beyond = 0;
+  const started = Date.now();
+  const report = (): void => {
+    const elapsed = (Date.now() - started) / 1000;
+    const speed = elapsed > 0 ? (fetched * bs) / elapsed : 0;
+    const left = (total - done) * bs;
+    opts.onProgress?.({
+      snapshotId,
+      blocksDone: done,
+      blocksTotal: total,
+      bytesDone: done * bs,
+      bytesTotal: total * bs,
+      speed,
+      etaSeconds: speed > 0 ? left / speed : undefined,
+    });
+  };
+  report();
+
+  // Writes, flushes and ledger commits run one after another on this chain.
+  let chain: Promise<unknown> = Promise.resolve();
+  let pending: number[] = [];
+  const every = opts.checkpointEvery ?? 64;
+  const checkpoint = async (closing: boolean): Promise<void> => {
+    const durable = closing ? (await target.close(), true) : await target.flush();
+    if (durable && pending.length && opts.commit) {
+      const batch = pending;
+      pending = [];
+      await opts.commit(batch);
+    } else if (durable) pending = [];
+  };
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = chain.then(fn);
+    chain = p.catch(() => undefined);
+    return p;
+  };
+
+  let nextSlot = Date.now();
+  const pace = async (): Promise<void> => {
+    const bps = opts.blocksPerSecond ?? 0;
+    if (bps <= 0) return;
+    const now = Date.now();
+    const at = Math.max(now, nextSlot);
+    nextSlot = at + 1000 / bps;
+    if (at > now) await new Promise((r) => setTimeout(r, at - now));
+  };
+
+  const pages = listBlocks(ebs, snapshotId, { ...opts, pageSize: opts.pageSize ?? 1000 });
+  async function* todo(): AsyncGenerator<ListedBlock> {
+    for await (const page of pages) for (const b of page.blocks) if (!bitmapHas(opts.done, b.index)) yield b;
+  }
+  const queue = todo();
+  let failure: unknown;
+
+  const lane = async (): Promise<void> => {
+    while (!failure && !signal?.aborted) {
+      const { value: block, done: end } = await queue.next();
+      if (end || !block) return;
+      const offset = block.index * bs;
+      if (offset >= size) {
+        beyond++;
+        done++;
+        continue;
+      }
+      await pace();
+      const data = await fetchBlock(ebs, snapshotId, block, opts);
+      const part = offset + data.length > size ? data.subarray(0, size - offset) : data;
+      await serial(async () => {
+        if (part.length) await target.write(offset, part);
+        pending.push(block.index);
+        if (pending.length >= every) await checkpoint(false);
+      });
+      fetched++;
+      done++;
+      report();
+    }
+  };
+
+  const lanes = Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, () =>
+    lane().catch((err) => {
+      failure ??= err;
+    }),
+  );
+  await Promise.all(lanes);
+  await serial(() => checkpoint(true));
+
+  if (failure || signal?.aborted) {
+    if (failure instanceof DownloadError) throw failure;
+    if (isAbort(failure, signal)) throw new DownloadError('The download was cancelled; resume it to fetch the remaining blocks.', 'cancelled', failure);
+    throw failure;
+  }
+  report();
+  return {
+    snapshotId,
+    size,
+    volumeSize: c.volumeSize,
+    blockSize: bs,
+    blocksListed: total,
+    blocksFetched: fetched,
+    blocksResumed: c.resumed,
+    blocksBeyondSize: beyond,
+  };
+}
