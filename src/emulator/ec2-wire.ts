@@ -1,0 +1,169 @@
+// The EC2 query protocol subset for snapshots: DescribeSnapshots and DeleteSnapshot, with EC2's XML shapes.
+import { newRequestId, textBytes, type EmuRequest, type EmuResponse } from './http.ts';
+import type { EbsModel, SnapshotView } from './model.ts';
+
+const XMLNS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
+
+/** An EC2 error: code and message, answered as `<Response><Errors><Error>`. */
+export class Ec2Error extends Error {
+  override readonly name = 'Ec2Error';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+}
+
+function xml(status: number, text: string): EmuResponse {
+  return { status, headers: { 'Content-Type': 'text/xml;charset=UTF-8' }, body: textBytes(`<?xml version="1.0" encoding="UTF-8"?>\n${text}`) };
+}
+
+/** The EC2 error document. */
+export function ec2ErrorResponse(err: unknown, requestId = newRequestId()): EmuResponse {
+  const e = err instanceof Ec2Error ? err : new Ec2Error('InternalError', `An internal error has occurred: ${(err as Error)?.message ?? err}`, 500);
+  return xml(
+    e.status,
+    `<Response><Errors><Error><Code>${esc(e.code)}</Code><Message>${esc(e.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`,
+  );
+}
+
+/** Parameters of a query-protocol request: form body (POST) merged over the query string. */
+function params(req: EmuRequest): Map<string, string> {
+  const out = new Map<string, string>(Object.entries(req.query));
+  if (req.body.length) for (const [k, v] of new URLSearchParams(new TextDecoder().decode(req.body))) out.set(k, v);
+  return out;
+}
+
+/** Values of `Prefix.1`, `Prefix.2`, … in numeric order. */
+function list(p: Map<string, string>, prefix: string): string[] {
+  const found: [number, string][] = [];
+  for (const [k, v] of p) {
+    const m = new RegExp(`^${prefix.replace(/\./g, '\\.')}\\.(\\d+)$`).exec(k);
+    if (m) found.push([Number(m[1]), v]);
+  }
+  return found.sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+}
+
+function filters(p: Map<string, string>): { name: string; values: string[] }[] {
+  const out: { name: string; values: string[] }[] = [];
+  for (const [k, name] of p) {
+    const m = /^Filter\.(\d+)\.Name$/.exec(k);
+    if (m) out.push({ name, values: list(p, `Filter.${m[1]}.Value`) });
+  }
+  return out;
+}
+
+function snapshotItem(s: SnapshotView): string {
+  const tags = s.tags.length
+    ? `<tagSet>${s.tags.map((t) => `<item><key>${esc(t.key)}</key><value>${esc(t.value)}</value></item>`).join('')}</tagSet>`
+    : '';
+  return (
+    '<item>' +
+    `<snapshotId>${s.id}</snapshotId>` +
+    '<volumeId>vol-ffffffff</volumeId>' +
+    `<status>${s.state}</status>` +
+    (s.stateMessage ? `<statusMessage>${esc(s.stateMessage)}</statusMessage>` : '') +
+    `<startTime>${new Date(s.startTime).toISOString()}</startTime>` +
+    `<progress>${s.progress}%</progress>` +
+    `<ownerId>${s.ownerId}</ownerId>` +
+    `<volumeSize>${s.volumeSize}</volumeSize>` +
+    `<description>${esc(s.description ?? '')}</description>` +
+    `<encrypted>${s.encrypted}</encrypted>` +
+    (s.kmsKeyArn ? `<kmsKeyId>${esc(s.kmsKeyArn)}</kmsKeyId>` : '') +
+    tags +
+    '<storageTier>standard</storageTier>' +
+    '</item>'
+  );
+}
+
+const SNAP_RE = /^snap-[0-9a-f]+$/;
+
+function matches(s: SnapshotView, f: { name: string; values: string[] }, accountId: string): boolean {
+  const any = (v: string | null | undefined) => f.values.some((x) => globMatch(x, v ?? ''));
+  switch (f.name) {
+    case 'status':
+      return any(s.state);
+    case 'snapshot-id':
+      return any(s.id);
+    case 'owner-id':
+      return any(s.ownerId) || (f.values.includes('self') && s.ownerId === accountId);
+    case 'description':
+      return any(s.description);
+    case 'volume-id':
+      return any('vol-ffffffff');
+    case 'volume-size':
+      return any(String(s.volumeSize));
+    case 'encrypted':
+      return any(String(s.encrypted));
+    case 'progress':
+      return any(`${s.progress}%`);
+    case 'tag-key':
+      return s.tags.some((t) => f.values.some((x) => globMatch(x, t.key)));
+    default:
+      if (f.name.startsWith('tag:')) {
+        const key = f.name.slice(4);
+        return s.tags.some((t) => t.key === key && f.values.some((x) => globMatch(x, t.value)));
+      }
+      throw new Ec2Error('InvalidParameterValue', `The filter '${f.name}' is invalid`);
+  }
+}
+
+/** EC2 filter values accept `*` and `?` wildcards. */
+function globMatch(pattern: string, value: string): boolean {
+  if (!/[*?]/.test(pattern)) return pattern === value;
+  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return re.test(value);
+}
+
+async function describeSnapshots(model: EbsModel, p: Map<string, string>, requestId: string): Promise<EmuResponse> {
+  const ids = list(p, 'SnapshotId');
+  const owners = [...list(p, 'Owner'), ...list(p, 'OwnerId')];
+  const accountId = model.config.accountId;
+  for (const id of ids) if (!SNAP_RE.test(id)) throw new Ec2Error('InvalidSnapshotID.Malformed', `Invalid id: "${id}" (expecting "snap-...")`);
+  let views = await model.listSnapshots();
+  if (ids.length) {
+    const byId = new Map(views.map((v) => [v.id, v]));
+    const missing = ids.filter((id) => !byId.has(id));
+    if (missing.length === 1) throw new Ec2Error('InvalidSnapshot.NotFound', `The snapshot '${missing[0]}' does not exist.`);
+    if (missing.length > 1) throw new Ec2Error('InvalidSnapshot.NotFound', `The snapshots '${missing.join(', ')}' do not exist.`);
+    views = [...new Set(ids)].map((id) => byId.get(id)!);
+  }
+  if (owners.length) views = views.filter((v) => owners.some((o) => o === v.ownerId || (o === 'self' && v.ownerId === accountId)));
+  for (const f of filters(p)) views = views.filter((v) => matches(v, f, accountId));
+  return xml(
+    200,
+    `<DescribeSnapshotsResponse xmlns="${XMLNS}"><requestId>${requestId}</requestId><snapshotSet>${views.map(snapshotItem).join('')}</snapshotSet></DescribeSnapshotsResponse>`,
+  );
+}
+
+async function deleteSnapshot(model: EbsModel, p: Map<string, string>, requestId: string): Promise<EmuResponse> {
+  const id = p.get('SnapshotId');
+  if (!id) throw new Ec2Error('MissingParameter', 'The request must contain the parameter SnapshotId');
+  if (!SNAP_RE.test(id)) throw new Ec2Error('InvalidSnapshotID.Malformed', `Invalid id: "${id}" (expecting "snap-...")`);
+  if (!(await model.deleteSnapshot(id))) throw new Ec2Error('InvalidSnapshot.NotFound', `The snapshot '${id}' does not exist.`);
+  return xml(200, `<DeleteSnapshotResponse xmlns="${XMLNS}"><requestId>${requestId}</requestId><return>true</return></DeleteSnapshotResponse>`);
+}
+
+/** Handles one EC2 query-protocol request (DescribeSnapshots, DeleteSnapshot). Never throws. */
+export async function handleEc2Request(model: EbsModel, req: EmuRequest): Promise<EmuResponse> {
+  const requestId = newRequestId();
+  try {
+    const p = params(req);
+    const action = p.get('Action');
+    let res: EmuResponse;
+    if (action === 'DescribeSnapshots') res = await describeSnapshots(model, p, requestId);
+    else if (action === 'DeleteSnapshot') res = await deleteSnapshot(model, p, requestId);
+    else if (!action) throw new Ec2Error('MissingAction', 'The request must contain the parameter Action');
+    else throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`);
+    res.headers['x-amzn-RequestId'] = requestId;
+    return res;
+  } catch (err) {
+    return ec2ErrorResponse(err, requestId);
+  }
+}
