@@ -1,0 +1,221 @@
+// The request pipeline, independent of sockets: admin, CORS, routing by service, SigV4, faults, then the service.
+
+import { jsonResponse, type EmuRequest, type EmuResponse } from '../src/emulator/http.ts';
+import { verifySigV4, hasSignature, parseSigV4, type KnownCredential } from '../src/emulator/sigv4.ts';
+import { CognitoService } from '../src/emulator/cognito.ts';
+import { cognitoOperation, handleCognitoRequest, UNSIGNED_COGNITO_OPERATIONS } from '../src/emulator/cognito-wire.ts';
+import { runtimeView, validateRuntimePatch, type ServerConfig } from './config.ts';
+import { isPreflight, preflightResponse, withCors } from './cors.ts';
+import { drawFault, PutRateLimiter } from './faults.ts';
+import { authErrorResponse, ebsErrorResponse, internalErrorResponse, throttleResponse, type ServiceName } from './aws-errors.ts';
+
+/** The EBS and EC2 services behind the pipeline (the shared emulator model and its wire code). */
+export interface EmulatorBackend {
+  readonly storeKind: string;
+  ebs(req: EmuRequest): Promise<EmuResponse>;
+  ec2(req: EmuRequest): Promise<EmuResponse>;
+  setCompletionDelay(ms: number): void;
+  reset(): Promise<void>;
+  dump(): Promise<unknown>;
+  /** Waits until every acknowledged write is durable, then releases the store. */
+  close(): Promise<void>;
+}
+
+/** A request plus what the transport knows beyond EmuRequest. */
+export interface IncomingRequest extends EmuRequest {
+  /** Query string exactly as sent (SigV4 needs it undecoded). */
+  rawQuery: string;
+  remoteAddress: string;
+}
+
+/** What the transport must do: send a response, or drop the connection unanswered. */
+export type Outcome = { drop: false; response: EmuResponse } | { drop: true };
+
+const PUT_BLOCK = /^\/snapshots\/([^/]+)\/blocks\/[^/]+$/;
+
+function isLoopback(addr: string): boolean {
+  return addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.') || addr === '';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The emulator server's behaviour, given a config (mutated at runtime by /__admin/config), a backend and Cognito. */
+export class EmulatorApp {
+  readonly cognito: CognitoService;
+  private limiter = new PutRateLimiter();
+  private startedAt = Date.now();
+  /** Ids of pools created from the command line or /__admin/config, by name (recreated on reset). */
+  readonly startupPools = new Map<string, string>();
+  requests = 0;
+
+  constructor(
+    readonly config: ServerConfig,
+    readonly backend: EmulatorBackend,
+  ) {
+    this.cognito = new CognitoService({ credentialTtlSeconds: config.credentialTtlSeconds, region: config.region });
+  }
+
+  /** Creates (or recreates) a pool with unauthenticated access whose id derives from its name. */
+  async createStartupPool(name: string): Promise<string> {
+    const pool = await this.cognito.createIdentityPool({ IdentityPoolName: name, AllowUnauthenticatedIdentities: true }, this.config.region, true);
+    this.startupPools.set(name, pool.IdentityPoolId);
+    return pool.IdentityPoolId;
+  }
+
+  private lookup = (id: string): KnownCredential | undefined =>
+    id === this.config.accessKeyId ? { secretAccessKey: this.config.secretAccessKey } : this.cognito.lookup(id);
+
+  /** Which service a request is for: Cognito by X-Amz-Target, else the signature scope, else path or Action. */
+  route(req: IncomingRequest): ServiceName | undefined {
+    if (cognitoOperation(req) !== undefined) return 'cognito';
+    if (req.headers.authorization !== undefined || /(^|&)X-Amz-Credential=/.test(req.rawQuery)) {
+      const p = parseSigV4({ method: req.method, rawPath: req.path, rawQuery: req.rawQuery, headers: req.headers, body: req.body });
+      if (!('ok' in p)) {
+        if (p.service === 'ec2') return 'ec2';
+        if (p.service === 'ebs') return 'ebs';
+        if (p.service === 'cognito-identity') return 'cognito';
+      }
+    }
+    if (req.path === '/snapshots' || req.path.startsWith('/snapshots/')) return 'ebs';
+    if ('Action' in req.query) return 'ec2';
+    const ct = req.headers['content-type'] ?? '';
+    if (req.method === 'POST' && ct.startsWith('application/x-www-form-urlencoded') && /(^|&)Action=/.test(new TextDecoder().decode(req.body))) {
+      return 'ec2';
+    }
+    return undefined;
+  }
+
+  /** Answers one request. */
+  async handle(req: IncomingRequest): Promise<Outcome> {
+    this.requests++;
+    const c = this.config;
+    if (req.path.startsWith('/__admin')) return { drop: false, response: await this.admin(req) };
+    if (c.cors && isPreflight(req)) return { drop: false, response: preflightResponse(req, c.corsOrigins) };
+    const out = await this.serve(req);
+    if (out.drop || !c.cors) return out;
+    return { drop: false, response: withCors(req, out.response, c.corsOrigins) };
+  }
+
+  private async serve(req: IncomingRequest): Promise<Outcome> {
+    const c = this.config;
+    const service = this.route(req);
+    if (!service) {
+      return { drop: false, response: ebsErrorResponse('UnknownOperationException', 404, `No operation at ${req.method} ${req.path}`) };
+    }
+    const cognitoOp = service === 'cognito' ? cognitoOperation(req) : undefined;
+    const signed = { method: req.method, rawPath: req.path, rawQuery: req.rawQuery, headers: req.headers, body: req.body };
+    let region: string | undefined;
+    if (!(cognitoOp && UNSIGNED_COGNITO_OPERATIONS.has(cognitoOp) && !hasSignature(signed))) {
+      const allowUnsignedPayload = service === 'ebs' && req.method === 'PUT' && PUT_BLOCK.test(req.path);
+      const v = await verifySigV4(signed, { lookup: this.lookup, allowUnsignedPayload });
+      if (!v.ok) return { drop: false, response: authErrorResponse(service, v.code, v.message) };
+      region = v.region;
+    }
+    if (service === 'cognito') {
+      this.cognito.credentialTtlSeconds = c.credentialTtlSeconds;
+      return { drop: false, response: await handleCognitoRequest(this.cognito, req, region) };
+    }
+
+    if (c.latencyMs > 0) await sleep(c.latencyMs);
+    let drop = false;
+    if (service === 'ebs') {
+      const f = drawFault(c);
+      if (f.kind === 'error') return { drop: false, response: internalErrorResponse(service) };
+      if (f.kind === 'throttle') return { drop: false, response: throttleResponse(service, f.pick) };
+      drop = f.kind === 'drop';
+      const m = req.method === 'PUT' ? PUT_BLOCK.exec(req.path) : null;
+      if (m && !this.limiter.admit(m[1]!, c.putRateLimit, Date.now())) {
+        return {
+          drop: false,
+          response: ebsErrorResponse(
+            'RequestThrottledException',
+            400,
+            `The PutSnapshotBlock request rate for snapshot ${decodeURIComponent(m[1]!)} exceeds ${c.putRateLimit} per second.`,
+            'RESOURCE_LEVEL_THROTTLE',
+          ),
+        };
+      }
+    }
+    let response: EmuResponse;
+    try {
+      response = service === 'ebs' ? await this.backend.ebs(req) : await this.backend.ec2(req);
+    } catch (err) {
+      if (c.verbose) console.error(err);
+      response = internalErrorResponse(service);
+    }
+    return drop ? { drop: true } : { drop: false, response };
+  }
+
+  private async admin(req: IncomingRequest): Promise<EmuResponse> {
+    const c = this.config;
+    if (!c.adminRemote && !isLoopback(req.remoteAddress)) {
+      return jsonResponse(403, { error: 'admin endpoints answer loopback clients only (start with --admin-remote to change)' });
+    }
+    const path = req.path.replace(/\/+$/, '');
+    const key = `${req.method} ${path}`;
+    switch (key) {
+      case 'GET /__admin/health':
+        return jsonResponse(200, {
+          ok: true,
+          store: this.backend.storeKind,
+          dataDir: c.dataDir ?? null,
+          tls: c.tls,
+          uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+          requests: this.requests,
+          identityPools: Object.fromEntries(this.startupPools),
+        });
+      case 'POST /__admin/reset': {
+        await this.backend.reset();
+        this.cognito.reset();
+        this.limiter.reset();
+        for (const name of [...this.startupPools.keys()]) await this.createStartupPool(name);
+        return jsonResponse(200, { ok: true, identityPools: Object.fromEntries(this.startupPools) });
+      }
+      case 'GET /__admin/config':
+        return jsonResponse(200, this.configView());
+      case 'POST /__admin/config':
+      case 'PUT /__admin/config':
+      case 'PATCH /__admin/config': {
+        let patch: unknown;
+        try {
+          patch = JSON.parse(new TextDecoder().decode(req.body) || '{}');
+        } catch {
+          return jsonResponse(400, { error: 'body must be a JSON object' });
+        }
+        if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return jsonResponse(400, { error: 'body must be a JSON object' });
+        const p = patch as Record<string, unknown>;
+        const problems = validateRuntimePatch(p);
+        if (problems.length) return jsonResponse(400, { error: problems.join('; ') });
+        const { identityPool, ...rest } = p;
+        Object.assign(c, rest);
+        if ('completionDelayMs' in rest) this.backend.setCompletionDelay(c.completionDelayMs);
+        this.cognito.credentialTtlSeconds = c.credentialTtlSeconds;
+        if (typeof identityPool === 'string') await this.createStartupPool(identityPool);
+        return jsonResponse(200, this.configView());
+      }
+      case 'GET /__admin/state':
+        return jsonResponse(200, {
+          config: this.configView(),
+          ebs: await this.backend.dump(),
+          cognito: this.cognito.dump(),
+        });
+      default:
+        return jsonResponse(404, { error: `no admin endpoint ${req.method} ${path}; have GET health, POST reset, GET|POST config, GET state` });
+    }
+  }
+
+  private configView(): Record<string, unknown> {
+    const c = this.config;
+    return {
+      ...runtimeView(c),
+      host: c.host,
+      port: c.port,
+      dataDir: c.dataDir ?? null,
+      tls: c.tls,
+      region: c.region,
+      identityPools: Object.fromEntries(this.startupPools),
+    };
+  }
+}

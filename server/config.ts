@@ -1,0 +1,104 @@
+// The server's settings: fixed at startup (where it listens, what it stores) and runtime (faults, CORS, credentials).
+
+/** Settings that can change while the server runs (command-line flags seed them; /__admin/config changes them). */
+export interface RuntimeConfig {
+  /** Delay between CompleteSnapshot and the snapshot leaving `pending`. */
+  completionDelayMs: number;
+  /** Added before every EBS/EC2 request is answered. */
+  latencyMs: number;
+  /** Share of EBS requests answered 500 InternalServerException. */
+  errorRate: number;
+  /** Share of EBS requests answered 400 RequestThrottledException (ACCOUNT_THROTTLED) or ThrottlingException. */
+  throttleRate: number;
+  /** Share of EBS requests whose connection is dropped after they were processed (the answer is lost). */
+  dropRate: number;
+  /** PutSnapshotBlock calls allowed per snapshot per second (0 = unlimited); beyond: RESOURCE_LEVEL_THROTTLE. */
+  putRateLimit: number;
+  /** Answer browsers (preflights, Access-Control-* headers). */
+  cors: boolean;
+  /** Origins allowed by CORS; `*` allows any. */
+  corsOrigins: string[];
+  /** Lifetime of credentials issued by GetCredentialsForIdentity. */
+  credentialTtlSeconds: number;
+  /** The access key pair always accepted. */
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/** Settings fixed at startup. */
+export interface StartupConfig {
+  host: string;
+  port: number;
+  /** Directory of the filesystem store; undefined keeps state in memory. */
+  dataDir?: string;
+  tls: boolean;
+  /** Identity pool created at startup (unauthenticated access allowed). */
+  identityPool?: string;
+  /** Answer /__admin/* to non-loopback clients too. */
+  adminRemote: boolean;
+  /** Region used in identity pool ids. */
+  region: string;
+  /** Print one line per request to stderr. */
+  verbose: boolean;
+}
+
+export type ServerConfig = StartupConfig & RuntimeConfig;
+
+/** Defaults: port 4566 on loopback, memory store, no faults, CORS on for any origin, the test/test key pair. */
+export function defaultConfig(): ServerConfig {
+  return {
+    host: '127.0.0.1',
+    port: 4566,
+    tls: false,
+    adminRemote: false,
+    region: 'us-east-1',
+    verbose: false,
+    completionDelayMs: 1000,
+    latencyMs: 0,
+    errorRate: 0,
+    throttleRate: 0,
+    dropRate: 0,
+    putRateLimit: 0,
+    cors: true,
+    corsOrigins: ['*'],
+    credentialTtlSeconds: 3600,
+    accessKeyId: 'test',
+    secretAccessKey: 'test',
+  };
+}
+
+const RATE_KEYS = ['errorRate', 'throttleRate', 'dropRate'] as const;
+const COUNT_KEYS = ['completionDelayMs', 'latencyMs', 'putRateLimit', 'credentialTtlSeconds'] as const;
+const RUNTIME_KEYS: readonly string[] = [...RATE_KEYS, ...COUNT_KEYS, 'cors', 'corsOrigins', 'accessKeyId', 'secretAccessKey'];
+
+/** Checks a partial runtime config (from JSON); returns the problems, empty when valid. */
+export function validateRuntimePatch(patch: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  for (const [k, v] of Object.entries(patch)) {
+    if (k === 'identityPool') {
+      if (typeof v !== 'string' || !/^[\w ]{1,128}$/.test(v)) problems.push('identityPool must be a pool name ([\\w ]{1,128})');
+      continue;
+    }
+    if (!RUNTIME_KEYS.includes(k)) {
+      problems.push(`${k} cannot be changed at runtime (restart with the flag)`);
+      continue;
+    }
+    if ((RATE_KEYS as readonly string[]).includes(k) && !(typeof v === 'number' && v >= 0 && v <= 1)) {
+      problems.push(`${k} must be a number between 0 and 1`);
+    }
+    if ((COUNT_KEYS as readonly string[]).includes(k) && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
+      problems.push(`${k} must be a number ≥ 0`);
+    }
+    if (k === 'credentialTtlSeconds' && typeof v === 'number' && v < 1) problems.push('credentialTtlSeconds must be ≥ 1');
+    if (k === 'cors' && typeof v !== 'boolean') problems.push('cors must be true or false');
+    if (k === 'corsOrigins' && !(Array.isArray(v) && v.every((o) => typeof o === 'string'))) problems.push('corsOrigins must be a list of origins');
+    if ((k === 'accessKeyId' || k === 'secretAccessKey') && !(typeof v === 'string' && v.length > 0)) problems.push(`${k} must be a non-empty string`);
+  }
+  return problems;
+}
+
+/** The runtime part of a config, for display. */
+export function runtimeView(c: ServerConfig): RuntimeConfig {
+  const { completionDelayMs, latencyMs, errorRate, throttleRate, dropRate, putRateLimit, cors, corsOrigins, credentialTtlSeconds, accessKeyId, secretAccessKey } = c;
+  return { completionDelayMs, latencyMs, errorRate, throttleRate, dropRate, putRateLimit, cors, corsOrigins, credentialTtlSeconds, accessKeyId, secretAccessKey };
+}

@@ -1,0 +1,132 @@
+// Command-line flags of `npm run emulator`.
+
+import { defaultConfig, type ServerConfig } from './config.ts';
+
+/** The --help text. */
+export const HELP = `Blockport EBS emulator over HTTP: EBS direct APIs, Cognito Identity, EC2 snapshot subset.
+
+Usage: npm run emulator -- [flags]
+
+  --host H                  address to listen on (default 127.0.0.1)
+  --port N                  port (default 4566; 0 picks a free one)
+  --data-dir DIR            keep state in DIR (filesystem store, survives a restart); memory when absent
+  --completion-delay-ms N   pending → completed delay after CompleteSnapshot (default 0)
+  --latency-ms N            latency added to every EBS/EC2 request (default 0)
+  --error-rate P            share of EBS requests answered 500 InternalServerException (0..1)
+  --throttle-rate P         share of EBS requests answered RequestThrottledException / ThrottlingException (0..1)
+  --drop-rate P             share of EBS requests processed but whose connection is dropped unanswered (0..1)
+  --put-rate-limit N        PutSnapshotBlock per snapshot per second, beyond → RESOURCE_LEVEL_THROTTLE (0 = off)
+  --cors on|off             answer browsers (default on)
+  --cors-origins A,B        origins allowed by CORS (default *)
+  --identity-pool NAME      create an identity pool at startup (unauthenticated access allowed) and print its id
+  --credential-ttl SECONDS  lifetime of Cognito-issued credentials (default 3600)
+  --access-key-id ID        long-term key always accepted (default test)
+  --secret-access-key S     its secret (default test)
+  --region R                region in identity pool ids (default us-east-1)
+  --tls                     HTTPS with HTTP/2 (and HTTP/1.1) on a generated self-signed certificate
+  --admin-remote            answer /__admin/* from non-loopback clients too
+  --verbose                 log every request to stderr
+  --help                    this text
+
+Admin (loopback only): GET /__admin/health, POST /__admin/reset, GET|POST /__admin/config, GET /__admin/state.
+`;
+
+/** Thrown for a bad command line; the message says which flag and why. */
+export class FlagError extends Error {
+  override readonly name = 'FlagError';
+}
+
+function num(flag: string, v: string | undefined, lo: number, hi = Infinity): number {
+  const n = Number(v);
+  if (v === undefined || v === '' || !Number.isFinite(n) || n < lo || n > hi) {
+    throw new FlagError(`${flag} needs a number${hi === Infinity ? ` ≥ ${lo}` : ` between ${lo} and ${hi}`}, got ${v ?? 'nothing'}`);
+  }
+  return n;
+}
+
+/** Parses argv (without node and script) into a config; `help: true` when --help was given. */
+export function parseFlags(argv: string[]): { config: ServerConfig; help: boolean } {
+  const c = defaultConfig();
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf('=');
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const v = argv[++i];
+      if (v === undefined) throw new FlagError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--help':
+      case '-h':
+        help = true;
+        break;
+      case '--host':
+        c.host = value();
+        break;
+      case '--port':
+        c.port = num(flag, value(), 0, 65535);
+        break;
+      case '--data-dir':
+        c.dataDir = value();
+        break;
+      case '--completion-delay-ms':
+        c.completionDelayMs = num(flag, value(), 0);
+        break;
+      case '--latency-ms':
+        c.latencyMs = num(flag, value(), 0);
+        break;
+      case '--error-rate':
+        c.errorRate = num(flag, value(), 0, 1);
+        break;
+      case '--throttle-rate':
+        c.throttleRate = num(flag, value(), 0, 1);
+        break;
+      case '--drop-rate':
+        c.dropRate = num(flag, value(), 0, 1);
+        break;
+      case '--put-rate-limit':
+        c.putRateLimit = num(flag, value(), 0);
+        break;
+      case '--cors': {
+        const v = value();
+        if (v !== 'on' && v !== 'off') throw new FlagError(`--cors needs on or off, got ${v}`);
+        c.cors = v === 'on';
+        break;
+      }
+      case '--cors-origins':
+        c.corsOrigins = value().split(',').map((s) => s.trim()).filter(Boolean);
+        break;
+      case '--identity-pool':
+        c.identityPool = value();
+        break;
+      case '--credential-ttl':
+        c.credentialTtlSeconds = num(flag, value(), 1);
+        break;
+      case '--access-key-id':
+        c.accessKeyId = value();
+        break;
+      case '--secret-access-key':
+        c.secretAccessKey = value();
+        break;
+      case '--region':
+        c.region = value();
+        break;
+      case '--tls':
+        c.tls = true;
+        break;
+      case '--admin-remote':
+        c.adminRemote = true;
+        break;
+      case '--verbose':
+        c.verbose = true;
+        break;
+      default:
+        throw new FlagError(`unknown flag ${arg} (see --help)`);
+    }
+  }
+  return { config: c, help };
+}

@@ -1,0 +1,236 @@
+// Sockets ⇄ the pipeline: HTTP/1.1, or HTTPS with HTTP/2 and HTTP/1.1; bounded bodies; graceful stop.
+
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import type { EmuResponse } from '../src/emulator/http.ts';
+import type { EmulatorApp, IncomingRequest } from './app.ts';
+import { ebsErrorResponse } from './aws-errors.ts';
+import { selfSignedCertificate } from './tls.ts';
+
+/** Largest request body accepted: one 512 KiB block plus slack for JSON and form bodies. */
+export const MAX_BODY_BYTES = 524288 + 65536;
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  tls: boolean;
+  /** A body that stalls this long is handed over as it is (short), then the connection is closed. */
+  bodyTimeoutMs?: number;
+  /** How long a stop waits for requests in flight before cutting connections. */
+  graceMs?: number;
+}
+
+/** A listening server. */
+export interface RunningServer {
+  url: string;
+  port: number;
+  /** The self-signed certificate in PEM when --tls. */
+  cert?: string;
+  /** Stops accepting, lets requests in flight finish (their writes are durable), then closes the backend. */
+  stop(): Promise<void>;
+}
+
+type Req = http.IncomingMessage | http2.Http2ServerRequest;
+type Res = http.ServerResponse | http2.Http2ServerResponse;
+
+function headersOf(req: Req): Record<string, string> {
+  const out: Record<string, string> = {};
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name.startsWith(':') && name !== ':authority') continue;
+    out[name] = name in out ? `${out[name]},${raw[i + 1]}` : raw[i + 1]!;
+  }
+  if (out.host === undefined && out[':authority'] !== undefined) out.host = out[':authority'];
+  delete out[':authority'];
+  return out;
+}
+
+function splitUrl(url: string): { path: string; rawQuery: string; query: Record<string, string> } {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const rawQuery = q < 0 ? '' : url.slice(q + 1);
+  const query: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(rawQuery)) query[k] = v;
+  return { path, rawQuery, query };
+}
+
+type BodyResult = { kind: 'ok' | 'short'; body: Uint8Array } | { kind: 'too-large' } | { kind: 'gone' };
+
+/** Reads a body up to MAX_BODY_BYTES; never buffers more, never waits longer than `timeoutMs` for the next byte. */
+function readBody(req: Req, timeoutMs: number): Promise<BodyResult> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return Promise.resolve({ kind: 'too-large' });
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (r: BodyResult): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('aborted', onGone);
+      req.off('error', onGone);
+      req.off('close', onClose);
+      if (r.kind !== 'ok') req.pause();
+      resolve(r);
+    };
+    const concat = (): Uint8Array => {
+      const b = Buffer.concat(chunks, size);
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    };
+    let timer = setTimeout(() => finish({ kind: 'short', body: concat() }), timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) return finish({ kind: 'too-large' });
+      chunks.push(chunk);
+      clearTimeout(timer);
+      timer = setTimeout(() => finish({ kind: 'short', body: concat() }), timeoutMs);
+    };
+    const onEnd = (): void => finish({ kind: 'ok', body: concat() });
+    const onGone = (): void => finish({ kind: 'gone' });
+    const onClose = (): void => {
+      if (!req.complete) finish({ kind: 'gone' });
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('aborted', onGone);
+    req.on('error', onGone);
+    req.on('close', onClose);
+  });
+}
+
+function isH2(req: Req): req is http2.Http2ServerRequest {
+  return req.httpVersionMajor === 2;
+}
+
+/** Cuts the connection (HTTP/1.1) or resets the stream (HTTP/2) without answering. */
+function drop(req: Req): void {
+  if (isH2(req)) req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+  else req.socket.destroy();
+}
+
+function send(req: Req, res: Res, r: EmuResponse, close: boolean): void {
+  const headers: Record<string, string | number> = { ...r.headers, 'Content-Length': r.body.byteLength };
+  if (close && !isH2(req)) headers.Connection = 'close';
+  try {
+    (res as http.ServerResponse).writeHead(r.status, headers);
+    res.end(Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength));
+  } catch {
+    drop(req);
+    return;
+  }
+  // A body left unread (too large or stalled) cannot be skipped safely: close once the answer is out.
+  if (close) {
+    if (isH2(req)) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    else res.on('finish', () => req.socket.destroy());
+  }
+}
+
+/** Starts listening; the printed URL uses the actual port (so --port 0 works). */
+export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<RunningServer> {
+  const bodyTimeoutMs = opts.bodyTimeoutMs ?? 20_000;
+  let inflight = 0;
+  let idle: (() => void) | undefined;
+  const sockets = new Set<Duplex>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+
+  const onRequest = (req: Req, res: Res): void => {
+    inflight++;
+    void (async () => {
+      try {
+        const { path, rawQuery, query } = splitUrl(req.url ?? '/');
+        const headers = headersOf(req);
+        const b = await readBody(req, bodyTimeoutMs);
+        if (b.kind === 'gone') return;
+        if (b.kind === 'too-large') {
+          send(req, res, ebsErrorResponse('ValidationException', 413, `Request body exceeds ${MAX_BODY_BYTES} bytes.`, 'INVALID_PARAMETER_VALUE'), true);
+          return;
+        }
+        const incoming: IncomingRequest = {
+          method: req.method ?? 'GET',
+          path,
+          query,
+          headers,
+          body: b.body,
+          rawQuery,
+          remoteAddress: req.socket?.remoteAddress ?? '',
+        };
+        const out = await app.handle(incoming);
+        if (app.config.verbose) console.error(`${incoming.method} ${req.url} → ${out.drop ? 'dropped' : out.response.status}`);
+        if (out.drop) drop(req);
+        else send(req, res, out.response, b.kind === 'short');
+      } catch (err) {
+        console.error('emulator: unexpected error', err);
+        try {
+          send(req, res, ebsErrorResponse('InternalServerException', 500, 'An internal error has occurred.'), true);
+        } catch {
+          drop(req);
+        }
+      } finally {
+        inflight--;
+        if (inflight === 0) idle?.();
+      }
+    })();
+  };
+
+  let server: http.Server | http2.Http2SecureServer;
+  let cert: string | undefined;
+  if (opts.tls) {
+    const pems = await selfSignedCertificate(opts.host);
+    cert = pems.cert;
+    server = http2.createSecureServer({ key: pems.key, cert: pems.cert, allowHTTP1: true }, onRequest);
+    server.on('session', (s: http2.ServerHttp2Session) => {
+      sessions.add(s);
+      s.on('close', () => sessions.delete(s));
+    });
+    server.on('secureConnection', (s: Duplex) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+  } else {
+    const s = http.createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, onRequest);
+    s.on('connection', (sock: Duplex) => {
+      sockets.add(sock);
+      sock.on('close', () => sockets.delete(sock));
+    });
+    // Unparseable requests get a 400 and a closed connection, never a crash.
+    s.on('clientError', (_err, sock: Duplex) => {
+      if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else sock.destroy();
+    });
+    server = s;
+  }
+  server.on('error', (err) => console.error('emulator: server error', err));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
+  const url = `${opts.tls ? 'https' : 'http'}://${shownHost}:${port}`;
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      if (server instanceof http.Server) server.closeIdleConnections();
+      for (const s of sessions) s.close();
+      if (inflight > 0) {
+        await Promise.race([new Promise<void>((r) => (idle = r)), new Promise((r) => setTimeout(r, opts.graceMs ?? 10_000))]);
+      }
+      for (const s of sockets) s.destroy();
+      await closed;
+      await app.backend.close();
+    })());
+
+  return { url, port, ...(cert ? { cert } : {}), stop };
+}

@@ -1,0 +1,373 @@
+// Filesystem store (Node only): block contents as content-addressed files, records in an fsynced append-only journal.
+// Every acknowledged write is durable: a blob is written, fsynced and renamed into place, then its journal line
+// is fsynced (group commit: one fdatasync covers every line appended meanwhile) before the promise resolves.
+// All state changes happen synchronously in one tick of the event loop, so no lock is needed within the process;
+// one process owns a directory at a time.
+
+import { mkdir, open, readFile, readdir, rename, unlink, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  collectableSnapshots,
+  isRejection,
+  type BlockRecord,
+  type EmulatorStore,
+  type PutBlockItem,
+  type PutBlockOutcome,
+  type SnapshotRecord,
+  type SnapshotUpdate,
+  type StoreStats,
+} from '../store.ts';
+
+type JournalLine =
+  | { t: 's'; r: SnapshotRecord[] }
+  | { t: 'b'; b: BlockRecord; s: SnapshotRecord }
+  | { t: 'd'; id: string }
+  | { t: 'c' };
+
+function blobName(digest: string): string {
+  // base64 contains '/', so the file name is the hex of the digest.
+  return Buffer.from(digest, 'base64').toString('hex');
+}
+
+/** A store in a directory that survives restarts of the process. */
+export class FsStore implements EmulatorStore {
+  readonly kind = 'fs';
+  private secret?: Uint8Array;
+  private snapshots = new Map<string, SnapshotRecord>();
+  private blocks = new Map<string, Map<number, BlockRecord>>();
+  private refs = new Map<string, number>();
+  /** Digests whose reference count dropped to zero: candidates for unlinking. */
+  private unreferenced = new Set<string>();
+  /** Digests whose blob file exists (or is being renamed into place). */
+  private onDisk = new Set<string>();
+  /** Digests a put is writing or about to reference: never unlinked meanwhile. */
+  private pins = new Map<string, number>();
+  private unlinking = new Map<string, Promise<void>>();
+  private listeners = new Set<() => void>();
+  private buf: string[] = [];
+  private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private writing = false;
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    private journal: FileHandle,
+  ) {}
+
+  /** Opens (creating if needed) a store in `dir`: replays and compacts the journal, removes unreferenced blobs. */
+  static async open(dir: string): Promise<FsStore> {
+    await mkdir(join(dir, 'blobs'), { recursive: true });
+    const path = join(dir, 'journal.jsonl');
+    let text = '';
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const tmp = join(dir, 'journal.jsonl.tmp');
+    const placeholder = await open(tmp, 'w');
+    const store = new FsStore(dir, placeholder);
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (!line.trim()) continue;
+      let rec: JournalLine;
+      try {
+        rec = JSON.parse(line) as JournalLine;
+      } catch (err) {
+        // Only the last line can be torn by a crash mid-append; anything earlier is corruption.
+        if (lines.slice(i + 1).some((l) => l.trim())) throw new Error(`fs-store: corrupt journal line ${i + 1} in ${path}`);
+        break;
+      }
+      store.apply(rec);
+    }
+    // Compaction: rewrite the live state as a fresh journal, atomically.
+    const out: string[] = [];
+    if (store.snapshots.size) out.push(JSON.stringify({ t: 's', r: [...store.snapshots.values()] } satisfies JournalLine));
+    for (const own of store.blocks.values()) {
+      for (const b of own.values()) out.push(JSON.stringify({ t: 'b', b, s: store.snapshots.get(b.snapshotId)! } satisfies JournalLine));
+    }
+    await placeholder.writeFile(out.length ? `${out.join('\n')}\n` : '');
+    await placeholder.datasync();
+    await placeholder.close();
+    await rename(tmp, path);
+    store.journal = await open(path, 'a');
+    await store.scanBlobs();
+    return store;
+  }
+
+  private async scanBlobs(): Promise<void> {
+    const root = join(this.dir, 'blobs');
+    for (const sub of await readdir(root)) {
+      for (const f of await readdir(join(root, sub))) {
+        const digest = Buffer.from(f, 'hex').toString('base64');
+        if (f.includes('.tmp') || !this.refs.get(digest)) await rm(join(root, sub, f), { force: true });
+        else this.onDisk.add(digest);
+      }
+    }
+  }
+
+  private blobPath(digest: string): string {
+    const n = blobName(digest);
+    return join(this.dir, 'blobs', n.slice(0, 2), n);
+  }
+
+  /** Applies a journal line to the in-memory state (live and on replay). */
+  private apply(l: JournalLine): void {
+    if (l.t === 's') for (const r of l.r) this.snapshots.set(r.id, r);
+    else if (l.t === 'b') {
+      let own = this.blocks.get(l.b.snapshotId);
+      if (!own) this.blocks.set(l.b.snapshotId, (own = new Map()));
+      const prev = own.get(l.b.index);
+      if (prev?.digest !== l.b.digest) {
+        this.refs.set(l.b.digest, (this.refs.get(l.b.digest) ?? 0) + 1);
+        if (prev) this.unref(prev.digest);
+      }
+      own.set(l.b.index, l.b);
+      this.snapshots.set(l.s.id, l.s);
+    } else if (l.t === 'd') {
+      const rec = this.snapshots.get(l.id);
+      if (!rec) return;
+      rec.deleted = true;
+      for (const gone of collectableSnapshots(this.snapshots)) {
+        for (const b of this.blocks.get(gone)?.values() ?? []) this.unref(b.digest);
+        this.blocks.delete(gone);
+        this.snapshots.delete(gone);
+      }
+    } else if (l.t === 'c') {
+      this.snapshots.clear();
+      this.blocks.clear();
+      for (const d of this.refs.keys()) {
+        this.refs.set(d, 0);
+        this.unreferenced.add(d);
+      }
+    }
+  }
+
+  private unref(digest: string): void {
+    const n = (this.refs.get(digest) ?? 1) - 1;
+    this.refs.set(digest, n);
+    if (n <= 0) this.unreferenced.add(digest);
+  }
+
+  /** Unlinks blob files no block references and no put is writing. */
+  private collect(): void {
+    for (const d of this.unreferenced) {
+      if (this.pins.get(d)) continue;
+      this.unreferenced.delete(d);
+      if ((this.refs.get(d) ?? 0) > 0) continue;
+      this.refs.delete(d);
+      if (!this.onDisk.delete(d)) continue;
+      const p = unlink(this.blobPath(d))
+        .catch(() => undefined)
+        .finally(() => {
+          if (this.unlinking.get(d) === p) this.unlinking.delete(d);
+        });
+      this.unlinking.set(d, p);
+    }
+  }
+
+  /** Appends lines; resolves once they (and everything appended before) are fsynced. */
+  private commit(lines: JournalLine[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('fs-store: closed'));
+    for (const l of lines) this.buf.push(`${JSON.stringify(l)}\n`);
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    while (this.buf.length || this.waiters.length) {
+      const text = this.buf.splice(0).join('');
+      const ws = this.waiters.splice(0);
+      try {
+        if (text) {
+          await this.journal.write(text);
+          await this.journal.datasync();
+        }
+        for (const w of ws) w.resolve();
+      } catch (err) {
+        for (const w of ws) w.reject(err);
+      }
+    }
+    this.writing = false;
+  }
+
+  /** Resolves once everything acknowledged so far is on disk. */
+  flush(): Promise<void> {
+    return this.commit([]);
+  }
+
+  async getSecret(): Promise<Uint8Array> {
+    if (this.secret) return this.secret;
+    const path = join(this.dir, 'secret');
+    try {
+      const b = await readFile(path);
+      if (b.length === 32) return (this.secret ??= new Uint8Array(b));
+    } catch {
+      // First use: create it below.
+    }
+    const fresh = crypto.getRandomValues(new Uint8Array(32));
+    if (this.secret) return this.secret;
+    this.secret = fresh;
+    const tmp = `${path}.tmp`;
+    const fh = await open(tmp, 'w');
+    await fh.writeFile(fresh);
+    await fh.datasync();
+    await fh.close();
+    await rename(tmp, path);
+    return fresh;
+  }
+
+  async getSnapshot(id: string): Promise<SnapshotRecord | undefined> {
+    const r = this.snapshots.get(id);
+    return r && structuredClone(r);
+  }
+
+  async listSnapshots(): Promise<SnapshotRecord[]> {
+    return [...this.snapshots.values()].map((r) => structuredClone(r));
+  }
+
+  async updateSnapshots<T>(fn: (all: ReadonlyMap<string, SnapshotRecord>) => SnapshotUpdate<T>): Promise<T> {
+    const view = new Map([...this.snapshots].map(([k, v]) => [k, structuredClone(v)]));
+    const { put, result } = fn(view);
+    if (put?.length) {
+      const line: JournalLine = { t: 's', r: put.map((r) => structuredClone(r)) };
+      this.apply(line);
+      await this.commit([line]);
+      this.notify();
+    }
+    return result;
+  }
+
+  private async writeBlob(digest: string, data: Uint8Array): Promise<void> {
+    await this.unlinking.get(digest);
+    if (this.onDisk.has(digest)) return;
+    const path = this.blobPath(digest);
+    await mkdir(join(path, '..'), { recursive: true });
+    const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    this.onDisk.add(digest);
+  }
+
+  async putBlocks(items: PutBlockItem[]): Promise<PutBlockOutcome[]> {
+    for (const it of items) this.pins.set(it.digest, (this.pins.get(it.digest) ?? 0) + 1);
+    try {
+      // Contents first (in parallel), so a journal line never names a blob that is not on disk.
+      await Promise.all(items.map((it) => this.writeBlob(it.digest, it.data)));
+      const out: PutBlockOutcome[] = [];
+      const lines: JournalLine[] = [];
+      for (const item of items) {
+        const current = this.snapshots.get(item.snapshotId);
+        const decided = item.check(current && structuredClone(current));
+        if (isRejection(decided)) {
+          out.push(decided);
+          continue;
+        }
+        const prev = this.blocks.get(item.snapshotId)?.get(item.index);
+        const block: BlockRecord = { snapshotId: item.snapshotId, index: item.index, digest: item.digest, puts: (prev?.puts ?? 0) + 1, writtenAt: item.now };
+        const snap: SnapshotRecord = { ...decided, puts: decided.puts + 1, ownBlocks: decided.ownBlocks + (prev ? 0 : 1) };
+        const line: JournalLine = { t: 'b', b: block, s: snap };
+        this.apply(line);
+        lines.push(line);
+        out.push({ rejected: false, block: { ...block } });
+      }
+      if (lines.length) {
+        await this.commit(lines);
+        this.notify();
+      }
+      return out;
+    } finally {
+      for (const it of items) {
+        const n = (this.pins.get(it.digest) ?? 1) - 1;
+        if (n > 0) this.pins.set(it.digest, n);
+        else {
+          this.pins.delete(it.digest);
+          if (!this.refs.get(it.digest)) this.unreferenced.add(it.digest);
+        }
+      }
+      this.collect();
+    }
+  }
+
+  async getOwnBlock(snapshotId: string, index: number): Promise<BlockRecord | undefined> {
+    const b = this.blocks.get(snapshotId)?.get(index);
+    return b && { ...b };
+  }
+
+  async listOwnBlocks(snapshotId: string, fromIndex: number, limit: number, toIndex = Infinity): Promise<BlockRecord[]> {
+    const own = this.blocks.get(snapshotId);
+    if (!own) return [];
+    return [...own.values()]
+      .filter((b) => b.index >= fromIndex && b.index <= toIndex)
+      .sort((a, b) => a.index - b.index)
+      .slice(0, limit)
+      .map((b) => ({ ...b }));
+  }
+
+  async readContent(digest: string): Promise<Uint8Array | undefined> {
+    if (!this.refs.get(digest)) return undefined;
+    try {
+      return new Uint8Array(await readFile(this.blobPath(digest)));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async deleteSnapshot(id: string): Promise<boolean> {
+    const rec = this.snapshots.get(id);
+    if (!rec || rec.deleted) return false;
+    const line: JournalLine = { t: 'd', id };
+    this.apply(line);
+    await this.commit([line]);
+    this.collect();
+    this.notify();
+    return true;
+  }
+
+  async stats(): Promise<StoreStats> {
+    let blockRecords = 0;
+    for (const m of this.blocks.values()) blockRecords += m.size;
+    let blobs = 0;
+    for (const n of this.refs.values()) if (n > 0) blobs++;
+    return { snapshots: this.snapshots.size, blockRecords, blobs, bytes: blobs * 524288 };
+  }
+
+  async clear(): Promise<void> {
+    const line: JournalLine = { t: 'c' };
+    this.apply(line);
+    await this.commit([line]);
+    this.collect();
+    this.notify();
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Closes the journal after pending writes; call flush() first to wait for them. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    const fh = this.journal;
+    void (async () => {
+      while (this.writing) await new Promise((r) => setTimeout(r, 5));
+      await fh.close().catch(() => undefined);
+    })();
+  }
+
+  private notify(): void {
+    for (const l of this.listeners) l();
+  }
+}
