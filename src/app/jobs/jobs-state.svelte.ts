@@ -1,0 +1,222 @@
+import {
+  discardJob,
+  isJobBusy,
+  listJobs,
+  requestTakeover,
+  resumeUpload,
+  startUpload,
+  watchJob,
+  type JobBroadcast,
+  type JobRecord,
+  type UploadProgress,
+} from '../../engine/api.ts';
+import { toProblem, type Problem } from '../shared/problem.ts';
+import { runs } from '../shared/run-state.svelte.ts';
+import { ensureReadPermission, type PickedFile } from '../upload/file-pick.ts';
+
+const FINISHED = new Set(['completed', 'cancelled']);
+
+/** What a job card is doing right now. */
+export type JobActivity = 'resuming' | 'taking-over' | 'discarding' | 'restarting';
+
+/** The jobs list: what the ledger holds, which jobs run in another tab, and the actions on them. */
+class JobsState {
+  jobs = $state.raw<JobRecord[]>([]);
+  loaded = $state(false);
+  loadProblem = $state.raw<Problem | null>(null);
+  /** Jobs held by another tab, with their latest broadcast progress (null until one arrives). */
+  elsewhere = $state.raw<Record<string, UploadProgress | null>>({});
+  problems = $state.raw<Record<string, Problem>>({});
+  activity = $state.raw<Record<string, JobActivity>>({});
+  /** Jobs whose card asks for the file to be picked again. */
+  needsFile = $state.raw<Record<string, boolean>>({});
+
+  unfinished = $derived(this.jobs.filter((j) => !FINISHED.has(j.state)));
+  finished = $derived(this.jobs.filter((j) => FINISHED.has(j.state)));
+
+  readonly #watchers = new Map<string, () => void>();
+  #channel: BroadcastChannel | null = null;
+  #refreshing: Promise<void> | null = null;
+
+  constructor() {
+    runs.onSettled(() => void this.refresh());
+  }
+
+  /** Starts listening for other tabs (new jobs appear without a reload). */
+  listen(): void {
+    if (this.#channel || typeof BroadcastChannel === 'undefined') return;
+    this.#channel = new BroadcastChannel('blockport-jobs');
+    this.#channel.onmessage = (e: MessageEvent<JobBroadcast>) => {
+      const id = e.data?.type === 'progress' ? e.data.progress.jobId : e.data?.jobId;
+      if (id && !this.jobs.some((j) => j.id === id)) void this.refresh();
+    };
+  }
+
+  /** Reloads the job list from IndexedDB and who holds each job. */
+  refresh(): Promise<void> {
+    // Coalesce: a refresh already under way will see the latest state anyway.
+    this.#refreshing ??= this.#load().finally(() => (this.#refreshing = null));
+    return this.#refreshing;
+  }
+
+  async #load(): Promise<void> {
+    try {
+      const jobs = await listJobs();
+      const elsewhere: Record<string, UploadProgress | null> = {};
+      for (const job of jobs) {
+        if (FINISHED.has(job.state) || runs.isRunningHere(job.id)) continue;
+        this.#watch(job.id);
+        if (await isJobBusy(job.id)) elsewhere[job.id] = this.elsewhere[job.id] ?? null;
+      }
+      for (const [id, stop] of this.#watchers) {
+        if (!jobs.some((j) => j.id === id && !FINISHED.has(j.state))) {
+          stop();
+          this.#watchers.delete(id);
+        }
+      }
+      this.jobs = jobs;
+      this.elsewhere = elsewhere;
+      this.loadProblem = null;
+    } catch (e) {
+      this.loadProblem = toProblem(e, 'The list of uploads could not be read');
+    } finally {
+      this.loaded = true;
+    }
+  }
+
+  #watch(jobId: string): void {
+    if (this.#watchers.has(jobId)) return;
+    this.#watchers.set(
+      jobId,
+      watchJob(jobId, (e) => {
+        if (runs.isRunningHere(jobId)) return;
+        if (e.type === 'progress') {
+          this.elsewhere = { ...this.elsewhere, [jobId]: e.progress };
+          if (e.progress.phase === 'completed' || e.progress.phase === 'cancelled') void this.refresh();
+        } else if (e.type === 'released') {
+          const { [jobId]: _, ...rest } = this.elsewhere;
+          this.elsewhere = rest;
+          void this.refresh();
+        }
+      }),
+    );
+  }
+
+  #set<T>(map: Record<string, T>, id: string, value: T | undefined): Record<string, T> {
+    const { [id]: _, ...rest } = map;
+    return value === undefined ? rest : { ...rest, [id]: value };
+  }
+
+  #problem(id: string, p: Problem | undefined): void {
+    this.problems = this.#set(this.problems, id, p);
+  }
+
+  /**
+   * Resumes a job in this tab (call from a click: it may ask for file permission).
+   * With no stored handle and no picked file, the card asks for the file instead.
+   */
+  async resume(job: JobRecord, picked?: PickedFile): Promise<void> {
+    if (this.activity[job.id]) return;
+    this.#problem(job.id, undefined);
+    const source = picked ? (picked.handle ?? picked.file) : job.fileHandle;
+    if (!source) {
+      this.needsFile = this.#set(this.needsFile, job.id, true);
+      return;
+    }
+    this.activity = this.#set(this.activity, job.id, 'resuming');
+    try {
+      if (!picked && job.fileHandle && !(await ensureReadPermission(job.fileHandle))) {
+        this.#problem(job.id, {
+          message: `Access to "${job.fingerprint.name}" was not granted. Allow it when asked, or pick the file again.`,
+          action: 'repick',
+          code: 'permission',
+        });
+        return;
+      }
+      const run = await resumeUpload(job.id, source);
+      runs.add(run);
+      this.needsFile = this.#set(this.needsFile, job.id, undefined);
+    } catch (e) {
+      this.#problem(job.id, toProblem(e, 'The upload could not resume'));
+    } finally {
+      this.activity = this.#set(this.activity, job.id, undefined);
+      void this.refresh();
+    }
+  }
+
+  /** Asks the tab running a job to let go, then resumes it here. */
+  async takeOver(job: JobRecord): Promise<void> {
+    if (this.activity[job.id]) return;
+    this.#problem(job.id, undefined);
+    this.activity = this.#set(this.activity, job.id, 'taking-over');
+    try {
+      // Ask for file access first, while the click still counts as a user gesture.
+      if (job.fileHandle && !(await ensureReadPermission(job.fileHandle))) {
+        this.#problem(job.id, { message: `Access to "${job.fingerprint.name}" was not granted, so this tab cannot continue the upload.`, code: 'permission' });
+        return;
+      }
+      const released = await requestTakeover(job.id);
+      if (!released) {
+        this.#problem(job.id, {
+          message: 'The other tab did not let go of this upload. Close that tab (or wait for it to pause), then take over again.',
+          action: 'takeover',
+          code: 'busy',
+        });
+        return;
+      }
+      const { [job.id]: _, ...rest } = this.elsewhere;
+      this.elsewhere = rest;
+    } catch (e) {
+      this.#problem(job.id, toProblem(e, 'The upload could not be taken over'));
+      return;
+    } finally {
+      this.activity = this.#set(this.activity, job.id, undefined);
+    }
+    await this.resume(job);
+  }
+
+  /** Starts a fresh upload of the job's file with the same options, then forgets the old job. */
+  async restart(job: JobRecord, picked?: PickedFile): Promise<void> {
+    if (this.activity[job.id]) return;
+    const source = picked ? (picked.handle ?? picked.file) : job.fileHandle;
+    if (!source) {
+      this.needsFile = this.#set(this.needsFile, job.id, true);
+      return;
+    }
+    this.#problem(job.id, undefined);
+    this.activity = this.#set(this.activity, job.id, 'restarting');
+    try {
+      if (!picked && job.fileHandle && !(await ensureReadPermission(job.fileHandle))) {
+        this.#problem(job.id, { message: `Access to "${job.fingerprint.name}" was not granted. Pick the file again to start over.`, action: 'repick', code: 'permission' });
+        return;
+      }
+      const run = await startUpload({ file: source, connection: job.connection, options: job.params });
+      runs.add(run);
+      await discardJob(job.id);
+    } catch (e) {
+      this.#problem(job.id, toProblem(e, 'The upload could not start over'));
+    } finally {
+      this.activity = this.#set(this.activity, job.id, undefined);
+      void this.refresh();
+    }
+  }
+
+  /** Forgets a job and its ledger; the pending snapshot is left to time out. */
+  async discard(job: JobRecord): Promise<void> {
+    if (this.activity[job.id]) return;
+    this.activity = this.#set(this.activity, job.id, 'discarding');
+    try {
+      await discardJob(job.id);
+      runs.remove(job.id);
+      this.#problem(job.id, undefined);
+    } catch (e) {
+      this.#problem(job.id, toProblem(e, 'The job could not be discarded'));
+    } finally {
+      this.activity = this.#set(this.activity, job.id, undefined);
+      await this.refresh();
+    }
+  }
+}
+
+/** The one jobs state of the page. */
+export const jobs = new JobsState();
