@@ -21,7 +21,7 @@ export type Connection =
 export interface Clients {
   ebs: EBSClient;
   ec2: EC2Client;
-  /** Releases sockets/databases. */
+  /** Releases sockets. */
   close(): void;
 }
 
@@ -29,8 +29,12 @@ export interface Clients {
 export interface ClientOptions {
   /** Send PutSnapshotBlock bodies as Blob (browsers: ~4× faster than Uint8Array bodies). */
   blobBodies?: boolean;
-  /** Per-request timeout in ms. */
+  /** Per-request timeout in ms (endpoint connections). */
   requestTimeout?: number;
+  /** Credentials used when the connection carries none (endpoint mode); Node callers pass the default chain. */
+  defaultCredentials?: Credentials;
+  /** Node only: a request handler (e.g. NodeHttpHandler with TLS options); browsers use fetch. */
+  requestHandler?: unknown;
 }
 
 /** The connection without secrets, safe to store. */
@@ -39,9 +43,63 @@ export function publicConnection(c: Connection): Connection {
   return { kind: 'endpoint', region: c.region, ...(c.endpoint ? { endpoint: c.endpoint } : {}) };
 }
 
+/** A short label for a connection, for logs and the UI. */
+export function describeConnection(c: Connection): string {
+  return c.kind === 'emulator' ? `in-browser emulator (${c.dbName ?? 'blockport-emulator'})` : `${c.endpoint ?? `AWS ${c.region}`}`;
+}
+
+/**
+ * PutSnapshotBlock is an unsigned-body operation: mark the payload UNSIGNED so the signer does not hash each block
+ * a second time, and (browsers) hand fetch a Blob body, which Chromium uploads ~4× faster than a Uint8Array.
+ */
+export function tuneEbsClient(ebs: EBSClient, opts: { blobBodies?: boolean } = {}): EBSClient {
+  ebs.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'PutSnapshotBlockCommand') {
+        const req = args.request as { headers: Record<string, string>; body?: unknown };
+        req.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      }
+      return next(args);
+    },
+    { step: 'build', priority: 'low', name: 'blockportUnsignedPayload', override: true },
+  );
+  if (opts.blobBodies && typeof Blob !== 'undefined') {
+    ebs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'PutSnapshotBlockCommand') {
+          const req = args.request as { body?: unknown };
+          if (req.body instanceof Uint8Array) req.body = new Blob([req.body as Uint8Array<ArrayBuffer>]);
+        }
+        return next(args);
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'blockportBlobBody', override: true },
+    );
+  }
+  return ebs;
+}
+
 /** Builds the clients for a connection (real SDK clients; the emulator only swaps the request handler). */
 export async function createClients(c: Connection, opts: ClientOptions = {}): Promise<Clients> {
-  throw new Error('createClients: not implemented yet');
+  if (c.kind === 'emulator') {
+    const { openBrowserEmulator, createEmulatorHandler, handleEbsRequest, handleEc2Request, EMULATOR_CREDENTIALS } = await import('../emulator/index.ts');
+    const { model } = await openBrowserEmulator(c.dbName);
+    const common = { region: 'us-east-1', credentials: EMULATOR_CREDENTIALS, maxAttempts: 1 };
+    const ebs = new EBSClient({ ...common, requestHandler: createEmulatorHandler((r) => handleEbsRequest(model, r)) });
+    const ec2 = new EC2Client({ ...common, requestHandler: createEmulatorHandler((r) => handleEc2Request(model, r)) });
+    tuneEbsClient(ebs, opts);
+    return { ebs, ec2, close: () => (ebs.destroy(), ec2.destroy()) };
+  }
+  const credentials = c.credentials ?? opts.defaultCredentials;
+  const common = {
+    region: c.region,
+    ...(credentials ? { credentials } : {}),
+    ...(opts.requestHandler ? { requestHandler: opts.requestHandler as EBSClient['config']['requestHandler'] } : {}),
+  };
+  // The engine retries itself (exactly what the service calls retryable), so the SDK must not retry on top.
+  const ebs = new EBSClient({ ...common, ...(c.endpoint ? { endpoint: c.endpoint } : {}), maxAttempts: 1 });
+  const ec2 = new EC2Client({ ...common, ...(c.endpoint ? { endpoint: c.endpoint } : {}) });
+  tuneEbsClient(ebs, opts);
+  return { ebs, ec2, close: () => (ebs.destroy(), ec2.destroy()) };
 }
 
 export type { EBSClient, EC2Client };

@@ -1,0 +1,234 @@
+// The per-worker block loop: claim a slice, read it once, cut blocks, zero-detect, hash, send with retry and pacing.
+import { BLOCK_SIZE, BlockState, type DiskImage } from '../images/types.ts';
+import { isAllZero, toBase64, type Sha256 } from './block-digest.ts';
+import { Pacer } from './pacer.ts';
+import { backoffMs, classifyFailure, shouldRetry, sleep, type FailureClass } from './retry.ts';
+import { describeFailure, type FailureInfo } from './failure.ts';
+
+/** Sends one block; throws SDK errors as they come. */
+export interface BlockSink {
+  put(index: number, bytes: Uint8Array, checksumBase64: string): Promise<void>;
+}
+
+/** A run of blocks handed to one worker. */
+export interface Slice {
+  first: number;
+  count: number;
+}
+
+/** What a pipeline run must do (structured-clone friendly: it crosses to workers). */
+export interface PipelineSpec {
+  /** Where blocks go; absent in a dry run. */
+  snapshotId?: string;
+  blockCount: number;
+  /** Bit per block: already written or skipped in an earlier session. */
+  done: Uint8Array;
+  /** Image BlockState per block; Unallocated/Zero blocks are skipped unread when skipZeros. */
+  blockStates?: Uint8Array;
+  /** Zero blocks may be skipped (new, unencrypted, no parent). */
+  skipZeros: boolean;
+  /** Versions over a parent (issue 6): present = bit per parent block with content, digests = 32 bytes per index. */
+  parent?: { present: Uint8Array; digests: Uint8Array };
+  floor: number;
+  ceiling: number;
+}
+
+/** Events of a pipeline, batched (one message per batch across the worker boundary). */
+export interface PipelineBatch {
+  written: Uint32Array;
+  /** 32 raw bytes per entry of `written`. */
+  digests: Uint8Array;
+  skipped: Uint32Array;
+  started: Uint32Array;
+  retrying: Uint32Array;
+  retried: number;
+  inFlight: number;
+  concurrency: number;
+}
+
+/** How a run ended: finished its claims, was stopped, or failed with a sentence. */
+export type PipelineOutcome = { kind: 'finished' } | { kind: 'stopped' } | { kind: 'failed'; failure: FailureInfo };
+
+function bitSet(bits: Uint8Array, i: number): boolean {
+  return (bits[i >> 3]! & (1 << (i & 7))) !== 0;
+}
+
+function equalDigest(a: Uint8Array, b: Uint8Array, offset: number): boolean {
+  for (let k = 0; k < 32; k++) if (a[k] !== b[offset + k]) return false;
+  return true;
+}
+
+class BatchBuffer {
+  written: number[] = [];
+  digests: Uint8Array[] = [];
+  skipped: number[] = [];
+  started: number[] = [];
+  retrying: number[] = [];
+  retried = 0;
+  get empty(): boolean {
+    return !this.written.length && !this.skipped.length && !this.started.length && !this.retrying.length && !this.retried;
+  }
+}
+
+/** Makes the sink for a snapshot (an EBS client bound to the snapshot id). */
+export type SinkFactory = (snapshotId: string) => BlockSink;
+
+/** One worker's pipeline over an opened image. Without a snapshot id (or sink factory) it is a dry run: read, zero-detect, hash. */
+export class BlockPipeline {
+  private stopping = false;
+  private sink: BlockSink | null = null;
+
+  constructor(
+    private readonly image: DiskImage,
+    private readonly makeSink: SinkFactory | null,
+    private readonly sha256: Sha256,
+  ) {}
+
+  /** Stops claiming slices; blocks in flight finish. */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  /** Runs until claim() returns null, stop() is called, or a block fails for good. */
+  async run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown): Promise<PipelineOutcome> {
+    this.stopping = false;
+    this.sink = spec.snapshotId && this.makeSink ? this.makeSink(spec.snapshotId) : null;
+    const pacer = new Pacer({ floor: spec.floor, ceiling: spec.ceiling });
+    let buf = new BatchBuffer();
+    let flushQueued = false;
+    let lastDelivery: unknown = undefined;
+    let failure: FailureInfo | null = null;
+    const sends = new Set<Promise<void>>();
+
+    const flush = () => {
+      flushQueued = false;
+      if (buf.empty) return;
+      const b = buf;
+      buf = new BatchBuffer();
+      const digests = new Uint8Array(b.digests.length * 32);
+      b.digests.forEach((d, k) => digests.set(d, k * 32));
+      lastDelivery = onBatch({
+        written: Uint32Array.from(b.written),
+        digests,
+        skipped: Uint32Array.from(b.skipped),
+        started: Uint32Array.from(b.started),
+        retrying: Uint32Array.from(b.retrying),
+        retried: b.retried,
+        inFlight: pacer.active,
+        concurrency: pacer.limit,
+      });
+    };
+    // Events of one turn of the event loop travel together.
+    const queue = () => {
+      if (!flushQueued) {
+        flushQueued = true;
+        void Promise.resolve().then(flush);
+      }
+    };
+
+    const send = async (index: number, bytes: Uint8Array): Promise<void> => {
+      let held = true;
+      try {
+        const digest = await this.sha256(bytes);
+        // Over a parent: equal content is inherited, and a zero block over a parent hole stays a hole.
+        if (spec.parent && (bitSet(spec.parent.present, index) ? equalDigest(digest, spec.parent.digests, index * 32) : isAllZero(bytes))) {
+          buf.skipped.push(index);
+          queue();
+          held = false;
+          pacer.release({ ok: true });
+          return;
+        }
+        const checksum = toBase64(digest);
+        for (let attempt = 1; ; attempt++) {
+          const t0 = performance.now();
+          try {
+            if (this.sink) await this.sink.put(index, bytes, checksum);
+            held = false;
+            pacer.release({ ok: true, latencyMs: performance.now() - t0 });
+            buf.written.push(index);
+            buf.digests.push(digest);
+            queue();
+            return;
+          } catch (err) {
+            const cls: FailureClass = classifyFailure(err);
+            held = false;
+            pacer.release({ ok: false, throttled: cls === 'throttle' });
+            if (!shouldRetry(cls, attempt) || failure) {
+              failure ??= describeFailure(err, { index });
+              return;
+            }
+            buf.retried++;
+            buf.retrying.push(index);
+            queue();
+            await sleep(backoffMs(attempt, cls));
+            await pacer.acquire();
+            held = true;
+          }
+        }
+      } catch (err) {
+        // Hashing failures are not the service's: report as they are.
+        if (held) pacer.release({ ok: false });
+        failure ??= describeFailure(err, { index });
+      }
+    };
+
+    const readSlice = async (): Promise<{ first: number; bytes: Uint8Array | null; todo: number[] } | null> => {
+      for (;;) {
+        if (this.stopping || failure) return null;
+        const s = await claim();
+        if (!s) return null;
+        const todo: number[] = [];
+        for (let i = s.first; i < s.first + s.count && i < spec.blockCount; i++) {
+          if (bitSet(spec.done, i)) continue;
+          const st = spec.blockStates?.[i];
+          if (spec.skipZeros && (st === BlockState.Unallocated || st === BlockState.Zero)) {
+            buf.skipped.push(i);
+            continue;
+          }
+          todo.push(i);
+        }
+        if (buf.skipped.length) queue();
+        if (!todo.length) continue;
+        const lo = todo[0]!;
+        const hi = todo[todo.length - 1]!;
+        try {
+          const bytes = await this.image.readBlocks(lo, hi - lo + 1);
+          return { first: lo, bytes, todo };
+        } catch (err) {
+          failure ??= describeFailure(err, { index: lo, reading: true });
+          return null;
+        }
+      }
+    };
+
+    let next = readSlice();
+    for (;;) {
+      const cur = await next;
+      if (!cur || !cur.bytes) break;
+      next = readSlice();
+      for (const i of cur.todo) {
+        if (failure) break;
+        const off = (i - cur.first) * BLOCK_SIZE;
+        const bytes = cur.bytes.subarray(off, off + BLOCK_SIZE);
+        if (spec.skipZeros && isAllZero(bytes)) {
+          buf.skipped.push(i);
+          queue();
+          continue;
+        }
+        await pacer.acquire();
+        buf.started.push(i);
+        queue();
+        const p = send(i, bytes);
+        sends.add(p);
+        void p.finally(() => sends.delete(p));
+      }
+      if (failure) break;
+    }
+    await next.catch(() => null);
+    await Promise.all([...sends]);
+    flush();
+    await lastDelivery;
+    if (failure) return { kind: 'failed', failure };
+    return this.stopping ? { kind: 'stopped' } : { kind: 'finished' };
+  }
+}

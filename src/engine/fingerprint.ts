@@ -1,0 +1,29 @@
+// A file's fingerprint: name, size, lastModified and the SHA-256 of its first and last 512 KiB.
+import { BLOCK_SIZE, type ByteSource } from '../images/types.ts';
+import type { Fingerprint } from './api.ts';
+import { toBase64, type Sha256 } from './block-digest.ts';
+
+/** Computes the fingerprint of a source (raw file bytes, not the virtual disk). */
+export async function fingerprintOf(source: ByteSource, meta: { name: string; lastModified: number }, sha256: Sha256): Promise<Fingerprint> {
+  const first = await source.read(0, BLOCK_SIZE);
+  const lastAt = Math.max(0, source.size - BLOCK_SIZE);
+  const last = await source.read(lastAt, source.size - lastAt);
+  return {
+    name: meta.name,
+    size: source.size,
+    lastModified: meta.lastModified,
+    firstBlockSha256: toBase64(await sha256(first)),
+    lastBlockSha256: toBase64(await sha256(last)),
+  };
+}
+
+/** The sentence for a fingerprint that does not match, or undefined when it does. lastModified alone is only noted when content differs too. */
+export function fingerprintMismatch(saved: Fingerprint, now: Fingerprint): string | undefined {
+  if (saved.size !== now.size)
+    return `The file "${now.name}" is ${now.size} bytes, but the upload was started from "${saved.name}" of ${saved.size} bytes. Pick the original file, or start a new upload.`;
+  if (saved.firstBlockSha256 !== now.firstBlockSha256 || saved.lastBlockSha256 !== now.lastBlockSha256)
+    return `The content of "${now.name}" differs from the file this upload was started from ("${saved.name}"). Pick the original file, or start a new upload.`;
+  if (saved.lastModified !== now.lastModified)
+    return `"${now.name}" was modified since this upload started (${new Date(saved.lastModified).toISOString()} → ${new Date(now.lastModified).toISOString()}). Pick the original file, or start a new upload.`;
+  return undefined;
+}

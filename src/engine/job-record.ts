@@ -1,0 +1,54 @@
+// Creating a job record: ids, the ClientToken (saved before StartSnapshot), validated snapshot parameters.
+import type { Connection } from '../aws/clients.ts';
+import { publicConnection } from '../aws/clients.ts';
+import type { ImageFormat } from '../images/types.ts';
+import { DEFAULT_TIMEOUT_MINUTES, UploadError, type Fingerprint, type JobRecord, type SnapshotParams } from './api.ts';
+import { defaultVolumeSizeGiB, timeoutProblem, volumeSizeProblem } from './volume.ts';
+
+function randomId(): string {
+  return typeof crypto.randomUUID === 'function' ? crypto.randomUUID() : Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Resolves defaults and checks parameters; throws UploadError with a sentence when refused. */
+export function resolveParams(p: SnapshotParams, virtualSize: number): JobRecord['params'] {
+  const volumeSizeGiB = p.volumeSizeGiB ?? defaultVolumeSizeGiB(virtualSize);
+  const vp = volumeSizeProblem(volumeSizeGiB, virtualSize);
+  if (vp) throw new UploadError(vp, 'volume-size');
+  const timeoutMinutes = p.timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES;
+  const tp = timeoutProblem(timeoutMinutes);
+  if (tp) throw new UploadError(tp, 'validation');
+  if (p.description && p.description.length > 255) throw new UploadError(`The description is ${p.description.length} characters; EBS allows at most 255. Shorten it.`, 'validation');
+  if (p.encrypted && p.parentSnapshotId)
+    throw new UploadError('A new version over a parent inherits the parent’s encryption; do not ask for encryption as well.', 'validation');
+  const tags = p.tags ?? {};
+  if (Object.keys(tags).length > 50) throw new UploadError(`${Object.keys(tags).length} tags were given; EBS allows at most 50.`, 'validation');
+  return { ...p, volumeSizeGiB, timeoutMinutes, tags };
+}
+
+/** A new job in state 'new' with a fresh ClientToken; persist it before StartSnapshot. */
+export function newJobRecord(args: {
+  fingerprint: Fingerprint;
+  connection: Connection;
+  params: JobRecord['params'];
+  format: ImageFormat;
+  virtualSize: number;
+  blockCount: number;
+  blocksToSend: number;
+  fileHandle?: FileSystemFileHandle;
+}): JobRecord {
+  const now = Date.now();
+  return {
+    id: randomId(),
+    created: now,
+    updated: now,
+    fingerprint: args.fingerprint,
+    ...(args.fileHandle ? { fileHandle: args.fileHandle } : {}),
+    connection: publicConnection(args.connection),
+    params: args.params,
+    format: args.format,
+    virtualSize: args.virtualSize,
+    clientToken: randomId(),
+    state: 'new',
+    counters: { totalBlocks: args.blockCount, writtenBlocks: 0, skippedBlocks: 0, bytesWritten: 0, blocksToSend: args.blocksToSend },
+  };
+}

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import { createHash } from 'node:crypto';
+import { BLOCK_SIZE } from '../images/types.ts';
+import { UploadError } from './api.ts';
+import { memoryLedgerStore } from './ledger.ts';
+import { uploadInProcess } from './upload-image.ts';
+import { faultyEmulator, memorySource, readSnapshot, syntheticImage } from './upload-test-kit.ts';
+
+const conn = { kind: 'emulator' } as const;
+
+function aggregateOf(image: Uint8Array, indices: number[]): string {
+  const h = createHash('sha256');
+  for (const i of indices) {
+    const block = new Uint8Array(BLOCK_SIZE);
+    block.set(image.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE));
+    h.update(createHash('sha256').update(block).digest());
+  }
+  return h.digest('base64');
+}
+
+describe('uploadInProcess', () => {
+  it('uploads random, compressible and zero regions to a completed snapshot that reads back byte for byte', async () => {
+    const image = syntheticImage([['random', 20], ['zero', 30], ['text', 10], ['zero', 5], ['random', 7]], 12345);
+    const emu = faultyEmulator();
+    const session = await uploadInProcess({ source: memorySource(image), name: 'disk.raw', lastModified: 1, connection: conn, clients: emu, options: { description: 'test' } });
+    const report = await session.done;
+    expect(report.state).toBe('completed');
+    // 20 + 10 + 7 data blocks and the partial tail; 35 zero blocks skipped.
+    const dataBlocks = [...Array(20).keys(), ...Array.from({ length: 10 }, (_, k) => 50 + k), ...Array.from({ length: 8 }, (_, k) => 65 + k)];
+    expect(report.blocksWritten).toBe(38);
+    expect(report.changedBlocksCount).toBe(38);
+    expect(report.blocksSkipped).toBe(35);
+    expect(report.volumeSizeGiB).toBe(1);
+    expect(report.aggregateChecksum).toBe(aggregateOf(image, dataBlocks));
+    const ec2 = await emu.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [report.snapshotId] }));
+    expect(ec2.Snapshots?.[0]?.State).toBe('completed');
+    expect(ec2.Snapshots?.[0]?.Description).toBe('test');
+    const back = await readSnapshot(emu.reader, report.snapshotId, image.length);
+    expect(Buffer.compare(Buffer.from(back), Buffer.from(image))).toBe(0);
+    expect(emu.counts.puts).toBe(38);
+  });
+
+  it('writes zero blocks on an encrypted snapshot (holes may not read back as zeros there)', async () => {
+    const image = syntheticImage([['random', 3], ['zero', 4]]);
+    const emu = faultyEmulator();
+    const session = await uploadInProcess({ source: memorySource(image), name: 'e.raw', lastModified: 1, connection: conn, clients: emu, options: { encrypted: true } });
+    const report = await session.done;
+    expect(report.state).toBe('completed');
+    expect(report.blocksWritten).toBe(7);
+    expect(report.blocksSkipped).toBe(0);
+  });
+
+  it('survives 10% injected 500s and throttles and still completes byte-identical', async () => {
+    const image = syntheticImage([['random', 60], ['zero', 10], ['text', 30]]);
+    const emu = faultyEmulator({ errorRate: 0.05, throttleRate: 0.05 });
+    const session = await uploadInProcess({ source: memorySource(image), name: 'f.raw', lastModified: 1, connection: conn, clients: emu, options: { concurrency: 8 } });
+    const report = await session.done;
+    expect(report.state).toBe('completed');
+    expect(emu.counts.injected).toBeGreaterThan(0);
+    expect(session.progress().retried).toBe(emu.counts.injected);
+    const back = await readSnapshot(emu.reader, report.snapshotId, image.length);
+    expect(Buffer.compare(Buffer.from(back), Buffer.from(image))).toBe(0);
+  });
+
+  it('never retries a validation error and says what happened', async () => {
+    const image = syntheticImage([['random', 4]]);
+    const emu = faultyEmulator({ validationFailures: 1 });
+    const store = memoryLedgerStore();
+    const session = await uploadInProcess({ source: memorySource(image), name: 'v.raw', lastModified: 1, connection: conn, clients: emu, store, options: { concurrency: 1 } });
+    const err = await session.done.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UploadError);
+    expect((err as UploadError).code).toBe('validation');
+    expect((err as Error).message).toMatch(/refused the request at block 0 .*Block data length/);
+    const [job] = await store.listJobs();
+    expect(job!.state).toBe('error');
+    expect(job!.snapshotId).toMatch(/^snap-/);
+  });
+
+  it('refuses a volume smaller than the image with a sentence', async () => {
+    const image = syntheticImage([['random', 2]]);
+    await expect(
+      uploadInProcess({ source: memorySource(image), name: 'x', lastModified: 1, connection: conn, clients: faultyEmulator(), options: { volumeSizeGiB: 0 } }),
+    ).rejects.toThrow(/volume size 0 GiB is not valid/);
+  });
+
+  it('pauses, resumes and finishes; the ledger never loses an acknowledged block', async () => {
+    const image = syntheticImage([['random', 64]]);
+    const emu = faultyEmulator();
+    const store = memoryLedgerStore();
+    const session = await uploadInProcess({ source: memorySource(image), name: 'p.raw', lastModified: 1, connection: conn, clients: emu, store, options: { concurrency: 2, sliceBytes: 4 * 1048576 } });
+    await new Promise<void>((r) => {
+      const off = session.onProgress((p) => {
+        if (p.writtenBlocks >= 10) {
+          off();
+          r();
+        }
+      });
+    });
+    await session.pause();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(session.progress().phase).toBe('paused');
+    const [paused] = await store.listJobs();
+    expect(paused!.state).toBe('paused');
+    expect(paused!.counters.writtenBlocks).toBeGreaterThanOrEqual(10);
+    expect(paused!.counters.writtenBlocks).toBeLessThan(64);
+    session.resume();
+    const report = await session.done;
+    expect(report.state).toBe('completed');
+    expect(report.blocksWritten).toBe(64);
+    // A paused run sends nothing twice: puts = blocks.
+    expect(emu.counts.puts).toBe(64);
+  });
+});
