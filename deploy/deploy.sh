@@ -1,0 +1,43 @@
+#!/bin/sh
+# Deploys Blockport to your AWS account: the stack (bucket, CloudFront relay, identity pool, roles), then the site.
+# Usage: deploy/deploy.sh [stack-name]      (region from AWS_REGION or your AWS CLI profile)
+#        deploy/deploy.sh --validate        (checks the template only: cfn-lint offline, then CloudFormation if reachable)
+set -eu
+cd "$(dirname "$0")/.."
+TEMPLATE=deploy/blockport.json
+
+if [ "${1:-}" = "--validate" ]; then
+  if command -v cfn-lint >/dev/null 2>&1; then cfn-lint "$TEMPLATE" && echo "cfn-lint: $TEMPLATE is valid"; fi
+  aws cloudformation validate-template --template-body "file://$TEMPLATE" >/dev/null \
+    && echo "CloudFormation: $TEMPLATE is valid" \
+    || echo "CloudFormation could not validate the template (no network or no credentials?); cfn-lint's verdict above stands."
+  exit 0
+fi
+
+STACK="${1:-blockport}"
+REGION="${AWS_REGION:-$(aws configure get region || true)}"
+if [ -z "$REGION" ]; then echo "Set AWS_REGION (the region your snapshots go to), e.g. AWS_REGION=eu-west-1 $0" >&2; exit 2; fi
+UNAUTH="${BLOCKPORT_ALLOW_UNAUTHENTICATED:-true}"
+
+echo "1/4 Deploying stack $STACK in $REGION (takes a few minutes the first time: CloudFront)…"
+aws cloudformation deploy --region "$REGION" --stack-name "$STACK" --template-file "$TEMPLATE" \
+  --capabilities CAPABILITY_IAM --parameter-overrides "AllowUnauthenticatedIdentities=$UNAUTH" --no-fail-on-empty-changeset
+
+output() {
+  aws cloudformation describe-stacks --region "$REGION" --stack-name "$STACK" \
+    --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text
+}
+BUCKET="$(output SiteBucketName)"; DIST="$(output DistributionId)"; POOL="$(output IdentityPoolId)"; URL="$(output SiteUrl)"
+
+echo "2/4 Building the site…"
+npm run build
+# The site's default connection: AWS through this distribution's relay. No secret in it, only public ids.
+printf '{"kind":"aws","region":"%s","identityPoolId":"%s","endpoint":{"mode":"relay","basePath":""}}\n' "$REGION" "$POOL" > dist/blockport-config.json
+
+echo "3/4 Uploading dist/ to s3://$BUCKET…"
+aws s3 sync dist/ "s3://$BUCKET/" --delete --region "$REGION"
+
+echo "4/4 Invalidating the CloudFront cache…"
+aws cloudfront create-invalidation --distribution-id "$DIST" --paths '/*' >/dev/null
+
+echo "Done. Open $URL (identity pool $POOL, region $REGION, relay mode)."

@@ -1,0 +1,54 @@
+// AWS-mode client configuration: region, endpoint per mode, shared credentials, relay re-addressing, the Blockport tag.
+import type { EBSClient } from '@aws-sdk/client-ebs';
+import { FetchHttpHandler } from '@smithy/fetch-http-handler';
+import type { HttpHandler } from '@smithy/protocol-http';
+import type { AwsCredentialIdentityProvider, HttpHandlerOptions } from '@smithy/types';
+import { routeFor } from './endpoints.ts';
+import { BLOCKPORT_TAG } from './iam-policy.ts';
+import { relayHandler } from './relay-handler.ts';
+import type { AwsSettings } from './settings.ts';
+
+/** The part of an EBS/EC2 client config that AWS mode decides. */
+export interface AwsClientConfig {
+  region: string;
+  endpoint?: string;
+  credentials: AwsCredentialIdentityProvider;
+  requestHandler?: HttpHandler<HttpHandlerOptions>;
+}
+
+/**
+ * Config for the EBS or EC2 client of an AWS-mode connection. `handler` is the transport the caller would use
+ * anyway (e.g. a Blob-body fetch handler); in relay mode it is wrapped to send to the page's origin after signing.
+ */
+export function awsClientConfig(
+  service: 'ebs' | 'ec2',
+  s: AwsSettings,
+  credentials: AwsCredentialIdentityProvider,
+  origin: string | undefined,
+  handler?: HttpHandler<HttpHandlerOptions>,
+): AwsClientConfig {
+  const route = routeFor(service, s, origin);
+  const base = handler ?? (route.sendTo ? (new FetchHttpHandler() as HttpHandler<HttpHandlerOptions>) : undefined);
+  return {
+    region: s.region,
+    credentials,
+    ...(route.endpoint ? { endpoint: route.endpoint } : {}),
+    ...(route.sendTo && base ? { requestHandler: relayHandler(base, route.sendTo) } : base ? { requestHandler: base } : {}),
+  };
+}
+
+/** Adds the Blockport tag to every StartSnapshot (the IAM policy requires it, and deletion is limited to it). */
+export function tagStartedSnapshots(ebs: EBSClient): void {
+  ebs.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'StartSnapshotCommand') {
+        const input = args.input as { Tags?: { Key?: string; Value?: string }[] };
+        if (!input.Tags?.some((t) => t.Key === BLOCKPORT_TAG.Key)) {
+          args = { ...args, input: { ...input, Tags: [...(input.Tags ?? []), { ...BLOCKPORT_TAG }] } as typeof args.input };
+        }
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'blockportTagMiddleware', override: true },
+  );
+}

@@ -1,0 +1,97 @@
+// "Test connection": proves credentials, signing and reachability, and explains precisely what is wrong.
+import { EBSClient, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
+import { DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { advise, destination, type Advice } from './advice.ts';
+import { awsClientConfig } from './aws-clients.ts';
+import type { Service } from './endpoints.ts';
+import type { RefreshingCredentials } from './refreshing-credentials.ts';
+import type { AwsSettings } from './settings.ts';
+
+/** A snapshot id that cannot exist: reading it must come back as the service's 404. */
+export const PROBE_SNAPSHOT_ID = 'snap-00000000000000000';
+
+/** One step of the test. */
+export interface CheckStep {
+  step: 'credentials' | 'ebs' | 'ec2';
+  ok: boolean;
+  /** What was proven, or what went wrong. */
+  text: string;
+  advice?: Advice;
+}
+
+/** The outcome of Test connection. */
+export interface CheckResult {
+  ok: boolean;
+  steps: CheckStep[];
+  /** The identity the pool gave this browser (public, safe to show). */
+  identityId?: string;
+  /** When the credentials held now expire (epoch ms). */
+  expiration?: number;
+}
+
+/** True when something answers at `url` even though a CORS request failed (the browser's opaque no-cors fetch). */
+export async function probeReachable(url: string): Promise<boolean | undefined> {
+  if (typeof window === 'undefined' && typeof self === 'undefined') return undefined;
+  try {
+    await fetch(url, { mode: 'no-cors', cache: 'no-store', credentials: 'omit' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs the three steps in order and stops at the first failure (later steps would fail for the same reason). */
+export async function testConnection(
+  s: AwsSettings,
+  credentials: RefreshingCredentials,
+  opts: { origin?: string; probe?: (url: string) => Promise<boolean | undefined> } = {},
+): Promise<CheckResult> {
+  const probe = opts.probe ?? probeReachable;
+  const steps: CheckStep[] = [];
+  const explain = async (service: Service, e: unknown): Promise<Advice> => {
+    const ctx = { settings: s, service, origin: opts.origin };
+    const isFetch = (e as { name?: string })?.name === 'TypeError';
+    const reachable = isFetch && s.endpoint.mode !== 'relay' ? await probe(destination(ctx)) : undefined;
+    return advise(e, { ...ctx, ...(reachable !== undefined ? { reachable } : {}) });
+  };
+
+  let identityId: string | undefined;
+  try {
+    const c = await credentials.get();
+    identityId = (c as { identityId?: string }).identityId;
+    steps.push({ step: 'credentials', ok: true, text: `The identity pool gave this browser temporary credentials${identityId ? ` (identity ${identityId})` : ''}.` });
+  } catch (e) {
+    const advice = await explain('cognito-identity', e);
+    steps.push({ step: 'credentials', ok: false, text: advice.what, advice });
+    return { ok: false, steps };
+  }
+
+  const ebs = new EBSClient({ ...awsClientConfig('ebs', s, credentials.provider, opts.origin), maxAttempts: 1 });
+  try {
+    await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: PROBE_SNAPSHOT_ID, MaxResults: 100 }));
+    steps.push({ step: 'ebs', ok: true, text: 'EBS accepted the signed request.' });
+  } catch (e) {
+    if ((e as { name?: string }).name === 'ResourceNotFoundException') {
+      steps.push({ step: 'ebs', ok: true, text: 'EBS accepted the signed request and answered as the service does (snapshot not found).' });
+    } else {
+      const advice = await explain('ebs', e);
+      steps.push({ step: 'ebs', ok: false, text: advice.what, advice });
+      return { ok: false, steps, identityId, expiration: credentials.expiration };
+    }
+  } finally {
+    ebs.destroy();
+  }
+
+  const ec2 = new EC2Client({ ...awsClientConfig('ec2', s, credentials.provider, opts.origin), maxAttempts: 1 });
+  try {
+    const out = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], MaxResults: 5 }));
+    steps.push({ step: 'ec2', ok: true, text: `EC2 lists this account's snapshots (${out.Snapshots?.length ?? 0} shown of the first page).` });
+  } catch (e) {
+    const advice = await explain('ec2', e);
+    steps.push({ step: 'ec2', ok: false, text: advice.what, advice });
+    return { ok: false, steps, identityId, expiration: credentials.expiration };
+  } finally {
+    ec2.destroy();
+  }
+  return { ok: true, steps, identityId, expiration: credentials.expiration };
+}
