@@ -40,6 +40,8 @@ export interface StartupConfig {
   region: string;
   /** Print one line per request to stderr. */
   verbose: boolean;
+  /** A request body that stalls this long is answered as it is (short), then the connection is closed. */
+  bodyTimeoutMs: number;
 }
 
 export type ServerConfig = StartupConfig & RuntimeConfig;
@@ -53,6 +55,7 @@ export function defaultConfig(): ServerConfig {
     adminRemote: false,
     region: 'us-east-1',
     verbose: false,
+    bodyTimeoutMs: 20_000,
     completionDelayMs: 1000,
     latencyMs: 0,
     errorRate: 0,

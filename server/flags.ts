@@ -24,6 +24,7 @@ Usage: npm run emulator -- [flags]
   --secret-access-key S     its secret (default test)
   --region R                region in identity pool ids (default us-east-1)
   --tls                     HTTPS with HTTP/2 (and HTTP/1.1) on a generated self-signed certificate
+  --body-timeout-ms N       a request body stalling this long is answered as short, then closed (default 20000)
   --admin-remote            answer /__admin/* from non-loopback clients too
   --verbose                 log every request to stderr
   --help                    this text
@@ -117,6 +118,9 @@ export function parseFlags(argv: string[]): { config: ServerConfig; help: boolea
         break;
       case '--tls':
         c.tls = true;
+        break;
+      case '--body-timeout-ms':
+        c.bodyTimeoutMs = num(flag, value(), 1);
         break;
       case '--admin-remote':
         c.adminRemote = true;

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const backend = await createBackend({ dataDir: config.dataDir, completionDelayMs: config.completionDelayMs });
   const app = new EmulatorApp(config, backend);
   const poolId = config.identityPool ? await app.createStartupPool(config.identityPool) : undefined;
-  const server = await listen(app, { host: config.host, port: config.port, tls: config.tls });
+  const server = await listen(app, { host: config.host, port: config.port, tls: config.tls, bodyTimeoutMs: config.bodyTimeoutMs });
   config.port = server.port;
 
   console.log(`Blockport EBS emulator listening on ${server.url}`);
