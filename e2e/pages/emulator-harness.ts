@@ -1,0 +1,120 @@
+// Browser harness for the emulator specs: runs the shared conformance scenarios and multi-tab checks on IndexedDB.
+import { ListSnapshotBlocksCommand, GetSnapshotBlockCommand, StartSnapshotCommand, PutSnapshotBlockCommand, CompleteSnapshotCommand } from '@aws-sdk/client-ebs';
+import { runScenarios, makeBlock, checksumOf, type ScenarioResult } from '../../src/emulator/conformance.ts';
+import { openBrowserEmulator, IdbStore, type Emulator } from '../../src/emulator/index.ts';
+
+let shared: Emulator | undefined;
+
+const harness = {
+  /** Every conformance scenario, each on a fresh IndexedDB database with its own clock. */
+  async runConformance(filter?: string): Promise<ScenarioResult[]> {
+    return runScenarios(
+      async (name) => {
+        if (shared) shared.model.store.close();
+        const db = `conformance-${crypto.randomUUID()}`;
+        let now = Date.now();
+        shared = await openBrowserEmulator(db, { clock: () => now, completionDelayMs: 3000 });
+        const emu = shared;
+        void name;
+        return {
+          ebs: emu.ebs,
+          ec2: emu.ec2,
+          completionDelayMs: 3000,
+          advanceTime: (ms: number) => {
+            now += ms;
+          },
+          configure: (patch) => {
+            Object.assign(emu.model.config, patch);
+          },
+          stats: () => emu.model.store.stats(),
+        };
+      },
+      filter ? (s) => s.name.includes(filter) : undefined,
+    );
+  },
+
+  /** Opens (or reopens) a named database for the multi-tab and reload checks. */
+  async open(db: string, maxPendingSnapshots = 100): Promise<void> {
+    shared?.model.store.close();
+    shared = await openBrowserEmulator(db, { completionDelayMs: 0, maxPendingSnapshots });
+  },
+
+  async start(clientToken?: string): Promise<string> {
+    const out = await shared!.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, ClientToken: clientToken }));
+    return out.SnapshotId!;
+  },
+
+  /** Starts `n` snapshots at once; returns how many were accepted and the error names of the rest. */
+  async startMany(n: number): Promise<{ ok: number; errors: string[] }> {
+    const res = await Promise.allSettled(Array.from({ length: n }, () => shared!.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }))));
+    return { ok: res.filter((r) => r.status === 'fulfilled').length, errors: res.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).name] : [])) };
+  },
+
+  /** Puts blocks `indices` with content seeds `seedBase + index`, `concurrency` at a time, Blob bodies. */
+  async putMany(id: string, indices: number[], seedBase: number, concurrency = 8): Promise<number> {
+    let next = 0;
+    let done = 0;
+    const worker = async () => {
+      while (next < indices.length) {
+        const i = indices[next++]!;
+        const data = makeBlock(seedBase + i);
+        await shared!.ebs.send(
+          new PutSnapshotBlockCommand({ SnapshotId: id, BlockIndex: i, BlockData: new Blob([data as BlobPart]), DataLength: data.length, Checksum: await checksumOf(data), ChecksumAlgorithm: 'SHA256' }),
+        );
+        done++;
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    return done;
+  },
+
+  async complete(id: string, count: number): Promise<string> {
+    return (await shared!.ebs.send(new CompleteSnapshotCommand({ SnapshotId: id, ChangedBlocksCount: count }))).Status!;
+  },
+
+  /** Every listed block with the seed its content matches (among `seedBases`), or -1. */
+  async readAll(id: string, seedBases: number[]): Promise<{ index: number; base: number }[]> {
+    const out: { index: number; base: number }[] = [];
+    let next: string | undefined;
+    do {
+      const page = await shared!.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: id, NextToken: next, MaxResults: 100 }));
+      for (const b of page.Blocks ?? []) {
+        const got = await shared!.ebs.send(new GetSnapshotBlockCommand({ SnapshotId: id, BlockIndex: b.BlockIndex, BlockToken: b.BlockToken }));
+        const sum = await checksumOf(await got.BlockData!.transformToByteArray());
+        let base = -1;
+        for (const s of seedBases) if ((await checksumOf(makeBlock(s + b.BlockIndex!))) === sum) base = s;
+        out.push({ index: b.BlockIndex!, base });
+      }
+      next = page.NextToken ?? undefined;
+    } while (next);
+    return out;
+  },
+
+  async putCounts(id: string): Promise<Record<string, number>> {
+    return shared!.model.putCounts(id);
+  },
+
+  async stats() {
+    return shared!.model.store.stats();
+  },
+
+  async close(): Promise<void> {
+    shared?.model.store.close();
+    shared = undefined;
+  },
+
+  async destroy(db: string): Promise<void> {
+    shared?.model.store.close();
+    shared = undefined;
+    await IdbStore.destroy(db);
+  },
+};
+
+declare global {
+  interface Window {
+    emulatorHarness: typeof harness;
+  }
+}
+
+window.emulatorHarness = harness;
+document.getElementById('status')!.textContent = 'ready';
