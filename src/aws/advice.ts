@@ -62,8 +62,11 @@ export function destination(ctx: FailureContext): string {
   return r.sendTo ?? r.endpoint ?? `https://${awsHost(ctx.service, ctx.settings.region)}`;
 }
 
-function isFetchFailure(e: ErrorLike): boolean {
-  return e.name === 'TypeError' && /fetch|network|load failed/i.test(e.message ?? '');
+/** True when the request never got an HTTP answer (browser: TypeError from fetch, CORS included; Node: socket errors). */
+export function isNetworkFailure(err: unknown): boolean {
+  const e = (err ?? {}) as ErrorLike;
+  if (e.name === 'TypeError' && /fetch|network|load failed/i.test(e.message ?? '')) return true;
+  return /^(ECONNREFUSED|ENOTFOUND|ECONNRESET|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$/.test(e.code ?? '');
 }
 
 /** Turns any failure of a connection step into advice. */
@@ -77,7 +80,7 @@ export function advise(err: unknown, ctx: FailureContext): Advice {
   const mode = ctx.settings.endpoint.mode;
   const detail = `${name}${status ? ` (HTTP ${status})` : ''}: ${msg}`.slice(0, 600);
 
-  if (isFetchFailure(e)) {
+  if (isNetworkFailure(e)) {
     if (mode === 'relay') {
       return {
         code: 'unreachable',

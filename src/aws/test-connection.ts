@@ -1,7 +1,7 @@
 // "Test connection": proves credentials, signing and reachability, and explains precisely what is wrong.
 import { EBSClient, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
 import { DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { advise, destination, type Advice } from './advice.ts';
+import { advise, destination, isNetworkFailure, type Advice } from './advice.ts';
 import { awsClientConfig } from './aws-clients.ts';
 import type { Service } from './endpoints.ts';
 import type { RefreshingCredentials } from './refreshing-credentials.ts';
@@ -50,8 +50,7 @@ export async function testConnection(
   const steps: CheckStep[] = [];
   const explain = async (service: Service, e: unknown): Promise<Advice> => {
     const ctx = { settings: s, service, origin: opts.origin };
-    const isFetch = (e as { name?: string })?.name === 'TypeError';
-    const reachable = isFetch && s.endpoint.mode !== 'relay' ? await probe(destination(ctx)) : undefined;
+    const reachable = isNetworkFailure(e) && s.endpoint.mode !== 'relay' ? await probe(destination(ctx)) : undefined;
     return advise(e, { ...ctx, ...(reachable !== undefined ? { reachable } : {}) });
   };
 

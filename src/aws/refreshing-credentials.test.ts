@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import type { AwsCredentialIdentity } from '@smithy/types';
+import { credentialPort, credentialsFromPort } from './credential-bridge.ts';
+import { RefreshingCredentials, type RefreshEvent } from './refreshing-credentials.ts';
+
+/** A fake clock and a fetcher that issues numbered credentials valid for `ttlMs`. */
+function issuer(ttlMs: number) {
+  let now = 1_700_000_000_000;
+  let n = 0;
+  return {
+    now: () => now,
+    advance: (ms: number) => (now += ms),
+    fetcher: async (): Promise<AwsCredentialIdentity> => {
+      n++;
+      return { accessKeyId: `AKID${n}`, secretAccessKey: `secret${n}`, sessionToken: `token${n}`, expiration: new Date(now + ttlMs) };
+    },
+    issued: () => n,
+  };
+}
+
+describe('RefreshingCredentials', () => {
+  it('fetches once for concurrent callers and serves the cache until refresh is due', async () => {
+    const i = issuer(3600_000);
+    const c = new RefreshingCredentials(i.fetcher, { now: i.now });
+    const [a, b] = await Promise.all([c.get(), c.get()]);
+    expect(a.accessKeyId).toBe('AKID1');
+    expect(b.accessKeyId).toBe('AKID1');
+    i.advance(50 * 60_000);
+    expect((await c.get()).accessKeyId).toBe('AKID1');
+    i.advance(6 * 60_000); // 4 minutes left: inside the 5-minute lead
+    expect((await c.get()).accessKeyId).toBe('AKID2');
+    expect(i.issued()).toBe(2);
+  });
+
+  it('replaces 2-minute credentials before they expire (lead = half the lifetime)', async () => {
+    const i = issuer(120_000);
+    const c = new RefreshingCredentials(i.fetcher, { now: i.now });
+    const events: RefreshEvent[] = [];
+    c.onEvent((e) => events.push(e));
+    const first = await c.get();
+    i.advance(59_000);
+    expect((await c.get()).accessKeyId).toBe(first.accessKeyId);
+    i.advance(2_000); // 59 s left of 120
+    const second = await c.get();
+    expect(second.accessKeyId).toBe('AKID2');
+    expect(second.expiration!.getTime()).toBeGreaterThan(i.now() + 60_000);
+    expect(events.map((e) => e.kind)).toEqual(['fetched', 'refreshed']);
+    expect(c.fetches).toBe(2);
+  });
+
+  it('reports a failed fetch, keeps no half state, and fetches again after invalidate', async () => {
+    let fail = true;
+    const i = issuer(3600_000);
+    const c = new RefreshingCredentials(async () => {
+      if (fail) throw Object.assign(new Error('Unauthenticated access is not supported for this identity pool.'), { name: 'NotAuthorizedException' });
+      return i.fetcher();
+    }, { now: i.now });
+    const events: RefreshEvent[] = [];
+    c.onEvent((e) => events.push(e));
+    await expect(c.get()).rejects.toThrow(/Unauthenticated/);
+    fail = false;
+    expect((await c.get()).accessKeyId).toBe('AKID1');
+    c.invalidate();
+    expect((await c.get()).accessKeyId).toBe('AKID2');
+    expect(events.map((e) => e.kind)).toEqual(['failed', 'fetched', 'refreshed']);
+  });
+});
+
+describe('credential bridge (main thread ⇄ worker over a MessagePort)', () => {
+  it('gives the worker side the main thread\'s credentials and follows its refreshes', async () => {
+    const i = issuer(3600_000);
+    const main = new RefreshingCredentials(i.fetcher, { now: i.now });
+    const port = credentialPort(main);
+    const worker = credentialsFromPort(port);
+    const got = await worker.get();
+    expect(got).toMatchObject({ accessKeyId: 'AKID1', secretAccessKey: 'secret1', sessionToken: 'token1' });
+    expect(got.expiration).toBeInstanceOf(Date);
+    expect(i.issued()).toBe(1);
+    // Two worker caches share the one main-thread fetch.
+    expect((await credentialsFromPort(credentialPort(main)).get()).accessKeyId).toBe('AKID1');
+    expect(i.issued()).toBe(1);
+    main.invalidate();
+    worker.invalidate();
+    expect((await worker.get()).accessKeyId).toBe('AKID2');
+    port.close();
+  });
+});

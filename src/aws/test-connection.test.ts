@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CognitoIdentityClient, CreateIdentityPoolCommand } from '@aws-sdk/client-cognito-identity';
+import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
+import { advise } from './advice.ts';
+import { cognitoFetcher } from './cognito-credentials.ts';
+import { RefreshingCredentials } from './refreshing-credentials.ts';
+import type { AwsSettings } from './settings.ts';
+import { testConnection } from './test-connection.ts';
+
+let emu: SpawnedEmulator;
+beforeAll(async () => {
+  emu = await spawnEmulator(['--identity-pool', 'blockport_test']);
+});
+afterAll(async () => {
+  await emu?.stop();
+});
+
+const settings = (over: Partial<AwsSettings> = {}): AwsSettings => ({
+  kind: 'aws',
+  region: 'us-east-1',
+  identityPoolId: emu.poolId!,
+  endpoint: { mode: 'custom', url: emu.url },
+  ...over,
+});
+const run = (s: AwsSettings, fetcher = cognitoFetcher(s), probe?: (u: string) => Promise<boolean | undefined>) =>
+  testConnection(s, new RefreshingCredentials(fetcher), probe ? { probe } : {});
+
+describe('Test connection against the emulator server (real SDK clients, SigV4 verified)', () => {
+  it('proves credentials, EBS (a missing snapshot reads as the service 404) and EC2', async () => {
+    const r = await run(settings());
+    expect(r.steps.map((s) => [s.step, s.ok])).toEqual([['credentials', true], ['ebs', true], ['ec2', true]]);
+    expect(r.ok).toBe(true);
+    expect(r.identityId).toMatch(/^us-east-1:/);
+    expect(r.steps[1]!.text).toMatch(/snapshot not found/);
+  });
+
+  it('names an unknown pool', async () => {
+    const r = await run(settings({ identityPoolId: 'us-east-1:00000000-0000-0000-0000-000000000000' }));
+    expect(r.ok).toBe(false);
+    expect(r.steps).toHaveLength(1);
+    expect(r.steps[0]!.advice).toMatchObject({ code: 'unknown-pool' });
+    expect(r.steps[0]!.text).toBe('There is no identity pool us-east-1:00000000-0000-0000-0000-000000000000 in us-east-1.');
+  });
+
+  it('says when the pool gives nothing to visitors without a login', async () => {
+    const admin = new CognitoIdentityClient({ region: 'us-east-1', endpoint: emu.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const pool = await admin.send(new CreateIdentityPoolCommand({ IdentityPoolName: 'no_guests', AllowUnauthenticatedIdentities: false }));
+    const r = await run(settings({ identityPoolId: pool.IdentityPoolId! }));
+    expect(r.steps[0]!.advice).toMatchObject({ code: 'unauthenticated-disabled' });
+    expect(r.steps[0]!.advice!.action).toMatch(/Enter a login|AllowUnauthenticatedIdentities/);
+  });
+
+  it('recognises a bad secret from the service\'s signature refusal', async () => {
+    const s = settings();
+    const good = cognitoFetcher(s);
+    const r = await run(s, async () => ({ ...(await good()), secretAccessKey: 'not-the-secret' }));
+    expect(r.steps.map((x) => x.ok)).toEqual([true, false]);
+    expect(r.steps[1]!.advice).toMatchObject({ code: 'bad-signature' });
+    expect(r.steps[1]!.text).toMatch(/^EBS rejected the request signature/);
+  });
+
+  it('tells an endpoint that does not answer from one that blocks CORS, using the probe', async () => {
+    const s = settings({ endpoint: { mode: 'custom', url: 'http://127.0.0.1:9' } });
+    const down = await run(s, cognitoFetcher(s), async () => false);
+    expect(down.steps[0]!.advice).toMatchObject({ code: 'unreachable' });
+    expect(down.steps[0]!.text).toMatch(/^Nothing answered at http:\/\/127\.0\.0\.1:9/);
+    const blocked = await run(s, cognitoFetcher(s), async () => true);
+    expect(blocked.steps[0]!.advice).toMatchObject({ code: 'cors' });
+    expect(blocked.steps[0]!.advice!.action).toMatch(/relay/);
+  });
+});
+
+describe('advice for failures the emulator cannot produce', () => {
+  const s: AwsSettings = { kind: 'aws', region: 'eu-west-1', identityPoolId: 'eu-west-1:00000000-0000-0000-0000-000000000000', endpoint: { mode: 'relay', basePath: '' } };
+  const ctx = { settings: s, service: 'ebs' as const, origin: 'https://d111.cloudfront.net' };
+
+  it('shows the IAM policy for AccessDenied', () => {
+    const a = advise(Object.assign(new Error('User is not authorized to perform: ebs:StartSnapshot'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403, requestId: 'r' } }), ctx);
+    expect(a.code).toBe('access-denied');
+    const policy = JSON.parse(a.policy!);
+    expect(policy.Statement.flatMap((x: { Action: string[] }) => x.Action)).toContain('ebs:PutSnapshotBlock');
+    expect(policy.Statement[0].Resource).toBe('arn:aws:ec2:eu-west-1::snapshot/*');
+  });
+
+  it('names clock skew, an expired login and expired credentials apart', () => {
+    const skew = advise(Object.assign(new Error('Signature expired: 20260101T000000Z is now earlier than 20260101T001000Z (20260101T001500Z - 5 min.)'), { name: 'InvalidSignatureException' }), ctx);
+    expect(skew.code).toBe('clock-skew');
+    const login = advise(Object.assign(new Error('Invalid login token. Token expired: 1700000000 >= 1690000000'), { name: 'NotAuthorizedException' }), { ...ctx, service: 'cognito-identity' });
+    expect(login.code).toBe('login-expired');
+    const creds = advise(Object.assign(new Error('The security token included in the request is expired'), { name: 'ExpiredTokenException' }), ctx);
+    expect(creds.code).toBe('credentials-expired');
+    expect(new Set([skew.what, login.what, creds.what]).size).toBe(3);
+  });
+
+  it('says the relay is missing when the site answers a relay path with something other than the API', () => {
+    const a = advise(Object.assign(new Error('Unexpected token <'), { name: 'SyntaxError', $metadata: { httpStatusCode: 404 } }), ctx);
+    expect(a.code).toBe('relay-missing');
+    expect(a.what).toMatch(/^https:\/\/d111\.cloudfront\.net did not answer like the EBS API \(HTTP 404\)/);
+  });
+});
