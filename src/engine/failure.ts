@@ -1,5 +1,5 @@
 // Turns an SDK, network or file error into a sentence and a way forward.
-import type { ResumeAction } from './api.ts';
+import type { ResumeAction } from './upload-types.ts';
 import { classifyFailure } from './retry.ts';
 
 /** A failure as it crosses the worker boundary (plain data). */

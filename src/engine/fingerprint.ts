@@ -1,6 +1,6 @@
 // A file's fingerprint: name, size, lastModified and the SHA-256 of its first and last 512 KiB.
 import { BLOCK_SIZE, type ByteSource } from '../images/types.ts';
-import type { Fingerprint } from './api.ts';
+import type { Fingerprint } from './upload-types.ts';
 import { toBase64, type Sha256 } from './block-digest.ts';
 
 /** Computes the fingerprint of a source (raw file bytes, not the virtual disk). */

@@ -2,7 +2,7 @@
 import type { Connection } from '../aws/clients.ts';
 import { publicConnection } from '../aws/clients.ts';
 import type { ImageFormat } from '../images/types.ts';
-import { DEFAULT_TIMEOUT_MINUTES, UploadError, type Fingerprint, type JobRecord, type SnapshotParams } from './api.ts';
+import { DEFAULT_TIMEOUT_MINUTES, UploadError, type Fingerprint, type JobRecord, type SnapshotParams } from './upload-types.ts';
 import { defaultVolumeSizeGiB, timeoutProblem, volumeSizeProblem } from './volume.ts';
 
 function randomId(): string {

@@ -1,17 +1,21 @@
-// Job records in IndexedDB: list, get, discard (the ledger's public face).
-import type { JobRecord } from './api.ts';
+// Job records in IndexedDB: list, get, discard (the ledger's public face for the UI).
+import type { JobRecord } from './upload-types.ts';
+import { isJobBusy } from './job-lock.ts';
+import { idbLedgerStore } from './ledger-idb.ts';
+import { UploadError } from './upload-types.ts';
 
 /** All jobs, newest first. */
 export async function listJobs(): Promise<JobRecord[]> {
-  throw new Error('not implemented yet');
+  return idbLedgerStore().listJobs();
 }
 
 /** One job, or undefined. */
 export async function getJob(id: string): Promise<JobRecord | undefined> {
-  throw new Error('not implemented yet');
+  return idbLedgerStore().getJob(id);
 }
 
-/** Forgets a job and its block ledger (the pending snapshot is left to time out). */
+/** Forgets a job and its block ledger (a pending snapshot is left to time out). Refused while a tab runs it. */
 export async function discardJob(id: string): Promise<void> {
-  throw new Error('not implemented yet');
+  if (await isJobBusy(id)) throw new UploadError('This upload is running in a tab; pause or take it over there before discarding it.', 'busy');
+  await idbLedgerStore().deleteJob(id);
 }

@@ -1,5 +1,5 @@
 // The block ledger: which blocks are acknowledged (with raw digests) or safely skipped, persisted in batches.
-import type { JobRecord } from './api.ts';
+import type { JobRecord } from './upload-types.ts';
 
 /** Blocks per ledger page: 1024 blocks = 32 KiB of digests, so a batch rewrites little. */
 export const PAGE_BLOCKS = 1024;

@@ -1,17 +1,279 @@
-// Main-thread controller: plans, fingerprints, records the job, drives the worker pool.
-import type { FileInput, StartUploadArgs, UploadPlan, UploadRun } from './api.ts';
+// Main-thread controller (browser): plans, fingerprints, records the job, drives the worker pool.
+import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import { proxy, wrap, type Remote } from 'comlink';
+import { createClients, type Connection } from '../aws/clients.ts';
+import { blobSource } from '../images/blob-source.ts';
+import { openImage } from '../images/open-image.ts';
+import { BlockState, type DiskImage } from '../images/types.ts';
+import {
+  ResumeError,
+  UploadError,
+  type FileInput,
+  type JobBroadcast,
+  type JobRecord,
+  type StartUploadArgs,
+  type UploadOptions,
+  type UploadPlan,
+  type UploadRun,
+} from './upload-types.ts';
+import { bestSha256 } from './block-digest.ts';
+import type { PipelineSpec } from './block-pipeline.ts';
+import { classifyFailure } from './retry.ts';
+import { fingerprintMismatch, fingerprintOf } from './fingerprint.ts';
+import { JOBS_CHANNEL, holdJobLock } from './job-lock.ts';
+import { newJobRecord, resolveParams } from './job-record.ts';
+import { idbLedgerStore } from './ledger-idb.ts';
+import type { LedgerStore } from './ledger.ts';
+import { buildManifest } from './manifest.ts';
+import { idbManifestStore, saveManifest } from './manifest-idb.ts';
+import type { PipelineWorkerApi } from './pipeline-worker-api.ts';
+import { DEFAULTS, sliceBlocksFor } from './upload-image.ts';
+import { UploadSession, type PipelineRunner } from './upload-session.ts';
+import { canSkipZeros } from './volume.ts';
+
+/** Engine-wide settings a host page may override (tests, benchmarks). */
+export const engineSettings = {
+  /** IndexedDB database of jobs. */
+  jobsDb: undefined as string | undefined,
+  /** Largest default worker pool. */
+  maxWorkers: 4,
+};
+
+function store(): LedgerStore {
+  return idbLedgerStore(engineSettings.jobsDb);
+}
+
+async function fileOf(input: FileInput): Promise<File> {
+  return input instanceof Blob ? input : input.getFile();
+}
+
+async function openFile(file: File): Promise<{ image: DiskImage; blockStates: Uint8Array }> {
+  const image = await openImage(blobSource(file));
+  return { image, blockStates: await image.blockStates() };
+}
+
+function countData(states: Uint8Array): number {
+  let n = 0;
+  for (const s of states) if (s === BlockState.Data) n++;
+  return n;
+}
 
 /** Reads the image's tables and tells what an upload would send. */
-export async function planUpload(file: FileInput): Promise<UploadPlan> {
-  throw new Error('not implemented yet');
+export async function planUpload(input: FileInput): Promise<UploadPlan> {
+  const { image, blockStates } = await openFile(await fileOf(input));
+  return {
+    format: image.format,
+    ...(image.subformat ? { subformat: image.subformat } : {}),
+    virtualSize: image.virtualSize,
+    volumeSizeGiB: resolveParams({}, image.virtualSize).volumeSizeGiB,
+    blockCount: image.blockCount,
+    blocksToSend: countData(blockStates),
+    blockStates,
+    notices: image.notices,
+  };
+}
+
+/** Credentials cross to workers as values; a provider is asked once here (issue 7 adds refresh). */
+async function workerConnection(c: Connection): Promise<Connection> {
+  if (c.kind !== 'endpoint' || typeof c.credentials !== 'function') return c;
+  return { ...c, credentials: await c.credentials() };
+}
+
+/** Starts the worker pool over the file; each worker gets the File once. */
+async function startPool(file: File, connection: Connection, n: number): Promise<{ runners: PipelineRunner[]; terminate: () => void }> {
+  const workers: Worker[] = [];
+  const remotes: Remote<PipelineWorkerApi>[] = [];
+  const conn = await workerConnection(connection);
+  for (let k = 0; k < n; k++) {
+    const w = new Worker(new URL('../../workers/upload.worker.ts', import.meta.url), { type: 'module', name: `blockport-upload-${k}` });
+    workers.push(w);
+    remotes.push(wrap<PipelineWorkerApi>(w));
+  }
+  const terminate = () => {
+    for (const w of workers) w.terminate();
+  };
+  try {
+    await Promise.all(remotes.map((r) => r.open({ file, connection: conn })));
+  } catch (err) {
+    terminate();
+    throw err;
+  }
+  const runners: PipelineRunner[] = remotes.map((r) => ({
+    run: (spec: PipelineSpec, claim, onBatch) => r.run(spec, proxy(claim), proxy(onBatch)),
+    stop: () => r.stop(),
+  }));
+  return { runners, terminate };
+}
+
+function poolSize(opts: UploadOptions): number {
+  const hc = typeof navigator !== 'undefined' ? navigator.hardwareConcurrency || 2 : 2;
+  return Math.max(1, Math.floor(opts.workers ?? Math.min(hc, engineSettings.maxWorkers)));
+}
+
+async function parentArrays(parentId: string | undefined, blockCount: number): Promise<PipelineSpec['parent'] | undefined> {
+  if (!parentId) return undefined;
+  const m = await idbManifestStore().get(parentId).catch(() => undefined);
+  if (!m) return undefined;
+  const present = new Uint8Array(Math.ceil(blockCount / 8));
+  const digests = new Uint8Array(blockCount * 32);
+  m.indices.forEach((i, k) => {
+    if (i >= blockCount) return;
+    present[i >> 3]! |= 1 << (i & 7);
+    digests.set(m.digests.subarray(k * 32, k * 32 + 32), i * 32);
+  });
+  return { present, digests };
+}
+
+/** Runs a job (new or resumed) in this tab: lock, pool, session, broadcasts. */
+async function runJob(job: JobRecord, file: File, connection: Connection, opts: UploadOptions, prepared: { image: DiskImage; blockStates: Uint8Array }): Promise<UploadRun> {
+  const release = await holdJobLock(job.id);
+  if (!release) throw new ResumeError('This upload is running in another tab. Take it over there, or from here with "take over".', 'takeover', 'busy');
+  const cleanups: (() => void)[] = [release];
+  const cleanup = () => {
+    for (const c of cleanups.splice(0)) {
+      try {
+        c();
+      } catch {
+        /* best effort */
+      }
+    }
+  };
+  try {
+    const { sha256 } = await bestSha256();
+    const clients = await createClients(connection);
+    cleanups.push(() => clients.close());
+    const pool = await startPool(file, connection, poolSize(opts));
+    cleanups.push(pool.terminate);
+    const params = job.params;
+    const parent = await parentArrays(params.parentSnapshotId, prepared.image.blockCount);
+    const session = new UploadSession(job, {
+      store: store(),
+      ebs: clients.ebs,
+      ec2: clients.ec2,
+      runners: pool.runners,
+      sha256,
+      blockStates: prepared.blockStates,
+      blockCount: prepared.image.blockCount,
+      skipZeros: canSkipZeros(params),
+      ...(parent ? { parent } : {}),
+      floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
+      ceiling: opts.concurrency ?? DEFAULTS.concurrency,
+      sliceBlocks: sliceBlocksFor(opts.sliceBytes),
+      manifest: async (m) => {
+        const parentManifest = params.parentSnapshotId ? await idbManifestStore().get(params.parentSnapshotId) : undefined;
+        const digests = new Map<number, Uint8Array>();
+        m.indices.forEach((i, k) => digests.set(i, m.digests.subarray(k * 32, k * 32 + 32)));
+        await saveManifest(buildManifest({ snapshotId: m.snapshotId, volumeSizeGiB: m.volumeSizeGiB, digests, imageSize: m.imageSize, ...(parentManifest ? { parent: parentManifest } : {}) }));
+      },
+      onEnd: cleanup,
+    });
+    if (typeof BroadcastChannel !== 'undefined') {
+      const ch = new BroadcastChannel(JOBS_CHANNEL);
+      ch.onmessage = (m: MessageEvent<JobBroadcast>) => {
+        if (m.data?.type === 'takeover' && m.data.jobId === job.id) void session.release();
+      };
+      session.onProgress((progress) => ch.postMessage({ type: 'progress', progress } satisfies JobBroadcast));
+      cleanups.unshift(() => {
+        ch.postMessage({ type: 'released', jobId: job.id } satisfies JobBroadcast);
+        ch.close();
+      });
+    }
+    return await session.start();
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
 }
 
 /** Starts a new upload job in this tab. */
 export async function startUpload(args: StartUploadArgs): Promise<UploadRun> {
-  throw new Error('not implemented yet');
+  const opts = args.options ?? {};
+  const file = await fileOf(args.file);
+  const prepared = await openFile(file);
+  const params = resolveParams(opts, prepared.image.virtualSize);
+  const { sha256 } = await bestSha256();
+  const fingerprint = await fingerprintOf(blobSource(file), { name: file.name, lastModified: file.lastModified }, sha256);
+  const job = newJobRecord({
+    fingerprint,
+    connection: args.connection,
+    params,
+    format: prepared.image.format,
+    virtualSize: prepared.image.virtualSize,
+    blockCount: prepared.image.blockCount,
+    blocksToSend: countData(prepared.blockStates),
+    ...(args.file instanceof Blob ? {} : { fileHandle: args.file }),
+  });
+  // The ClientToken is persisted before StartSnapshot is ever sent.
+  await store().putJob(job);
+  return runJob(job, file, args.connection, opts, prepared);
+}
+
+async function fileForResume(job: JobRecord, given?: FileInput): Promise<File> {
+  if (given) return fileOf(given);
+  const h = job.fileHandle;
+  if (!h) throw new ResumeError(`Pick "${job.fingerprint.name}" again to resume: this browser did not keep access to the file.`, 'repick', 'no-file');
+  const handle = h as FileSystemFileHandle & {
+    queryPermission?: (d: { mode: 'read' }) => Promise<PermissionState>;
+    requestPermission?: (d: { mode: 'read' }) => Promise<PermissionState>;
+  };
+  let state: PermissionState = (await handle.queryPermission?.({ mode: 'read' })) ?? 'granted';
+  if (state !== 'granted') state = (await handle.requestPermission?.({ mode: 'read' }).catch(() => 'denied' as const)) ?? 'denied';
+  if (state !== 'granted') throw new ResumeError(`Access to "${job.fingerprint.name}" was not granted. Allow it, or pick the file again.`, 'grant', 'permission');
+  try {
+    return await handle.getFile();
+  } catch (err) {
+    throw new ResumeError(`"${job.fingerprint.name}" can no longer be opened (${(err as Error).name}); it may have been moved or deleted. Pick it again.`, 'repick', 'no-file');
+  }
+}
+
+async function checkSnapshot(job: JobRecord, connection: Connection): Promise<void> {
+  if (!job.snapshotId) return;
+  const clients = await createClients(connection);
+  try {
+    const out = await clients.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [job.snapshotId] }));
+    const s = out.Snapshots?.[0];
+    if (!s) throw new ResumeError(`The snapshot ${job.snapshotId} no longer exists. Start the upload again.`, 'restart', 'snapshot-gone');
+    if (s.State === 'error')
+      throw new ResumeError(
+        `The snapshot ${job.snapshotId} failed (${s.StateMessage || 'error'})${/timed out/i.test(s.StateMessage ?? '') ? ': nothing was written to it for longer than its timeout' : ''}. Start the upload again${/timed out/i.test(s.StateMessage ?? '') ? ', with a longer timeout if needed' : ''}.`,
+        'restart',
+        'snapshot-expired',
+      );
+    if (s.State === 'completed') throw new ResumeError(`The snapshot ${job.snapshotId} is already completed; nothing is left to upload.`, 'discard', 'finished');
+  } catch (err) {
+    if (err instanceof ResumeError) throw err;
+    const name = (err as Error).name;
+    if (name === 'InvalidSnapshot.NotFound' || /NotFound/.test(name))
+      throw new ResumeError(`The snapshot ${job.snapshotId} no longer exists. Start the upload again.`, 'restart', 'snapshot-gone');
+    if (classifyFailure(err) === 'credentials')
+      throw new ResumeError(`The credentials no longer work (${(err as Error).message}). Reconnect, then resume.`, 'reconnect', 'credentials');
+    // EC2 not reachable (permissions, CORS): the pipeline finds out on its first put.
+  } finally {
+    clients.close();
+  }
 }
 
 /** Resumes an unfinished job; throws ResumeError with the way forward when it cannot. */
-export async function resumeUpload(jobId: string, file?: FileInput): Promise<UploadRun> {
-  throw new Error('not implemented yet');
+export async function resumeUpload(jobId: string, file?: FileInput, connection?: Connection, options: UploadOptions = {}): Promise<UploadRun> {
+  const job = await store().getJob(jobId);
+  if (!job) throw new ResumeError('This upload is no longer recorded in this browser. Start a new upload.', 'restart', 'not-found');
+  if (job.state === 'completed') throw new ResumeError(`This upload already completed as ${job.snapshotId}.`, 'discard', 'finished');
+  const f = await fileForResume(job, file);
+  const { sha256 } = await bestSha256();
+  const fp = await fingerprintOf(blobSource(f), { name: f.name, lastModified: f.lastModified }, sha256);
+  const mismatch = fingerprintMismatch(job.fingerprint, fp);
+  if (mismatch) throw new ResumeError(mismatch, 'repick', 'file-changed');
+  const conn = connection ?? job.connection;
+  await checkSnapshot(job, conn);
+  const prepared = await openFile(f);
+  if (prepared.image.blockCount !== job.counters.totalBlocks)
+    throw new ResumeError(`"${f.name}" no longer reads as the same disk (${prepared.image.blockCount} blocks, was ${job.counters.totalBlocks}). Start a new upload.`, 'restart', 'file-changed');
+  const updated: JobRecord = file && !(file instanceof Blob) ? { ...job, fileHandle: file } : job;
+  return runJob(updated, f, conn, options, prepared);
+}
+
+/** A sentence for any error the engine raises (UI helper). */
+export function errorSentence(err: unknown): string {
+  if (err instanceof ResumeError || err instanceof UploadError) return err.message;
+  return (err as Error)?.message ?? String(err);
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { createHash } from 'node:crypto';
 import { BLOCK_SIZE } from '../images/types.ts';
-import { UploadError } from './api.ts';
+import { UploadError } from './upload-types.ts';
 import { memoryLedgerStore } from './ledger.ts';
 import { uploadInProcess } from './upload-image.ts';
 import { faultyEmulator, memorySource, readSnapshot, syntheticImage } from './upload-test-kit.ts';

@@ -4,7 +4,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Connection } from '../aws/clients.ts';
 import { openImage } from '../images/open-image.ts';
 import { BlockState, type ByteSource } from '../images/types.ts';
-import type { UploadOptions } from './api.ts';
+import type { UploadOptions } from './upload-types.ts';
 import { bestSha256 } from './block-digest.ts';
 import { BlockPipeline } from './block-pipeline.ts';
 import { ebsBlockSink } from './ebs-sink.ts';

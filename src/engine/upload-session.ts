@@ -11,7 +11,7 @@ import {
   type UploadProgress,
   type UploadReport,
   type UploadRun,
-} from './api.ts';
+} from './upload-types.ts';
 import { linearAggregate } from './aggregate.ts';
 import type { Sha256 } from './block-digest.ts';
 import type { PipelineBatch, PipelineOutcome, PipelineSpec, Slice } from './block-pipeline.ts';
@@ -78,6 +78,7 @@ export class UploadSession implements UploadRun {
   private speedBytes = 0;
   private pauseRequested = false;
   private cancelRequested = false;
+  private releaseRequested = false;
   private resumeWaiter: (() => void) | null = null;
   private running: Promise<void> | null = null;
   private cursor = 0;
@@ -160,6 +161,16 @@ export class UploadSession implements UploadRun {
     await this.running?.catch(() => undefined);
   }
 
+  /** Stops after the blocks in flight and ends this session, leaving the job paused (another tab takes over). */
+  async release(): Promise<void> {
+    this.releaseRequested = true;
+    await Promise.all(this.deps.runners.map((r) => r.stop()));
+    const w = this.resumeWaiter;
+    this.resumeWaiter = null;
+    w?.();
+    await this.running?.catch(() => undefined);
+  }
+
   private get ebs(): EBSClient {
     if (!this.deps.ebs) throw new Error('no EBS client (dry run)');
     return this.deps.ebs;
@@ -186,11 +197,17 @@ export class UploadSession implements UploadRun {
           this.setPhase('cancelled');
           throw new UploadError('The upload was cancelled; the pending snapshot will time out on its own.', 'cancelled');
         }
+        if (this.releaseRequested) {
+          this.setJob({ state: 'paused' });
+          await this.ledger.flush();
+          this.setPhase('paused');
+          throw new UploadError('This upload was taken over by another tab; it continues there.', 'taken-over', 'takeover');
+        }
         if (this.pauseRequested) {
           this.setJob({ state: 'paused' });
           this.setPhase('paused');
           await new Promise<void>((r) => (this.resumeWaiter = r));
-          if (this.cancelRequested) continue;
+          if (this.cancelRequested || this.releaseRequested) continue;
           this.setJob({ state: 'running' });
           continue;
         }
@@ -236,7 +253,7 @@ export class UploadSession implements UploadRun {
   private claim = async (): Promise<Slice | null> => {
     const { blockCount, sliceBlocks, blockStates, skipZeros } = this.deps;
     while (this.cursor < blockCount) {
-      if (this.pauseRequested || this.cancelRequested) return null;
+      if (this.pauseRequested || this.cancelRequested || this.releaseRequested) return null;
       const first = this.cursor;
       const count = Math.min(sliceBlocks, blockCount - first);
       this.cursor += count;

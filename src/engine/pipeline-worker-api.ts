@@ -1,0 +1,76 @@
+// What an upload worker exposes over comlink: open the file once, run pipelines on claimed slices, measure.
+import { createClients, type Clients, type Connection } from '../aws/clients.ts';
+import { blobSource } from '../images/blob-source.ts';
+import { openImage } from '../images/open-image.ts';
+import type { DiskImage } from '../images/types.ts';
+import { bestSha256, isAllZero, type Sha256 } from './block-digest.ts';
+import { BlockPipeline, type PipelineBatch, type PipelineOutcome, type PipelineSpec, type Slice } from './block-pipeline.ts';
+import { ebsBlockSink } from './ebs-sink.ts';
+
+/** Arguments of open(): the file (or handle) crosses to the worker once; bytes never do. */
+export interface WorkerOpenArgs {
+  file: Blob | FileSystemFileHandle;
+  /** Absent for dry runs and read measurements. */
+  connection?: Connection;
+  hash?: 'webcrypto' | 'wasm';
+}
+
+/** Creates the API object a worker exposes (also usable in-process). */
+export function createPipelineWorkerApi() {
+  let image: DiskImage | null = null;
+  let blob: Blob | null = null;
+  let clients: Clients | null = null;
+  let sha256: Sha256 | null = null;
+  let pipeline: BlockPipeline | null = null;
+
+  return {
+    /** Opens the image and (when a connection is given) the SDK clients; returns the hash implementation chosen. */
+    async open(args: WorkerOpenArgs): Promise<{ hash: 'webcrypto' | 'wasm'; virtualSize: number }> {
+      blob = args.file instanceof Blob ? args.file : await args.file.getFile();
+      image = await openImage(blobSource(blob));
+      const best = await bestSha256(args.hash);
+      sha256 = best.sha256;
+      clients = args.connection ? await createClients(args.connection, { blobBodies: true }) : null;
+      const ebs = clients?.ebs;
+      pipeline = new BlockPipeline(image, ebs ? (id) => ebsBlockSink(ebs, id) : null, sha256);
+      return { hash: best.kind, virtualSize: image.virtualSize };
+    },
+
+    /** Runs the pipeline on slices from claim(); batches go to onBatch. */
+    async run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => void): Promise<PipelineOutcome> {
+      if (!pipeline) throw new Error('open() first');
+      return pipeline.run(spec, claim, onBatch);
+    },
+
+    /** Stops claiming; in-flight blocks finish. */
+    stop(): void {
+      pipeline?.stop();
+    },
+
+    /** Measurements: read claimed slices and discard ('read'), or also zero-scan ('scan') and hash ('hash'); returns bytes read. */
+    async readAll(claim: () => Promise<Slice | null>, mode: 'read' | 'scan' | 'hash' = 'read'): Promise<number> {
+      if (!blob || !image) throw new Error('open() first');
+      let total = 0;
+      for (let s = await claim(); s; s = await claim()) {
+        const bytes = mode === 'read' ? new Uint8Array(await blob.slice(s.first * 524288, (s.first + s.count) * 524288).arrayBuffer()) : await image.readBlocks(s.first, s.count);
+        total += bytes.length;
+        if (mode === 'read') continue;
+        for (let o = 0; o < bytes.length; o += 524288) {
+          const b = bytes.subarray(o, o + 524288);
+          if (!isAllZero(b) && mode === 'hash') await sha256!(b);
+        }
+      }
+      return total;
+    },
+
+    /** Releases clients; the worker can then be terminated. */
+    close(): void {
+      clients?.close();
+      clients = null;
+      pipeline = null;
+    },
+  };
+}
+
+/** The worker API type (comlink Remote<PipelineWorkerApi> on the main thread). */
+export type PipelineWorkerApi = ReturnType<typeof createPipelineWorkerApi>;

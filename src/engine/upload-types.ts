@@ -1,0 +1,253 @@
+// Types, constants and error classes of the upload engine (re-exported by api.ts; internal modules import this file).
+import type { Connection } from '../aws/clients.ts';
+import type { ImageFormat } from '../images/types.ts';
+
+export type { Connection } from '../aws/clients.ts';
+export { BLOCK_SIZE } from '../images/types.ts';
+
+/** What the person chose for the snapshot; everything optional has a sensible default. */
+export interface SnapshotParams {
+  /** Volume size in GiB; default = image size rounded up to whole GiB (at least 1). Smaller than the image is refused. */
+  volumeSizeGiB?: number;
+  description?: string;
+  tags?: Record<string, string>;
+  encrypted?: boolean;
+  kmsKeyArn?: string;
+  /** StartSnapshot Timeout, 10–4320 minutes; default DEFAULT_TIMEOUT_MINUTES (survives a night). */
+  timeoutMinutes?: number;
+  /** A completed snapshot to build on (issue 6). Zero blocks are then written, never skipped. */
+  parentSnapshotId?: string;
+}
+
+/** Tuning knobs; the defaults suit a browser tab. */
+export interface UploadOptions extends SnapshotParams {
+  /** Worker count; default min(hardwareConcurrency, 4). Ignored in Node (one in-process pipeline). */
+  workers?: number;
+  /** Ceiling of blocks in flight across all workers; default 16 (HTTP/2 or emulator), pacing adapts below it. */
+  concurrency?: number;
+  /** Floor of blocks in flight; default 2. */
+  minConcurrency?: number;
+  /** Bytes read from the image per slice (multiple of 512 KiB, 4–16 MiB); default 8 MiB. */
+  sliceBytes?: number;
+  /** Hash only, send nothing (dry run for benchmarks); no snapshot is created. */
+  dryRun?: boolean;
+}
+
+/** Default StartSnapshot Timeout: 24 hours, long enough for a night and a morning. */
+export const DEFAULT_TIMEOUT_MINUTES = 1440;
+
+/** Who made a file: enough to recognise it after a reload without reading it whole. */
+export interface Fingerprint {
+  name: string;
+  size: number;
+  lastModified: number;
+  /** base64 SHA-256 of the file's first 512 KiB (raw file bytes, not the virtual disk). */
+  firstBlockSha256: string;
+  /** base64 SHA-256 of the file's last (possibly partial) 512 KiB. */
+  lastBlockSha256: string;
+}
+
+/** Life of a job as stored in the ledger. */
+export type JobState = 'new' | 'running' | 'paused' | 'completing' | 'completed' | 'error' | 'cancelled';
+
+/** Counters kept with a job (what the ledger has committed, not what is in flight). */
+export interface JobCounters {
+  totalBlocks: number;
+  /** Blocks whose PutSnapshotBlock returned 201 and whose ack is committed. */
+  writtenBlocks: number;
+  /** Blocks not sent because they are zero/unallocated and skipping is safe. */
+  skippedBlocks: number;
+  bytesWritten: number;
+  /** Blocks planned to be sent (after skipping what the image marks empty). */
+  blocksToSend: number;
+}
+
+/** One upload as recorded in IndexedDB. Never holds secrets. */
+export interface JobRecord {
+  id: string;
+  created: number;
+  updated: number;
+  fingerprint: Fingerprint;
+  /** The picked file's handle where the browser gives one (Chromium); absent for dropped files / input elements. */
+  fileHandle?: FileSystemFileHandle;
+  /** Connection without credentials. */
+  connection: Connection;
+  params: SnapshotParams & { volumeSizeGiB: number; timeoutMinutes: number };
+  format: ImageFormat;
+  virtualSize: number;
+  /** Saved before StartSnapshot is sent, so a retried start returns the same snapshot. */
+  clientToken: string;
+  snapshotId?: string;
+  /** When StartSnapshot succeeded (ms since epoch). */
+  startedAt?: number;
+  /** When the pending snapshot is cancelled by the service if nothing more is written (ms since epoch). */
+  expiresAt?: number;
+  state: JobState;
+  counters: JobCounters;
+  /** The sentence shown for state 'error'. */
+  error?: string;
+  /** Filled in when the job completed. */
+  report?: UploadReport;
+}
+
+/** Pipeline phase shown to the person. */
+export type UploadPhase =
+  | 'fingerprinting'
+  | 'starting'
+  | 'uploading'
+  | 'paused'
+  | 'completing'
+  | 'waiting'
+  | 'completed'
+  | 'error'
+  | 'cancelled';
+
+/** A progress sample, emitted a few times a second and on every phase change. */
+export interface UploadProgress {
+  jobId: string;
+  phase: UploadPhase;
+  snapshotId?: string;
+  totalBlocks: number;
+  /** Blocks done: written (acked) + skipped, including earlier sessions. */
+  ackedBlocks: number;
+  skippedBlocks: number;
+  writtenBlocks: number;
+  /** Blocks to send in total (estimate until the zero scan has run). */
+  blocksToSend: number;
+  /** Requests retried in this session. */
+  retried: number;
+  inFlight: number;
+  bytesAcked: number;
+  /** Smoothed MiB/s of acknowledged bytes in this session. */
+  speedMiBps: number;
+  /** null when unknown (start, paused). */
+  etaSeconds: number | null;
+  /** Current adaptive concurrency (blocks in flight allowed). */
+  concurrency: number;
+  expiresAt?: number;
+}
+
+/** State of one block on the block map. */
+export const BlockMark = {
+  /** Not done yet. */
+  Pending: 0,
+  /** Empty (zero or unallocated) and skipped safely. */
+  Skipped: 1,
+  /** Acknowledged by the service (201) and recorded. */
+  Written: 2,
+  /** Being read, hashed or sent. */
+  InFlight: 3,
+  /** Being retried after a retryable failure. */
+  Retrying: 4,
+} as const;
+export type BlockMark = (typeof BlockMark)[keyof typeof BlockMark];
+
+/**
+ * Block-map updates as interleaved pairs [index, mark, index, mark, …] (cheap for 131072 blocks).
+ * A full picture is available any time from UploadRun.blockMap().
+ */
+export type BlockUpdates = Uint32Array;
+
+/** The final word on an upload. */
+export interface UploadReport {
+  jobId: string;
+  snapshotId: string;
+  /** 'completed' only when the service says so (EC2 state or readable blocks). */
+  state: 'completed' | 'error';
+  /** The service's state message (e.g. "Checksum mismatch for snapshot") or our sentence. */
+  stateMessage?: string;
+  volumeSizeGiB: number;
+  blocksWritten: number;
+  blocksSkipped: number;
+  bytesWritten: number;
+  /** base64 LINEAR aggregate over the raw digests of all written blocks, index order. */
+  aggregateChecksum: string;
+  /** Distinct indices written (= blocksWritten, across sessions). */
+  changedBlocksCount: number;
+  /** Wall time of this session (resumed jobs: since resume). */
+  durationMs: number;
+  /** Average MiB/s of bytes written in this session. */
+  avgMiBps: number;
+}
+
+/** A running upload, owned by this tab. */
+export interface UploadRun {
+  readonly jobId: string;
+  /** Stops sending after the blocks in flight; the job stays resumable. */
+  pause(): Promise<void>;
+  /** Continues a paused run. */
+  resume(): void;
+  /** Stops and marks the job cancelled (the pending snapshot is left to time out). */
+  cancel(): Promise<void>;
+  /** Resolves with the report (state 'completed' or 'error'); rejects with UploadError/ResumeError on a fatal failure. */
+  readonly done: Promise<UploadReport>;
+  /** Subscribes to progress; returns the unsubscribe function. */
+  onProgress(cb: (p: UploadProgress) => void): () => void;
+  /** Subscribes to block-map updates; returns the unsubscribe function. */
+  onBlocks(cb: (updates: BlockUpdates) => void): () => void;
+  /** The whole block map now: one BlockMark per block. */
+  blockMap(): Uint8Array;
+  /** The latest progress sample. */
+  progress(): UploadProgress;
+}
+
+/** What an upload of this file would do, before anything is sent. */
+export interface UploadPlan {
+  format: ImageFormat;
+  subformat?: string;
+  virtualSize: number;
+  /** Default volume size: virtual size rounded up to whole GiB, at least 1. */
+  volumeSizeGiB: number;
+  blockCount: number;
+  /** Blocks the image says hold data (zero detection may skip more when safe). */
+  blocksToSend: number;
+  /** One image BlockState per block (0 unallocated, 1 zero, 2 data). */
+  blockStates: Uint8Array;
+  notices: readonly string[];
+}
+
+/** What resuming needs from the person. */
+export type ResumeAction = 'repick' | 'restart' | 'reconnect' | 'discard' | 'grant' | 'takeover';
+
+/** A job that cannot simply continue, with a sentence and the way forward. */
+export class ResumeError extends Error {
+  override readonly name = 'ResumeError';
+  constructor(
+    message: string,
+    readonly action: ResumeAction,
+    /** Stable code: 'file-changed', 'no-file', 'permission', 'snapshot-expired', 'snapshot-gone', 'credentials', 'busy', 'finished'. */
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A fatal upload failure with a sentence for the person. */
+export class UploadError extends Error {
+  override readonly name = 'UploadError';
+  constructor(
+    message: string,
+    /** Stable code: 'validation', 'access', 'source-changed', 'quota', 'timeout', 'volume-size', 'service', 'cancelled'. */
+    readonly code: string,
+    readonly action?: ResumeAction,
+  ) {
+    super(message);
+  }
+}
+
+/** Where a file comes from: a File (input/drop) or a handle (picker/drop in Chromium). */
+export type FileInput = File | FileSystemFileHandle;
+
+/** Arguments of startUpload. */
+export interface StartUploadArgs {
+  file: FileInput;
+  connection: Connection;
+  options?: UploadOptions;
+}
+
+/** Events seen by other tabs about a job (BroadcastChannel 'blockport-jobs'). */
+export type JobBroadcast =
+  | { type: 'progress'; progress: UploadProgress }
+  | { type: 'released'; jobId: string }
+  | { type: 'takeover'; jobId: string };
+
