@@ -10,11 +10,22 @@ import {
   type JobRecord,
   type UploadProgress,
 } from '../../engine/api.ts';
+import type { Connection } from '../../aws/clients.ts';
+import { connection } from '../shared/connection.svelte.ts';
 import { toProblem, type Problem } from '../shared/problem.ts';
 import { runs } from '../shared/run-state.svelte.ts';
 import { ensureReadPermission, type PickedFile } from '../upload/file-pick.ts';
 
 const FINISHED = new Set(['completed', 'cancelled']);
+
+/** The page's connection (with its in-memory credentials) when it points where the job went; else the job's own. */
+function connectionFor(job: JobRecord): Connection | undefined {
+  const a = connection.current;
+  const b = job.connection;
+  if (a.kind === 'emulator' && b.kind === 'emulator') return (a.dbName ?? '') === (b.dbName ?? '') ? a : undefined;
+  if (a.kind === 'endpoint' && b.kind === 'endpoint') return a.region === b.region && a.endpoint === b.endpoint ? a : undefined;
+  return undefined;
+}
 
 /** What a job card is doing right now. */
 export type JobActivity = 'resuming' | 'taking-over' | 'discarding' | 'restarting';
@@ -133,7 +144,7 @@ class JobsState {
         });
         return;
       }
-      const run = await resumeUpload(job.id, source);
+      const run = await resumeUpload(job.id, source, connectionFor(job));
       runs.add(run);
       this.needsFile = this.#set(this.needsFile, job.id, undefined);
     } catch (e) {
@@ -190,7 +201,7 @@ class JobsState {
         this.#problem(job.id, { message: `Access to "${job.fingerprint.name}" was not granted. Pick the file again to start over.`, action: 'repick', code: 'permission' });
         return;
       }
-      const run = await startUpload({ file: source, connection: job.connection, options: job.params });
+      const run = await startUpload({ file: source, connection: connectionFor(job) ?? job.connection, options: job.params });
       runs.add(run);
       await discardJob(job.id);
     } catch (e) {

@@ -1,0 +1,65 @@
+// Playwright steps through the Blockport page, shared by the upload and jobs specs.
+import { expect, type Locator, type Page } from '@playwright/test';
+import type { SnapshotReadBack } from './emulator-probe.ts';
+
+const PROBE = '/e2e/helpers/emulator-probe.ts';
+
+/** Picks a file through the page's `<input type=file>` (Playwright cannot drive the native picker). */
+export async function pickFile(page: Page, path: string, scope: Page | Locator = page): Promise<void> {
+  await scope.getByLabel("or use the browser's plain file dialog").setInputFiles(path);
+}
+
+/** Fills the options that differ from the defaults and starts the upload. */
+export async function startUpload(page: Page, opts: { description?: string; tags?: string; concurrency?: number } = {}): Promise<void> {
+  await expect(page.getByTestId('plan')).toBeVisible({ timeout: 60_000 });
+  if (opts.description !== undefined) await page.getByLabel('Description').fill(opts.description);
+  if (opts.tags !== undefined) await page.getByLabel('Tags').fill(opts.tags);
+  if (opts.concurrency !== undefined) await page.getByLabel('Blocks in flight').fill(String(opts.concurrency));
+  await page.getByRole('button', { name: 'Start upload' }).click();
+  await expect(page.getByTestId('run-panel')).toBeVisible({ timeout: 60_000 });
+}
+
+/** Waits until the upload progress bar reaches `percent` (acknowledged bytes). */
+export async function waitForPercent(page: Page, percent: number, timeout = 170_000): Promise<number> {
+  const handle = await page.waitForFunction(
+    (p) => {
+      const bar = document.querySelector('[data-testid="run-panel"] [role="progressbar"]');
+      const now = Number(bar?.getAttribute('aria-valuenow') ?? -1);
+      return now >= p ? now : false;
+    },
+    percent,
+    { timeout, polling: 20 },
+  );
+  return (await handle.jsonValue()) as number;
+}
+
+/** Waits for the final report and returns the snapshot id it names. */
+export async function waitForCompleted(page: Page, timeout = 170_000): Promise<string> {
+  const report = page.getByTestId('final-report');
+  await expect(report).toBeVisible({ timeout });
+  await expect(report.getByRole('heading')).toHaveText('Snapshot completed');
+  return (await report.getByTestId('snapshot-id').textContent())!.trim();
+}
+
+/** Reads a snapshot back through the SDK inside the page (the probe module is served by Vite). */
+export function readBack(page: Page, snapshotId: string, blockCount: number): Promise<SnapshotReadBack> {
+  return page.evaluate(
+    async ([url, id, n]) => (await import(/* @vite-ignore */ url)).readBack(id, n),
+    [PROBE, snapshotId, blockCount] as const,
+  );
+}
+
+/** How many times each block index was put, from the emulator's own counters. */
+export function putCounts(page: Page, snapshotId: string): Promise<Record<string, number>> {
+  return page.evaluate(async ([url, id]) => (await import(/* @vite-ignore */ url)).putCounts(id), [PROBE, snapshotId] as const);
+}
+
+/** All snapshots and the emulator's total put count. */
+export function emulatorSummary(page: Page): Promise<{ snapshots: { id: string; state: string }[]; totalPuts: number }> {
+  return page.evaluate(async (url) => (await import(/* @vite-ignore */ url)).emulatorSummary(), PROBE);
+}
+
+/** Puts beyond the first for each index: the blocks that were sent again. */
+export function resent(counts: Record<string, number>): number {
+  return Object.values(counts).reduce((sum, n) => sum + Math.max(0, n - 1), 0);
+}

@@ -1,0 +1,44 @@
+import { test, expect } from '@playwright/test';
+import { makeTestImage } from './helpers/disk-image.ts';
+import { pickFile, readBack, startUpload, waitForCompleted, waitForPercent } from './helpers/ui.ts';
+
+test.describe.configure({ timeout: 300_000 });
+
+test('a second tab shows the job running elsewhere, and takes it over only when asked', async ({ context }) => {
+  const image = makeTestImage('two-tabs-256m', 256, 0x5eed04);
+  const first = await context.newPage();
+  await first.goto('/#/upload');
+  await pickFile(first, image.path);
+  // A narrow window keeps the first tab busy long enough to be seen from the second.
+  await startUpload(first, { concurrency: 1 });
+  await waitForPercent(first, 5);
+
+  const second = await context.newPage();
+  await second.goto('/#/jobs');
+  const card = second.getByTestId('job-card');
+  await expect(card).toHaveCount(1);
+  await expect(card.getByTestId('job-state')).toHaveText('Running in another tab');
+  await expect(card.getByTestId('running-elsewhere')).toBeVisible();
+  // Its progress arrives over BroadcastChannel and moves.
+  const progressText = card.getByTestId('job-progress');
+  const firstSeen = await progressText.textContent();
+  await expect(progressText).not.toHaveText(firstSeen!, { timeout: 30_000 });
+  await expect(card.getByRole('button', { name: 'Resume' })).toHaveCount(0);
+  await second.screenshot({ path: '/tmp/blockport-jobs-second-tab.png', fullPage: true });
+
+  // Nothing moves to the second tab without the explicit click.
+  await expect(first.getByTestId('run-panel')).toHaveAttribute('data-phase', 'uploading');
+
+  await card.getByRole('button', { name: 'Take over' }).click();
+  // The plain file input kept no handle, so this tab asks for the file too.
+  await pickFile(second, image.path, card);
+  await expect(second.getByTestId('run-panel')).toBeVisible({ timeout: 60_000 });
+  await waitForPercent(second, 1);
+  await expect(first.getByTestId('run-panel')).not.toHaveAttribute('data-phase', 'uploading', { timeout: 30_000 });
+  await first.screenshot({ path: '/tmp/blockport-jobs-first-tab-after-takeover.png', fullPage: true });
+
+  const snapshotId = await waitForCompleted(second);
+  const back = await readBack(second, snapshotId, image.blockCount);
+  expect(back.state).toBe('completed');
+  expect(back.digests.flatMap((d, i) => (d === image.digests[i] ? [] : [i]))).toEqual([]);
+});

@@ -1,0 +1,36 @@
+import { test, expect } from '@playwright/test';
+import { makeChangedCopy, makeTestImage } from './helpers/disk-image.ts';
+import { emulatorSummary, pickFile, startUpload, waitForPercent } from './helpers/ui.ts';
+
+test.describe.configure({ timeout: 300_000 });
+
+test('a file changed between sessions is refused with a sentence, and nothing more is uploaded', async ({ page }) => {
+  const image = makeTestImage('changed-256m', 256, 0x5eed03);
+  const changed = makeChangedCopy(image, 'changed-256m-edited');
+
+  await page.goto('/#/upload');
+  await pickFile(page, image.path);
+  await startUpload(page, { concurrency: 8 });
+  await waitForPercent(page, 35);
+  await page.reload();
+
+  await page.goto('/#/jobs');
+  const card = page.getByTestId('job-card');
+  await expect(card).toHaveCount(1);
+  const before = await emulatorSummary(page);
+
+  await card.getByRole('button', { name: 'Resume…' }).click();
+  await pickFile(page, changed, card);
+  const problem = card.getByTestId('job-problem');
+  await expect(problem).toBeVisible({ timeout: 60_000 });
+  await expect(problem).toHaveAttribute('data-code', 'file-changed');
+  await expect(problem).toContainText(/changed|not the same|differ/i);
+  await page.screenshot({ path: '/tmp/blockport-jobs-changed-file.png', fullPage: true });
+
+  // The refusal leaves everything as it was: no put, same snapshot, job still resumable.
+  const after = await emulatorSummary(page);
+  expect(after.totalPuts).toBe(before.totalPuts);
+  expect(after.snapshots).toEqual(before.snapshots);
+  await expect(card.getByTestId('job-state')).toHaveText('Interrupted');
+  await expect(page.getByTestId('run-panel')).toHaveCount(0);
+});
