@@ -1,5 +1,6 @@
 // Browser harness for the emulator specs: runs the shared conformance scenarios and multi-tab checks on IndexedDB.
 import { ListSnapshotBlocksCommand, GetSnapshotBlockCommand, StartSnapshotCommand, PutSnapshotBlockCommand, CompleteSnapshotCommand } from '@aws-sdk/client-ebs';
+import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
 import { runScenarios, makeBlock, checksumOf, type ScenarioResult } from '../../src/emulator/conformance.ts';
 import { openBrowserEmulator, IdbStore, type Emulator } from '../../src/emulator/index.ts';
 
@@ -39,9 +40,13 @@ const harness = {
     shared = await openBrowserEmulator(db, { completionDelayMs: 0, maxPendingSnapshots });
   },
 
-  async start(clientToken?: string): Promise<string> {
-    const out = await shared!.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, ClientToken: clientToken }));
+  async start(clientToken?: string, parentId?: string, description?: string): Promise<string> {
+    const out = await shared!.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, ClientToken: clientToken, ParentSnapshotId: parentId, Description: description }));
     return out.SnapshotId!;
+  },
+
+  async deleteSnapshot(id: string): Promise<void> {
+    await shared!.ec2.send(new DeleteSnapshotCommand({ SnapshotId: id }));
   },
 
   /** Starts `n` snapshots at once; returns how many were accepted and the error names of the rest. */
