@@ -1,0 +1,159 @@
+import { BLOCK_SIZE, BlockState, type ByteSource, type DiskImage, type ImageFormat } from './types.ts';
+import { decompressUnit, type Codec } from './decompress.ts';
+import { truncated } from './byte-source.ts';
+
+/** A run of virtual bytes [start, end) and where they come from, as a reader's tables say. */
+export type Piece =
+  | { kind: 'zero'; start: number; end: number; state: typeof BlockState.Unallocated | typeof BlockState.Zero }
+  | { kind: 'data'; start: number; end: number; fileOffset: number }
+  | {
+      kind: 'compressed';
+      start: number;
+      end: number;
+      /** The whole unit (cluster, grain) this piece is a part of, once inflated. */
+      unitStart: number;
+      unitSize: number;
+      fileOffset: number;
+      /** Bytes to read from fileOffset: exact, or an upper bound the codec tolerates. */
+      fileLength: number;
+      codec: Codec;
+      /** For VMDK grain markers: the sector the marker must name. */
+      expectLba?: number;
+    };
+
+/** Collects pieces in order, merging neighbours that read the same way, so long runs stay one piece. */
+export class PieceList {
+  readonly items: Piece[] = [];
+
+  /** Appends a piece (empty ones are dropped). */
+  push(p: Piece): void {
+    if (p.end <= p.start) return;
+    const last = this.items[this.items.length - 1];
+    if (last && last.end === p.start) {
+      if (last.kind === 'zero' && p.kind === 'zero' && last.state === p.state) {
+        last.end = p.end;
+        return;
+      }
+      if (last.kind === 'data' && p.kind === 'data' && last.fileOffset + (last.end - last.start) === p.fileOffset) {
+        last.end = p.end;
+        return;
+      }
+    }
+    this.items.push(p);
+  }
+
+  /** Appends a zero run. */
+  zero(start: number, end: number, state: typeof BlockState.Unallocated | typeof BlockState.Zero = BlockState.Unallocated): void {
+    this.push({ kind: 'zero', start, end, state });
+  }
+
+  /** Appends a data run. */
+  data(start: number, end: number, fileOffset: number): void {
+    this.push({ kind: 'data', start, end, fileOffset });
+  }
+}
+
+/** What a format reader provides: geometry and a mapping from virtual ranges to pieces. */
+export interface ImageMap {
+  format: ImageFormat;
+  subformat?: string;
+  virtualSize: number;
+  notices: string[];
+  source: ByteSource;
+  /** Pieces covering exactly [start, end) in order; end ≤ virtualSize. Reads tables only. */
+  map(start: number, end: number): Promise<Piece[]>;
+}
+
+// Reads within this many bytes of each other are merged into one; larger spans are split.
+const COALESCE_GAP = 64 * 1024;
+const MAX_SPAN = 16 * 1024 * 1024;
+// blockStates walks the tables this much of the virtual disk at a time, to bound the piece list.
+const STATE_CHUNK = 1024 * 1024 * 1024;
+
+interface Span {
+  start: number;
+  end: number;
+  pieces: Piece[];
+}
+
+/** Builds a DiskImage from a reader's map: coalesced reads, inflation, block states. */
+export function mappedImage(m: ImageMap): DiskImage {
+  const blockCount = Math.ceil(m.virtualSize / BLOCK_SIZE);
+  // The last inflated unit: a 2 MiB compressed cluster spans four blocks read by separate calls.
+  let lastUnit: { key: number; bytes: Uint8Array } | undefined;
+
+  async function readBlocks(first: number, count: number): Promise<Uint8Array> {
+    if (!Number.isSafeInteger(first) || !Number.isSafeInteger(count) || first < 0 || count < 0) {
+      throw new RangeError(`readBlocks(${first}, ${count}): block range must be non-negative integers`);
+    }
+    const out = new Uint8Array(count * BLOCK_SIZE);
+    const vstart = first * BLOCK_SIZE;
+    const vend = Math.min((first + count) * BLOCK_SIZE, m.virtualSize);
+    if (vstart >= vend) return out;
+    const pieces = await m.map(vstart, vend);
+    const spans: Span[] = [];
+    const cached: Piece[] = [];
+    for (const p of pieces) {
+      if (p.kind === 'zero') continue;
+      if (p.kind === 'compressed' && lastUnit?.key === p.fileOffset) {
+        cached.push(p);
+        continue;
+      }
+      const fs = p.fileOffset;
+      const fe = p.kind === 'data' ? fs + (p.end - p.start) : Math.min(m.source.size, fs + p.fileLength);
+      const last = spans[spans.length - 1];
+      if (last && fs >= last.start && fs <= last.end + COALESCE_GAP && Math.max(fe, last.end) - last.start <= MAX_SPAN) {
+        last.end = Math.max(last.end, fe);
+        last.pieces.push(p);
+      } else {
+        spans.push({ start: fs, end: fe, pieces: [p] });
+      }
+    }
+    const buffers = await Promise.all(spans.map((s) => m.source.read(s.start, s.end - s.start)));
+    for (const p of cached) {
+      if (p.kind === 'compressed' && lastUnit) out.set(lastUnit.bytes.subarray(p.start - p.unitStart, p.end - p.unitStart), p.start - vstart);
+    }
+    spans.forEach((s, i) => {
+      const buf = buffers[i]!;
+      for (const p of s.pieces) {
+        if (p.kind === 'zero') continue;
+        const at = p.fileOffset - s.start;
+        if (p.kind === 'data') {
+          const len = p.end - p.start;
+          if (at + len > buf.length) throw truncated(m.format, 'data');
+          out.set(buf.subarray(at, at + len), p.start - vstart);
+        } else {
+          if (at >= buf.length) throw truncated(m.format, 'compressed data');
+          const unit = decompressUnit(m.format, p.codec, buf.subarray(at, Math.min(buf.length, at + p.fileLength)), p.unitSize, p.expectLba);
+          lastUnit = { key: p.fileOffset, bytes: unit };
+          out.set(unit.subarray(p.start - p.unitStart, p.end - p.unitStart), p.start - vstart);
+        }
+      }
+    });
+    return out;
+  }
+
+  async function blockStates(): Promise<Uint8Array> {
+    const states = new Uint8Array(blockCount);
+    for (let a = 0; a < m.virtualSize; a += STATE_CHUNK) {
+      const pieces = await m.map(a, Math.min(m.virtualSize, a + STATE_CHUNK));
+      for (const p of pieces) {
+        const s = p.kind === 'zero' ? p.state : BlockState.Data;
+        if (s === BlockState.Unallocated) continue;
+        const b1 = Math.ceil(p.end / BLOCK_SIZE);
+        for (let b = Math.floor(p.start / BLOCK_SIZE); b < b1; b++) if (states[b]! < s) states[b] = s;
+      }
+    }
+    return states;
+  }
+
+  return {
+    format: m.format,
+    ...(m.subformat !== undefined ? { subformat: m.subformat } : {}),
+    virtualSize: m.virtualSize,
+    blockCount,
+    notices: m.notices,
+    blockStates,
+    readBlocks,
+  };
+}
