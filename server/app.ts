@@ -4,7 +4,7 @@ import { jsonResponse, type EmuRequest, type EmuResponse } from '../src/emulator
 import { verifySigV4, hasSignature, parseSigV4, type KnownCredential } from '../src/emulator/sigv4.ts';
 import { CognitoService } from '../src/emulator/cognito.ts';
 import { cognitoOperation, handleCognitoRequest, UNSIGNED_COGNITO_OPERATIONS } from '../src/emulator/cognito-wire.ts';
-import { runtimeView, validateRuntimePatch, type ServerConfig } from './config.ts';
+import { MODEL_KEYS, runtimeView, validateRuntimePatch, type ServerConfig } from './config.ts';
 import { isPreflight, preflightResponse, withCors } from './cors.ts';
 import { drawFault, PutRateLimiter } from './faults.ts';
 import { authErrorResponse, ebsErrorResponse, internalErrorResponse, throttleResponse, type ServiceName } from './aws-errors.ts';
@@ -14,12 +14,18 @@ export interface EmulatorBackend {
   readonly storeKind: string;
   ebs(req: EmuRequest): Promise<EmuResponse>;
   ec2(req: EmuRequest): Promise<EmuResponse>;
-  setCompletionDelay(ms: number): void;
+  /** Changes settings the EBS model holds. */
+  configure(patch: Partial<ModelSettings>): void;
+  /** Moves the model's clock forward; returns the total offset (ms). */
+  advanceClock(ms: number): number;
   reset(): Promise<void>;
   dump(): Promise<unknown>;
   /** Waits until every acknowledged write is durable, then releases the store. */
   close(): Promise<void>;
 }
+
+/** Settings of the EBS model the server passes through. */
+export type ModelSettings = Pick<ServerConfig, (typeof MODEL_KEYS)[number]>;
 
 /** A request plus what the transport knows beyond EmuRequest. */
 export interface IncomingRequest extends EmuRequest {
@@ -190,10 +196,20 @@ export class EmulatorApp {
         if (problems.length) return jsonResponse(400, { error: problems.join('; ') });
         const { identityPool, ...rest } = p;
         Object.assign(c, rest);
-        if ('completionDelayMs' in rest) this.backend.setCompletionDelay(c.completionDelayMs);
+        this.backend.configure(Object.fromEntries(MODEL_KEYS.map((k) => [k, c[k]])) as ModelSettings);
         this.cognito.credentialTtlSeconds = c.credentialTtlSeconds;
         if (typeof identityPool === 'string') await this.createStartupPool(identityPool);
         return jsonResponse(200, this.configView());
+      }
+      case 'POST /__admin/clock': {
+        let ms: unknown;
+        try {
+          ms = (JSON.parse(new TextDecoder().decode(req.body) || '{}') as { advanceMs?: unknown }).advanceMs;
+        } catch {
+          ms = undefined;
+        }
+        if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return jsonResponse(400, { error: 'body must be {"advanceMs": N} with N ≥ 0' });
+        return jsonResponse(200, { clockOffsetMs: this.backend.advanceClock(ms) });
       }
       case 'GET /__admin/state':
         return jsonResponse(200, {
@@ -202,7 +218,7 @@ export class EmulatorApp {
           cognito: this.cognito.dump(),
         });
       default:
-        return jsonResponse(404, { error: `no admin endpoint ${req.method} ${path}; have GET health, POST reset, GET|POST config, GET state` });
+        return jsonResponse(404, { error: `no admin endpoint ${req.method} ${path}; have GET health, POST reset, GET|POST config, GET state, POST clock` });
     }
   }
 

@@ -6,21 +6,27 @@ import { handleEc2Request } from '../src/emulator/ec2-wire.ts';
 import { MemoryStore } from '../src/emulator/stores/memory-store.ts';
 import { FsStore } from '../src/emulator/stores/fs-store.ts';
 import type { EmulatorStore } from '../src/emulator/store.ts';
-import type { EmulatorBackend } from './app.ts';
+import type { EmulatorBackend, ModelSettings } from './app.ts';
 
 /** A model over a filesystem store in `dataDir`, or over memory when it is undefined. */
-export async function createBackend(opts: { dataDir?: string; completionDelayMs: number }): Promise<EmulatorBackend> {
-  const store: EmulatorStore = opts.dataDir ? await FsStore.open(opts.dataDir) : new MemoryStore();
-  const model = new EbsModel({ store, completionDelayMs: opts.completionDelayMs });
+export async function createBackend(opts: { dataDir?: string } & ModelSettings): Promise<EmulatorBackend> {
+  const { dataDir, ...settings } = opts;
+  const store: EmulatorStore = dataDir ? await FsStore.open(dataDir) : new MemoryStore();
+  let offsetMs = 0;
+  const model = new EbsModel({ store, clock: () => Date.now() + offsetMs, ...settings });
   return {
     storeKind: store.kind,
     ebs: (req) => handleEbsRequest(model, req),
     ec2: (req) => handleEc2Request(model, req),
-    setCompletionDelay: (ms) => {
-      model.config.completionDelayMs = ms;
+    configure: (patch) => {
+      Object.assign(model.config, patch);
     },
-    reset: () => model.reset(),
-    dump: () => model.dump(),
+    advanceClock: (ms) => (offsetMs += ms),
+    reset: async () => {
+      offsetMs = 0;
+      await model.reset();
+    },
+    dump: async () => ({ ...(await model.dump()), clockOffsetMs: offsetMs, stats: await store.stats() }),
     close: async () => {
       if (store instanceof FsStore) await store.flush();
       store.close();

@@ -4,6 +4,12 @@
 export interface RuntimeConfig {
   /** Delay between CompleteSnapshot and the snapshot leaving `pending`. */
   completionDelayMs: number;
+  /** For this long after StartSnapshot, puts answer 404 (an observed AWS lag). */
+  putAfterStartLagMs: number;
+  /** For this long after completion, reads answer 404 (an observed AWS lag). */
+  readAfterCompleteLagMs: number;
+  /** Pending snapshots allowed at once (AWS: 100). */
+  maxPendingSnapshots: number;
   /** Added before every EBS/EC2 request is answered. */
   latencyMs: number;
   /** Share of EBS requests answered 500 InternalServerException. */
@@ -57,6 +63,9 @@ export function defaultConfig(): ServerConfig {
     verbose: false,
     bodyTimeoutMs: 20_000,
     completionDelayMs: 1000,
+    putAfterStartLagMs: 0,
+    readAfterCompleteLagMs: 0,
+    maxPendingSnapshots: 100,
     latencyMs: 0,
     errorRate: 0,
     throttleRate: 0,
@@ -71,7 +80,9 @@ export function defaultConfig(): ServerConfig {
 }
 
 const RATE_KEYS = ['errorRate', 'throttleRate', 'dropRate'] as const;
-const COUNT_KEYS = ['completionDelayMs', 'latencyMs', 'putRateLimit', 'credentialTtlSeconds'] as const;
+/** Settings the EBS model itself holds. */
+export const MODEL_KEYS = ['completionDelayMs', 'putAfterStartLagMs', 'readAfterCompleteLagMs', 'maxPendingSnapshots'] as const;
+const COUNT_KEYS = [...MODEL_KEYS, 'latencyMs', 'putRateLimit', 'credentialTtlSeconds'] as const;
 const RUNTIME_KEYS: readonly string[] = [...RATE_KEYS, ...COUNT_KEYS, 'cors', 'corsOrigins', 'accessKeyId', 'secretAccessKey'];
 
 /** Checks a partial runtime config (from JSON); returns the problems, empty when valid. */
@@ -102,6 +113,22 @@ export function validateRuntimePatch(patch: Record<string, unknown>): string[] {
 
 /** The runtime part of a config, for display. */
 export function runtimeView(c: ServerConfig): RuntimeConfig {
-  const { completionDelayMs, latencyMs, errorRate, throttleRate, dropRate, putRateLimit, cors, corsOrigins, credentialTtlSeconds, accessKeyId, secretAccessKey } = c;
-  return { completionDelayMs, latencyMs, errorRate, throttleRate, dropRate, putRateLimit, cors, corsOrigins, credentialTtlSeconds, accessKeyId, secretAccessKey };
+  const { completionDelayMs, putAfterStartLagMs, readAfterCompleteLagMs, maxPendingSnapshots, latencyMs, errorRate, throttleRate, dropRate, putRateLimit } = c;
+  const { cors, corsOrigins, credentialTtlSeconds, accessKeyId, secretAccessKey } = c;
+  return {
+    completionDelayMs,
+    putAfterStartLagMs,
+    readAfterCompleteLagMs,
+    maxPendingSnapshots,
+    latencyMs,
+    errorRate,
+    throttleRate,
+    dropRate,
+    putRateLimit,
+    cors,
+    corsOrigins,
+    credentialTtlSeconds,
+    accessKeyId,
+    secretAccessKey,
+  };
 }

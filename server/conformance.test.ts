@@ -21,7 +21,7 @@ const awsCli = has('aws', ['--version']);
 if (!boto3) console.warn('conformance: python3 with boto3 is not available; the boto3 conformance run is skipped');
 if (!awsCli) console.warn('conformance: the AWS CLI is not installed; the CLI smoke run is skipped');
 
-const env = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+const env: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
 delete env.AWS_SESSION_TOKEN;
 delete env.AWS_PROFILE;
 

@@ -11,6 +11,9 @@ Usage: npm run emulator -- [flags]
   --port N                  port (default 4566; 0 picks a free one)
   --data-dir DIR            keep state in DIR (filesystem store, survives a restart); memory when absent
   --completion-delay-ms N   pending → completed delay after CompleteSnapshot (default 0)
+  --put-after-start-lag-ms N     puts answer 404 this long after StartSnapshot (observed AWS lag; default 0)
+  --read-after-complete-lag-ms N reads answer 404 this long after completion (observed AWS lag; default 0)
+  --max-pending-snapshots N pending snapshots allowed at once (default 100)
   --latency-ms N            latency added to every EBS/EC2 request (default 0)
   --error-rate P            share of EBS requests answered 500 InternalServerException (0..1)
   --throttle-rate P         share of EBS requests answered RequestThrottledException / ThrottlingException (0..1)
@@ -29,7 +32,8 @@ Usage: npm run emulator -- [flags]
   --verbose                 log every request to stderr
   --help                    this text
 
-Admin (loopback only): GET /__admin/health, POST /__admin/reset, GET|POST /__admin/config, GET /__admin/state.
+Admin (loopback only): GET /__admin/health, POST /__admin/reset, GET|POST /__admin/config, GET /__admin/state,
+POST /__admin/clock {"advanceMs": N} (moves the EBS model's clock forward: timeouts, token expiry).
 `;
 
 /** Thrown for a bad command line; the message says which flag and why. */
@@ -76,6 +80,15 @@ export function parseFlags(argv: string[]): { config: ServerConfig; help: boolea
         break;
       case '--completion-delay-ms':
         c.completionDelayMs = num(flag, value(), 0);
+        break;
+      case '--put-after-start-lag-ms':
+        c.putAfterStartLagMs = num(flag, value(), 0);
+        break;
+      case '--read-after-complete-lag-ms':
+        c.readAfterCompleteLagMs = num(flag, value(), 0);
+        break;
+      case '--max-pending-snapshots':
+        c.maxPendingSnapshots = num(flag, value(), 1);
         break;
       case '--latency-ms':
         c.latencyMs = num(flag, value(), 0);

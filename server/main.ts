@@ -22,7 +22,13 @@ async function main(): Promise<void> {
     return;
   }
   const config = parsed.config;
-  const backend = await createBackend({ dataDir: config.dataDir, completionDelayMs: config.completionDelayMs });
+  const backend = await createBackend({
+    dataDir: config.dataDir,
+    completionDelayMs: config.completionDelayMs,
+    putAfterStartLagMs: config.putAfterStartLagMs,
+    readAfterCompleteLagMs: config.readAfterCompleteLagMs,
+    maxPendingSnapshots: config.maxPendingSnapshots,
+  });
   const app = new EmulatorApp(config, backend);
   const poolId = config.identityPool ? await app.createStartupPool(config.identityPool) : undefined;
   const server = await listen(app, { host: config.host, port: config.port, tls: config.tls, bodyTimeoutMs: config.bodyTimeoutMs });

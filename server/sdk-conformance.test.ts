@@ -1,0 +1,55 @@
+// The shared SDK conformance scenarios (src/emulator/conformance.ts), run over real HTTP against `npm run emulator`:
+// the same scenarios the in-process and IndexedDB emulators pass, now through sockets, SigV4 and the server's routing.
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EBSClient } from '@aws-sdk/client-ebs';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { FetchHttpHandler } from '@smithy/fetch-http-handler';
+import { scenarios, type ConformanceContext } from '../src/emulator/conformance.ts';
+import { spawnEmulator, type SpawnedEmulator } from './spawn-emulator.ts';
+
+const COMPLETION_DELAY_MS = 3000;
+
+async function admin(url: string, path: string, body: unknown): Promise<unknown> {
+  const r = await fetch(`${url}/__admin/${path}`, { method: 'POST', body: JSON.stringify(body) });
+  if (!r.ok) throw new Error(`admin ${path}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+describe.each(['memory', 'fs'])('EBS direct API conformance over HTTP (JS SDK → npm run emulator, %s store)', (kind) => {
+  let emu: SpawnedEmulator;
+  let dir: string | undefined;
+  beforeAll(async () => {
+    dir = kind === 'fs' ? await mkdtemp(join(tmpdir(), 'blockport-conf-')) : undefined;
+    emu = await spawnEmulator(['--completion-delay-ms', String(COMPLETION_DELAY_MS), ...(dir ? ['--data-dir', dir] : [])]);
+  });
+  afterAll(async () => {
+    await emu.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function context(): Promise<ConformanceContext> {
+    await admin(emu.url, 'reset', {});
+    const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+    return {
+      // The fetch handler, as in a browser: it takes Blob bodies, which the upload engine sends.
+      ebs: new EBSClient({ endpoint: emu.url, region: 'us-east-1', credentials, maxAttempts: 1, requestHandler: new FetchHttpHandler() }),
+      ec2: new EC2Client({ endpoint: emu.url, region: 'us-east-1', credentials, maxAttempts: 1 }),
+      completionDelayMs: COMPLETION_DELAY_MS,
+      advanceTime: async (ms) => {
+        await admin(emu.url, 'clock', { advanceMs: ms });
+      },
+      configure: async (patch) => {
+        await admin(emu.url, 'config', patch);
+      },
+      stats: async () => {
+        const r = await fetch(`${emu.url}/__admin/state`);
+        return ((await r.json()) as { ebs: { stats: { blobs: number; bytes: number; blockRecords: number; snapshots: number } } }).ebs.stats;
+      },
+    };
+  }
+
+  for (const s of scenarios) it(s.name, async () => s.run(await context()));
+});
