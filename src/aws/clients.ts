@@ -2,6 +2,7 @@
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { awsConnectionForWorker, createAwsClients, publicAwsConnection, type AwsConnection } from './aws-connection.ts';
 
 /** Credentials as a value or a provider; held in memory only, never persisted. */
 export type Credentials = AwsCredentialIdentity | AwsCredentialIdentityProvider;
@@ -15,7 +16,9 @@ export type Connection =
       endpoint?: string;
       region: string;
       credentials?: Credentials;
-    };
+    }
+  /** AWS through Cognito credentials, relay/direct/custom endpoint (src/aws/aws-connection.ts). */
+  | AwsConnection;
 
 /** The EBS and EC2 clients of one connection. */
 export interface Clients {
@@ -40,11 +43,13 @@ export interface ClientOptions {
 /** The connection without secrets, safe to store. */
 export function publicConnection(c: Connection): Connection {
   if (c.kind === 'emulator') return { kind: 'emulator', ...(c.dbName ? { dbName: c.dbName } : {}) };
+  if (c.kind === 'aws') return publicAwsConnection(c);
   return { kind: 'endpoint', region: c.region, ...(c.endpoint ? { endpoint: c.endpoint } : {}) };
 }
 
 /** A short label for a connection, for logs and the UI. */
 export function describeConnection(c: Connection): string {
+  if (c.kind === 'aws') return `AWS ${c.settings.region} (${c.settings.endpoint.mode === 'custom' ? c.settings.endpoint.url : c.settings.endpoint.mode})`;
   return c.kind === 'emulator' ? `in-browser emulator (${c.dbName ?? 'blockport-emulator'})` : `${c.endpoint ?? `AWS ${c.region}`}`;
 }
 
@@ -89,6 +94,11 @@ export async function createClients(c: Connection, opts: ClientOptions = {}): Pr
     tuneEbsClient(ebs, opts);
     return { ebs, ec2, close: () => (ebs.destroy(), ec2.destroy()) };
   }
+  if (c.kind === 'aws') {
+    const { ebs, ec2 } = createAwsClients(c, { handler: opts.requestHandler });
+    tuneEbsClient(ebs, opts);
+    return { ebs, ec2, close: () => (ebs.destroy(), ec2.destroy()) };
+  }
   const credentials = c.credentials ?? opts.defaultCredentials;
   const common = {
     region: c.region,
@@ -100,6 +110,11 @@ export async function createClients(c: Connection, opts: ClientOptions = {}): Pr
   const ec2 = new EC2Client({ ...common, ...(c.endpoint ? { endpoint: c.endpoint } : {}) });
   tuneEbsClient(ebs, opts);
   return { ebs, ec2, close: () => (ebs.destroy(), ec2.destroy()) };
+}
+
+/** Main thread → one worker: the connection to post (credentials become a port to this thread) and what to transfer. */
+export function connectionForWorker(c: Connection): { connection: Connection; transfer: Transferable[] } {
+  return c.kind === 'aws' ? awsConnectionForWorker(c) : { connection: c, transfer: [] };
 }
 
 export type { EBSClient, EC2Client };

@@ -1,7 +1,7 @@
 // Main-thread controller (browser): plans, fingerprints, records the job, drives the worker pool.
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
-import { proxy, wrap, type Remote } from 'comlink';
-import { createClients, type Connection } from '../aws/clients.ts';
+import { proxy, transfer, wrap, type Remote } from 'comlink';
+import { connectionForWorker, createClients, type Connection } from '../aws/clients.ts';
 import { blobSource } from '../images/blob-source.ts';
 import { openImage } from '../images/open-image.ts';
 import { BlockState, type DiskImage } from '../images/types.ts';
@@ -93,7 +93,8 @@ async function startPool(file: File, connection: Connection, n: number): Promise
     for (const w of workers) w.terminate();
   };
   try {
-    await Promise.all(remotes.map((r) => r.open({ file, connection: conn })));
+    // AWS mode: each worker gets a port to this thread's credential cache (refreshed here, never persisted).
+    await Promise.all(remotes.map((r) => { const w = connectionForWorker(conn); return r.open(transfer({ file, connection: w.connection }, w.transfer)); }));
   } catch (err) {
     terminate();
     throw err;
