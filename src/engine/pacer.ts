@@ -8,7 +8,7 @@ export interface PacerOptions {
   initial?: number;
   /** Multiplier on throttling (0.5 = halve). */
   decrease?: number;
-  /** Latency EWMA above this multiple of the best observed latency counts as "rising" (decrease ×0.8). */
+  /** A short-term latency average above this multiple of the long-term one counts as "rising" (decrease ×0.8). */
   latencyFactor?: number;
 }
 
@@ -21,8 +21,8 @@ export class Pacer {
   private waiters: (() => void)[] = [];
   private readonly decrease: number;
   private readonly latencyFactor: number;
-  private bestLatency = Infinity;
-  private ewma = 0;
+  private fast = 0;
+  private slow = 0;
   private samples = 0;
   // Completions to wait before another decrease: one decrease per window of requests, not per failure.
   private holdOff = 0;
@@ -32,7 +32,7 @@ export class Pacer {
     this.ceiling = Math.max(this.floor, Math.floor(opts.ceiling));
     this.window = Math.min(this.ceiling, Math.max(this.floor, opts.initial ?? 4));
     this.decrease = opts.decrease ?? 0.5;
-    this.latencyFactor = opts.latencyFactor ?? 4;
+    this.latencyFactor = opts.latencyFactor ?? 2;
   }
 
   /** Requests allowed in flight now. */
@@ -64,10 +64,10 @@ export class Pacer {
       let rising = false;
       if (lat !== undefined && lat >= 0) {
         this.samples++;
-        this.ewma = this.samples === 1 ? lat : this.ewma * 0.8 + lat * 0.2;
-        if (lat < this.bestLatency) this.bestLatency = lat;
-        // Latency only counts once it is well above a floor of a few ms (loopback jitter).
-        rising = this.samples > 20 && this.ewma > this.latencyFactor * Math.max(this.bestLatency, 5);
+        this.fast = this.samples === 1 ? lat : this.fast * 0.7 + lat * 0.3;
+        this.slow = this.samples === 1 ? lat : this.slow * 0.98 + lat * 0.02;
+        // A trend, not a level: latency that grows with the window on a busy link is normal; a sudden jump is congestion.
+        rising = this.samples > 30 && this.fast > this.latencyFactor * Math.max(this.slow, 2);
       }
       if (rising) this.shrink(0.8);
       else this.window = Math.min(this.ceiling, this.window + 1 / Math.max(1, this.window));
@@ -79,9 +79,8 @@ export class Pacer {
     if (this.holdOff > 0) return;
     this.window = Math.max(this.floor, this.window * factor);
     this.holdOff = Math.max(1, this.inFlight);
-    // Forget the latency history so a new baseline settles at the smaller window.
-    this.ewma = this.bestLatency === Infinity ? 0 : this.bestLatency;
-    this.samples = Math.min(this.samples, 1);
+    // Let the averages settle at the smaller window before judging latency again.
+    this.samples = 0;
   }
 
   private wake(): void {
