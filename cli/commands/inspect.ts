@@ -1,0 +1,83 @@
+import { fileSource } from '../node-source.ts';
+import { openImage } from '../../src/images/open-image.ts';
+import { buildManifest } from '../../src/images/manifest.ts';
+import { summarizeImage } from '../../src/images/summary.ts';
+import { ImageFormatError } from '../../src/images/types.ts';
+
+/** Help text for `blockport inspect`. */
+export const usage = `Usage: blockport inspect <image> [--json]
+
+Detects the image's format from its content and shows the format, virtual size,
+EBS volume size, and how many 512 KiB blocks are allocated and non-zero
+(the blocks an upload sends).
+
+Formats: raw, qcow2 (v2/v3, deflate/zstd, extended L2), VMDK (monolithicSparse,
+streamOptimized), VHD (fixed, dynamic), VHDX (fixed, dynamic), VDI (dynamic,
+static), OVA (the first disk inside).
+
+  --json   Print the upload manifest instead: {"format", "virtualSize", "blockSize",
+           "volumeSizeGiB", "changedBlocksCount", "aggregateChecksum", "blocks"},
+           every non-zero block's base64 SHA-256, as a new snapshot would receive.`;
+
+function size(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${bytes} bytes` : `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[u]} (${bytes} bytes)`;
+}
+
+/** Runs `blockport inspect`: 0 on success, 1 when the image cannot be read, 2 for a bad command line. */
+export async function run(args: string[]): Promise<number> {
+  const json = args.includes('--json');
+  const rest = args.filter((a) => a !== '--json');
+  const unknown = rest.filter((a) => a.startsWith('-'));
+  if (unknown.length || rest.length !== 1) {
+    console.error(
+      unknown.length
+        ? `blockport inspect: unknown option ${unknown[0]}.\n\n${usage}`
+        : `blockport inspect: name exactly one image file.\n\n${usage}`,
+    );
+    return 2;
+  }
+  const path = rest[0]!;
+  let src: Awaited<ReturnType<typeof fileSource>>;
+  try {
+    src = await fileSource(path);
+  } catch (err) {
+    console.error(`blockport inspect: cannot open ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path and that you may read the file.`);
+    return 1;
+  }
+  try {
+    const image = await openImage(src);
+    for (const n of image.notices) console.error(`notice: ${n}`);
+    if (json) {
+      console.log(JSON.stringify(await buildManifest(image)));
+      return 0;
+    }
+    const s = await summarizeImage(image);
+    const m = await buildManifest(image);
+    const lines = [
+      `image:         ${path}`,
+      `format:        ${s.format}${s.subformat ? ` (${s.subformat})` : ''}`,
+      `virtual size:  ${size(s.virtualSize)}`,
+      `volume size:   ${s.volumeSizeGiB} GiB`,
+      `blocks:        ${s.blockCount} of 512 KiB`,
+      `allocated:     ${s.allocatedBlocks} blocks`,
+      `non-zero:      ${m.changedBlocksCount} blocks (${size(m.changedBlocksCount * 524288)} to send)`,
+    ];
+    console.log(lines.join('\n'));
+    return 0;
+  } catch (err) {
+    if (err instanceof ImageFormatError) {
+      console.error(`blockport inspect: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await src.close();
+  }
+}
