@@ -72,7 +72,7 @@ export function checkVirtualSize(format: ImageFormat, size: number): void {
   if (!Number.isSafeInteger(size) || size <= 0) throw corrupt(format, `its header gives an impossible virtual size (${size} bytes)`);
   if (size > MAX_VIRTUAL_SIZE) {
     throw new ImageFormatError(
-      `This ${label(format)} image declares a virtual disk of ${(size / 2 ** 40).toFixed(1)} TiB, more than the 64 TiB an EBS snapshot can hold; the header is likely damaged. Check it with `qemu-img info`, or shrink the disk (`qemu-img resize --shrink`) and pick it again.`,
+      `This ${label(format)} image declares a virtual disk of ${(size / 2 ** 40).toFixed(1)} TiB, more than the 64 TiB an EBS snapshot can hold; the header is likely damaged. Check it with \`qemu-img info\`, or shrink the disk (\`qemu-img resize --shrink\`) and pick it again.`,
       format,
       'too-large',
     );
