@@ -24,6 +24,9 @@ function connectionFor(job: JobRecord): Connection | undefined {
   const b = job.connection;
   if (a.kind === 'emulator' && b.kind === 'emulator') return (a.dbName ?? '') === (b.dbName ?? '') ? a : undefined;
   if (a.kind === 'endpoint' && b.kind === 'endpoint') return a.region === b.region && a.endpoint === b.endpoint ? a : undefined;
+  if (a.kind === 'aws' && b.kind === 'aws') {
+    return a.settings.region === b.settings.region && a.settings.identityPoolId === b.settings.identityPoolId ? a : undefined;
+  }
   return undefined;
 }
 

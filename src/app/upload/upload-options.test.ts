@@ -32,6 +32,10 @@ describe('parseOptions', () => {
     expect(r.errors.concurrency).toContain('between 1 and 64');
     expect(parseOptions({ ...defaultOptionsForm(1), timeoutMinutes: '4321' }, 1).ok).toBe(false);
     expect(parseOptions({ ...defaultOptionsForm(1), volumeSizeGiB: '1.5' }, 1).ok).toBe(false);
+    // What Svelte binds for type=number: numbers, and null for an empty field.
+    expect(parseOptions({ ...defaultOptionsForm(1), volumeSizeGiB: 4, timeoutMinutes: 60, concurrency: 2 }, 1)).toMatchObject({ ok: true, options: { volumeSizeGiB: 4, timeoutMinutes: 60, concurrency: 2 } });
+    expect(parseOptions({ ...defaultOptionsForm(1), timeoutMinutes: null }, 1).ok).toBe(false);
+    expect(parseOptions({ ...defaultOptionsForm(1), volumeSizeGiB: 1.5 }, 1).ok).toBe(false);
   });
   it('checks the KMS key only when encrypting', () => {
     const bad = { ...defaultOptionsForm(1), encrypted: true, kmsKeyArn: 'alias/mine' };

@@ -1,15 +1,18 @@
 import { DEFAULT_TIMEOUT_MINUTES, type UploadOptions } from '../../engine/api.ts';
 
-/** The options form as typed: strings, so a half-typed value never becomes NaN silently. */
+/** A number field as bound: Svelte gives a number (or null when empty) for type=number, a string elsewhere. */
+export type NumberField = string | number | null;
+
+/** The options form as typed, so a half-typed value is refused with a sentence, never turned into NaN. */
 export interface OptionsForm {
   description: string;
   /** One `key=value` per line. */
   tags: string;
-  volumeSizeGiB: string;
+  volumeSizeGiB: NumberField;
   encrypted: boolean;
   kmsKeyArn: string;
-  timeoutMinutes: string;
-  concurrency: string;
+  timeoutMinutes: NumberField;
+  concurrency: NumberField;
 }
 
 export type OptionsField = keyof OptionsForm;
@@ -63,8 +66,8 @@ export function parseTags(text: string): { tags: Record<string, string> } | { er
   return { tags };
 }
 
-function wholeNumber(text: string): number | null {
-  const t = text.trim();
+function wholeNumber(value: NumberField): number | null {
+  const t = String(value ?? '').trim();
   return /^\d+$/.test(t) ? Number(t) : null;
 }
 

@@ -1,0 +1,135 @@
+import { awsCredentials } from '../../aws/aws-session.ts';
+import type { Login } from '../../aws/cognito-credentials.ts';
+import type { RefreshingCredentials } from '../../aws/refreshing-credentials.ts';
+import {
+  fetchDeployedSettings,
+  loadSettings,
+  saveSettings,
+  settingsProblems,
+  type AwsSettings,
+  type ConnectionSettings,
+} from '../../aws/settings.ts';
+import { testConnection, type CheckResult } from '../../aws/test-connection.ts';
+import { connection } from '../shared/connection.svelte.ts';
+
+/** The form's fields, as typed (strings), before they become settings. */
+export interface ConnectionForm {
+  kind: 'emulator' | 'aws';
+  region: string;
+  identityPoolId: string;
+  mode: 'relay' | 'direct' | 'custom';
+  basePath: string;
+  customUrl: string;
+  loginProvider: string;
+  /** Memory only: never stored, never logged. */
+  loginToken: string;
+}
+
+function formOf(s: ConnectionSettings): ConnectionForm {
+  const aws = s.kind === 'aws' ? s : undefined;
+  return {
+    kind: s.kind,
+    region: aws?.region ?? '',
+    identityPoolId: aws?.identityPoolId ?? '',
+    mode: aws?.endpoint.mode ?? 'relay',
+    basePath: aws?.endpoint.mode === 'relay' ? aws.endpoint.basePath : '',
+    customUrl: aws?.endpoint.mode === 'custom' ? aws.endpoint.url : '',
+    loginProvider: aws?.loginProvider ?? '',
+    loginToken: '',
+  };
+}
+
+/** The settings a form describes (nothing secret in them). */
+export function settingsOf(f: ConnectionForm): ConnectionSettings {
+  if (f.kind === 'emulator') return { kind: 'emulator' };
+  const endpoint: AwsSettings['endpoint'] =
+    f.mode === 'relay' ? { mode: 'relay', basePath: f.basePath.trim() } : f.mode === 'custom' ? { mode: 'custom', url: f.customUrl.trim() } : { mode: 'direct' };
+  return {
+    kind: 'aws',
+    region: f.region.trim(),
+    identityPoolId: f.identityPoolId.trim(),
+    endpoint,
+    ...(f.loginProvider.trim() ? { loginProvider: f.loginProvider.trim() } : {}),
+  };
+}
+
+/** The connection view's state: the form, Test connection's result, and the credentials in use (memory only). */
+class ConnectionSettingsState {
+  form = $state<ConnectionForm>(formOf({ kind: 'emulator' }));
+  saved = $state.raw<ConnectionSettings>({ kind: 'emulator' });
+  testing = $state(false);
+  result = $state.raw<CheckResult | null>(null);
+  problems = $state.raw<string[]>([]);
+  /** Credential fetches of the connection in use: 1 = first, more = refreshes (shown so a person can see it work). */
+  fetches = $state(0);
+  expiration = $state<number | undefined>(undefined);
+  #creds: RefreshingCredentials | undefined;
+  #unsubscribe: (() => void) | undefined;
+
+  /** Restores what was saved (or what the deployment suggests) and makes it the page's connection. */
+  async restore(): Promise<void> {
+    const deployed = typeof location !== 'undefined' ? await fetchDeployedSettings(location.href) : undefined;
+    const s = loadSettings(localStorage, deployed);
+    this.form = formOf(s);
+    this.use(s, undefined);
+  }
+
+  /** Validates and stores the form (without the login token) and switches new uploads to it. */
+  apply(): boolean {
+    const s = settingsOf(this.form);
+    this.problems = settingsProblems(s);
+    if (this.problems.length) return false;
+    saveSettings(localStorage, s);
+    this.use(s, this.login());
+    return true;
+  }
+
+  /** Runs Test connection with the form as it is (applying it when it passes). */
+  async test(): Promise<void> {
+    const s = settingsOf(this.form);
+    this.problems = settingsProblems(s);
+    this.result = null;
+    if (this.problems.length || s.kind !== 'aws') return;
+    this.testing = true;
+    try {
+      const creds = awsCredentials(s, { origin: location.origin, login: this.login() });
+      creds.invalidate(); // a test proves fresh credentials, not a cached success
+      this.result = await testConnection(s, creds, { origin: location.origin });
+      if (this.result.ok) this.apply();
+    } finally {
+      this.testing = false;
+    }
+  }
+
+  private login(): Login | undefined {
+    const provider = this.form.loginProvider.trim();
+    const token = this.form.loginToken.trim();
+    return provider && token ? { provider, token } : undefined;
+  }
+
+  private use(s: ConnectionSettings, login: Login | undefined): void {
+    this.saved = s;
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    if (s.kind === 'emulator') {
+      this.#creds = undefined;
+      connection.set({ kind: 'emulator' });
+      return;
+    }
+    const creds = awsCredentials(s, { origin: location.origin, login });
+    this.#creds = creds;
+    this.fetches = creds.fetches;
+    this.expiration = creds.expiration;
+    this.#unsubscribe = creds.onEvent(() => {
+      this.fetches = creds.fetches;
+      this.expiration = creds.expiration;
+    });
+    connection.set({ kind: 'aws', settings: s, origin: location.origin, credentials: creds.provider });
+  }
+}
+
+/** The one connection settings state of the page. */
+export const connectionSettings = new ConnectionSettingsState();
+
+// The saved connection applies from page load, whichever view opens first.
+if (typeof window !== 'undefined') void connectionSettings.restore();
