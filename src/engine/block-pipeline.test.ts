@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { BLOCK_SIZE, BlockState, type DiskImage } from '../images/types.ts';
+import { webCryptoSha256 } from './block-digest.ts';
+import { BlockPipeline, type BlockSink, type PipelineBatch, type PipelineSpec, type Slice } from './block-pipeline.ts';
+import { fillRandom } from './upload-test-kit.ts';
+
+/** An image over bytes with given block states that counts which blocks were read. */
+function image(bytes: Uint8Array, states: number[]): DiskImage & { reads: number[] } {
+  const reads: number[] = [];
+  return {
+    format: 'qcow2',
+    virtualSize: bytes.length,
+    blockCount: states.length,
+    notices: [],
+    reads,
+    blockStates: async () => Uint8Array.from(states),
+    readBlocks: async (first, count) => {
+      for (let i = first; i < first + count; i++) reads.push(i);
+      const out = new Uint8Array(count * BLOCK_SIZE);
+      out.set(bytes.subarray(first * BLOCK_SIZE, Math.min(bytes.length, (first + count) * BLOCK_SIZE)));
+      return out;
+    },
+  };
+}
+
+function slices(n: number, size: number): () => Promise<Slice | null> {
+  let at = 0;
+  return async () => {
+    if (at >= n) return null;
+    const s = { first: at, count: Math.min(size, n - at) };
+    at += size;
+    return s;
+  };
+}
+
+function spec(n: number, extra: Partial<PipelineSpec> = {}): PipelineSpec {
+  return { snapshotId: 'snap-1', blockCount: n, done: new Uint8Array(Math.ceil(n / 8)), skipZeros: true, floor: 1, ceiling: 4, ...extra };
+}
+
+function collect() {
+  const batches: PipelineBatch[] = [];
+  const written = () => batches.flatMap((b) => [...b.written]).sort((a, b) => a - b);
+  const skipped = () => batches.flatMap((b) => [...b.skipped]).sort((a, b) => a - b);
+  return { batches, written, skipped, onBatch: (b: PipelineBatch) => void batches.push(b) };
+}
+
+describe('BlockPipeline', () => {
+  const n = 12;
+  const bytes = new Uint8Array(n * BLOCK_SIZE);
+  fillRandom(bytes.subarray(0, 4 * BLOCK_SIZE), 1);
+  fillRandom(bytes.subarray(8 * BLOCK_SIZE), 2);
+  // Blocks 4..7 are zero in content; the image marks 6 and 7 unallocated.
+  const states = [2, 2, 2, 2, 2, 2, 0, 0, 2, 2, 2, 2];
+
+  it('skips zero content and unallocated blocks (unread) when safe, and sends the rest once', async () => {
+    const img = image(bytes, states);
+    const sent: number[] = [];
+    const sink: BlockSink = { put: async (i) => void sent.push(i) };
+    const c = collect();
+    const out = await new BlockPipeline(img, () => sink, webCryptoSha256).run(spec(n, { blockStates: Uint8Array.from(states) }), slices(n, 4), c.onBatch);
+    expect(out).toEqual({ kind: 'finished' });
+    expect(sent.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 8, 9, 10, 11]);
+    expect(c.written()).toEqual([0, 1, 2, 3, 8, 9, 10, 11]);
+    expect(c.skipped()).toEqual([4, 5, 6, 7]);
+    expect(img.reads).not.toContain(6);
+    expect(img.reads).not.toContain(7);
+  });
+
+  it('writes zero blocks when skipping is unsafe, and skips blocks already done', async () => {
+    const img = image(bytes, states);
+    const sent: number[] = [];
+    const done = new Uint8Array(2);
+    done[0] = 0b11; // blocks 0 and 1 acknowledged in an earlier session
+    const c = collect();
+    await new BlockPipeline(img, () => ({ put: async (i) => void sent.push(i) }), webCryptoSha256).run(
+      spec(n, { skipZeros: false, done, blockStates: Uint8Array.from(states) }),
+      slices(n, 4),
+      c.onBatch,
+    );
+    expect(sent.sort((a, b) => a - b)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(c.skipped()).toEqual([]);
+  });
+
+  it('over a parent: equal blocks are inherited, zero over a parent hole stays a hole, zero over parent data is written', async () => {
+    const img = image(bytes, states);
+    const present = new Uint8Array(2);
+    const digests = new Uint8Array(n * 32);
+    for (const i of [0, 5]) present[i >> 3]! |= 1 << (i & 7);
+    digests.set(await webCryptoSha256(bytes.subarray(0, BLOCK_SIZE)), 0); // block 0 equal to parent
+    digests.set(new Uint8Array(32).fill(9), 5 * 32); // parent block 5 holds data; ours is zero
+    const sent: number[] = [];
+    const c = collect();
+    await new BlockPipeline(img, () => ({ put: async (i) => void sent.push(i) }), webCryptoSha256).run(
+      spec(n, { skipZeros: false, parent: { present, digests } }),
+      slices(n, 4),
+      c.onBatch,
+    );
+    expect(sent.sort((a, b) => a - b)).toEqual([1, 2, 3, 5, 8, 9, 10, 11]);
+    expect(c.skipped()).toEqual([0, 4, 6, 7]);
+  });
+
+  it('retries a 500 then succeeds, counting the retry; a validation error fails with a sentence and stops', async () => {
+    const img = image(bytes, states);
+    let failed = false;
+    const c = collect();
+    const flaky: BlockSink = {
+      put: async (i) => {
+        if (i === 2 && !failed) {
+          failed = true;
+          throw Object.assign(new Error('boom'), { name: 'InternalServerException', $metadata: { httpStatusCode: 500 } });
+        }
+      },
+    };
+    await new BlockPipeline(img, () => flaky, webCryptoSha256).run(spec(n), slices(n, 4), c.onBatch);
+    expect(c.batches.reduce((s, b) => s + b.retried, 0)).toBe(1);
+    expect(c.written()).toContain(2);
+
+    const c2 = collect();
+    const bad: BlockSink = {
+      put: async (i) => {
+        if (i === 1) throw Object.assign(new Error('Block index 1 is beyond the volume size extent'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
+      },
+    };
+    const out = await new BlockPipeline(img, () => bad, webCryptoSha256).run(spec(n, { ceiling: 1 }), slices(n, 4), c2.onBatch);
+    expect(out.kind).toBe('failed');
+    if (out.kind === 'failed') expect(out.failure).toMatchObject({ code: 'validation', message: expect.stringMatching(/refused the request at block 1 \(ValidationException/) });
+    expect(c2.written()).not.toContain(1);
+    expect(c2.written().length).toBeLessThan(8);
+  });
+
+  it('a file that can no longer be read is reported as a changed source to re-pick', async () => {
+    const img = image(bytes, states);
+    img.readBlocks = async () => {
+      throw Object.assign(new Error('The requested file could not be read'), { name: 'NotReadableError' });
+    };
+    const out = await new BlockPipeline(img, () => ({ put: async () => undefined }), webCryptoSha256).run(spec(n), slices(n, 4), () => undefined);
+    expect(out).toMatchObject({ kind: 'failed', failure: { code: 'source-changed', action: 'repick' } });
+  });
+});
