@@ -1,5 +1,6 @@
 import { ListSnapshotBlocksCommand, type EBSClient } from '@aws-sdk/client-ebs';
 import { DownloadError, isAbort, isSnapshotNotFound, isStaleToken } from './download-error.ts';
+import { DEFAULT_BACKOFF, withRetry } from './retry.ts';
 
 /** One written block of a snapshot and the token that reads it. */
 export interface ListedBlock {
@@ -34,8 +35,15 @@ function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Runs fn, retrying the service's 404 SNAPSHOT_NOT_FOUND with backoff until lagMs has passed. */
-export async function withReadLag<T>(snapshotId: string, fn: () => Promise<T>, lag: ReadLag = {}): Promise<T> {
+// The read-lag 404 is handled by withReadLag with its own time budget, not by the attempt-counting policy.
+const READ_POLICY = { ...DEFAULT_BACKOFF, maxLagAttempts: 1 };
+
+/**
+ * Runs fn, retrying what the service calls retryable (5xx, throttling, network) with backoff, and its
+ * 404 SNAPSHOT_NOT_FOUND (the read lag after completion) until lagMs has passed.
+ */
+export async function withReadLag<T>(snapshotId: string, call: () => Promise<T>, lag: ReadLag = {}): Promise<T> {
+  const fn = () => withRetry(call, { policy: READ_POLICY, shouldStop: () => lag.signal?.aborted ?? false });
   const budget = lag.lagMs ?? 90_000;
   const sleep = lag.sleep ?? ((ms: number) => defaultSleep(ms, lag.signal));
   let waited = 0;

@@ -166,6 +166,29 @@ describe('fetchBlock', () => {
     await expect(fetchBlock(emu.ebs, id, { index: 4, token })).rejects.toMatchObject({ code: 'checksum' });
   });
 
+  it('retries what the service calls retryable (500, throttling) and not the rest', async () => {
+    const emu = createMemoryEmulator({ completionDelayMs: 0 });
+    const id = await writeSnapshot(emu.ebs, new Map([[1, patternBlock(1)]]));
+    const faults = [
+      Object.assign(new Error('We encountered an internal error.'), { name: 'InternalServerException', $metadata: { httpStatusCode: 500 } }),
+      Object.assign(new Error('Rate exceeded'), { name: 'RequestThrottledException', $metadata: { httpStatusCode: 400 } }),
+    ];
+    emu.ebs.middlewareStack.add(
+      (next, ctx) => async (args) => {
+        if (ctx.commandName === 'GetSnapshotBlockCommand' && faults.length) throw faults.shift();
+        return next(args);
+      },
+      { step: 'initialize', name: 'faults' },
+    );
+    const t = memoryTarget();
+    const r = await downloadSnapshot({ ebs: emu.ebs, snapshotId: id, target: t, size: 2 * BS });
+    expect(faults).toHaveLength(0);
+    expect(r.blocksFetched).toBe(1);
+    expect(await h(t.bytes().subarray(BS))).toBe(await h(patternBlock(1)));
+    faults.push(Object.assign(new Error('Access denied'), { name: 'AccessDeniedException', Reason: 'UNAUTHORIZED_ACCOUNT', $metadata: { httpStatusCode: 403 } }));
+    await expect(downloadSnapshot({ ebs: emu.ebs, snapshotId: id, target: memoryTarget(), size: 2 * BS })).rejects.toMatchObject({ name: 'AccessDeniedException' });
+  });
+
   it('lists again for a fresh token when the old one expired', async () => {
     let now = Date.now();
     const emu = createMemoryEmulator({ completionDelayMs: 0, clock: () => now });
