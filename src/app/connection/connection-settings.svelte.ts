@@ -5,6 +5,7 @@ import {
   fetchDeployedSettings,
   loadSettings,
   saveSettings,
+  SETTINGS_KEY,
   settingsProblems,
   type AwsSettings,
   type ConnectionSettings,
@@ -66,12 +67,18 @@ class ConnectionSettingsState {
   #creds: RefreshingCredentials | undefined;
   #unsubscribe: (() => void) | undefined;
 
-  /** Restores what was saved (or what the deployment suggests) and makes it the page's connection. */
+  /** Restores what was saved, else what the deployment suggests (blockport-config.json), and makes it the page's connection. */
   async restore(): Promise<void> {
-    const deployed = typeof location !== 'undefined' ? await fetchDeployedSettings(location.href) : undefined;
-    const s = loadSettings(localStorage, deployed);
-    this.form = formOf(s);
-    this.use(s, undefined);
+    const stored = loadSettings(localStorage);
+    this.form = formOf(stored);
+    this.use(stored, undefined);
+    if (localStorage.getItem(SETTINGS_KEY) !== null) return;
+    const untouched = JSON.stringify(this.form);
+    const deployed = await fetchDeployedSettings(location.href);
+    // Only when nothing was saved and the person has not started editing meanwhile.
+    if (!deployed || JSON.stringify(this.form) !== untouched || localStorage.getItem(SETTINGS_KEY) !== null) return;
+    this.form = formOf(deployed);
+    this.use(deployed, undefined);
   }
 
   /** Validates and stores the form (without the login token) and switches new uploads to it. */

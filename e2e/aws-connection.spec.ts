@@ -1,0 +1,266 @@
+// AWS mode end to end in real Chromium against `npm run emulator` (SigV4 checked, Cognito pool created at startup):
+// relay mode through the Vite proxy, direct mode cross-origin, credential refresh, diagnoses, no secret persisted.
+import { createHash } from 'node:crypto';
+import { test, expect, type Page, type Request } from '@playwright/test';
+import { createServer, type ViteDevServer } from 'vite';
+import { EBSClient, GetSnapshotBlockCommand, paginateListSnapshotBlocks } from '@aws-sdk/client-ebs';
+import { CognitoIdentityClient, CreateIdentityPoolCommand } from '@aws-sdk/client-cognito-identity';
+import { spawnEmulator, type SpawnedEmulator } from '../server/spawn-emulator.ts';
+import { makeTestImage, type TestImage } from './helpers/disk-image.ts';
+import { pickFile, startUpload, waitForCompleted } from './helpers/ui.ts';
+
+test.describe.configure({ mode: 'serial', timeout: 420_000 });
+
+let emu: SpawnedEmulator;
+let vite: ViteDevServer;
+let site: string; // the Blockport page with the relay, e.g. http://localhost:41234
+
+const admin = (patch: Record<string, unknown>) =>
+  fetch(`${emu.url}/__admin/config`, { method: 'POST', body: JSON.stringify(patch) }).then(async (r) => {
+    if (!r.ok) throw new Error(await r.text());
+  });
+
+test.beforeAll(async () => {
+  emu = await spawnEmulator(['--identity-pool', 'blockport_e2e']);
+  // A second dev server whose /snapshots*, /ec2/*, /cognito-identity/* go to this emulator (the relay).
+  process.env.BLOCKPORT_RELAY_TARGET = emu.url;
+  vite = await createServer({ configFile: 'vite.config.ts', server: { port: 0, strictPort: false, host: 'localhost' }, logLevel: 'warn' });
+  delete process.env.BLOCKPORT_RELAY_TARGET;
+  await vite.listen();
+  const addr = vite.httpServer!.address();
+  site = `http://localhost:${typeof addr === 'object' && addr ? addr.port : 0}`;
+});
+
+test.afterAll(async () => {
+  await vite?.close();
+  await emu?.stop();
+});
+
+test.beforeEach(async () => {
+  await admin({ cors: true, latencyMs: 0, credentialTtlSeconds: 3600 });
+});
+
+interface Seen {
+  hosts: Set<string>;
+  /** Every access key, secret and session token Cognito handed the page. */
+  secrets: string[];
+  requests: Request[];
+}
+
+/** Logs every request the page (and its workers) make, and the secrets Cognito gave it. */
+function watch(page: Page): Seen {
+  const seen: Seen = { hosts: new Set(), secrets: [], requests: [] };
+  page.context().on('request', (r) => {
+    seen.requests.push(r);
+    if (/^(https?|wss?):/.test(r.url())) seen.hosts.add(new URL(r.url()).host);
+  });
+  page.context().on('response', async (r) => {
+    if ((await r.request().headerValue('x-amz-target')) !== 'AWSCognitoIdentityService.GetCredentialsForIdentity') return;
+    const body = (await r.json().catch(() => ({}))) as { Credentials?: { AccessKeyId: string; SecretKey: string; SessionToken: string } };
+    if (body.Credentials) seen.secrets.push(body.Credentials.AccessKeyId, body.Credentials.SecretKey, body.Credentials.SessionToken);
+  });
+  return seen;
+}
+
+/** Fills the Connection view for AWS mode. */
+async function configure(page: Page, o: { pool: string; mode: 'relay' | 'custom'; url?: string }): Promise<void> {
+  await page.goto(`${site}/#/connection`);
+  await page.getByLabel('Amazon Web Services').check();
+  await page.getByLabel('Region').fill('us-east-1');
+  await page.getByLabel('Cognito identity pool id').fill(o.pool);
+  if (o.mode === 'relay') {
+    await page.getByLabel(/Same-origin relay/).check();
+  } else {
+    await page.getByLabel(/Custom endpoint URL/).check();
+    await page.getByLabel('Endpoint URL').fill(o.url!);
+  }
+}
+
+async function testConnection(page: Page): Promise<import('@playwright/test').Locator> {
+  await page.getByRole('button', { name: 'Test connection' }).click();
+  const result = page.getByTestId('connection-result');
+  await expect(result).toBeVisible({ timeout: 60_000 });
+  return result;
+}
+
+/** Reads the snapshot back from the emulator server in Node and compares every block with the image. */
+async function expectIdentical(snapshotId: string, image: TestImage): Promise<void> {
+  const ebs = new EBSClient({ region: 'us-east-1', endpoint: emu.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const listed = new Map<number, string>();
+  for await (const page of paginateListSnapshotBlocks({ client: ebs }, { SnapshotId: snapshotId })) {
+    for (const b of page.Blocks ?? []) listed.set(b.BlockIndex!, b.BlockToken!);
+  }
+  const zero = createHash('sha256').update(new Uint8Array(524288)).digest('base64');
+  const mismatched: number[] = [];
+  for (let i = 0; i < image.blockCount; i++) {
+    const token = listed.get(i);
+    let digest = zero;
+    if (token) {
+      const out = await ebs.send(new GetSnapshotBlockCommand({ SnapshotId: snapshotId, BlockIndex: i, BlockToken: token }));
+      digest = createHash('sha256').update(await out.BlockData!.transformToByteArray()).digest('base64');
+    }
+    if (digest !== image.digests[i]) mismatched.push(i);
+  }
+  expect(mismatched).toEqual([]);
+  expect([...listed.keys()].every((i) => i < image.blockCount)).toBe(true);
+}
+
+/** Everything the origin keeps: every IndexedDB record, localStorage, sessionStorage, as searchable text. */
+async function storedText(page: Page): Promise<string> {
+  return page.evaluate(async () => {
+    const parts: string[] = [];
+    const text = (v: unknown): string => {
+      if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
+        const u8 = v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+        return Array.from(u8, (b) => String.fromCharCode(b)).join('');
+      }
+      if (v instanceof Blob) return `[blob ${v.size}]`;
+      if (Array.isArray(v)) return v.map(text).join('\n');
+      if (v && typeof v === 'object') return Object.entries(v).map(([k, x]) => `${k}=${text(x)}`).join('\n');
+      return String(v);
+    };
+    for (const info of await indexedDB.databases()) {
+      const db = await new Promise<IDBDatabase>((res, rej) => {
+        const r = indexedDB.open(info.name!);
+        r.onsuccess = () => res(r.result);
+        r.onerror = () => rej(r.error);
+      });
+      for (const store of Array.from(db.objectStoreNames)) {
+        const all = await new Promise<unknown[]>((res, rej) => {
+          const r = db.transaction(store).objectStore(store).getAll();
+          r.onsuccess = () => res(r.result);
+          r.onerror = () => rej(r.error);
+        });
+        parts.push(`idb ${info.name}/${store}: ${text(all)}`);
+      }
+      db.close();
+    }
+    for (const s of [localStorage, sessionStorage]) for (let i = 0; i < s.length; i++) parts.push(`${s.key(i)}=${s.getItem(s.key(i)!)}`);
+    return parts.join('\n');
+  });
+}
+
+async function uploadAndCheck(page: Page, seen: Seen, image: TestImage, opts: { concurrency?: number } = {}): Promise<string> {
+  await page.goto(`${site}/#/upload`);
+  await expect(page.getByTestId('mode')).toContainText('AWS us-east-1');
+  await pickFile(page, image.path);
+  await startUpload(page, { description: 'aws e2e', ...opts });
+  const snapshotId = await waitForCompleted(page, 400_000);
+  await expectIdentical(snapshotId, image);
+
+  // No secret persisted: the very keys, secrets and tokens the page received appear nowhere in its storage.
+  expect(seen.secrets.length).toBeGreaterThanOrEqual(3);
+  const stored = await storedText(page);
+  expect(stored.length).toBeGreaterThan(0);
+  for (const s of seen.secrets) expect(stored.includes(s), 'a credential was found in browser storage').toBe(false);
+  expect(stored).not.toMatch(/secretAccessKey|sessionToken|SecretKey|SessionToken|ASIA[A-Z0-9]{12}/);
+  return snapshotId;
+}
+
+test('relay mode: Test connection, then an upload through the Vite proxy, byte-identical, same origin only', async ({ page }) => {
+  const image = makeTestImage('aws-relay-24m', 24, 0xa75e1a);
+  const seen = watch(page);
+  await configure(page, { pool: emu.poolId!, mode: 'relay' });
+  const result = await testConnection(page);
+  await expect(result).toHaveAttribute('data-ok', 'true');
+  await expect(result.locator('li')).toHaveCount(3);
+  await expect(result).toContainText('snapshot not found');
+  const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+  expect(csp).toMatch(/connect-src 'self'/);
+
+  await uploadAndCheck(page, seen, image);
+  // Relay mode: every request, Cognito and EC2 included, went to the page's own origin.
+  expect([...seen.hosts]).toEqual([new URL(site).host]);
+  expect(seen.requests.some((r) => new URL(r.url()).pathname === '/cognito-identity/')).toBe(true);
+  expect(seen.requests.some((r) => new URL(r.url()).pathname === '/ec2/')).toBe(true);
+  expect(seen.requests.filter((r) => r.method() === 'PUT' && /\/snapshots\/snap-[0-9a-f]+\/blocks\/\d+$/.test(r.url())).length).toBeGreaterThan(0);
+
+  // The CSP stops the page from reaching any other host.
+  const blocked = await page.evaluate(async () => {
+    const violation = new Promise<string>((res) => document.addEventListener('securitypolicyviolation', (e) => res(e.violatedDirective), { once: true }));
+    const failed = await fetch('http://10.255.255.1/').then(() => false, () => true);
+    return { failed, directive: await violation };
+  });
+  expect(blocked).toEqual({ failed: true, directive: 'connect-src' });
+});
+
+test('direct mode: cross-origin to the emulator server with CORS on, byte-identical, only the two configured hosts', async ({ page }) => {
+  const image = makeTestImage('aws-direct-16m', 16, 0xd1ec7);
+  const seen = watch(page);
+  await configure(page, { pool: emu.poolId!, mode: 'custom', url: emu.url });
+  await expect(await testConnection(page)).toHaveAttribute('data-ok', 'true');
+  await uploadAndCheck(page, seen, image);
+  expect([...seen.hosts].sort()).toEqual([new URL(site).host, new URL(emu.url).host].sort());
+  expect(seen.requests.filter((r) => r.url().startsWith(emu.url) && r.method() === 'PUT').length).toBeGreaterThan(0);
+});
+
+test('credentials issued for 2 minutes: an upload that takes longer completes, after refreshing them', async ({ page }) => {
+  // 1.5 s per request with 2 blocks in flight: well over 2 minutes for this image.
+  const image = makeTestImage('aws-refresh-24m', 24, 0x2e42e5);
+  await admin({ credentialTtlSeconds: 120, latencyMs: 1500 });
+  const seen = watch(page);
+  await configure(page, { pool: emu.poolId!, mode: 'relay' });
+  await expect(await testConnection(page)).toHaveAttribute('data-ok', 'true');
+  const started = seen.secrets.length;
+  await uploadAndCheck(page, seen, image, { concurrency: 2 });
+  // More credentials were issued during the upload than at its start: the refresh happened, and the upload survived it.
+  expect(seen.secrets.length / 3).toBeGreaterThanOrEqual(started / 3 + 1);
+  const state = (await (await fetch(`${emu.url}/__admin/state`)).json()) as { cognito: { issuedKeys: { accessKeyId: string }[] } };
+  const pageKeys = seen.secrets.filter((_, i) => i % 3 === 0);
+  expect(state.cognito.issuedKeys.filter((k) => pageKeys.includes(k.accessKeyId)).length).toBeGreaterThanOrEqual(2);
+  // Signed requests used more than one access key over the upload (old ones expired on the way).
+  const keysUsed = new Set<string>();
+  for (const r of seen.requests) {
+    const m = /Credential=([A-Z0-9]+)\//.exec((await r.headerValue('authorization')) ?? '');
+    if (m && /\/snapshots\/snap-/.test(r.url())) keysUsed.add(m[1]!);
+  }
+  expect(keysUsed.size).toBeGreaterThanOrEqual(2);
+  await page.goto(`${site}/#/connection`);
+  const fetches = Number(await page.getByTestId('credential-status').getAttribute('data-fetches'));
+  expect(fetches).toBeGreaterThanOrEqual(2);
+  await expect(page.getByTestId('credential-status')).toContainText('refreshed');
+});
+
+test('each failure gets its own sentence: CORS blocked, unknown pool, no unauthenticated access, bad secret', async ({ page }) => {
+  const step = (r: import('@playwright/test').Locator) => r.locator('li.bad');
+
+  // CORS off: the direct (cross-origin) call is blocked; the diagnosis says so and points to the relay.
+  await admin({ cors: false });
+  await configure(page, { pool: emu.poolId!, mode: 'custom', url: emu.url });
+  let r = await testConnection(page);
+  await expect(r).toHaveAttribute('data-ok', 'false');
+  await expect(step(r)).toContainText(`The browser blocked the request to ${emu.url}: that endpoint does not allow cross-origin (CORS) requests from this page.`);
+  await expect(step(r).getByTestId('connection-action')).toContainText('Use the same-origin relay instead');
+  const corsText = await step(r).innerText();
+  await admin({ cors: true });
+
+  // A pool that does not exist.
+  await configure(page, { pool: 'us-east-1:00000000-0000-4000-a000-000000000000', mode: 'custom', url: emu.url });
+  r = await testConnection(page);
+  await expect(step(r)).toContainText('There is no identity pool us-east-1:00000000-0000-4000-a000-000000000000 in us-east-1.');
+  const poolText = await step(r).innerText();
+
+  // A pool without unauthenticated access.
+  const cognito = new CognitoIdentityClient({ region: 'us-east-1', endpoint: emu.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const closed = await cognito.send(new CreateIdentityPoolCommand({ IdentityPoolName: 'members_only', AllowUnauthenticatedIdentities: false }));
+  await configure(page, { pool: closed.IdentityPoolId!, mode: 'relay' });
+  r = await testConnection(page);
+  await expect(step(r)).toContainText(`The identity pool ${closed.IdentityPoolId} does not give credentials to visitors without a login.`);
+  const unauthText = await step(r).innerText();
+
+  // A bad secret: Cognito's answer is altered on the way, so every signature is wrong.
+  await page.route('**/cognito-identity/', async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    if (body.Credentials) body.Credentials.SecretKey = 'not-the-secret-that-was-issued';
+    await route.fulfill({ response: res, json: body });
+  });
+  await configure(page, { pool: emu.poolId!, mode: 'relay' });
+  r = await testConnection(page);
+  await expect(r.locator('li.ok')).toHaveCount(1);
+  await expect(step(r)).toContainText('EBS rejected the request signature: the secret key does not match the access key');
+  const secretText = await step(r).innerText();
+  await page.unroute('**/cognito-identity/');
+
+  expect(new Set([corsText, poolText, unauthText, secretText]).size).toBe(4);
+});
