@@ -71,8 +71,8 @@ async function configure(page: Page, o: { pool: string; mode: 'relay' | 'custom'
   if (o.mode === 'relay') {
     await page.getByLabel(/Same-origin relay/).check();
   } else {
-    await page.getByLabel(/Custom endpoint URL/).check();
-    await page.getByLabel('Endpoint URL').fill(o.url!);
+    await page.getByLabel(/Custom endpoint/).check();
+    await page.getByLabel('Endpoint URL', { exact: true }).fill(o.url!);
   }
 }
 
