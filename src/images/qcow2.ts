@@ -155,14 +155,16 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
       const l1i = Math.floor(c / l2Entries);
       const l2 = await l2For(l1i);
       const lastInTable = Math.min((l1i + 1) * l2Entries, Math.ceil(end / clusterSize));
+      if (!l2) {
+        // No L2 table: the whole range it would map is unallocated.
+        list.zero(Math.max(start, c * clusterSize), Math.min(end, lastInTable * clusterSize));
+        c = lastInTable;
+        continue;
+      }
       for (; c < lastInTable; c++) {
         const cs = c * clusterSize;
         const a = Math.max(start, cs);
         const b = Math.min(end, cs + clusterSize);
-        if (!l2) {
-          list.zero(a, b);
-          continue;
-        }
         const at = (c % l2Entries) * entryBytes;
         const hi = l2.getUint32(at);
         const lo = l2.getUint32(at + 4);

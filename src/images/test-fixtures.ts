@@ -87,7 +87,9 @@ export function sourceRaw(sizeMiB = 64): string {
     const fd = openSync(p, 'w');
     try {
       ftruncateSync(fd, size);
-      const put = (off: number, b: Buffer): void => void writeSync(fd, b, 0, Math.min(b.length, size - off), off);
+      const put = (off: number, b: Buffer): void => {
+        if (off < size) writeSync(fd, b, 0, Math.min(b.length, size - off), off);
+      };
       put(0, randomBytes(512, rnd));
       put(1 * MiB, randomBytes(1 * MiB, rnd));
       put(5 * MiB + 4096, text(200 * 1024 + 123));
@@ -136,7 +138,7 @@ export const FORMAT_FIXTURES: FixtureSpec[] = [
     make: (p, src) => {
       convert('qcow2', ['-o', 'extended_l2=on,cluster_size=128k'])(p, src);
       // Subcluster-sized writes and zeroes inside otherwise empty clusters.
-      qemu('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x61 50M 4k', '-c', `write -P 0x62 ${50 * MiB + 12288} 8k`, '-c', `write -z ${MiB + 4096} 4k`, '-c', 'write -z 52M 256k', p]);
+      qemu('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x61 6M 4k', '-c', `write -P 0x62 ${6 * MiB + 12288} 8k`, '-c', `write -z ${MiB + 4096} 4k`, '-c', 'write -z 7M 256k', p]);
     },
   },
   {

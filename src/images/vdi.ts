@@ -63,14 +63,19 @@ export async function openVdi(source: ByteSource): Promise<DiskImage> {
 
   async function map(start: number, end: number): Promise<Piece[]> {
     const list = new PieceList();
+    let page = -1;
+    let v: DataView | undefined;
     for (let i = Math.floor(start / blockSize); i * blockSize < end; i++) {
       const bs = i * blockSize;
       const a = Math.max(start, bs);
       const b = Math.min(end, bs + blockSize);
       const byte = i * 4;
-      const page = Math.floor(byte / MAP_PAGE) * MAP_PAGE;
-      const v = await cache.get(mapOffset + page, Math.min(MAP_PAGE, mapBytes - page));
-      const e = v.getUint32(byte - page, true);
+      const p = Math.floor(byte / MAP_PAGE) * MAP_PAGE;
+      if (p !== page || !v) {
+        v = await cache.get(mapOffset + p, Math.min(MAP_PAGE, mapBytes - p));
+        page = p;
+      }
+      const e = v.getUint32(byte - p, true);
       if (e === 0xffffffff) list.zero(a, b);
       else if (e === 0xfffffffe) list.zero(a, b, BlockState.Zero);
       else {

@@ -165,23 +165,22 @@ export async function openVhdx(source: ByteSource): Promise<DiskImage> {
   if (batEntries * 8 > bat.length) throw corrupt('vhdx', `its block table holds ${Math.floor(bat.length / 8)} entries but the disk needs ${batEntries}`);
   const batCache = new TableCache(source, 'vhdx', 'block allocation table');
 
-  async function entry(n: number): Promise<[number, number]> {
-    const i = n + Math.floor(n / chunkRatio);
-    const byte = i * 8;
-    const page = Math.floor(byte / BAT_PAGE) * BAT_PAGE;
-    const v = await batCache.get(bat!.offset + page, Math.min(BAT_PAGE, bat!.length - page));
-    const lo = v.getUint32(byte - page, true);
-    const hi = v.getUint32(byte - page + 4, true);
-    return [lo & 7, hi * 4096 + (lo >>> 20)];
-  }
-
   async function map(start: number, end: number): Promise<Piece[]> {
     const list = new PieceList();
+    let page = -1;
+    let v: DataView | undefined;
     for (let n = Math.floor(start / blockSize); n * blockSize < end; n++) {
       const bs = n * blockSize;
       const a = Math.max(start, bs);
       const b = Math.min(end, bs + blockSize);
-      const [state, mib] = await entry(n);
+      const byte = (n + Math.floor(n / chunkRatio)) * 8;
+      const p = Math.floor(byte / BAT_PAGE) * BAT_PAGE;
+      if (p !== page || !v) {
+        v = await batCache.get(bat!.offset + p, Math.min(BAT_PAGE, bat!.length - p));
+        page = p;
+      }
+      const lo = v.getUint32(byte - p, true);
+      const state = lo & 7;
       if (state <= 3) {
         list.zero(a, b, state === 2 ? BlockState.Zero : BlockState.Unallocated);
         continue;
@@ -194,7 +193,7 @@ export async function openVhdx(source: ByteSource): Promise<DiskImage> {
         );
       }
       if (state !== 6) throw corrupt('vhdx', `a block table entry has the reserved state ${state}`);
-      const off = mib * MiB;
+      const off = (v.getUint32(byte - p + 4, true) * 4096 + (lo >>> 20)) * MiB;
       if (off < MiB) throw corrupt('vhdx', 'a data block overlaps the file header');
       if (off + (b - bs) > fileSize) throw truncated('vhdx', 'data blocks');
       list.data(a, b, off + (a - bs));

@@ -107,16 +107,19 @@ export async function openVmdk(source: ByteSource): Promise<DiskImage> {
       const t = Math.floor(g / gtes);
       const gtSector = gd.getUint32(t * 4, true);
       const lastInTable = Math.min((t + 1) * gtes, Math.ceil(end / grainBytes));
-      let gt: DataView | undefined;
-      if (gtSector !== 0) {
-        if (gtSector * 512 + gtBytes > fileSize) throw truncated('vmdk', 'grain tables');
-        gt = await gtCache.get(gtSector * 512, gtBytes);
+      if (gtSector === 0) {
+        // No grain table: the whole range it would map is unallocated.
+        list.zero(Math.max(start, g * grainBytes), Math.min(end, lastInTable * grainBytes));
+        g = lastInTable;
+        continue;
       }
+      if (gtSector * 512 + gtBytes > fileSize) throw truncated('vmdk', 'grain tables');
+      const gt = await gtCache.get(gtSector * 512, gtBytes);
       for (; g < lastInTable; g++) {
         const gs = g * grainBytes;
         const a = Math.max(start, gs);
         const b = Math.min(end, gs + grainBytes);
-        const entry = gt ? gt.getUint32((g % gtes) * 4, true) : 0;
+        const entry = gt.getUint32((g % gtes) * 4, true);
         if (entry === 0) {
           list.zero(a, b);
           continue;
