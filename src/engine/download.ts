@@ -47,6 +47,8 @@ export interface DownloadOptions extends ReadLag {
   commit?: (indices: number[]) => Promise<void>;
   /** Blocks written between checkpoints (flush + commit); default 64. */
   checkpointEvery?: number;
+  /** Longest time between checkpoints in ms; default 1000. */
+  checkpointMs?: number;
   /** Pace: at most this many blocks per second (0 or unset: no limit). */
   blocksPerSecond?: number;
   onProgress?: (p: DownloadProgress) => void;
@@ -184,7 +186,10 @@ export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadR
   let chain: Promise<unknown> = Promise.resolve();
   let pending: number[] = [];
   const every = opts.checkpointEvery ?? 64;
+  const everyMs = opts.checkpointMs ?? 1000;
+  let lastCheckpoint = Date.now();
   const checkpoint = async (closing: boolean): Promise<void> => {
+    lastCheckpoint = Date.now();
     const durable = closing ? (await target.close(), true) : await target.flush();
     if (durable && pending.length && opts.commit) {
       const batch = pending;
@@ -231,7 +236,7 @@ export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadR
       await serial(async () => {
         if (part.length) await target.write(offset, part);
         pending.push(block.index);
-        if (pending.length >= every) await checkpoint(false);
+        if (pending.length >= every || Date.now() - lastCheckpoint >= everyMs) await checkpoint(false);
       });
       fetched++;
       done++;
