@@ -1,5 +1,6 @@
 // The upload engine in real Chromium: a 256 MiB image with random, compressible and zero regions goes through the
 // worker pool into the in-browser emulator, and every block read back through the SDK equals the image.
+import { quietVite } from './engine-quiet-vite.ts';
 import { test, expect } from '@playwright/test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,12 +30,9 @@ type EngineWindow = {
 
 test('uploads a 256 MiB image through the worker pool into the in-browser emulator, byte for byte', async ({ page }) => {
   test.setTimeout(300_000);
+  await quietVite(page);
   await page.goto('/');
-  await page.addScriptTag({
-    type: 'module',
-    content: `import * as engine from '/src/engine/api.ts'; import * as emu from '/src/emulator/index.ts'; import * as rb from '/src/engine/snapshot-readback.ts';
-      Object.assign(window, { __engine: engine, __emu: emu, __readback: rb });`,
-  });
+  await page.addScriptTag({ type: 'module', url: '/e2e/engine-harness.ts' });
   await page.waitForFunction(() => '__readback' in window, undefined, { timeout: 60_000 });
   await page.evaluate(() => {
     const input = document.createElement('input');

@@ -1,0 +1,144 @@
+// Resume at the engine level in real Chromium: reload mid-upload (workers die with blocks in flight), re-pick the
+// file, resume; the snapshot is byte-identical and re-sent blocks stay within the in-flight window.
+import { quietVite } from './engine-quiet-vite.ts';
+import { test, expect, type Page } from '@playwright/test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { blockDigestsOfFile, writeImageFile } from '../bench/upload-image-file.ts';
+
+type EngineWindow = {
+  __engine: typeof import('../src/engine/api.ts');
+  __emu: typeof import('../src/emulator/index.ts');
+  __readback: typeof import('../src/engine/snapshot-readback.ts');
+};
+
+let dir: string;
+let imagePath: string;
+let otherPath: string;
+let expected: { digests: string[]; zero: boolean[] };
+const CEILING = 8;
+
+test.beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'blockport-resume-'));
+  imagePath = join(dir, 'disk.img');
+  otherPath = join(dir, 'other.img');
+  await writeImageFile(imagePath, [['random', 40], ['zero', 16], ['text', 24], ['random', 16]]);
+  await writeImageFile(otherPath, [['random', 96]]);
+  expected = await blockDigestsOfFile(imagePath);
+});
+
+test.afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function loadEngine(page: Page, file: string): Promise<void> {
+  await page.addScriptTag({ type: 'module', url: '/e2e/engine-harness.ts' });
+  await page.waitForFunction(() => '__readback' in window, undefined, { timeout: 60_000 });
+  await page.evaluate(() => {
+    const input = document.createElement('input');
+    input.type = 'file';
+    input.id = 'engine-file';
+    document.body.append(input);
+  });
+  await page.setInputFiles('#engine-file', file);
+}
+
+for (const cut of [0.35, 0.6, 0.85]) {
+  test(`reload at ${Math.round(cut * 100)}%, re-pick, resume: byte-identical, re-sent ≤ in-flight window`, async ({ page }) => {
+    test.setTimeout(300_000);
+    const dbName = `e2e-resume-${Date.now()}`;
+    await quietVite(page);
+  await page.goto('/');
+    await loadEngine(page, imagePath);
+    const jobId = await page.evaluate(
+      async ({ dbName, cut, ceiling }) => {
+        const w = window as unknown as EngineWindow;
+        const file = (document.getElementById('engine-file') as HTMLInputElement).files![0]!;
+        const run = await w.__engine.startUpload({ file, connection: { kind: 'emulator', dbName }, options: { concurrency: ceiling, workers: 2 } });
+        await new Promise<void>((resolve) => run.onProgress((p) => p.ackedBlocks >= cut * p.totalBlocks && resolve()));
+        return run.jobId;
+      },
+      { dbName, cut, ceiling: CEILING },
+    );
+    // The tab goes away with blocks in flight.
+    await page.reload();
+    await loadEngine(page, imagePath);
+    const result = await page.evaluate(
+      async ({ jobId, dbName }) => {
+        const w = window as unknown as EngineWindow;
+        const engine = w.__engine;
+        const before = await engine.getJob(jobId);
+        const jobs = await engine.listJobs();
+        // Without a stored handle, resuming asks for the file again.
+        const noFile = await engine.resumeUpload(jobId).then(
+          () => null,
+          (e: { name: string; action: string; code: string; message: string }) => ({ name: e.name, action: e.action, code: e.code, message: e.message }),
+        );
+        const file = (document.getElementById('engine-file') as HTMLInputElement).files![0]!;
+        const run = await engine.resumeUpload(jobId, file);
+        const report = await run.done;
+        const { ebs, model } = await w.__emu.openBrowserEmulator(dbName);
+        const rec = await model.store.getSnapshot(report.snapshotId);
+        const back = await w.__readback.snapshotBlockDigests(ebs, report.snapshotId, before!.counters.totalBlocks);
+        return {
+          listed: jobs.some((j) => j.id === jobId),
+          before: { state: before!.state, written: before!.counters.writtenBlocks, snapshotId: before!.snapshotId },
+          noFile,
+          report,
+          puts: rec!.puts,
+          distinct: rec!.ownBlocks,
+          back,
+        };
+      },
+      { jobId, dbName },
+    );
+    expect(result.listed).toBe(true);
+    expect(result.before.state).toBe('running');
+    expect(result.before.written).toBeGreaterThan(0);
+    expect(result.noFile).toMatchObject({ name: 'ResumeError', action: 'repick', code: 'no-file' });
+    expect(result.report.state).toBe('completed');
+    expect(result.report.snapshotId).toBe(result.before.snapshotId);
+    const dataBlocks = expected.zero.filter((z) => !z).length;
+    expect(result.report.changedBlocksCount).toBe(dataBlocks);
+    expect(result.distinct).toBe(dataBlocks);
+    const resent = result.puts - result.distinct;
+    console.log(`cut ${cut}: acked before reload ${result.before.written}, re-sent ${resent}, window ${CEILING}`);
+    expect(resent).toBeLessThanOrEqual(CEILING);
+    const mismatched = result.back.digests.filter((d, i) => d !== expected.digests[i]).length;
+    expect(mismatched).toBe(0);
+  });
+}
+
+test('resuming with a different file is refused with a sentence, and the job stays resumable', async ({ page }) => {
+  test.setTimeout(180_000);
+  const dbName = `e2e-resume-other-${Date.now()}`;
+  await quietVite(page);
+  await page.goto('/');
+  await loadEngine(page, imagePath);
+  const jobId = await page.evaluate(async (dbName) => {
+    const w = window as unknown as EngineWindow;
+    const file = (document.getElementById('engine-file') as HTMLInputElement).files![0]!;
+    const run = await w.__engine.startUpload({ file, connection: { kind: 'emulator', dbName }, options: { workers: 1 } });
+    await new Promise<void>((resolve) => run.onProgress((p) => p.writtenBlocks >= 10 && resolve()));
+    await run.pause();
+    return run.jobId;
+  }, dbName);
+  await page.reload();
+  await loadEngine(page, otherPath);
+  const out = await page.evaluate(async (jobId) => {
+    const w = window as unknown as EngineWindow;
+    const file = (document.getElementById('engine-file') as HTMLInputElement).files![0]!;
+    const err = await w.__engine.resumeUpload(jobId, file).then(
+      () => null,
+      (e: { name: string; action: string; code: string; message: string }) => ({ name: e.name, action: e.action, code: e.code, message: e.message }),
+    );
+    const job = await w.__engine.getJob(jobId);
+    await w.__engine.discardJob(jobId);
+    return { err, state: job?.state, after: await w.__engine.getJob(jobId) };
+  }, jobId);
+  expect(out.err).toMatchObject({ name: 'ResumeError', action: 'repick', code: 'file-changed' });
+  expect(out.err!.message).toMatch(/content of "other\.img" differs from the file this upload was started from \("disk\.img"\)/);
+  expect(out.state).toBe('paused');
+  expect(out.after).toBeUndefined();
+});
