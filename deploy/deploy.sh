@@ -8,7 +8,7 @@ TEMPLATE=deploy/blockport.json
 
 if [ "${1:-}" = "--validate" ]; then
   if command -v cfn-lint >/dev/null 2>&1; then cfn-lint "$TEMPLATE" && echo "cfn-lint: $TEMPLATE is valid"; fi
-  aws cloudformation validate-template --template-body "file://$TEMPLATE" >/dev/null \
+  aws cloudformation validate-template --cli-connect-timeout 5 --template-body "file://$TEMPLATE" >/dev/null 2>&1 \
     && echo "CloudFormation: $TEMPLATE is valid" \
     || echo "CloudFormation could not validate the template (no network or no credentials?); cfn-lint's verdict above stands."
   exit 0
