@@ -1,6 +1,7 @@
 // Test and bench fixture: writes a snapshot through the real EBS SDK calls (Start, Put, Complete) and waits for it.
 import {
   CompleteSnapshotCommand,
+  ListChangedBlocksCommand,
   ListSnapshotBlocksCommand,
   PutSnapshotBlockCommand,
   StartSnapshotCommand,
@@ -83,4 +84,16 @@ export async function waitReadable(ebs: EBSClient, id: string, timeoutMs = 30_00
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+/** ListChangedBlocks straight through the SDK (no engine code), as index and side, for checking the engine. */
+export async function rawChangedBlocks(ebs: EBSClient, first: string, second: string): Promise<{ index: number; side: 'first' | 'second' | 'both' }[]> {
+  const out: { index: number; side: 'first' | 'second' | 'both' }[] = [];
+  let next: string | undefined;
+  do {
+    const r = await ebs.send(new ListChangedBlocksCommand({ FirstSnapshotId: first, SecondSnapshotId: second, NextToken: next, MaxResults: 100 }));
+    for (const c of r.ChangedBlocks ?? []) out.push({ index: c.BlockIndex!, side: c.FirstBlockToken && c.SecondBlockToken ? 'both' : c.FirstBlockToken ? 'first' : 'second' });
+    next = r.NextToken ?? undefined;
+  } while (next);
+  return out;
 }
