@@ -1,7 +1,7 @@
 // Browser side of bench/emulator.bench.ts: raw IndexedDB batched writes vs PutSnapshotBlock into the IndexedDB store.
 import { CompleteSnapshotCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { openDB, deleteDB } from 'idb';
-import { openBrowserEmulator, IdbStore } from '../src/emulator/index.ts';
+import { IdbStore, EbsModel, createEmulatorClients, type IdbStoreOptions } from '../src/emulator/index.ts';
 
 const BLOCK = 524288;
 
@@ -41,9 +41,10 @@ const bench = {
   },
 
   /** MiB/s of PutSnapshotBlock through @aws-sdk/client-ebs into the IndexedDB store, `concurrency` in flight, Blob bodies. */
-  async emulator(concurrency = 16): Promise<number> {
+  async emulator(concurrency = 16, storeOpts: IdbStoreOptions = {}): Promise<number> {
     const name = `bench-emulator-${crypto.randomUUID()}`;
-    const emu = await openBrowserEmulator(name, { completionDelayMs: 0 });
+    const model = new EbsModel({ store: await IdbStore.open(name, storeOpts), completionDelayMs: 0 });
+    const emu = { model, ...createEmulatorClients(model) };
     const volume = Math.max(1, Math.ceil(blocks.length / 2048));
     const { SnapshotId } = await emu.ebs.send(new StartSnapshotCommand({ VolumeSize: volume }));
     let next = 0;

@@ -12,6 +12,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MIB = Number(process.env.BENCH_EMULATOR_MIB ?? 256);
 const CONCURRENCY = Number(process.env.BENCH_EMULATOR_CONCURRENCY ?? 16);
 const ROUNDS = 2;
+const STORE_OPTS = {
+  maxInflight: process.env.BENCH_EMULATOR_INFLIGHT ? Number(process.env.BENCH_EMULATOR_INFLIGHT) : undefined,
+  maxBatch: process.env.BENCH_EMULATOR_BATCH ? Number(process.env.BENCH_EMULATOR_BATCH) : undefined,
+};
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -41,7 +45,7 @@ export default async function emulatorBench(): Promise<BenchRow[]> {
     const emu: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       ceil.push(await page.evaluate(() => window.emulatorBench.ceiling(16)));
-      emu.push(await page.evaluate((c) => window.emulatorBench.emulator(c), CONCURRENCY));
+      emu.push(await page.evaluate(([c, o]) => window.emulatorBench.emulator(c, o), [CONCURRENCY, STORE_OPTS] as const));
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const ceiling = { name: 'raw IndexedDB put, 16 × 512 KiB per transaction', value: mean(ceil) };

@@ -16,6 +16,11 @@ test('every conformance scenario passes on the IndexedDB store in Chromium', asy
   expect(results.filter((r) => !r.ok)).toEqual([]);
 });
 
+test('the IndexedDB store meets the store contract', async ({ page }) => {
+  await ready(page);
+  expect(await page.evaluate(() => window.emulatorHarness.runStoreContract())).toEqual([]);
+});
+
 test('two tabs writing one snapshot on one database stay consistent', async ({ context }) => {
   const a = await context.newPage();
   const b = await context.newPage();

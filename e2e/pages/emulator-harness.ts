@@ -3,6 +3,7 @@ import { ListSnapshotBlocksCommand, GetSnapshotBlockCommand, StartSnapshotComman
 import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
 import { runScenarios, makeBlock, checksumOf, type ScenarioResult } from '../../src/emulator/conformance.ts';
 import { openBrowserEmulator, IdbStore, type Emulator } from '../../src/emulator/index.ts';
+import { runStoreContract } from '../../src/emulator/store-contract.ts';
 
 let shared: Emulator | undefined;
 
@@ -32,6 +33,17 @@ const harness = {
       },
       filter ? (s) => s.name.includes(filter) : undefined,
     );
+  },
+
+  /** The store contract on fresh IndexedDB databases; returns failures. */
+  async runStoreContract(): Promise<{ name: string; error: string }[]> {
+    const names: string[] = [];
+    const failures = await runStoreContract(() => {
+      names.push(`contract-${crypto.randomUUID()}`);
+      return IdbStore.open(names.at(-1)!);
+    });
+    for (const n of names) await IdbStore.destroy(n);
+    return failures;
   },
 
   /** Opens (or reopens) a named database for the multi-tab and reload checks. */

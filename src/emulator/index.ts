@@ -16,6 +16,7 @@ export { handleEc2Request } from './ec2-wire.ts';
 export { createEmulatorHandler, createEmulatorClients, EMULATOR_CREDENTIALS } from './handler.ts';
 export { MemoryStore } from './stores/memory-store.ts';
 export { IdbStore } from './stores/idb-store.ts';
+export type { IdbStoreOptions } from './stores/idb-store.ts';
 
 /** A running emulator: the model and SDK clients that talk to it. */
 export interface Emulator {

@@ -36,6 +36,8 @@ export interface IdbStoreOptions {
   durability?: 'default' | 'strict' | 'relaxed';
   /** Most puts combined into one transaction. */
   maxBatch?: number;
+  /** Write transactions queued at once (the next one is ready to run as soon as the previous commits). */
+  maxInflight?: number;
 }
 
 interface Queued {
@@ -52,7 +54,7 @@ export class IdbStore implements EmulatorStore {
   readonly kind = 'indexeddb';
   private secret?: Promise<Uint8Array>;
   private queue: Queued[] = [];
-  private flushing = false;
+  private inflight = 0;
   private scheduled = false;
   private listeners = new Set<() => void>();
   private channel?: BroadcastChannel;
@@ -82,7 +84,11 @@ export class IdbStore implements EmulatorStore {
         db.close();
       },
     });
-    return new IdbStore(db, name, { durability: opts.durability ?? 'default', maxBatch: opts.maxBatch ?? 32 });
+    return new IdbStore(db, name, {
+      durability: opts.durability ?? 'default',
+      maxBatch: opts.maxBatch ?? 32,
+      maxInflight: opts.maxInflight ?? 2,
+    });
   }
 
   private writeTx(): WriteTx {
@@ -138,28 +144,34 @@ export class IdbStore implements EmulatorStore {
   }
 
   private schedule(): void {
-    if (this.flushing || this.scheduled || !this.queue.length) return;
+    if (this.scheduled || !this.queue.length || this.inflight >= this.opts.maxInflight) return;
     this.scheduled = true;
-    // One microtask lets puts issued in the same tick join the first transaction.
+    // One microtask lets puts issued in the same tick join the same transaction.
     queueMicrotask(() => {
       this.scheduled = false;
-      void this.flush();
+      this.flush();
     });
   }
 
-  private async flush(): Promise<void> {
-    if (this.flushing || !this.queue.length) return;
-    this.flushing = true;
-    const batch = this.queue.splice(0, this.opts.maxBatch);
-    try {
-      const outcomes = await this.writeBatch(batch.map((q) => q.item));
-      batch.forEach((q, i) => q.resolve(outcomes[i]!));
-      if (outcomes.some((o) => !o.rejected)) this.changed();
-    } catch (err) {
-      for (const q of batch) q.reject(err);
-    } finally {
-      this.flushing = false;
-      this.schedule();
+  private flush(): void {
+    while (this.queue.length && this.inflight < this.opts.maxInflight) {
+      const batch = this.queue.splice(0, this.opts.maxBatch);
+      this.inflight++;
+      // IndexedDB runs overlapping readwrite transactions in creation order, so the next batch reads this one's writes.
+      this.writeBatch(batch.map((q) => q.item))
+        .then(
+          (outcomes) => {
+            batch.forEach((q, i) => q.resolve(outcomes[i]!));
+            if (outcomes.some((o) => !o.rejected)) this.changed();
+          },
+          (err: unknown) => {
+            for (const q of batch) q.reject(err);
+          },
+        )
+        .finally(() => {
+          this.inflight--;
+          this.schedule();
+        });
     }
   }
 
@@ -176,16 +188,21 @@ export class IdbStore implements EmulatorStore {
     const blockKeys = [...new Set(items.map((i) => `${i.snapshotId}\u0000${i.index}`))];
     const digests = new Set(items.map((i) => i.digest));
     // Issue every read at once; the transaction stays active while IDB requests are pending.
-    const [snapRecs, blockRecs] = await Promise.all([
+    const digestList = [...digests];
+    const [snapRecs, blockRecs, refRecs] = await Promise.all([
       Promise.all(snapIds.map((id) => snaps.get(id))),
       Promise.all(blockKeys.map((k) => blocks.get(splitKey(k)))),
+      Promise.all(digestList.map((d) => refs.get(d))),
     ]);
     const snapCache = new Map<string, SnapshotRecord | undefined>(snapIds.map((id, i) => [id, snapRecs[i]]));
     const blockCache = new Map<string, BlockRecord | undefined>(blockKeys.map((k, i) => [k, blockRecs[i]]));
-    for (const b of blockRecs) if (b) digests.add(b.digest);
-    const digestList = [...digests];
-    const refRecs = await Promise.all(digestList.map((d) => refs.get(d)));
     const refCache = new Map<string, RefRecord | undefined>(digestList.map((d, i) => [d, refRecs[i]]));
+    // Overwritten contents need their counts too: a second read round only when a put replaces a block.
+    const older = [...new Set(blockRecs.flatMap((b) => (b && !refCache.has(b.digest) ? [b.digest] : [])))];
+    if (older.length) {
+      const olderRecs = await Promise.all(older.map((d) => refs.get(d)));
+      older.forEach((d, i) => refCache.set(d, olderRecs[i]));
+    }
     const dirtyRefs = new Set<string>();
     const dirtySnaps = new Set<string>();
     const out: PutBlockOutcome[] = [];
