@@ -2,7 +2,10 @@
 // relay mode through the Vite proxy, direct mode cross-origin, credential refresh, diagnoses, no secret persisted.
 import { createHash } from 'node:crypto';
 import { test, expect, type Page, type Request } from '@playwright/test';
-import { createServer, type ViteDevServer } from 'vite';
+import { build, createServer, preview, type ViteDevServer } from 'vite';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { EBSClient, GetSnapshotBlockCommand, paginateListSnapshotBlocks } from '@aws-sdk/client-ebs';
 import { CognitoIdentityClient, CreateIdentityPoolCommand } from '@aws-sdk/client-cognito-identity';
 import { spawnEmulator, type SpawnedEmulator } from '../server/spawn-emulator.ts';
@@ -63,8 +66,8 @@ function watch(page: Page): Seen {
 }
 
 /** Fills the Connection view for AWS mode. */
-async function configure(page: Page, o: { pool: string; mode: 'relay' | 'custom'; url?: string }): Promise<void> {
-  await page.goto(`${site}/#/connection`);
+async function configure(page: Page, o: { pool: string; mode: 'relay' | 'custom'; url?: string }, base = site): Promise<void> {
+  await page.goto(`${base}/#/connection`);
   await page.getByLabel('Amazon Web Services').check();
   await page.getByLabel('Region').fill('us-east-1');
   await page.getByLabel('Cognito identity pool id').fill(o.pool);
@@ -140,8 +143,8 @@ async function storedText(page: Page): Promise<string> {
   });
 }
 
-async function uploadAndCheck(page: Page, seen: Seen, image: TestImage, opts: { concurrency?: number } = {}): Promise<string> {
-  await page.goto(`${site}/#/upload`);
+async function uploadAndCheck(page: Page, seen: Seen, image: TestImage, opts: { concurrency?: number } = {}, base = site): Promise<string> {
+  await page.goto(`${base}/#/upload`);
   await expect(page.getByTestId('mode')).toContainText('AWS us-east-1');
   await pickFile(page, image.path);
   await startUpload(page, { description: 'aws e2e', ...opts });
@@ -160,6 +163,10 @@ async function uploadAndCheck(page: Page, seen: Seen, image: TestImage, opts: { 
 test('relay mode: Test connection, then an upload through the Vite proxy, byte-identical, same origin only', async ({ page }) => {
   const image = makeTestImage('aws-relay-24m', 24, 0xa75e1a);
   const seen = watch(page);
+  const cspComplaints: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspComplaints.push(m.text());
+  });
   await configure(page, { pool: emu.poolId!, mode: 'relay' });
   const result = await testConnection(page);
   await expect(result).toHaveAttribute('data-ok', 'true');
@@ -175,6 +182,8 @@ test('relay mode: Test connection, then an upload through the Vite proxy, byte-i
   expect(seen.requests.some((r) => new URL(r.url()).pathname === '/ec2/')).toBe(true);
   expect(seen.requests.filter((r) => r.method() === 'PUT' && /\/snapshots\/snap-[0-9a-f]+\/blocks\/\d+$/.test(r.url())).length).toBeGreaterThan(0);
 
+  // The app itself (page, workers, hashing) runs under the CSP without a single refusal.
+  expect(cspComplaints).toEqual([]);
   // The CSP stops the page from reaching any other host.
   const blocked = await page.evaluate(async () => {
     const violation = new Promise<string>((res) => document.addEventListener('securitypolicyviolation', (e) => res(e.violatedDirective), { once: true }));
@@ -263,4 +272,33 @@ test('each failure gets its own sentence: CORS blocked, unknown pool, no unauthe
   await page.unroute('**/cognito-identity/');
 
   expect(new Set([corsText, poolText, unauthText, secretText]).size).toBe(4);
+});
+
+test('the built site under `vite preview`: relay mode works and the CSP refuses nothing', async ({ page }) => {
+  const outDir = mkdtempSync(join(tmpdir(), 'blockport-dist-'));
+  process.env.BLOCKPORT_RELAY_TARGET = emu.url;
+  try {
+    await build({ configFile: 'vite.config.ts', build: { outDir, emptyOutDir: true, sourcemap: false }, logLevel: 'warn' });
+    const server = await preview({ configFile: 'vite.config.ts', build: { outDir }, preview: { port: 0, host: 'localhost' }, logLevel: 'warn' });
+    try {
+      const addr = server.httpServer.address();
+      const built = `http://localhost:${typeof addr === 'object' && addr ? addr.port : 0}`;
+      const image = makeTestImage('aws-preview-8m', 8, 0xb1d7);
+      const seen = watch(page);
+      const cspComplaints: string[] = [];
+      page.on('console', (m) => {
+        if (/Content Security Policy/i.test(m.text())) cspComplaints.push(m.text());
+      });
+      await configure(page, { pool: emu.poolId!, mode: 'relay' }, built);
+      await expect(await testConnection(page)).toHaveAttribute('data-ok', 'true');
+      await uploadAndCheck(page, seen, image, {}, built);
+      expect([...seen.hosts]).toEqual([new URL(built).host]);
+      expect(cspComplaints).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  } finally {
+    delete process.env.BLOCKPORT_RELAY_TARGET;
+    rmSync(outDir, { recursive: true, force: true });
+  }
 });
