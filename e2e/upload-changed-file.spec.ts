@@ -1,18 +1,20 @@
 import { test, expect } from '@playwright/test';
-import { makeChangedCopy, makeTestImage } from './helpers/disk-image.ts';
+import { changeInPlace, copyImage, makeTestImage } from './helpers/disk-image.ts';
 import { emulatorSummary, pickFile, startUpload, waitForPercent } from './helpers/ui.ts';
 
 test.describe.configure({ timeout: 300_000 });
 
 test('a file changed between sessions is refused with a sentence, and nothing more is uploaded', async ({ page }) => {
   const image = makeTestImage('changed-256m', 256, 0x5eed03);
-  const changed = makeChangedCopy(image, 'changed-256m-edited');
+  const working = copyImage(image, 'changed-256m-working');
 
   await page.goto('/#/upload');
-  await pickFile(page, image.path);
+  await pickFile(page, working);
   await startUpload(page, { concurrency: 8 });
   await waitForPercent(page, 35);
   await page.reload();
+  // Between the sessions the same file is written to (same name and size).
+  changeInPlace(working);
 
   await page.goto('/#/jobs');
   const card = page.getByTestId('job-card');
@@ -20,7 +22,7 @@ test('a file changed between sessions is refused with a sentence, and nothing mo
   const before = await emulatorSummary(page);
 
   await card.getByRole('button', { name: 'Resume…' }).click();
-  await pickFile(page, changed, card);
+  await pickFile(page, working, card);
   const problem = card.getByTestId('job-problem');
   await expect(problem).toBeVisible({ timeout: 60_000 });
   await expect(problem).toHaveAttribute('data-code', 'file-changed');

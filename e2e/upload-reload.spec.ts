@@ -40,7 +40,9 @@ for (const cut of CUTS) {
 
     const counts = await putCounts(page, snapshotId);
     const again = resent(counts);
-    test.info().annotations.push({ type: 'resent', description: `cut ${cut}% (reached ${reached}%): ${again} block(s) sent twice` });
+    const note = `cut ${cut}% (reached ${reached}%): ${again} block(s) sent twice, window ${WINDOW}`;
+    test.info().annotations.push({ type: 'resent', description: note });
+    console.log(note);
     expect(again).toBeLessThanOrEqual(WINDOW);
   });
 }

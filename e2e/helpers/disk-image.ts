@@ -93,12 +93,17 @@ export function makeTestImage(name: string, sizeMiB: number, seed: number, tailB
   return image;
 }
 
-/** Changes bytes in the middle of a copy of an image (same size), as an editor or a VM would. */
-export function makeChangedCopy(image: TestImage, name: string): string {
+/** Copies an image to a working file the test may change. */
+export function copyImage(image: TestImage, name: string): string {
   const path = join(tmpdir(), 'blockport-e2e', `${name}.img`);
   writeFileSync(path, readFileSync(image.path));
-  const fd = openSync(path, 'r+');
-  writeSync(fd, Buffer.from('changed between sessions'), 0, 25, Math.floor(image.size / 2));
-  closeSync(fd);
   return path;
+}
+
+/** Overwrites bytes in the middle of a file in place (same name, same size), as a running VM would. */
+export function changeInPlace(path: string): void {
+  const fd = openSync(path, 'r+');
+  const text = Buffer.from('changed between sessions');
+  writeSync(fd, text, 0, text.length, Math.floor(statSync(path).size / 2));
+  closeSync(fd);
 }

@@ -44,9 +44,13 @@ class JobsState {
   activity = $state.raw<Record<string, JobActivity>>({});
   /** Jobs whose card asks for the file to be picked again. */
   needsFile = $state.raw<Record<string, boolean>>({});
+  /** The file last picked for a job that was refused, so "start over" can use it at once. */
+  lastPicked = $state.raw<Record<string, PickedFile>>({});
 
   unfinished = $derived(this.jobs.filter((j) => !FINISHED.has(j.state)));
-  finished = $derived(this.jobs.filter((j) => FINISHED.has(j.state)));
+  /** Unfinished jobs, plus those that ended in this tab (their card keeps the final report). */
+  shown = $derived(this.jobs.filter((j) => !FINISHED.has(j.state) || j.id in runs.byJob));
+  finished = $derived(this.jobs.filter((j) => FINISHED.has(j.state) && !(j.id in runs.byJob)));
 
   readonly #watchers = new Map<string, () => void>();
   #channel: BroadcastChannel | null = null;
@@ -137,6 +141,7 @@ class JobsState {
       this.needsFile = this.#set(this.needsFile, job.id, true);
       return;
     }
+    this.lastPicked = this.#set(this.lastPicked, job.id, picked);
     this.activity = this.#set(this.activity, job.id, 'resuming');
     try {
       if (!picked && job.fileHandle && !(await ensureReadPermission(job.fileHandle))) {
@@ -207,6 +212,7 @@ class JobsState {
       const run = await startUpload({ file: source, connection: connectionFor(job) ?? job.connection, options: job.params });
       runs.add(run);
       await discardJob(job.id);
+      this.lastPicked = this.#set(this.lastPicked, job.id, undefined);
     } catch (e) {
       this.#problem(job.id, toProblem(e, 'The upload could not start over'));
     } finally {
