@@ -145,6 +145,12 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
       try {
         const { path, rawQuery, query } = splitUrl(req.url ?? '/');
         const headers = headersOf(req);
+        let remoteAddress = '';
+        try {
+          remoteAddress = req.socket?.remoteAddress ?? '';
+        } catch {
+          // An HTTP/2 session already gone has no socket; the request is answered (or dropped) all the same.
+        }
         const b = await readBody(req, bodyTimeoutMs);
         if (b.kind === 'gone') return;
         if (b.kind === 'too-large') {
@@ -158,7 +164,7 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
           headers,
           body: b.body,
           rawQuery,
-          remoteAddress: req.socket?.remoteAddress ?? '',
+          remoteAddress,
         };
         const out = await app.handle(incoming);
         if (app.config.verbose) console.error(`${incoming.method} ${req.url} → ${out.drop ? 'dropped' : out.response.status}`);
@@ -184,6 +190,8 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
     const pems = await selfSignedCertificate(opts.host);
     cert = pems.cert;
     server = http2.createSecureServer({ key: pems.key, cert: pems.cert, allowHTTP1: true }, onRequest);
+    // Idle or stalled connections (HTTP/1.1 and HTTP/2 alike) are closed after two minutes.
+    server.setTimeout(120_000);
     server.on('session', (s: http2.ServerHttp2Session) => {
       sessions.add(s);
       s.on('close', () => sessions.delete(s));
