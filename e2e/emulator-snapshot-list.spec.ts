@@ -44,3 +44,9 @@ test('the snapshot list shows state, size and lineage, and follows changes made 
   await list.close();
   await writer.evaluate((d) => window.emulatorHarness.destroy(d), db);
 });
+
+test('the app shows the snapshot list under Snapshots', async ({ page }) => {
+  await page.goto('/#/snapshots');
+  await expect(page.getByRole('heading', { name: 'Snapshots in the in-browser emulator' })).toBeVisible({ timeout: 60_000 });
+  await expect(page.getByTestId('no-snapshots').or(page.getByRole('table'))).toBeVisible();
+});
