@@ -230,7 +230,7 @@ test('credentials issued for 2 minutes: an upload that takes longer completes, a
   await expect(page.getByTestId('credential-status')).toContainText('refreshed');
 });
 
-test('each failure gets its own sentence: CORS blocked, unknown pool, no unauthenticated access, bad secret', async ({ page }) => {
+test('each failure gets its own sentence: CORS blocked, unknown pool, no unauthenticated access, bad secret, no relay', async ({ page, baseURL }) => {
   const step = (r: import('@playwright/test').Locator) => r.locator('li.bad');
 
   // CORS off: the direct (cross-origin) call is blocked; the diagnosis says so and points to the relay.
@@ -271,7 +271,14 @@ test('each failure gets its own sentence: CORS blocked, unknown pool, no unauthe
   const secretText = await step(r).innerText();
   await page.unroute('**/cognito-identity/');
 
-  expect(new Set([corsText, poolText, unauthText, secretText]).size).toBe(4);
+  // A site served without the relay (the plain dev server): relay mode says the relay is missing and how to add it.
+  await configure(page, { pool: emu.poolId!, mode: 'relay' }, baseURL!);
+  r = await testConnection(page);
+  await expect(step(r)).toContainText(`${baseURL}/cognito-identity did not answer like the Cognito Identity API (HTTP 404): this site has no relay for it.`);
+  await expect(step(r).getByTestId('connection-action')).toContainText('BLOCKPORT_RELAY_TARGET');
+  const relayText = await step(r).innerText();
+
+  expect(new Set([corsText, poolText, unauthText, secretText, relayText]).size).toBe(5);
 });
 
 test('the built site under `vite preview`: relay mode works and the CSP refuses nothing', async ({ page }) => {
