@@ -74,6 +74,7 @@ export function advise(err: unknown, ctx: FailureContext): Advice {
   const e: ErrorLike = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as ErrorLike;
   const name = e.name ?? e.code ?? '';
   const msg = e.message ?? '';
+  const said = msg.trim().replace(/\.$/, '');
   const status = e.$metadata?.httpStatusCode;
   const svc = SERVICE_NAME[ctx.service];
   const where = destination(ctx);
@@ -119,7 +120,7 @@ export function advise(err: unknown, ctx: FailureContext): Advice {
     }
     return {
       code: 'login-invalid',
-      what: `The identity pool refused the login: ${msg || 'the token is not valid for it'}.`,
+      what: `The identity pool refused the login: ${said || 'the token is not valid for it'}.`,
       action: 'Check the provider name matches one configured on the pool, and paste a fresh token from that provider.',
       detail,
     };
@@ -141,7 +142,7 @@ export function advise(err: unknown, ctx: FailureContext): Advice {
   if (/^(AccessDenied|AccessDeniedException|UnauthorizedOperation|UnauthorizedException)$/.test(name) || status === 403 && /not authorized|access denied/i.test(msg)) {
     return {
       code: 'access-denied',
-      what: `The credentials from the identity pool are not allowed to call ${svc} (${msg || name}).`,
+      what: `The credentials from the identity pool are not allowed to call ${svc} (${said || name}).`,
       action: "Attach this policy to the pool's roles (deploy/blockport.json does it for you):",
       policy: JSON.stringify(blockportPolicy(ctx.settings.region), null, 2),
       detail,
@@ -188,5 +189,5 @@ export function advise(err: unknown, ctx: FailureContext): Advice {
       detail,
     };
   }
-  return { code: 'service', what: `${svc} refused the request: ${msg || name}.`, action: 'Check the settings and test again; if it repeats, report the details below.', detail };
+  return { code: 'service', what: `${svc} refused the request: ${said || name}.`, action: 'Check the settings and test again; if it repeats, report the details below.', detail };
 }

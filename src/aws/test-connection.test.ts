@@ -50,6 +50,19 @@ describe('Test connection against the emulator server (real SDK clients, SigV4 v
     expect(r.steps[0]!.advice!.action).toMatch(/Enter a login|AllowUnauthenticatedIdentities/);
   });
 
+  it('gets authenticated credentials with a login, and names a login the pool does not accept', async () => {
+    const admin = new CognitoIdentityClient({ region: 'us-east-1', endpoint: emu.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const pool = await admin.send(
+      new CreateIdentityPoolCommand({ IdentityPoolName: 'members', AllowUnauthenticatedIdentities: false, SupportedLoginProviders: { 'accounts.example.com': 'blockport-app' } }),
+    );
+    const s = settings({ identityPoolId: pool.IdentityPoolId!, loginProvider: 'accounts.example.com' });
+    const ok = await run(s, cognitoFetcher(s, { login: { provider: 'accounts.example.com', token: 'id-token-of-alice' } }));
+    expect(ok.ok).toBe(true);
+    const stranger = await run(s, cognitoFetcher(s, { login: { provider: 'login.other.example', token: 'x' } }));
+    expect(stranger.steps[0]!.advice).toMatchObject({ code: 'login-invalid' });
+    expect(stranger.steps[0]!.text).toBe('The identity pool refused the login: Token is not from a supported provider of this identity pool.');
+  });
+
   it('recognises a bad secret from the service\'s signature refusal', async () => {
     const s = settings();
     const good = cognitoFetcher(s);
