@@ -3,11 +3,16 @@ import { readFileSync } from 'node:fs';
 
 test.describe.configure({ timeout: 180_000 });
 
+// Modules the page imports through Vite (passed as values so TypeScript does not resolve them as files).
+const MODS = { clients: '/src/aws/clients.ts', fixture: '/src/engine/download-fixture.ts' };
+type ClientsMod = typeof import('../src/aws/clients.ts');
+type FixtureMod = typeof import('../src/engine/download-fixture.ts');
+
 /** Writes v1, a child v2 (changed, zeroed and new blocks) and an unrelated snapshot into the in-browser emulator. */
 async function seed(page: Page): Promise<{ v1: string; v2: string; other: string }> {
-  return page.evaluate(async () => {
-    const { createClients } = await import(/* @vite-ignore */ '/src/aws/clients.ts');
-    const { writeSnapshot, patternBlock } = await import(/* @vite-ignore */ '/src/engine/download-fixture.ts');
+  return page.evaluate(async (mods) => {
+    const { createClients } = (await import(/* @vite-ignore */ mods.clients)) as ClientsMod;
+    const { writeSnapshot, patternBlock } = (await import(/* @vite-ignore */ mods.fixture)) as FixtureMod;
     const { ebs, close } = await createClients({ kind: 'emulator' });
     const v1Blocks = new Map<number, Uint8Array>();
     for (let i = 0; i < 12; i++) v1Blocks.set(i, patternBlock(i + 1));
@@ -23,21 +28,21 @@ async function seed(page: Page): Promise<{ v1: string; v2: string; other: string
     const other = await writeSnapshot(ebs, new Map([[0, patternBlock(77)]]));
     close();
     return { v1, v2, other };
-  });
+  }, MODS);
 }
 
 /** ListChangedBlocks straight through the SDK in the page: index → side. */
 async function changed(page: Page, a: string, b: string): Promise<{ index: number; side: string }[]> {
   return page.evaluate(
-    async ([first, second]) => {
-      const { createClients } = await import(/* @vite-ignore */ '/src/aws/clients.ts');
-      const { rawChangedBlocks } = await import(/* @vite-ignore */ '/src/engine/download-fixture.ts');
+    async ([first, second, mods]) => {
+      const { createClients } = (await import(/* @vite-ignore */ mods.clients)) as ClientsMod;
+      const { rawChangedBlocks } = (await import(/* @vite-ignore */ mods.fixture)) as FixtureMod;
       const { ebs, close } = await createClients({ kind: 'emulator' });
       const out = await rawChangedBlocks(ebs, first, second);
       close();
       return out;
     },
-    [a, b] as const,
+    [a, b, MODS] as const,
   );
 }
 

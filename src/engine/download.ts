@@ -150,15 +150,23 @@ async function census(opts: DownloadOptions): Promise<{ listed: number; resumed:
  */
 export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadResult> {
   const { ebs, snapshotId, target, signal } = opts;
-  const c = await census(opts);
-  const size = opts.size ?? c.volumeSize * GiB;
-  if (size > c.volumeSize * GiB) {
-    throw new DownloadError(
-      `The file size ${size} is larger than the volume of ${snapshotId} (${c.volumeSize} GiB). Leave the size out to use the volume size.`,
-      'target',
-    );
+  let c: Awaited<ReturnType<typeof census>>;
+  let size: number;
+  try {
+    c = await census(opts);
+    size = opts.size ?? c.volumeSize * GiB;
+    if (size > c.volumeSize * GiB) {
+      throw new DownloadError(
+        `The file size ${size} is larger than the volume of ${snapshotId} (${c.volumeSize} GiB). Leave the size out to use the volume size.`,
+        'target',
+      );
+    }
+    await target.setSize(size);
+  } catch (err) {
+    // Nothing was written: release the file and report why.
+    await target.close().catch(() => undefined);
+    throw err;
   }
-  await target.setSize(size);
 
   const bs = c.blockSize;
   const total = c.listed;

@@ -1,0 +1,172 @@
+// `blockport download` and `blockport diff` as processes against `npm run emulator`, checked against boto3.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { EBSClient } from '@aws-sdk/client-ebs';
+import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
+import { patternBlock, writeSnapshot } from '../../src/engine/download-fixture.ts';
+
+const run = promisify(execFile);
+const BS = 524288;
+const root = join(import.meta.dirname, '..', '..');
+const env = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+
+// boto3 reads the same snapshots on its own: ListSnapshotBlocks + GetSnapshotBlock into a file, and ListChangedBlocks.
+const BOTO3 = `
+import boto3, hashlib, json, sys
+op, url = sys.argv[1], sys.argv[2]
+ebs = boto3.client('ebs', endpoint_url=url, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')
+if op == 'download':
+    snap, size = sys.argv[3], int(sys.argv[4])
+    data = bytearray(size)
+    kw = {'SnapshotId': snap}
+    while True:
+        page = ebs.list_snapshot_blocks(**kw)
+        for b in page['Blocks']:
+            body = ebs.get_snapshot_block(SnapshotId=snap, BlockIndex=b['BlockIndex'], BlockToken=b['BlockToken'])['BlockData'].read()
+            off = b['BlockIndex'] * 524288
+            if off < size:
+                data[off:off + len(body)] = body[:size - off]
+        if not page.get('NextToken'): break
+        kw = {'SnapshotId': snap, 'NextToken': page['NextToken']}
+    print(hashlib.sha256(bytes(data[:size])).hexdigest())
+else:
+    first, second = sys.argv[3], sys.argv[4]
+    out, kw = [], {'FirstSnapshotId': first, 'SecondSnapshotId': second}
+    while True:
+        page = ebs.list_changed_blocks(**kw)
+        for c in page['ChangedBlocks']:
+            a, b = c.get('FirstBlockToken'), c.get('SecondBlockToken')
+            out.append({'index': c['BlockIndex'], 'side': 'both' if a and b else 'first' if a else 'second'})
+        if not page.get('NextToken'): break
+        kw = {'FirstSnapshotId': first, 'SecondSnapshotId': second, 'NextToken': page['NextToken']}
+    print(json.dumps(out))
+`;
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [join(root, 'cli', 'blockport.mjs'), ...args], { env, maxBuffer: 64 * 1048576 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+async function boto3(args: string[]): Promise<string> {
+  return (await run('python3', ['-c', BOTO3, ...args], { maxBuffer: 64 * 1048576 })).stdout.trim();
+}
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+// Each CLI run is a fresh process (tsx + SDK load): slow on a busy machine, hence the long per-test timeout.
+describe('blockport download / diff against npm run emulator', { timeout: 300_000 }, () => {
+  let emu: SpawnedEmulator;
+  let ebs: EBSClient;
+  let dir: string;
+  let v1: string;
+  let v2: string;
+  let other: string;
+  const v1Blocks = new Map<number, Uint8Array>();
+  const v2Blocks = new Map<number, Uint8Array>();
+
+  beforeAll(async () => {
+    emu = await spawnEmulator(['--latency-ms', '5']);
+    ebs = new EBSClient({ endpoint: emu.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    dir = mkdtempSync(join(tmpdir(), 'blockport-cli-dl-'));
+    for (let i = 0; i < 60; i++) if (i % 7 !== 3) v1Blocks.set(i, patternBlock(i + 1));
+    v1 = await writeSnapshot(ebs, v1Blocks);
+    v2Blocks.set(4, patternBlock(4000)).set(5, new Uint8Array(BS)).set(6, patternBlock(7)).set(100, patternBlock(100)).set(2047, patternBlock(2047));
+    v2 = await writeSnapshot(ebs, v2Blocks, { parentSnapshotId: v1 });
+    other = await writeSnapshot(ebs, new Map([[0, patternBlock(9)]]));
+  });
+
+  afterAll(async () => {
+    ebs?.destroy();
+    await emu?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('downloads a child snapshot byte-identical to what boto3 reads, and to the volume written', async () => {
+    const file = join(dir, 'v2.img');
+    const size = 64 * BS + 12345;
+    const r = await cli(['download', v2, file, '--endpoint', emu.url, '--size', String(size), '--no-progress']);
+    expect(r.stderr).toContain('every checksum verified');
+    expect(r.code).toBe(0);
+    const got = readFileSync(file);
+    expect(got.length).toBe(size);
+    const want = new Uint8Array(size);
+    for (const [i, d] of [...v1Blocks, ...v2Blocks]) if (i * BS < size) want.set(d.subarray(0, Math.min(BS, size - i * BS)), i * BS);
+    expect(sha(got)).toBe(sha(want));
+    expect(sha(got)).toBe(await boto3(['download', emu.url, v2, String(size)]));
+    expect(existsSync(`${file}.blockport-download.json`)).toBe(false);
+  });
+
+  it('defaults to the volume size and prints its result as JSON', async () => {
+    const file = join(dir, 'v1.img');
+    const r = await cli(['download', v1, file, '--endpoint', emu.url, '--json', '--no-progress']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ snapshotId: v1, size: 1024 ** 3, blocksListed: v1Blocks.size, blocksFetched: v1Blocks.size });
+    // The file is the whole volume; its written part matches boto3's read (the rest is never-written zeros).
+    const got = readFileSync(file);
+    expect(got.length).toBe(1024 ** 3);
+    expect(sha(got.subarray(0, 60 * BS))).toBe(await boto3(['download', emu.url, v1, String(60 * BS)]));
+    const zeros = Buffer.alloc(BS);
+    let nonZero = 0;
+    for (let off = 60 * BS; off < got.length; off += BS) if (!got.subarray(off, off + BS).equals(zeros)) nonZero++;
+    expect(nonZero).toBe(0);
+  });
+
+  it('resumes after an interrupt (SIGINT) and fetches only what is missing', async () => {
+    const file = join(dir, 'resume.img');
+    const size = 60 * BS;
+    const child = spawn(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'download', v1, file, '--endpoint', emu.url, '--size', String(size), '--concurrency', '1', '--no-progress'], { env });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    const sidecar = `${file}.blockport-download.json`;
+    for (let t = 0; t < 600 && !existsSync(sidecar); t++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(sidecar)).toBe(true);
+    child.kill('SIGINT');
+    expect(await exited).toBe(1);
+    expect(stderr).toContain('Run the same command again to resume');
+
+    const r = await cli(['download', v1, file, '--endpoint', emu.url, '--size', String(size), '--json', '--no-progress']);
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.stdout);
+    expect(res.blocksResumed).toBeGreaterThan(0);
+    expect(res.blocksResumed + res.blocksFetched).toBe(v1Blocks.size);
+    expect(sha(readFileSync(file))).toBe(await boto3(['download', emu.url, v1, String(size)]));
+  });
+
+  it('diff --json lists exactly what boto3 ListChangedBlocks lists, both ways', async () => {
+    for (const [a, b] of [[v1, v2], [v2, v1]] as const) {
+      const r = await cli(['diff', a, b, '--endpoint', emu.url, '--json']);
+      expect(r.code).toBe(0);
+      const doc = JSON.parse(r.stdout);
+      expect(doc.blocks).toEqual(JSON.parse(await boto3(['changed', emu.url, a, b])));
+      expect(doc.counts.total).toBe(v2Blocks.size);
+    }
+    const human = await cli(['diff', v1, v2, '--endpoint', emu.url]);
+    expect(human.stdout).toContain('only in the second: 2  [100, 2047]');
+    expect(human.stdout).toContain('in both:            3  [4-6]');
+  });
+
+  it('diff of unrelated snapshots and download of a missing one fail with sentences', async () => {
+    const r = await cli(['diff', v1, other, '--endpoint', emu.url]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${v1} and ${other} are not related`);
+    const missing = join(dir, 'missing.img');
+    const d = await cli(['download', 'snap-0123456789abcdef0', missing, '--endpoint', emu.url, '--wait', '0']);
+    expect(d.code).toBe(1);
+    expect(d.stderr).toMatch(/snap-0123456789abcdef0 cannot be read/);
+    expect(existsSync(missing)).toBe(false);
+    const bad = await cli(['download', 'vol-123', missing]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('is not a snapshot id');
+  });
+});

@@ -1,0 +1,268 @@
+// `blockport download <snapshot-id> <file>`: the download engine in Node, resumable through a sidecar file.
+import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpAgent } from 'node:http';
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { createClients, type Clients, type Connection } from '../../src/aws/clients.ts';
+import { downloadSnapshot, newBitmap, type DownloadProgress, type DownloadTarget } from '../../src/engine/download.ts';
+import { DownloadError } from '../../src/engine/download-error.ts';
+
+export const usage = `Usage: blockport download <snapshot-id> <file> [options]
+
+Downloads a completed EBS snapshot to a local file through the EBS direct APIs (ListSnapshotBlocks,
+GetSnapshotBlock): every block's SHA-256 is checked and written at its offset; blocks never written
+become zeros. An interrupted download resumes when run again with the same arguments (progress is
+kept in <file>.blockport-download.json). Credentials come from the standard AWS chain.
+
+Options:
+  --endpoint URL      EBS endpoint, e.g. http://127.0.0.1:4566 for \`npm run emulator\`
+  --region R          AWS Region (default: AWS_REGION / AWS_DEFAULT_REGION; us-east-1 with --endpoint)
+  --size BYTES        size of the file (e.g. the original image size); default the volume size
+  --concurrency N     blocks in flight (default 16)
+  --wait SECONDS      how long to retry a snapshot that is not readable yet (default 90)
+  --restart           ignore an earlier interrupted download of this file
+  --no-verify-ssl     accept a self-signed certificate (the emulator's --tls)
+  --no-progress       no progress lines on stderr
+  --json              print the result as JSON on stdout
+  --help              this text
+
+Exit status: 0 when the file is complete, 1 when the download failed or was interrupted, 2 for a bad command line.`;
+
+/** A bad command line, with the sentence to print. */
+export class UsageError extends Error {}
+
+/** The flags shared by the read commands (download, diff). */
+export interface ReadFlags {
+  endpoint?: string;
+  region?: string;
+  verifySsl: boolean;
+  progress: boolean;
+  json: boolean;
+}
+
+/** Parses one shared flag at args[i]; returns the new index, or -1 when the flag is not a shared one. */
+export function parseReadFlag(args: string[], i: number, out: ReadFlags): number {
+  const a = args[i]!;
+  const need = (): string => {
+    const v = args[i + 1];
+    if (v === undefined) throw new UsageError(`${a} needs a value.`);
+    return v;
+  };
+  switch (a) {
+    case '--endpoint':
+      out.endpoint = need();
+      if (!/^https?:\/\//.test(out.endpoint)) throw new UsageError(`--endpoint needs a URL starting with http:// or https://, got ${out.endpoint}.`);
+      return i + 1;
+    case '--region':
+      out.region = need();
+      return i + 1;
+    case '--no-verify-ssl':
+      out.verifySsl = false;
+      return i;
+    case '--no-progress':
+      out.progress = false;
+      return i;
+    case '--json':
+      out.json = true;
+      return i;
+    default:
+      return -1;
+  }
+}
+
+/** Checks a snapshot id the way the service does, with a sentence. */
+export function checkSnapshotId(id: string): string {
+  if (!/^snap-[0-9a-f]+$/.test(id) || id.length > 64) throw new UsageError(`${id} is not a snapshot id (snap- followed by hex digits).`);
+  return id;
+}
+
+/** SDK clients for the read commands: standard credential chain, keep-alive sockets. */
+export async function readClients(f: ReadFlags, sockets: number): Promise<Clients> {
+  const region = f.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (f.endpoint ? 'us-east-1' : undefined);
+  if (!region) throw new UsageError('no AWS Region: pass --region, or set AWS_REGION.');
+  const connection: Connection = { kind: 'endpoint', region, ...(f.endpoint ? { endpoint: f.endpoint } : {}) };
+  const agentOpts = { keepAlive: true, maxSockets: Math.max(50, sockets * 2) };
+  const requestHandler = new NodeHttpHandler({
+    httpAgent: new HttpAgent(agentOpts),
+    httpsAgent: new HttpsAgent({ ...agentOpts, rejectUnauthorized: f.verifySsl }),
+    requestTimeout: 120_000,
+  });
+  return createClients(connection, { defaultCredentials: fromNodeProviderChain(), requestHandler });
+}
+
+/** The sentence for an error of a read command. */
+export function readErrorSentence(err: unknown): string {
+  if (err instanceof DownloadError || err instanceof UsageError) return err.message;
+  const e = err as Error;
+  if (e.name === 'CredentialsProviderError')
+    return `no AWS credentials found (${e.message}). Set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE.`;
+  if (e.name === 'AccessDeniedException') return `${e.message}. The credentials may not read EBS snapshots: allow ebs:ListSnapshotBlocks, ebs:GetSnapshotBlock and ebs:ListChangedBlocks.`;
+  return e.message ?? String(err);
+}
+
+interface Parsed extends ReadFlags {
+  snapshotId: string;
+  file: string;
+  size?: number;
+  concurrency: number;
+  waitSeconds: number;
+  restart: boolean;
+}
+
+/** Parses the arguments of `download`; throws UsageError with a sentence. */
+export function parseDownloadArgs(args: string[]): Parsed {
+  const out: Parsed = { snapshotId: '', file: '', concurrency: 16, waitSeconds: 90, restart: false, verifySsl: true, progress: true, json: false };
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const j = parseReadFlag(args, i, out);
+    if (j >= 0) {
+      i = j;
+      continue;
+    }
+    const a = args[i]!;
+    const num = (lo: number, hi: number): number => {
+      const v = args[++i];
+      const n = Number(v);
+      if (v === undefined || !Number.isInteger(n) || n < lo || n > hi) throw new UsageError(`${a} needs a whole number between ${lo} and ${hi}, got ${v ?? 'nothing'}.`);
+      return n;
+    };
+    if (a === '--size') out.size = num(1, 65536 * 1024 ** 3);
+    else if (a === '--concurrency') out.concurrency = num(1, 256);
+    else if (a === '--wait') out.waitSeconds = num(0, 3600);
+    else if (a === '--restart') out.restart = true;
+    else if (a.startsWith('-')) throw new UsageError(`Unknown option ${a}. Run \`blockport download --help\` for the options.`);
+    else positional.push(a);
+  }
+  if (positional.length !== 2) throw new UsageError('Name the snapshot and the file: blockport download <snapshot-id> <file>.');
+  out.snapshotId = checkSnapshotId(positional[0]!);
+  out.file = positional[1]!;
+  return out;
+}
+
+/** A DownloadTarget over a local file: positioned writes, durable on datasync. */
+export function fileTarget(fh: FileHandle): DownloadTarget {
+  return {
+    async setSize(size) {
+      if ((await fh.stat()).size !== size) await fh.truncate(size);
+    },
+    async write(offset, data) {
+      let done = 0;
+      while (done < data.length) done += (await fh.write(data, done, data.length - done, offset + done)).bytesWritten;
+    },
+    async flush() {
+      await fh.datasync();
+      return true;
+    },
+    async close() {
+      await fh.datasync();
+      await fh.close();
+    },
+  };
+}
+
+interface Sidecar {
+  snapshotId: string;
+  size?: number;
+  bitmap: string;
+}
+
+function progressLine(p: DownloadProgress): string {
+  const pct = p.blocksTotal ? Math.floor((100 * p.blocksDone) / p.blocksTotal) : 100;
+  const eta = p.etaSeconds === undefined ? '' : ` ETA ${Math.floor(p.etaSeconds / 60)}m${String(Math.round(p.etaSeconds % 60)).padStart(2, '0')}s`;
+  return `downloading ${pct}% blocks ${p.blocksDone}/${p.blocksTotal} ${(p.bytesDone / 1048576).toFixed(0)} MiB ${(p.speed / 1048576).toFixed(1)} MiB/s${eta}`;
+}
+
+/** Runs `blockport download`; returns the exit code. */
+export async function run(args: string[]): Promise<number> {
+  let p: Parsed;
+  let clients: Clients;
+  try {
+    p = parseDownloadArgs(args);
+    clients = await readClients(p, p.concurrency);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`blockport download: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const sidecarPath = `${p.file}.blockport-download.json`;
+  let done: Uint8Array | undefined;
+  let earlier: Sidecar | undefined;
+  if (!p.restart) {
+    earlier = await readFile(sidecarPath, 'utf8').then((t) => JSON.parse(t) as Sidecar).catch(() => undefined);
+    if (earlier && earlier.snapshotId === p.snapshotId && (p.size === undefined || p.size === earlier.size)) {
+      done = Uint8Array.from(Buffer.from(earlier.bitmap, 'base64'));
+      p.size ??= earlier.size;
+    } else earlier = undefined;
+  }
+  let fh: FileHandle;
+  try {
+    fh = await open(p.file, earlier ? 'r+' : 'w');
+  } catch (err) {
+    clients.close();
+    console.error(`blockport download: cannot write ${p.file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}). Check the path and its permissions.`);
+    return 1;
+  }
+  done ??= newBitmap(0);
+  let bitmap = done;
+  const saveSidecar = async (): Promise<void> => {
+    const tmp = `${sidecarPath}.tmp`;
+    await writeFile(tmp, JSON.stringify({ snapshotId: p.snapshotId, ...(p.size !== undefined ? { size: p.size } : {}), bitmap: Buffer.from(bitmap).toString('base64') } satisfies Sidecar));
+    await rename(tmp, sidecarPath);
+  };
+  const ac = new AbortController();
+  const onSigint = (): void => ac.abort();
+  process.once('SIGINT', onSigint);
+  const tty = process.stderr.isTTY;
+  let lastLine = 0;
+  try {
+    const result = await downloadSnapshot({
+      ebs: clients.ebs,
+      snapshotId: p.snapshotId,
+      target: fileTarget(fh),
+      ...(p.size !== undefined ? { size: p.size } : {}),
+      done,
+      concurrency: p.concurrency,
+      lagMs: p.waitSeconds * 1000,
+      signal: ac.signal,
+      commit: async (indices) => {
+        const need = (Math.max(...indices) >> 3) + 1;
+        if (need > bitmap.length) {
+          const grown = new Uint8Array(Math.max(need, bitmap.length * 2, 1024));
+          grown.set(bitmap);
+          bitmap = grown;
+        }
+        for (const i of indices) bitmap[i >> 3]! |= 1 << (i & 7);
+        await saveSidecar();
+      },
+      onProgress: (pr) => {
+        if (!p.progress) return;
+        const now = Date.now();
+        if (now - lastLine < (tty ? 250 : 2000) && pr.blocksDone !== pr.blocksTotal) return;
+        lastLine = now;
+        process.stderr.write(tty ? `\r\x1b[K${progressLine(pr)}` : `${progressLine(pr)}\n`);
+      },
+    });
+    if (p.progress && tty) process.stderr.write('\n');
+    await rm(sidecarPath, { force: true });
+    if (p.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else
+      console.error(
+        `blockport download: ${p.snapshotId} → ${p.file}: ${result.size} bytes, ${result.blocksFetched} blocks fetched` +
+          `${result.blocksResumed ? `, ${result.blocksResumed} kept from the interrupted run` : ''}, every checksum verified.`,
+      );
+    return 0;
+  } catch (err) {
+    if (p.progress && tty) process.stderr.write('\n');
+    const resumable = err instanceof DownloadError && err.code === 'cancelled';
+    // A file this run created and never wrote to is removed, so a typo leaves nothing behind.
+    if (!earlier && err instanceof DownloadError && (err.code === 'not-found' || err.code === 'target')) await rm(p.file, { force: true });
+    console.error(`blockport download: ${readErrorSentence(err)}${resumable ? ' Run the same command again to resume.' : ''}`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+    clients.close();
+  }
+}
