@@ -40,8 +40,8 @@ const bench = {
     return (blocks.length * BLOCK) / 1048576 / s;
   },
 
-  /** MiB/s of PutSnapshotBlock through @aws-sdk/client-ebs into the IndexedDB store, `concurrency` in flight, Blob bodies. */
-  async emulator(concurrency = 16, storeOpts: IdbStoreOptions = {}): Promise<number> {
+  /** MiB/s of PutSnapshotBlock through @aws-sdk/client-ebs (or the model directly) into the IndexedDB store, Blob bodies. */
+  async emulator(concurrency = 16, storeOpts: IdbStoreOptions = {}, direct = false): Promise<number> {
     const name = `bench-emulator-${crypto.randomUUID()}`;
     const model = new EbsModel({ store: await IdbStore.open(name, storeOpts), completionDelayMs: 0 });
     const emu = { model, ...createEmulatorClients(model) };
@@ -54,9 +54,12 @@ const bench = {
         while (next < blocks.length) {
           const i = next++;
           const b = blocks[i]!;
-          await emu.ebs.send(
-            new PutSnapshotBlockCommand({ SnapshotId, BlockIndex: i, BlockData: new Blob([b.data as BlobPart]), DataLength: BLOCK, Checksum: b.sum, ChecksumAlgorithm: 'SHA256' }),
-          );
+          if (direct) await model.putSnapshotBlock({ snapshotId: SnapshotId!, index: i, data: b.data, dataLength: BLOCK, checksum: b.sum, checksumAlgorithm: 'SHA256' });
+          else {
+            await emu.ebs.send(
+              new PutSnapshotBlockCommand({ SnapshotId, BlockIndex: i, BlockData: new Blob([b.data as BlobPart]), DataLength: BLOCK, Checksum: b.sum, ChecksumAlgorithm: 'SHA256' }),
+            );
+          }
         }
       }),
     );
