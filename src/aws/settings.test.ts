@@ -1,5 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadSettings, parseSettings, saveSettings, SETTINGS_KEY, settingsProblems, type AwsSettings } from './settings.ts';
+import { fetchDeployedSettings, loadSettings, parseSettings, saveSettings, SETTINGS_KEY, settingsProblems, type AwsSettings } from './settings.ts';
 
 const aws: AwsSettings = {
   kind: 'aws',
@@ -53,5 +56,23 @@ describe('connection settings', () => {
     expect(parseSettings('{"kind":"aws","region":"eu-west-1"}')).toBeUndefined();
     expect(parseSettings(JSON.stringify({ ...aws, endpoint: { mode: 'teleport' } }))).toBeUndefined();
     expect(parseSettings(JSON.stringify(aws))).toEqual(aws);
+  });
+});
+
+describe('deployed defaults (blockport-config.json written by deploy/deploy.sh)', () => {
+  const served = (body: string, type: string, status = 200) => (async () => new Response(body, { status, headers: { 'content-type': type } })) as unknown as typeof fetch;
+
+  it('reads the file the deploy script writes', async () => {
+    // The very printf line of deploy/deploy.sh, run by sh with the stack's outputs.
+    const script = readFileSync(fileURLToPath(new URL('../../deploy/deploy.sh', import.meta.url)), 'utf8');
+    const line = /^printf .*blockport-config\.json$/m.exec(script)![0].replace(/\s*>\s*dist\/blockport-config\.json$/, '');
+    const written = execFileSync('sh', ['-c', line], { env: { ...process.env, REGION: 'eu-west-1', POOL: aws.identityPoolId }, encoding: 'utf8' });
+    expect(await fetchDeployedSettings('https://d1.cloudfront.net/', served(written, 'application/json'))).toEqual(aws);
+  });
+
+  it('ignores a dev server answering with index.html, a 404, or a broken file', async () => {
+    expect(await fetchDeployedSettings('http://localhost:5173/', served('<!doctype html>', 'text/html'))).toBeUndefined();
+    expect(await fetchDeployedSettings('http://localhost:5173/', served('nope', 'application/json', 404))).toBeUndefined();
+    expect(await fetchDeployedSettings('http://localhost:5173/', served('{"kind":"aws"', 'application/json'))).toBeUndefined();
   });
 });
