@@ -13,8 +13,8 @@ import type { BenchRow } from './types.ts';
 
 const BLOCK = 524288;
 const TOTAL_MIB = Number(process.env.BENCH_SERVER_MIB ?? 256);
-const CONCURRENCY = 16;
-// moto slows down as it holds more blocks: every target gets the same time budget, whichever ends first.
+const CONCURRENCY = Number(process.env.BENCH_SERVER_CONCURRENCY ?? 16);
+// Every target gets the same byte and time budget, whichever ends first, so a slow target cannot hold up the run.
 const TIME_LIMIT_MS = Number(process.env.BENCH_SERVER_SECONDS ?? 30) * 1000;
 
 function freePort(): Promise<number> {
@@ -30,7 +30,8 @@ function freePort(): Promise<number> {
 
 async function startMoto(): Promise<{ url: string; proc: ChildProcess } | undefined> {
   const port = await freePort();
-  const proc = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its request log goes nowhere: an unread pipe fills up and stalls moto after a few hundred requests.
+  const proc = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
   // moto imports every service before it listens: allow it a minute on a busy machine.
   for (let i = 0; i < 600; i++) {
@@ -53,8 +54,9 @@ async function putThroughput(url: string): Promise<number> {
     endpoint: url,
     region: 'us-east-1',
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({ httpAgent: agent }),
+    // A stalled request is timed out and retried rather than hanging the bench.
+    maxAttempts: 3,
+    requestHandler: new NodeHttpHandler({ httpAgent: agent, requestTimeout: 10_000, throwOnRequestTimeout: true }),
   });
   // As the app does: the body is not signed (the service allows it), so the client does not hash each block twice.
   ebs.middlewareStack.add(
@@ -78,18 +80,24 @@ async function putThroughput(url: string): Promise<number> {
   for (let i = 0; i < CONCURRENCY; i++) await put(i);
   let next = 0;
   let done = 0;
+  let failed = 0;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < count && performance.now() - t0 < TIME_LIMIT_MS) {
-        await put(next++);
-        done++;
+        try {
+          await put(next++);
+          done++;
+        } catch {
+          failed++;
+        }
       }
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
   ebs.destroy();
   agent.destroy();
+  if (failed) console.error(`  ${url}: ${failed} puts failed after retries`);
   return (done * BLOCK) / 2 ** 20 / seconds;
 }
 
@@ -100,7 +108,7 @@ export default async function (): Promise<BenchRow[]> {
   try {
     if (moto) motoRate = await putThroughput(moto.url);
   } finally {
-    moto?.proc.kill('SIGTERM');
+    moto?.proc.kill('SIGKILL');
   }
   const ceiling = motoRate !== undefined ? { name: 'moto_server, same load', value: motoRate } : undefined;
   const note = `${TOTAL_MIB} MiB or ${TIME_LIMIT_MS / 1000} s, ${CONCURRENCY} in flight, JS SDK, HTTP/1.1 loopback; moto checks nothing (no checksum, size, token) so it is a baseline, not a ceiling`;
