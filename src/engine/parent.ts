@@ -75,3 +75,29 @@ export async function parentBaseline(args: {
   if ((args.fallback ?? 'read') === 'read') return readBaseline(args.ebs, args.parentSnapshotId, args.lag);
   return undefined;
 }
+
+/** Reads every block of the parent (GetSnapshotBlock, verified, a few in flight) and returns the pipeline's arrays. */
+export async function readParentArrays(
+  ebs: EBSClient,
+  parentSnapshotId: string,
+  blockCount: number,
+  opts: ReadLag & { concurrency?: number } = {},
+): Promise<{ present: Uint8Array; digests: Uint8Array; blocksRead: number }> {
+  const present = new Uint8Array(Math.ceil(blockCount / 8));
+  const digests = new Uint8Array(blockCount * 32);
+  const todo: { index: number; token: string }[] = [];
+  for await (const page of listBlocks(ebs, parentSnapshotId, { ...opts, pageSize: 10000 })) {
+    for (const b of page.blocks) if (b.index < blockCount) todo.push(b);
+  }
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < todo.length) {
+      const b = todo[next++]!;
+      const d = await sha256(await fetchBlock(ebs, parentSnapshotId, b, opts));
+      present[b.index >> 3]! |= 1 << (b.index & 7);
+      digests.set(d, b.index * 32);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, lane));
+  return { present, digests, blocksRead: todo.length };
+}
