@@ -115,6 +115,9 @@ export interface FixtureSpec {
   make(path: string, src: string): void;
 }
 
+/** An offset given for the 64 MiB source, scaled to this source's size (whole MiB). */
+const at = (src: string, mibOf64: number): number => Math.floor((statSync(src).size / (64 * MiB)) * mibOf64) * MiB;
+
 const convert = (fmt: string, opts: string[] = []) => (p: string, src: string): void => {
   qemu('qemu-img', ['convert', '-f', 'raw', src, '-O', fmt, ...opts, p]);
 };
@@ -147,7 +150,7 @@ export const FORMAT_FIXTURES: FixtureSpec[] = [
     format: 'qcow2',
     make: (p, src) => {
       convert('qcow2')(p, src);
-      qemu('qemu-io', ['-f', 'qcow2', '-c', 'write -z 1M 64k', '-c', 'write -z 20M 1M', '-c', 'write -P 0 40M 512k', p]);
+      qemu('qemu-io', ['-f', 'qcow2', '-c', 'write -z 1M 64k', '-c', `write -z ${at(src, 20)} 1M`, '-c', `write -P 0 ${at(src, 40)} 512k`, p]);
     },
   },
   {
@@ -157,7 +160,7 @@ export const FORMAT_FIXTURES: FixtureSpec[] = [
     make: (p, src) => {
       convert('qcow2')(p, src);
       qemu('qemu-img', ['snapshot', '-c', 's1', p]);
-      qemu('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x5a ${2 * MiB + 1024} 600k`, '-c', 'write -z 29M 2M', p]);
+      qemu('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x5a ${2 * MiB + 1024} 600k`, '-c', `write -z ${at(src, 29)} 2M`, p]);
     },
   },
   { name: 'sparse.vmdk', qemuFormat: 'vmdk', format: 'vmdk', subformat: 'monolithicSparse', make: convert('vmdk') },
@@ -168,7 +171,7 @@ export const FORMAT_FIXTURES: FixtureSpec[] = [
     subformat: 'monolithicSparse',
     make: (p, src) => {
       convert('vmdk', ['-o', 'zeroed_grain=on'])(p, src);
-      qemu('qemu-io', ['-f', 'vmdk', '-c', 'write -z 1M 1M', '-c', 'write -z 60M 64k', p]);
+      qemu('qemu-io', ['-f', 'vmdk', '-c', 'write -z 1M 1M', '-c', `write -z ${at(src, 60)} 64k`, p]);
     },
   },
   { name: 'stream.vmdk', qemuFormat: 'vmdk', format: 'vmdk', subformat: 'streamOptimized', make: convert('vmdk', ['-o', 'subformat=streamOptimized']) },

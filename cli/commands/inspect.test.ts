@@ -1,0 +1,88 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run } from './inspect.ts';
+import { FORMAT_FIXTURES, cached, fixture, fixtureOracle, manifestOfRaw, qemu, sourceRaw } from '../../src/images/test-fixtures.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Runs the verb in-process, capturing what it prints. */
+async function inspect(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((s: string) => void out.push(s));
+  const error = vi.spyOn(console, 'error').mockImplementation((s: string) => void err.push(s));
+  try {
+    const code = await run(args);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+  }
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('blockport inspect --json', () => {
+  // 16 MiB sources keep the suite quick; formats.test.ts checks the 64 MiB ones through the same manifest builder.
+  const src = sourceRaw(16);
+  it.each(FORMAT_FIXTURES.map((f) => [f.name, f] as const))('%s: the manifest equals the one qemu-img’s raw output implies', async (name, spec) => {
+    const r = await inspect([fixture(name, src), '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual(manifestOfRaw(readFileSync(fixtureOracle(name, src)), spec.format));
+  });
+});
+
+describe('blockport inspect', () => {
+  it('shows format, sizes and block counts in words', async () => {
+    const path = fixture('zero-flag.qcow2', sourceRaw(16));
+    const want = manifestOfRaw(readFileSync(fixtureOracle('zero-flag.qcow2', sourceRaw(16))), 'qcow2');
+    const r = await inspect([path]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/format:\s+qcow2 \(v3\)/);
+    expect(r.out).toMatch(/virtual size:\s+16 MiB \(16777216 bytes\)/);
+    expect(r.out).toMatch(/volume size:\s+1 GiB/);
+    expect(r.out).toMatch(/blocks:\s+32 of 512 KiB/);
+    expect(r.out).toMatch(new RegExp(`non-zero:\\s+${want.changedBlocksCount} blocks`));
+    const allocated = Number(/allocated:\s+(\d+) blocks/.exec(r.out)![1]);
+    expect(allocated).toBeGreaterThanOrEqual(want.changedBlocksCount);
+    expect(allocated).toBeLessThan(32);
+  });
+
+  it('prints notices on stderr, keeping --json output parseable', async () => {
+    const r = await inspect([fixture('snapshot.qcow2', sourceRaw(16)), '--json']);
+    expect(r.code).toBe(0);
+    expect(() => JSON.parse(r.out)).not.toThrow();
+    expect(r.err).toMatch(/notice: This qcow2 image holds 1 internal snapshot; only the current state/);
+  });
+
+  it('refuses a child disk with exit 1 and the sentence', async () => {
+    const path = cached('refuse-cli-child.vmdk', (p) => {
+      qemu('qemu-img', ['create', '-f', 'vmdk', `${p}.base.vmdk`, '16M']);
+      qemu('qemu-img', ['create', '-f', 'vmdk', '-b', `${p}.base.vmdk`, '-F', 'vmdk', p]);
+    });
+    const r = await inspect([path, '--json']);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(/^blockport inspect: This VMDK is a child \(delta\) disk/);
+  });
+
+  it('explains a missing file and a bad command line', async () => {
+    const missing = await inspect(['/nonexistent/disk.qcow2']);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/cannot open \/nonexistent\/disk\.qcow2 \(ENOENT\); check the path/);
+    expect((await inspect([])).code).toBe(2);
+    expect((await inspect(['a', 'b'])).code).toBe(2);
+    const bad = await inspect(['--bogus', 'x']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/unknown option --bogus/);
+  });
+
+  it('runs as `blockport inspect` from the command line', () => {
+    const p = spawnSync(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'inspect', fixture('stream.vmdk', sourceRaw(16)), '--json'], { encoding: 'utf8', cwd: root });
+    expect(p.status).toBe(0);
+    expect(JSON.parse(p.stdout)).toEqual(manifestOfRaw(readFileSync(fixtureOracle('stream.vmdk', sourceRaw(16))), 'vmdk'));
+  });
+});
