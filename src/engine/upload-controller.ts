@@ -23,9 +23,10 @@ import { fingerprintMismatch, fingerprintOf } from './fingerprint.ts';
 import { JOBS_CHANNEL, holdJobLock } from './job-lock.ts';
 import { newJobRecord, resolveParams } from './job-record.ts';
 import { idbLedgerStore } from './ledger-idb.ts';
-import type { LedgerStore } from './ledger.ts';
+import { memoryLedgerStore, type LedgerStore } from './ledger.ts';
 import { buildManifest } from './manifest.ts';
 import { idbManifestStore, saveManifest } from './manifest-idb.ts';
+import { readParentArrays } from './parent.ts';
 import type { PipelineWorkerApi } from './pipeline-worker-api.ts';
 import { DEFAULTS, sliceBlocksFor } from './upload-image.ts';
 import { UploadSession, type PipelineRunner } from './upload-session.ts';
@@ -80,10 +81,10 @@ async function workerConnection(c: Connection): Promise<Connection> {
 }
 
 /** Starts the worker pool over the file; each worker gets the File once. */
-async function startPool(file: File, connection: Connection, n: number): Promise<{ runners: PipelineRunner[]; terminate: () => void }> {
+async function startPool(file: File, connection: Connection | undefined, n: number): Promise<{ runners: PipelineRunner[]; terminate: () => void }> {
   const workers: Worker[] = [];
   const remotes: Remote<PipelineWorkerApi>[] = [];
-  const conn = await workerConnection(connection);
+  const conn = connection && (await workerConnection(connection));
   for (let k = 0; k < n; k++) {
     const w = new Worker(new URL('../../workers/upload.worker.ts', import.meta.url), { type: 'module', name: `blockport-upload-${k}` });
     workers.push(w);
@@ -94,7 +95,13 @@ async function startPool(file: File, connection: Connection, n: number): Promise
   };
   try {
     // AWS mode: each worker gets a port to this thread's credential cache (refreshed here, never persisted).
-    await Promise.all(remotes.map((r) => { const w = connectionForWorker(conn); return r.open(transfer({ file, connection: w.connection }, w.transfer)); }));
+    await Promise.all(
+      remotes.map((r) => {
+        if (!conn) return r.open({ file });
+        const w = connectionForWorker(conn);
+        return r.open(transfer({ file, connection: w.connection }, w.transfer));
+      }),
+    );
   } catch (err) {
     terminate();
     throw err;
@@ -111,10 +118,11 @@ function poolSize(opts: UploadOptions): number {
   return Math.max(1, Math.floor(opts.workers ?? Math.min(hc, engineSettings.maxWorkers)));
 }
 
-async function parentArrays(parentId: string | undefined, blockCount: number): Promise<PipelineSpec['parent'] | undefined> {
+async function parentArrays(parentId: string | undefined, blockCount: number, ebs?: EBSClient, compare?: 'read' | 'all'): Promise<PipelineSpec['parent'] | undefined> {
   if (!parentId) return undefined;
   const m = await idbManifestStore().get(parentId).catch(() => undefined);
-  if (!m) return undefined;
+  // No manifest (not uploaded by Blockport here): read the parent's blocks when the person chose to (issue 6).
+  if (!m) return compare === 'read' && ebs ? readParentArrays(ebs, parentId, blockCount) : undefined;
   const present = new Uint8Array(Math.ceil(blockCount / 8));
   const digests = new Uint8Array(blockCount * 32);
   m.indices.forEach((i, k) => {
@@ -146,7 +154,7 @@ async function runJob(job: JobRecord, file: File, connection: Connection, opts: 
     const pool = await startPool(file, connection, poolSize(opts));
     cleanups.push(pool.terminate);
     const params = job.params;
-    const parent = await parentArrays(params.parentSnapshotId, prepared.image.blockCount);
+    const parent = await parentArrays(params.parentSnapshotId, prepared.image.blockCount, clients.ebs, opts.parentCompare);
     const session = new UploadSession(job, {
       store: store(),
       ebs: clients.ebs,
@@ -186,11 +194,37 @@ async function runJob(job: JobRecord, file: File, connection: Connection, opts: 
   }
 }
 
-/** Starts a new upload job in this tab. */
+/** A dry run: the worker pool reads, zero-detects and hashes everything; nothing is sent or recorded. */
+async function dryRun(file: File, opts: UploadOptions, prepared: { image: DiskImage; blockStates: Uint8Array }): Promise<UploadRun> {
+  const { sha256 } = await bestSha256();
+  const params = resolveParams(opts, prepared.image.virtualSize);
+  const fingerprint = { name: file.name, size: file.size, lastModified: file.lastModified, firstBlockSha256: '', lastBlockSha256: '' };
+  const job = newJobRecord({ fingerprint, connection: { kind: 'emulator' }, params, format: prepared.image.format, virtualSize: prepared.image.virtualSize, blockCount: prepared.image.blockCount, blocksToSend: countData(prepared.blockStates) });
+  const pool = await startPool(file, undefined, poolSize(opts));
+  const mem = memoryLedgerStore();
+  await mem.putJob(job);
+  const session = new UploadSession(job, {
+    store: mem,
+    ebs: null,
+    runners: pool.runners,
+    sha256,
+    blockStates: prepared.blockStates,
+    blockCount: prepared.image.blockCount,
+    skipZeros: canSkipZeros(params),
+    floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
+    ceiling: opts.concurrency ?? DEFAULTS.concurrency,
+    sliceBlocks: sliceBlocksFor(opts.sliceBytes),
+    onEnd: pool.terminate,
+  });
+  return session.start();
+}
+
+/** Starts a new upload job in this tab (options.dryRun: read and hash only, nothing sent or recorded). */
 export async function startUpload(args: StartUploadArgs): Promise<UploadRun> {
   const opts = args.options ?? {};
   const file = await fileOf(args.file);
   const prepared = await openFile(file);
+  if (opts.dryRun) return dryRun(file, opts, prepared);
   const params = resolveParams(opts, prepared.image.virtualSize);
   const { sha256 } = await bestSha256();
   const fingerprint = await fingerprintOf(blobSource(file), { name: file.name, lastModified: file.lastModified }, sha256);

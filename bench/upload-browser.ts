@@ -1,0 +1,95 @@
+// Bench plumbing: a Vite dev server without HMR, Debian's Chromium with a marker, and an RSS sampler over its process tree.
+import { readdirSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { chromium, type Browser, type Page } from '@playwright/test';
+import { build, createServer, preview, type ViteDevServer } from 'vite';
+import { join } from 'node:path';
+import { chromiumLaunchOptions } from '../e2e/chromium.ts';
+
+/** A Vite server on an ephemeral port (HMR off: other engineers edit the tree meanwhile). */
+export async function startVite(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server: ViteDevServer = await createServer({ server: { port: 0, strictPort: false, hmr: false, host: '127.0.0.1' }, logLevel: 'error', clearScreen: false });
+  await server.listen();
+  const url = server.resolvedUrls?.local[0] ?? `http://127.0.0.1:${(server.httpServer?.address() as { port: number }).port}/`;
+  return { url: url.replace(/\/$/, ''), close: () => server.close() };
+}
+
+/** A production build of the bench harness (bench/upload-harness.html) served by `vite preview` on an ephemeral port. */
+export async function startPreview(outDir: string): Promise<{ url: string; close: () => Promise<void> }> {
+  await build({
+    logLevel: 'error',
+    build: { outDir, emptyOutDir: true, sourcemap: false, rollupOptions: { input: { harness: join(process.cwd(), 'bench', 'upload-harness.html') } } },
+  });
+  const server = await preview({ logLevel: 'error', build: { outDir }, preview: { port: 0, host: '127.0.0.1', strictPort: false } });
+  const url = server.resolvedUrls?.local[0] ?? '';
+  return { url: url.replace(/\/$/, ''), close: () => new Promise<void>((r) => server.httpServer.close(() => r())) };
+}
+
+/** Chromium with a unique marker switch so its process tree can be found in /proc. */
+export async function launchChromium(): Promise<{ browser: Browser; marker: string }> {
+  const marker = `blockport-bench-${randomUUID()}`;
+  const base = chromiumLaunchOptions();
+  const browser = await chromium.launch({ ...base, args: [...(base.args ?? []), `--${marker}`] });
+  return { browser, marker };
+}
+
+function procTree(marker: string): number[] {
+  const parent = new Map<number, number>();
+  let root = -1;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const pid = Number(d);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      parent.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      if (root < 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker) && !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=')) root = pid;
+    } catch {
+      /* the process ended meanwhile */
+    }
+  }
+  if (root < 0) return [];
+  const out = [root];
+  for (let k = 0; k < out.length; k++) for (const [pid, pp] of parent) if (pp === out[k]) out.push(pid);
+  return out;
+}
+
+function rssBytes(pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) total += Number(m[1]) * 1024;
+    } catch {
+      /* gone */
+    }
+  }
+  return total;
+}
+
+/** Samples the summed RSS of the browser's process tree every intervalMs; stop() returns the peak in bytes. */
+export function sampleRss(marker: string, intervalMs = 200): { stop: () => number; now: () => number } {
+  let peak = 0;
+  const tick = () => {
+    peak = Math.max(peak, rssBytes(procTree(marker)));
+  };
+  tick();
+  const t = setInterval(tick, intervalMs);
+  return {
+    stop: () => {
+      clearInterval(t);
+      tick();
+      return peak;
+    },
+    now: () => rssBytes(procTree(marker)),
+  };
+}
+
+/** Opens the built bench harness in a fresh page and picks the file. */
+export async function benchPage(browser: Browser, baseUrl: string, file: string): Promise<{ page: Page; close: () => Promise<void> }> {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, baseURL: baseUrl });
+  const page = await context.newPage();
+  await page.goto('/bench/upload-harness.html');
+  await page.waitForFunction(() => '__bench' in window, undefined, { timeout: 120_000 });
+  await page.setInputFiles('#bench-file', file);
+  return { page, close: () => context.close() };
+}

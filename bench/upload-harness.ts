@@ -1,0 +1,65 @@
+// Browser side of bench/upload.bench.ts: runs the engine's pieces on a picked file and reports bytes and milliseconds.
+import { proxy, wrap } from 'comlink';
+import { startUpload, type Connection, type UploadOptions } from '../src/engine/api.ts';
+import type { PipelineWorkerApi } from '../src/engine/pipeline-worker-api.ts';
+import type { Slice } from '../src/engine/block-pipeline.ts';
+
+function pickedFile(): File {
+  const f = (document.getElementById('bench-file') as HTMLInputElement | null)?.files?.[0];
+  if (!f) throw new Error('no file picked');
+  return f;
+}
+
+function sliceClaimer(blocks: number, sliceBlocks: number): () => Promise<Slice | null> {
+  let at = 0;
+  return async () => {
+    if (at >= blocks) return null;
+    const s = { first: at, count: Math.min(sliceBlocks, blocks - at) };
+    at += sliceBlocks;
+    return s;
+  };
+}
+
+/** (a) Read ceiling: workers read 16 MiB slices of the File and discard them. */
+async function readCeiling(workers = 1, sliceBytes = 16 * 1048576): Promise<{ bytes: number; ms: number }> {
+  const file = pickedFile();
+  const ws = Array.from({ length: workers }, () => new Worker(new URL('../workers/upload.worker.ts', import.meta.url), { type: 'module' }));
+  try {
+    const apis = ws.map((w) => wrap<PipelineWorkerApi>(w));
+    await Promise.all(apis.map((a) => a.open({ file })));
+    const claim = sliceClaimer(Math.ceil(file.size / 524288), sliceBytes / 524288);
+    const t0 = performance.now();
+    const bytes = (await Promise.all(apis.map((a) => a.readAll(proxy(claim), 'read')))).reduce((a, b) => a + b, 0);
+    return { bytes, ms: performance.now() - t0 };
+  } finally {
+    for (const w of ws) w.terminate();
+  }
+}
+
+/** A run of the engine (dry when connection is null); returns the report and wall time. */
+async function engineRun(connection: Connection | null, options: UploadOptions = {}): Promise<{ ms: number; bytes: number; state: string; written: number; skipped: number; snapshotId: string }> {
+  const file = pickedFile();
+  const t0 = performance.now();
+  const run = await startUpload({ file, connection: connection ?? { kind: 'emulator' }, options: { ...options, ...(connection ? {} : { dryRun: true }) } });
+  const r = await run.done;
+  return { ms: performance.now() - t0, bytes: r.bytesWritten, state: r.state, written: r.blocksWritten, skipped: r.blocksSkipped, snapshotId: r.snapshotId };
+}
+
+/** Dry run through workers with a chosen hash implementation (WebCrypto vs hash-wasm). */
+async function hashRun(hash: 'webcrypto' | 'wasm', workers = 2): Promise<{ bytes: number; ms: number; kind: string }> {
+  const file = pickedFile();
+  const ws = Array.from({ length: workers }, () => new Worker(new URL('../workers/upload.worker.ts', import.meta.url), { type: 'module' }));
+  try {
+    const apis = ws.map((w) => wrap<PipelineWorkerApi>(w));
+    const kinds = await Promise.all(apis.map((a) => a.open({ file, hash })));
+    const blocks = Math.ceil(file.size / 524288);
+    const claim = sliceClaimer(blocks, 16);
+    const t0 = performance.now();
+    const bytes = (await Promise.all(apis.map((a) => a.readAll(proxy(claim), 'hash')))).reduce((a, b) => a + b, 0);
+    return { bytes, ms: performance.now() - t0, kind: kinds[0]!.hash };
+  } finally {
+    for (const w of ws) w.terminate();
+  }
+}
+
+Object.assign(window, { __bench: { readCeiling, engineRun, hashRun } });

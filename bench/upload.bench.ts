@@ -1,0 +1,159 @@
+// Upload engine figures from one run in headless Chromium: read ceiling, dry run, uploads, Node's SHA-256, peak memory.
+import { createHash } from 'node:crypto';
+import { open, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from '@playwright/test';
+import type { BenchRow } from './types.ts';
+import { writeImageFile } from './upload-image-file.ts';
+import { benchPage, launchChromium, sampleRss, startPreview } from './upload-browser.ts';
+import { spawnEmulator } from '../server/spawn-emulator.ts';
+
+const MiB = 1048576;
+type Harness = {
+  __bench: {
+    readCeiling(workers?: number, sliceBytes?: number): Promise<{ bytes: number; ms: number }>;
+    engineRun(connection: unknown, options?: unknown): Promise<{ ms: number; bytes: number; state: string; written: number; skipped: number; snapshotId: string }>;
+    hashRun(hash: 'webcrypto' | 'wasm', workers?: number): Promise<{ bytes: number; ms: number; kind: string }>;
+  };
+};
+
+const log = (s: string) => console.error(`  · ${s}`);
+// BLOCKPORT_BENCH_SCALE=0.1 shrinks every image for a quick check of the plumbing.
+const SCALE = Number(process.env.BLOCKPORT_BENCH_SCALE ?? 1);
+const sz = (mib: number) => Math.max(1, Math.round(mib * SCALE));
+
+async function nodeSha256(path: string): Promise<number> {
+  const fh = await open(path, 'r');
+  const buf = Buffer.alloc(16 * MiB);
+  let total = 0;
+  const t0 = performance.now();
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, total);
+      if (!bytesRead) break;
+      for (let o = 0; o < bytesRead; o += 524288) createHash('sha256').update(buf.subarray(o, Math.min(bytesRead, o + 524288))).digest();
+      total += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  return total / MiB / ((performance.now() - t0) / 1000);
+}
+
+function endpoint(url: string) {
+  return { kind: 'endpoint', endpoint: url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
+}
+
+async function upload(page: Page, connection: unknown, options: unknown = {}) {
+  const r = await page.evaluate(([c, o]) => (window as unknown as Harness).__bench.engineRun(c, o), [connection, options] as const);
+  if (r.state !== 'completed') throw new Error(`upload ended ${r.state}`);
+  return r;
+}
+
+export default async function uploadBench(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const dir = await mkdtemp(join(tmpdir(), 'blockport-bench-upload-'));
+  const vite = await startPreview(join(dir, 'dist'));
+  const { browser, marker } = await launchChromium();
+  const servers: { stop: () => Promise<unknown> }[] = [];
+  try {
+    // The main image: 2 GiB with random, compressible and zero regions (zero regions stay sparse holes).
+    const main = join(dir, 'main.img');
+    const regions: [('random' | 'text' | 'zero'), number][] = [['random', sz(512)], ['zero', sz(256)], ['text', sz(256)], ['random', sz(256)], ['zero', sz(512)], ['text', sz(128)], ['random', sz(128)]];
+    const GiB2 = await writeImageFile(main, regions);
+    const dataMiB = regions.filter(([k]) => k !== 'zero').reduce((n, [, m]) => n + m, 0);
+    log(`image ${GiB2 / MiB} MiB (${dataMiB} MiB data) in ${dir}`);
+    const g = 'upload';
+    const fileMiB = GiB2 / MiB;
+
+    const { page, close } = await benchPage(browser, vite.url, main);
+    const h = (fn: (b: Harness['__bench']) => Promise<unknown>) => page.evaluate(fn as never);
+    void h;
+    // (a) read ceiling: one worker, 16 MiB slices, discarding.
+    await page.evaluate(() => (window as unknown as Harness).__bench.readCeiling(1, 4 * 1048576)); // warm the file cache
+    const a = await page.evaluate(() => (window as unknown as Harness).__bench.readCeiling(1));
+    const aMiBps = a.bytes / MiB / (a.ms / 1000);
+    rows.push({ group: g, name: '(a) read ceiling: 1 worker, 16 MiB slices', value: aMiBps, unit: 'MiB/s' });
+    log(`a ${aMiBps.toFixed(0)} MiB/s`);
+    const a2 = await page.evaluate(() => (window as unknown as Harness).__bench.readCeiling(2));
+    const a2MiBps = a2.bytes / MiB / (a2.ms / 1000);
+    rows.push({ group: g, name: '(a2) read: 2 workers, 16 MiB slices', value: a2MiBps, unit: 'MiB/s', ceiling: { name: '(a)', value: aMiBps } });
+
+    // (b) dry run through the engine: read + zero-detect + hash (WebCrypto), worker pool.
+    const b = await page.evaluate(() => (window as unknown as Harness).__bench.engineRun(null, {}));
+    const bMiBps = fileMiB / (b.ms / 1000);
+    rows.push({ group: g, name: '(b) dry run: read + zero-detect + hash, engine pool', value: bMiBps, unit: 'MiB/s of image', ceiling: { name: '(a) read', value: aMiBps }, aim: 'b/a ≥ 0.9' });
+    log(`b ${bMiBps.toFixed(0)} MiB/s`);
+    for (const hash of ['webcrypto', 'wasm'] as const) {
+      const r = await page.evaluate((hh) => (window as unknown as Harness).__bench.hashRun(hh, 2), hash);
+      rows.push({ group: g, name: `(b') read + zero-detect + hash, 2 workers, ${r.kind}`, value: r.bytes / MiB / (r.ms / 1000), unit: 'MiB/s of image', ceiling: { name: '(a) read', value: aMiBps } });
+    }
+
+    // (e) Node's OpenSSL SHA-256 over the same file, 512 KiB blocks, one thread.
+    const e = await nodeSha256(main);
+    rows.push({ group: g, name: '(e) Node OpenSSL SHA-256 of every block, 1 thread', value: e, unit: 'MiB/s' });
+    log(`e ${e.toFixed(0)} MiB/s`);
+
+    // (c) upload into the in-browser emulator (IndexedDB).
+    const c = await upload(page, { kind: 'emulator', dbName: `bench-${Date.now()}` });
+    const cMiBps = c.bytes / MiB / (c.ms / 1000);
+    rows.push({ group: g, name: '(c) upload into the in-browser emulator (IndexedDB)', value: cMiBps, unit: 'MiB/s of data', ceiling: { name: '(b) dry run', value: (bMiBps * dataMiB) / fileMiB }, note: `${c.written} blocks` });
+    log(`c ${cMiBps.toFixed(1)} MiB/s`);
+
+    // (d) upload to the loopback emulator server over HTTP/2 (TLS), 0 ms and 50 ms added latency.
+    let d0 = 0;
+    for (const latency of [0, 50]) {
+      const emu = await spawnEmulator(['--tls', '--latency-ms', String(latency)]);
+      servers.push(emu);
+      const r = await upload(page, endpoint(emu.url), { concurrency: 32 });
+      const v = r.bytes / MiB / (r.ms / 1000);
+      if (latency === 0) d0 = v;
+      rows.push({
+        group: g,
+        name: `(d${latency}) upload to the emulator server, HTTP/2 + TLS, ${latency} ms added latency`,
+        value: v,
+        unit: 'MiB/s of data',
+        ...(latency ? { ceiling: { name: '(d0)', value: d0 }, aim: 'd50/d0 ≥ 0.8' } : { ceiling: { name: '(b) dry run', value: (bMiBps * dataMiB) / fileMiB } }),
+      });
+      log(`d${latency} ${v.toFixed(1)} MiB/s`);
+      await emu.stop();
+    }
+    await close();
+
+    // (f) peak RSS of the browser process tree while uploading a 1 GiB and a 4 GiB image (mostly data) to the server.
+    let f1 = 0;
+    for (const gib of [1, 4]) {
+      const path = join(dir, `f${gib}.img`);
+      await rm(main, { force: true });
+      await writeImageFile(path, [['random', sz(gib * 512)], ['text', sz(gib * 384)], ['zero', sz(gib * 128)]]);
+      const emu = await spawnEmulator(['--tls']);
+      servers.push(emu);
+      const p2 = await benchPage(browser, vite.url, path);
+      const rss = sampleRss(marker);
+      const baseline = rss.now();
+      const r = await upload(p2.page, endpoint(emu.url), { concurrency: 32 });
+      const peak = rss.stop();
+      await p2.close();
+      await emu.stop();
+      await rm(path, { force: true });
+      const peakMiB = peak / MiB;
+      if (gib === 1) f1 = peakMiB;
+      rows.push({
+        group: g,
+        name: `(f${gib}) peak RSS of the browser processes, ${gib} GiB image upload`,
+        value: peakMiB,
+        unit: 'MiB',
+        ...(gib === 4 ? { ceiling: { name: '(f1)', value: f1 }, aim: 'f4/f1 ≤ 1.25, < 512 MiB' } : {}),
+        note: `idle ${Math.round(baseline / MiB)} MiB, ${(r.bytes / MiB / (r.ms / 1000)).toFixed(0)} MiB/s`,
+      });
+      log(`f${gib} ${peakMiB.toFixed(0)} MiB`);
+    }
+  } finally {
+    for (const s of servers) await s.stop().catch(() => undefined);
+    await browser.close();
+    await vite.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
