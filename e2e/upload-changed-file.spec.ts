@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './helpers/test.ts';
 import { changeInPlace, copyImage, makeTestImage } from './helpers/disk-image.ts';
 import { emulatorSummary, pickFile, startUpload, waitForPercent } from './helpers/ui.ts';
 

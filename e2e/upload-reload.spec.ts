@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './helpers/test.ts';
 import { makeTestImage, prng } from './helpers/disk-image.ts';
 import { pickFile, putCounts, readBack, resent, startUpload, waitForCompleted, waitForPercent } from './helpers/ui.ts';
 

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './helpers/test.ts';
 import { makeTestImage } from './helpers/disk-image.ts';
 import { pickFile, readBack, startUpload, waitForCompleted } from './helpers/ui.ts';
 

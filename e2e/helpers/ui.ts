@@ -63,3 +63,34 @@ export function emulatorSummary(page: Page): Promise<{ snapshots: { id: string; 
 export function resent(counts: Record<string, number>): number {
   return Object.values(counts).reduce((sum, n) => sum + Math.max(0, n - 1), 0);
 }
+
+/** Copies a file from disk into the origin's private file system (OPFS), so the page can hold a real handle to it. */
+export async function copyIntoOpfs(page: Page, path: string, name: string): Promise<void> {
+  await page.evaluate(() => {
+    const input = document.createElement('input');
+    input.type = 'file';
+    input.id = 'e2e-opfs-loader';
+    input.hidden = true;
+    document.body.append(input);
+  });
+  await page.setInputFiles('#e2e-opfs-loader', path);
+  await page.evaluate(async (fileName) => {
+    const input = document.querySelector<HTMLInputElement>('#e2e-opfs-loader')!;
+    const root = await navigator.storage.getDirectory();
+    const handle = await root.getFileHandle(fileName, { create: true });
+    const writable = await handle.createWritable();
+    await writable.write(input.files![0]);
+    await writable.close();
+    input.remove();
+  }, name);
+}
+
+/** Makes `showOpenFilePicker` return the OPFS file `name` (Playwright cannot answer the native picker). */
+export async function stubFilePicker(page: Page, name: string): Promise<void> {
+  await page.addInitScript((fileName) => {
+    (window as unknown as { showOpenFilePicker: () => Promise<FileSystemFileHandle[]> }).showOpenFilePicker = async () => {
+      const root = await navigator.storage.getDirectory();
+      return [await root.getFileHandle(fileName)];
+    };
+  }, name);
+}

@@ -1,4 +1,5 @@
 import { ResumeError, UploadError, type ResumeAction } from '../../engine/api.ts';
+import { ImageFormatError } from '../../images/types.ts';
 
 /** An error as the page shows it: a sentence, and the way forward when there is one. */
 export interface Problem {
@@ -14,6 +15,8 @@ export function toProblem(e: unknown, fallback = 'Something went wrong'): Proble
     const typed = e as Error & { action?: ResumeAction; code?: string };
     return { message: e.message, action: typed.action, code: typed.code };
   }
+  // The image readers already speak in sentences: what is wrong with the file and what to pick instead.
+  if (e instanceof ImageFormatError) return { message: e.message, action: 'repick', code: e.code };
   if (e instanceof DOMException && e.name === 'NotReadableError') {
     return { message: 'The file changed or moved while it was being read. Pick it again to continue.', action: 'repick', code: 'source-changed' };
   }

@@ -1,4 +1,5 @@
 import { planUpload, startUpload, type UploadPlan } from '../../engine/api.ts';
+import { ImageFormatError } from '../../images/types.ts';
 import { connection } from '../shared/connection.svelte.ts';
 import { toProblem, type Problem } from '../shared/problem.ts';
 import { runs, type RunState } from '../shared/run-state.svelte.ts';
@@ -32,7 +33,9 @@ class UploadState {
       this.form = defaultOptionsForm(plan.volumeSizeGiB);
     } catch (e) {
       if (seq !== this.#pickSeq) return;
-      this.problem = toProblem(e, `"${picked.file.name}" cannot be read as a disk image`);
+      const p = toProblem(e, `"${picked.file.name}" cannot be read as a disk image`);
+      // Reader sentences speak of "this file": say which one.
+      this.problem = e instanceof ImageFormatError ? { ...p, message: `"${picked.file.name}": ${p.message}` } : p;
     } finally {
       if (seq === this.#pickSeq) this.planning = false;
     }

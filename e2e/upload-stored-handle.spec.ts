@@ -1,0 +1,33 @@
+import { test, expect } from './helpers/test.ts';
+import { makeTestImage } from './helpers/disk-image.ts';
+import { copyIntoOpfs, putCounts, readBack, resent, stubFilePicker, waitForCompleted, waitForPercent } from './helpers/ui.ts';
+
+test.describe.configure({ timeout: 300_000 });
+
+test('a file picked with the File System Access picker resumes after a reload with one click, no re-pick', async ({ page }) => {
+  const image = makeTestImage('handle-96m', 96, 0x5eed05);
+  await stubFilePicker(page, 'handle-96m.img');
+  await page.goto('/#/upload');
+  await copyIntoOpfs(page, image.path, 'handle-96m.img');
+
+  await page.getByRole('button', { name: 'Choose a disk image…' }).click();
+  await expect(page.getByTestId('plan')).toBeVisible();
+  // A kept handle means no warning about re-picking.
+  await expect(page.getByText('The browser gives no lasting access to this file')).toHaveCount(0);
+  await page.getByLabel('Blocks in flight').fill('4');
+  await page.getByRole('button', { name: 'Start upload' }).click();
+  await waitForPercent(page, 35);
+  await page.reload();
+
+  await page.goto('/#/jobs');
+  const card = page.getByTestId('job-card');
+  await expect(card).toContainText('kept by the browser: Resume reopens it');
+  // The stored handle is asked for permission inside the click and reopened: no file dialog.
+  await card.getByRole('button', { name: 'Resume', exact: true }).click();
+  const snapshotId = await waitForCompleted(page);
+
+  const back = await readBack(page, snapshotId, image.blockCount);
+  expect(back.state).toBe('completed');
+  expect(back.digests.flatMap((d, i) => (d === image.digests[i] ? [] : [i]))).toEqual([]);
+  expect(resent(await putCounts(page, snapshotId))).toBeLessThanOrEqual(4);
+});
