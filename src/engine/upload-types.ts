@@ -31,6 +31,8 @@ export interface UploadOptions extends SnapshotParams {
   sliceBytes?: number;
   /** Hash only, send nothing (dry run for benchmarks); no snapshot is created. */
   dryRun?: boolean;
+  /** New version without a recorded manifest of the parent: 'read' its blocks to send only differences, or send 'all' (default). */
+  parentCompare?: 'read' | 'all';
 }
 
 /** Default StartSnapshot Timeout: 24 hours, long enough for a night and a morning. */
