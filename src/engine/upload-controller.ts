@@ -27,6 +27,7 @@ import { memoryLedgerStore, type LedgerStore } from './ledger.ts';
 import { buildManifest } from './manifest.ts';
 import { idbManifestStore, saveManifest } from './manifest-idb.ts';
 import { readParentArrays } from './parent.ts';
+import type { EBSClient } from '@aws-sdk/client-ebs';
 import type { PipelineWorkerApi } from './pipeline-worker-api.ts';
 import { DEFAULTS, sliceBlocksFor } from './upload-image.ts';
 import { UploadSession, type PipelineRunner } from './upload-session.ts';
