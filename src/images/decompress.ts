@@ -28,7 +28,7 @@ export function decompressUnit(format: ImageFormat, codec: Codec, data: Uint8Arr
   } catch (err) {
     throw corrupt(format, `a compressed ${format === 'qcow2' ? 'cluster' : 'grain'} does not decompress (${(err as Error).message})`);
   }
-  return out;
+  return out instanceof ZstdOut ? new Uint8Array(out.buffer) : out;
 }
 
 /**

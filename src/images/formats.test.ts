@@ -20,8 +20,8 @@ describe.each(FORMAT_FIXTURES.map((f) => [f.name, f] as const))('%s', (name, spe
       expect(image.virtualSize).toBe(raw.length);
       expect(image.blockCount).toBe(Math.ceil(raw.length / BLOCK_SIZE));
       const states = await image.blockStates();
-      // Uneven batch sizes cross cluster, grain and table boundaries differently.
-      for (const batch of [7, 1]) {
+      // Uneven batch sizes cross cluster, grain and table boundaries differently; single blocks reuse a 2 MiB inflated cluster.
+      for (const batch of /c2m|extl2|vmware/.test(name) ? [7, 1] : [7]) {
         for (let b = 0; b < image.blockCount; b += batch) {
           const n = Math.min(batch, image.blockCount - b);
           const got = await image.readBlocks(b, n);
@@ -41,7 +41,6 @@ describe.each(FORMAT_FIXTURES.map((f) => [f.name, f] as const))('%s', (name, spe
             }
           }
         }
-        if (spec.format === 'raw') break;
       }
     } finally {
       await src.close();

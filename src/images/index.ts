@@ -1,0 +1,7 @@
+// The disk image readers' public surface, for the engine, the UI and the CLI.
+export { openImage, detectFormat } from './open-image.ts';
+export { blobSource } from './blob-source.ts';
+export { memorySource, subSource } from './byte-source.ts';
+export { summarizeImage, volumeSizeGiB, type ImageSummary } from './summary.ts';
+export { buildManifest, isAllZero, type UploadManifest } from './manifest.ts';
+export { BLOCK_SIZE, BlockState, ImageFormatError, type ByteSource, type DiskImage, type ImageFormat } from './types.ts';
