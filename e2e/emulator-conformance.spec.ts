@@ -11,7 +11,7 @@ async function ready(page: Page): Promise<void> {
 test('every conformance scenario passes on the IndexedDB store in Chromium', async ({ page }) => {
   await ready(page);
   const results = await page.evaluate(() => window.emulatorHarness.runConformance());
-  expect(results.length).toBeGreaterThanOrEqual(17);
+  expect(results.length).toBeGreaterThanOrEqual(21);
   expect(results.filter((r) => r.skipped)).toEqual([]);
   expect(results.filter((r) => !r.ok)).toEqual([]);
 });

@@ -2,7 +2,7 @@
 import { ListSnapshotBlocksCommand, GetSnapshotBlockCommand, StartSnapshotCommand, PutSnapshotBlockCommand, CompleteSnapshotCommand } from '@aws-sdk/client-ebs';
 import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
 import { runScenarios, makeBlock, checksumOf, type ScenarioResult } from '../../src/emulator/conformance.ts';
-import { openBrowserEmulator, IdbStore, type Emulator } from '../../src/emulator/index.ts';
+import { openBrowserEmulator, IdbStore, EbsModel, createEmulatorClients, type Emulator } from '../../src/emulator/index.ts';
 import { runStoreContract } from '../../src/emulator/store-contract.ts';
 
 let shared: Emulator | undefined;
@@ -29,6 +29,8 @@ const harness = {
             Object.assign(emu.model.config, patch);
           },
           stats: () => emu.model.store.stats(),
+          failNext: (op, fault) => emu.model.failNext(op as never, fault),
+          otherAccount: async () => createEmulatorClients(new EbsModel({ store: await IdbStore.open(db), clock: () => now, accountId: '444455556666' })),
         };
       },
       filter ? (s) => s.name.includes(filter) : undefined,

@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest';
 import { scenarios, type ConformanceContext } from './conformance.ts';
-import { createMemoryEmulator } from './index.ts';
+import { createEmulatorClients, createMemoryEmulator, EbsModel } from './index.ts';
 
 /** A fresh in-memory emulator with a clock the scenario moves. */
 function memoryContext(): ConformanceContext {
@@ -17,6 +17,8 @@ function memoryContext(): ConformanceContext {
       Object.assign(emu.model.config, patch);
     },
     stats: () => emu.model.store.stats(),
+    failNext: (op, fault) => emu.model.failNext(op as never, fault),
+    otherAccount: async () => createEmulatorClients(new EbsModel({ store: emu.model.store, clock: () => now, accountId: '444455556666' })),
   };
 }
 

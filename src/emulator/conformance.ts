@@ -1,6 +1,14 @@
 // Conformance scenarios for the EBS direct API emulator, driven only through the SDK clients.
 // Shared by the Vitest suite (memory store), the Playwright page (IndexedDB store) and the HTTP server's tests.
 import {
+  AccessDeniedException,
+  ConcurrentLimitExceededException,
+  ConflictException,
+  InternalServerException,
+  RequestThrottledException,
+  ResourceNotFoundException,
+  ServiceQuotaExceededException,
+  ValidationException,
   CompleteSnapshotCommand,
   GetSnapshotBlockCommand,
   ListChangedBlocksCommand,
@@ -23,7 +31,13 @@ export interface ConformanceContext {
   /** The emulator's completion delay (ms) so scenarios know how far to advance. */
   completionDelayMs: number;
   /** Changes a runtime setting of the emulator (lags, limits); absent for a remote emulator without admin access. */
-  configure?: (patch: Partial<{ putAfterStartLagMs: number; readAfterCompleteLagMs: number; maxPendingSnapshots: number }>) => void | Promise<void>;
+  configure?: (
+    patch: Partial<{ putAfterStartLagMs: number; readAfterCompleteLagMs: number; maxPendingSnapshots: number; enforceQuotas: boolean }>,
+  ) => void | Promise<void>;
+  /** Makes the next call of an operation answer the given error (fault injection). */
+  failNext?: (op: string, fault: { code: string; status: number; message: string; reason?: string }) => void | Promise<void>;
+  /** Clients of another account on the same emulator state. */
+  otherAccount?: () => Promise<{ ebs: EBSClient; ec2: EC2Client }>;
   /** Space accounting of the store; absent when not observable. */
   stats?: () => Promise<{ blobs: number; bytes: number; blockRecords: number; snapshots: number }>;
 }
@@ -32,7 +46,7 @@ export interface ConformanceContext {
 export interface Scenario {
   name: string;
   /** Hooks the scenario needs; runners skip it when missing. */
-  needs?: ('configure' | 'stats')[];
+  needs?: ('configure' | 'stats' | 'failNext' | 'otherAccount')[];
   run: (ctx: ConformanceContext) => Promise<void>;
 }
 
@@ -681,6 +695,115 @@ export const scenarios: Scenario[] = [
     },
   },
 ];
+
+const ERROR_CLASSES: Record<string, new (...args: never[]) => Error> = {
+  ValidationException,
+  ResourceNotFoundException,
+  AccessDeniedException,
+  RequestThrottledException,
+  ServiceQuotaExceededException,
+  ConcurrentLimitExceededException,
+  ConflictException,
+  InternalServerException,
+};
+
+scenarios.push(
+  {
+    name: 'every exception of the error table reaches the SDK as its class, status and Reason',
+    needs: ['failNext'],
+    async run(ctx) {
+      const rows: [string, number, string | undefined][] = [
+        ['ValidationException', 400, 'INVALID_DEPENDENCY_REQUEST'],
+        ['ValidationException', 400, 'CONFLICTING_BLOCK_UPDATE'],
+        ['ValidationException', 400, 'INVALID_GRANT_TOKEN'],
+        ['ResourceNotFoundException', 404, 'DEPENDENCY_RESOURCE_NOT_FOUND'],
+        ['AccessDeniedException', 403, 'DEPENDENCY_ACCESS_DENIED'],
+        ['RequestThrottledException', 400, 'ACCOUNT_THROTTLED'],
+        ['RequestThrottledException', 400, 'DEPENDENCY_REQUEST_THROTTLED'],
+        ['RequestThrottledException', 400, 'RESOURCE_LEVEL_THROTTLE'],
+        ['ServiceQuotaExceededException', 402, 'DEPENDENCY_SERVICE_QUOTA_EXCEEDED'],
+        ['ConcurrentLimitExceededException', 400, undefined],
+        ['ConflictException', 409, undefined],
+        ['InternalServerException', 500, undefined],
+        ['ThrottlingException', 400, undefined],
+      ];
+      const id = await start(ctx);
+      for (const [code, status, reason] of rows) {
+        const message = `injected ${code} ${reason ?? ''}`.trim();
+        await ctx.failNext!('PutSnapshotBlock', { code, status, message, reason });
+        const err = await rejects(put(ctx, id, 0, 1), { name: code, status, reason: reason ?? null, message }, `${code} ${reason ?? ''}`);
+        const cls = ERROR_CLASSES[code];
+        if (cls) ok(err instanceof cls, `${code} is an instance of the SDK's ${code} class`);
+        eq(err.$fault, status >= 500 ? 'server' : 'client', `${code} $fault`);
+      }
+      await put(ctx, id, 0, 1);
+    },
+  },
+  {
+    name: 'reserved tag keys, a KMS key from another region, and compressed bodies are refused',
+    async run(ctx) {
+      await rejects(ctx.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Tags: [{ Key: 'aws:owner', Value: 'x' }] })), invalid('INVALID_TAG'), 'aws: tag key');
+      await rejects(
+        ctx.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Encrypted: true, KmsKeyArn: 'arn:aws:kms:eu-west-3:123456789012:key/abc' })),
+        invalid('INVALID_CUSTOMER_KEY'),
+        'KMS key of another region',
+      );
+      const id = await start(ctx);
+      const data = makeBlock(3);
+      const cmd = new PutSnapshotBlockCommand({ SnapshotId: id, BlockIndex: 0, BlockData: data, DataLength: BLOCK, Checksum: await seedSum(3), ChecksumAlgorithm: 'SHA256' });
+      cmd.middlewareStack.add(
+        (next) => async (args) => {
+          (args.request as { headers: Record<string, string> }).headers['content-encoding'] = 'gzip';
+          return next(args);
+        },
+        { step: 'build' },
+      );
+      await rejects(ctx.ebs.send(cmd), invalid('INVALID_CONTENT_ENCODING'), 'Content-Encoding gzip');
+    },
+  },
+  {
+    name: "another account cannot write to a snapshot, nor see it as its own",
+    needs: ['otherAccount'],
+    async run(ctx) {
+      const other = await ctx.otherAccount!();
+      const id = await start(ctx);
+      await rejects(
+        other.ebs.send(new PutSnapshotBlockCommand({ SnapshotId: id, BlockIndex: 0, BlockData: makeBlock(4), DataLength: BLOCK, Checksum: await seedSum(4), ChecksumAlgorithm: 'SHA256' })),
+        { name: 'AccessDeniedException', status: 403, reason: 'UNAUTHORIZED_ACCOUNT' },
+        'put to another account',
+      );
+      await rejects(other.ebs.send(new CompleteSnapshotCommand({ SnapshotId: id, ChangedBlocksCount: 0 })), { name: 'AccessDeniedException', status: 403, reason: 'UNAUTHORIZED_ACCOUNT' }, 'complete for another account');
+      const mine = await other.ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }));
+      ok(!(mine.Snapshots ?? []).some((s) => s.SnapshotId === id), "OwnerIds self excludes another account's snapshot");
+    },
+  },
+  {
+    name: 'quotas (when enforced): 10 StartSnapshot, 50 ListSnapshotBlocks and 1000 PutSnapshotBlock per snapshot per second',
+    needs: ['configure'],
+    async run(ctx) {
+      const done = await completedSnapshot(ctx, new Map([[0, 5]]));
+      await ctx.advanceTime(1000);
+      await ctx.configure!({ enforceQuotas: true });
+      try {
+        const ids: string[] = [];
+        for (let i = 0; i < 10; i++) ids.push(await start(ctx));
+        await rejects(start(ctx), { name: 'RequestThrottledException', status: 400, reason: 'ACCOUNT_THROTTLED' }, '11th StartSnapshot in a second');
+        for (let i = 0; i < 50; i++) await ctx.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: done }));
+        await rejects(ctx.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: done })), { name: 'RequestThrottledException', status: 400, reason: 'ACCOUNT_THROTTLED' }, '51st list in a second');
+        const tiny = new Uint8Array(1);
+        const quick = (sid: string) =>
+          ctx.ebs.send(new PutSnapshotBlockCommand({ SnapshotId: sid, BlockIndex: 0, BlockData: tiny, DataLength: 1, Checksum: 'AA==', ChecksumAlgorithm: 'SHA256' })).catch((e: Error) => e);
+        for (let i = 0; i < 1000; i++) eq((await quick(ids[0]!) as Error).name, 'ValidationException', 'invalid puts still count');
+        await rejects(quick(ids[0]!).then((e) => Promise.reject(e)), { name: 'RequestThrottledException', status: 400, reason: 'RESOURCE_LEVEL_THROTTLE' }, '1001st put to one snapshot');
+        await ctx.advanceTime(1000);
+        await start(ctx);
+        await put(ctx, ids[0]!, 0, 6);
+      } finally {
+        await ctx.configure!({ enforceQuotas: false });
+      }
+    },
+  },
+);
 
 /** Outcome of one scenario when run outside a test framework. */
 export interface ScenarioResult {

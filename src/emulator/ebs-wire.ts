@@ -187,6 +187,7 @@ async function route(model: EbsModel, req: EmuRequest): Promise<EmuResponse> {
         checksum: checksum!,
         checksumAlgorithm: checksumAlgorithm!,
         progress,
+        contentEncoding: h['content-encoding'],
       });
       return json(201, {}, { 'x-amz-Checksum': out.checksum, 'x-amz-Checksum-Algorithm': out.checksumAlgorithm });
     }

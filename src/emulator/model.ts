@@ -24,6 +24,22 @@ export interface EbsModelConfig {
   maxPendingSnapshots: number;
   /** 12-digit account id used as OwnerId. */
   accountId: string;
+  /** Region of the emulated endpoint (KMS keys must be in it). */
+  region: string;
+  /** Enforce the per-second request quotas of the reference (per model instance; off by default). */
+  enforceQuotas: boolean;
+}
+
+/** EBS direct API operation names. */
+export type EbsOperation = 'StartSnapshot' | 'PutSnapshotBlock' | 'CompleteSnapshot' | 'GetSnapshotBlock' | 'ListSnapshotBlocks' | 'ListChangedBlocks';
+
+/** An error to answer instead of running an operation (fault injection for tests and the server's admin endpoint). */
+export interface InjectedFault {
+  /** Exception name, e.g. `ServiceQuotaExceededException`. */
+  code: string;
+  status: number;
+  message: string;
+  reason?: string;
 }
 
 /** Options of a model: a store, an optional clock (ms) and any config overrides. */
@@ -97,6 +113,8 @@ export interface PutSnapshotBlockInput {
   checksum: string;
   checksumAlgorithm: string;
   progress?: number;
+  /** The request's Content-Encoding header, if any (only identity is accepted). */
+  contentEncoding?: string;
 }
 
 /** CompleteSnapshot parameters. */
@@ -155,6 +173,17 @@ const DEFAULT_CONFIG: EbsModelConfig = {
   readAfterCompleteLagMs: 0,
   maxPendingSnapshots: 100,
   accountId: '111122223333',
+  region: 'us-east-1',
+  enforceQuotas: false,
+};
+/** Requests per second per account (and per snapshot for puts), from the reference's Quotas section. */
+const QUOTAS: Record<EbsOperation, number> = {
+  PutSnapshotBlock: 1000,
+  GetSnapshotBlock: 1000,
+  ListSnapshotBlocks: 50,
+  ListChangedBlocks: 50,
+  StartSnapshot: 10,
+  CompleteSnapshot: 10,
 };
 const BLOCK_TOKEN_TTL_MS = 7 * 24 * 3600 * 1000;
 const PAGE_TOKEN_TTL_MS = 60 * 60 * 1000;
@@ -168,6 +197,8 @@ export class EbsModel {
   readonly store: EmulatorStore;
   private readonly clock: () => number;
   private signer?: Promise<TokenSigner>;
+  private faults: { op: EbsOperation; fault: InjectedFault }[] = [];
+  private rate = new Map<string, { second: number; count: number }>();
 
   constructor(opts: EbsModelOptions) {
     const { store, clock, ...rest } = opts;
@@ -175,6 +206,43 @@ export class EbsModel {
     this.clock = clock ?? (() => Date.now());
     this.config = { ...DEFAULT_CONFIG };
     for (const [k, v] of Object.entries(rest)) if (v !== undefined) (this.config as unknown as Record<string, unknown>)[k] = v;
+  }
+
+  /** Makes the next call of `op` fail with `fault` (one-shot, in this model instance only). */
+  failNext(op: EbsOperation, fault: InjectedFault): void {
+    this.faults.push({ op, fault });
+  }
+
+  /** Injected faults, then quotas: called first by every operation. */
+  private gate(op: EbsOperation, snapshotId?: string): void {
+    const i = this.faults.findIndex((f) => f.op === op);
+    if (i >= 0) {
+      const { fault } = this.faults.splice(i, 1)[0]!;
+      throw new EbsError(fault.code, fault.status, fault.message, fault.reason);
+    }
+    if (!this.config.enforceQuotas) return;
+    const second = Math.floor(this.clock() / 1000);
+    const bump = (key: string): number => {
+      const r = this.rate.get(key);
+      if (!r || r.second !== second) {
+        this.rate.set(key, { second, count: 1 });
+        return 1;
+      }
+      return ++r.count;
+    };
+    const limit = QUOTAS[op];
+    if (op === 'PutSnapshotBlock' && snapshotId && bump(`${op}:${snapshotId}`) > limit) {
+      throw new EbsError('RequestThrottledException', 400, `The rate of ${op} requests for snapshot ${snapshotId} exceeds ${limit} per second. Slow down and retry.`, 'RESOURCE_LEVEL_THROTTLE');
+    }
+    if (bump(op) > limit) {
+      throw new EbsError('RequestThrottledException', 400, `The rate of ${op} requests for this account exceeds ${limit} per second. Slow down and retry.`, 'ACCOUNT_THROTTLED');
+    }
+  }
+
+  /** Writes to another account's snapshot are refused. */
+  private owned(rec: SnapshotRecord): EbsError | undefined {
+    if (rec.ownerId === this.config.accountId) return undefined;
+    return new EbsError('AccessDeniedException', 403, `Account ${this.config.accountId} is not authorized to write to snapshot ${rec.id}.`, 'UNAUTHORIZED_ACCOUNT');
   }
 
   /** Current model time (ms). */
@@ -224,7 +292,16 @@ export class EbsModel {
 
   /** StartSnapshot. */
   async startSnapshot(input: StartSnapshotInput): Promise<StartSnapshotOutput> {
+    this.gate('StartSnapshot');
     const now = this.clock();
+    const reserved = input.tags?.find((t) => t.key.toLowerCase().startsWith('aws:'));
+    if (reserved) throw validation('INVALID_TAG', `Tag key '${reserved.key}' is not valid: keys starting with 'aws:' are reserved for AWS use.`);
+    if (input.kmsKeyArn) {
+      const region = input.kmsKeyArn.split(':')[3];
+      if (region !== this.config.region) {
+        throw new EbsError('ValidationException', 400, `The KMS key ${input.kmsKeyArn} is not in region ${this.config.region}. Use a key from the snapshot's region.`, 'INVALID_CUSTOMER_KEY');
+      }
+    }
     const parentId = input.parentSnapshotId ?? null;
     if (input.encrypted === true && parentId) {
       throw validation(
@@ -272,7 +349,7 @@ export class EbsModel {
           kmsKeyArn ??= parent.kmsKeyArn;
         }
       }
-      if (encrypted) kmsKeyArn ??= `arn:aws:kms:us-east-1:${this.config.accountId}:key/00000000-0000-4000-8000-00000000eb50`;
+      if (encrypted) kmsKeyArn ??= `arn:aws:kms:${this.config.region}:${this.config.accountId}:key/00000000-0000-4000-8000-00000000eb50`;
       let pending = 0;
       for (const r of all.values()) if (!r.deleted && this.stateOf(r, now).state === 'pending') pending++;
       if (pending >= this.config.maxPendingSnapshots) {
@@ -322,6 +399,10 @@ export class EbsModel {
 
   /** PutSnapshotBlock: verifies the checksum on the bytes received and answers once the block is durable. */
   async putSnapshotBlock(input: PutSnapshotBlockInput): Promise<{ checksum: string; checksumAlgorithm: 'SHA256' }> {
+    this.gate('PutSnapshotBlock', input.snapshotId);
+    if (input.contentEncoding && !/^identity$/i.test(input.contentEncoding)) {
+      throw validation('INVALID_CONTENT_ENCODING', `Content encoding '${input.contentEncoding}' is not supported: send the block uncompressed.`);
+    }
     if (input.checksumAlgorithm !== 'SHA256') {
       throw validation(
         'INVALID_PARAMETER_VALUE',
@@ -346,6 +427,8 @@ export class EbsModel {
         check: (rec) => {
           if (!rec || rec.deleted) return reject(snapshotNotFound(input.snapshotId));
           if (now < rec.startTime + this.config.putAfterStartLagMs) return reject(snapshotNotFound(input.snapshotId));
+          const denied = this.owned(rec);
+          if (denied) return reject(denied);
           const s = this.stateOf(rec, now);
           if (s.state === 'error') return reject(snapshotNotFound(input.snapshotId));
           if (s.state === 'completed' || rec.completion) {
@@ -366,6 +449,7 @@ export class EbsModel {
 
   /** CompleteSnapshot: 202 `pending` now; the verdict (completed / error) shows after the completion delay. */
   async completeSnapshot(input: CompleteSnapshotInput): Promise<{ Status: SnapshotState }> {
+    this.gate('CompleteSnapshot');
     const hasSum = input.checksum !== undefined;
     if (hasSum && input.checksumAlgorithm === undefined) {
       throw validation('INVALID_PARAMETER_VALUE', 'Invalid parameter combination. Checksum algorithm is missing.');
@@ -380,6 +464,8 @@ export class EbsModel {
       const now = this.clock();
       const rec = await this.store.getSnapshot(input.snapshotId);
       if (!rec || rec.deleted) throw snapshotNotFound(input.snapshotId);
+      const denied = this.owned(rec);
+      if (denied) throw denied;
       const s = this.stateOf(rec, now);
       if (s.state !== 'pending' || rec.completion) return { Status: s.state };
       const own = await this.store.listOwnBlocks(rec.id, 0, Number.MAX_SAFE_INTEGER);
@@ -435,6 +521,7 @@ export class EbsModel {
 
   /** ListSnapshotBlocks: written blocks of the snapshot and its ancestors, ascending, paged. */
   async listSnapshotBlocks(snapshotId: string, page: PageInput = {}): Promise<ListSnapshotBlocksOutput> {
+    this.gate('ListSnapshotBlocks');
     const now = this.clock();
     const rec = await this.readable(snapshotId, now);
     const from = await this.startIndex(page, 'list', snapshotId, '', now);
@@ -460,6 +547,7 @@ export class EbsModel {
 
   /** ListChangedBlocks between two related snapshots (ancestor/descendant or siblings). */
   async listChangedBlocks(firstSnapshotId: string | undefined, secondSnapshotId: string, page: PageInput = {}): Promise<ListChangedBlocksOutput> {
+    this.gate('ListChangedBlocks');
     if (!firstSnapshotId) throw validation('INVALID_SNAPSHOT_ID', 'First snapshot should not be empty or null');
     const now = this.clock();
     const second = await this.readable(secondSnapshotId, now);
@@ -510,6 +598,7 @@ export class EbsModel {
 
   /** GetSnapshotBlock: the content bound to a valid block token. */
   async getSnapshotBlock(snapshotId: string, index: number, blockToken: string): Promise<GetSnapshotBlockOutput> {
+    this.gate('GetSnapshotBlock');
     const now = this.clock();
     const rec = await this.readable(snapshotId, now);
     if (index >= rec.volumeSize * 2048) throw validation('INVALID_BLOCK', `Block index ${index} is beyond the volume size extent`);
