@@ -10,7 +10,7 @@ import { EBSClient, GetSnapshotBlockCommand, paginateListSnapshotBlocks } from '
 import { CognitoIdentityClient, CreateIdentityPoolCommand } from '@aws-sdk/client-cognito-identity';
 import { spawnEmulator, type SpawnedEmulator } from '../server/spawn-emulator.ts';
 import { makeTestImage, type TestImage } from './helpers/disk-image.ts';
-import { pickFile, startUpload, waitForCompleted } from './helpers/ui.ts';
+import { pickFile, waitForCompleted, waitForPercent } from './helpers/ui.ts';
 
 test.describe.configure({ mode: 'serial', timeout: 420_000 });
 
@@ -143,11 +143,22 @@ async function storedText(page: Page): Promise<string> {
   });
 }
 
+/** Starts the upload; if the page shows a problem instead of the run, the test fails with its sentence. */
+async function start(page: Page, opts: { description?: string; concurrency?: number }): Promise<void> {
+  await expect(page.getByTestId('plan')).toBeVisible({ timeout: 120_000 });
+  if (opts.description !== undefined) await page.getByLabel('Description').fill(opts.description);
+  if (opts.concurrency !== undefined) await page.getByLabel('Blocks in flight').fill(String(opts.concurrency));
+  await page.getByRole('button', { name: 'Start upload' }).click();
+  const problem = page.getByTestId('upload-problem');
+  await expect(page.getByTestId('run-panel').or(problem)).toBeVisible({ timeout: 120_000 });
+  if (await problem.isVisible()) throw new Error(`the upload did not start: ${await problem.innerText()}`);
+}
+
 async function uploadAndCheck(page: Page, seen: Seen, image: TestImage, opts: { concurrency?: number } = {}, base = site): Promise<string> {
   await page.goto(`${base}/#/upload`);
   await expect(page.getByTestId('mode')).toContainText('AWS us-east-1');
   await pickFile(page, image.path);
-  await startUpload(page, { description: 'aws e2e', ...opts });
+  await start(page, { description: 'aws e2e', ...opts });
   const snapshotId = await waitForCompleted(page, 400_000);
   await expectIdentical(snapshotId, image);
 
@@ -279,6 +290,37 @@ test('each failure gets its own sentence: CORS blocked, unknown pool, no unauthe
   const relayText = await step(r).innerText();
 
   expect(new Set([corsText, poolText, unauthText, secretText, relayText]).size).toBe(5);
+});
+
+test('relay mode survives a reload: credentials are fetched again (none were kept), the job resumes byte-identical', async ({ page }) => {
+  const image = makeTestImage('aws-reload-48m', 48, 0x7e10ad);
+  await admin({ latencyMs: 150 });
+  const seen = watch(page);
+  await configure(page, { pool: emu.poolId!, mode: 'relay' });
+  await expect(await testConnection(page)).toHaveAttribute('data-ok', 'true');
+  await page.goto(`${site}/#/upload`);
+  await pickFile(page, image.path);
+  await start(page, { concurrency: 2 });
+  await waitForPercent(page, 25);
+  const before = seen.secrets.length;
+  await page.reload();
+
+  // Nothing to sign with survived the reload: storage holds no key, secret or token.
+  const stored = await storedText(page);
+  for (const s of seen.secrets) expect(stored.includes(s), 'a credential was found in browser storage').toBe(false);
+  await expect(page.getByTestId('mode')).toContainText('AWS us-east-1');
+
+  await expect(page.getByTestId('unfinished-banner')).toBeVisible();
+  await page.getByRole('link', { name: 'Resume or discard it in Jobs' }).click();
+  const card = page.getByTestId('job-card');
+  await expect(card).toHaveCount(1);
+  await card.getByRole('button', { name: 'Resume…' }).click();
+  await pickFile(page, image.path, card);
+  const snapshotId = await waitForCompleted(page, 400_000);
+  await expectIdentical(snapshotId, image);
+  // The resumed upload signed with credentials fetched after the reload.
+  expect(seen.secrets.length).toBeGreaterThan(before);
+  expect([...seen.hosts]).toEqual([new URL(site).host]);
 });
 
 test('the built site under `vite preview`: relay mode works and the CSP refuses nothing', async ({ page }) => {
