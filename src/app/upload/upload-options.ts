@@ -13,6 +13,10 @@ export interface OptionsForm {
   kmsKeyArn: string;
   timeoutMinutes: NumberField;
   concurrency: NumberField;
+  /** Snapshot this upload is a new version of (issue 6); empty = a new snapshot. */
+  parentSnapshotId: string;
+  /** Without a recorded manifest of the parent: read its blocks or send every block. */
+  parentCompare: 'read' | 'all';
 }
 
 export type OptionsField = keyof OptionsForm;
@@ -39,6 +43,8 @@ export function defaultOptionsForm(minVolumeGiB: number): OptionsForm {
     kmsKeyArn: '',
     timeoutMinutes: String(DEFAULT_TIMEOUT_MINUTES),
     concurrency: String(DEFAULT_CONCURRENCY),
+    parentSnapshotId: '',
+    parentCompare: 'read',
   };
 }
 
@@ -107,6 +113,14 @@ export function parseOptions(form: OptionsForm, minVolumeGiB: number): ParsedOpt
   if (concurrency === null || concurrency < 1 || concurrency > CONCURRENCY_MAX) {
     errors.concurrency = `Enter between 1 and ${CONCURRENCY_MAX} blocks in flight.`;
   } else options.concurrency = concurrency;
+
+  const parent = (form.parentSnapshotId ?? '').trim();
+  if (parent && !/^snap-[0-9a-f]{8,60}$/.test(parent)) errors.parentSnapshotId = `"${parent}" is not a snapshot id: enter one like snap-0123456789abcdef0, or leave it empty.`;
+  else if (parent && form.encrypted) errors.parentSnapshotId = 'A new version inherits its parent’s encryption: untick "Encrypt the snapshot".';
+  else if (parent) {
+    options.parentSnapshotId = parent;
+    options.parentCompare = form.parentCompare ?? 'read';
+  }
 
   return Object.keys(errors).length ? { ok: false, errors } : { ok: true, options };
 }
