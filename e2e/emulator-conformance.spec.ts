@@ -3,6 +3,9 @@ import type {} from './pages/emulator-harness.ts';
 
 const HARNESS = '/e2e/pages/emulator-harness.html';
 
+// The machine is shared and the scenarios hash hundreds of blocks: allow for a slow run (tests never assert on time).
+test.setTimeout(600_000);
+
 async function ready(page: Page): Promise<void> {
   await page.goto(HARNESS);
   await expect(page.locator('#status')).toHaveText('ready', { timeout: 60_000 });

@@ -1,6 +1,8 @@
 import { test, expect } from '@playwright/test';
 import type {} from './pages/emulator-harness.ts';
 
+test.setTimeout(300_000);
+
 test('the snapshot list shows state, size and lineage, and follows changes made in another tab', async ({ context }) => {
   const db = `list-${Date.now()}`;
   const list = await context.newPage();

@@ -126,9 +126,17 @@ export function createEmulatorHandler(target: EmuTarget): HttpHandler {
   } as HttpHandler;
 }
 
+/** Client settings for `createEmulatorClients`. */
+export interface EmulatorClientOptions {
+  /** SDK attempts per call (default 1: tests see every error as the service sent it). */
+  maxAttempts?: number;
+  /** Default: the model's region. */
+  region?: string;
+}
+
 /** SDK clients wired to a model: `ebs` speaks rest-json to the EBS wire, `ec2` the EC2 query protocol. */
-export function createEmulatorClients(model: EbsModel): { ebs: EBSClient; ec2: EC2Client } {
-  const common = { region: 'us-east-1', credentials: EMULATOR_CREDENTIALS, maxAttempts: 1 };
+export function createEmulatorClients(model: EbsModel, opts: EmulatorClientOptions = {}): { ebs: EBSClient; ec2: EC2Client } {
+  const common = { region: opts.region ?? model.config.region, credentials: EMULATOR_CREDENTIALS, maxAttempts: opts.maxAttempts ?? 1 };
   const ebs = new EBSClient({ ...common, requestHandler: createEmulatorHandler((r) => handleEbsRequest(model, r)) });
   const ec2 = new EC2Client({ ...common, requestHandler: createEmulatorHandler((r) => handleEc2Request(model, r)) });
   return { ebs, ec2 };

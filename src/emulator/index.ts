@@ -14,6 +14,8 @@ export type { EmuRequest, EmuResponse, EmuTarget } from './http.ts';
 export { handleEbsRequest } from './ebs-wire.ts';
 export { handleEc2Request } from './ec2-wire.ts';
 export { createEmulatorHandler, createEmulatorClients, EMULATOR_CREDENTIALS } from './handler.ts';
+export type { EmulatorClientOptions } from './handler.ts';
+export type { EbsOperation, InjectedFault } from './model.ts';
 export { MemoryStore } from './stores/memory-store.ts';
 export { IdbStore } from './stores/idb-store.ts';
 export type { IdbStoreOptions } from './stores/idb-store.ts';
