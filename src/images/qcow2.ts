@@ -122,7 +122,8 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
   if (l1Offset + l1Needed * 8 > source.size) throw truncated('qcow2', 'L1 table');
   const l1Bytes = await readExact(source, l1Offset, l1Needed * 8, 'qcow2', 'L1 table');
   const l1 = new DataView(l1Bytes.buffer, l1Bytes.byteOffset, l1Bytes.byteLength);
-  const l2Cache = new TableCache(source, 'qcow2', 'L2 table');
+  // At most 32 MiB of L2 tables cached, whatever the cluster size.
+  const l2Cache = new TableCache(source, 'qcow2', 'L2 table', Math.max(4, Math.floor((32 * 1024 * 1024) / clusterSize)));
   const l1End = l1Offset + l1Needed * 8;
   const fileSize = source.size;
 
