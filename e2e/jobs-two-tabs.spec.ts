@@ -2,7 +2,7 @@ import { test, expect } from './helpers/test.ts';
 import { makeTestImage } from './helpers/disk-image.ts';
 import { pickFile, readBack, startUpload, waitForCompleted, waitForPercent } from './helpers/ui.ts';
 
-test.describe.configure({ timeout: 300_000 });
+test.describe.configure({ timeout: 480_000 });
 
 test('a second tab shows the job running elsewhere, and takes it over only when asked', async ({ context }) => {
   const image = makeTestImage('two-tabs-256m', 256, 0x5eed04);

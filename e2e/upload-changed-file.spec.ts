@@ -2,7 +2,7 @@ import { test, expect } from './helpers/test.ts';
 import { changeInPlace, copyImage, makeTestImage } from './helpers/disk-image.ts';
 import { emulatorSummary, pickFile, startUpload, waitForPercent } from './helpers/ui.ts';
 
-test.describe.configure({ timeout: 300_000 });
+test.describe.configure({ timeout: 480_000 });
 
 test('a file changed between sessions is refused with a sentence, and nothing more is uploaded', async ({ page }) => {
   const image = makeTestImage('changed-256m', 256, 0x5eed03);

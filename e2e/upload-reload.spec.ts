@@ -2,7 +2,7 @@ import { test, expect } from './helpers/test.ts';
 import { makeTestImage, prng } from './helpers/disk-image.ts';
 import { pickFile, putCounts, readBack, resent, startUpload, waitForCompleted, waitForPercent } from './helpers/ui.ts';
 
-test.describe.configure({ timeout: 300_000 });
+test.describe.configure({ timeout: 480_000 });
 
 const WINDOW = 8;
 // Three cut points past 30%, drawn from a fixed seed so a failure can be replayed.

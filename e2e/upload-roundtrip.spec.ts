@@ -2,7 +2,7 @@ import { test, expect } from './helpers/test.ts';
 import { makeTestImage } from './helpers/disk-image.ts';
 import { pickFile, readBack, startUpload, waitForCompleted } from './helpers/ui.ts';
 
-test.describe.configure({ timeout: 300_000 });
+test.describe.configure({ timeout: 480_000 });
 
 test('a 256 MiB image uploads through the page to a completed snapshot, byte for byte', async ({ page }) => {
   // 256 MiB plus a 300 KiB tail: the last block is partial and must read back zero-padded.

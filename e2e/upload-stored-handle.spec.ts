@@ -2,7 +2,7 @@ import { test, expect } from './helpers/test.ts';
 import { makeTestImage } from './helpers/disk-image.ts';
 import { copyIntoOpfs, putCounts, readBack, resent, stubFilePicker, waitForCompleted, waitForPercent } from './helpers/ui.ts';
 
-test.describe.configure({ timeout: 300_000 });
+test.describe.configure({ timeout: 480_000 });
 
 test('a file picked with the File System Access picker resumes after a reload with one click, no re-pick', async ({ page }) => {
   const image = makeTestImage('handle-96m', 96, 0x5eed05);

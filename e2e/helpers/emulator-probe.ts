@@ -68,3 +68,9 @@ export async function emulatorSummary(dbName = 'blockport-emulator'): Promise<{ 
   for (const s of dump.snapshots) for (const n of Object.values(s.putsByIndex)) totalPuts += n;
   return { snapshots: dump.snapshots.map((s) => ({ id: s.id, state: s.state })), totalPuts };
 }
+
+/** Deletes a snapshot as EC2 DeleteSnapshot would (the "snapshot vanished" case). */
+export async function deleteSnapshot(snapshotId: string, dbName = 'blockport-emulator'): Promise<boolean> {
+  const { model } = await openBrowserEmulator(dbName);
+  return model.deleteSnapshot(snapshotId);
+}

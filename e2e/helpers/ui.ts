@@ -94,3 +94,8 @@ export async function stubFilePicker(page: Page, name: string): Promise<void> {
     };
   }, name);
 }
+
+/** Deletes a snapshot in the in-browser emulator, behind the page's back. */
+export function deleteSnapshot(page: Page, snapshotId: string): Promise<boolean> {
+  return page.evaluate(async ([url, id]) => (await import(/* @vite-ignore */ url)).deleteSnapshot(id), [PROBE, snapshotId] as const);
+}

@@ -42,8 +42,8 @@ class JobsState {
   elsewhere = $state.raw<Record<string, UploadProgress | null>>({});
   problems = $state.raw<Record<string, Problem>>({});
   activity = $state.raw<Record<string, JobActivity>>({});
-  /** Jobs whose card asks for the file to be picked again. */
-  needsFile = $state.raw<Record<string, boolean>>({});
+  /** Jobs whose card asks for the file, and what the pick is for. */
+  needsFile = $state.raw<Record<string, 'resume' | 'restart'>>({});
   /** The file last picked for a job that was refused, so "start over" can use it at once. */
   lastPicked = $state.raw<Record<string, PickedFile>>({});
 
@@ -138,7 +138,7 @@ class JobsState {
     this.#problem(job.id, undefined);
     const source = picked ? (picked.handle ?? picked.file) : job.fileHandle;
     if (!source) {
-      this.needsFile = this.#set(this.needsFile, job.id, true);
+      this.needsFile = this.#set(this.needsFile, job.id, 'resume');
       return;
     }
     this.lastPicked = this.#set(this.lastPicked, job.id, picked);
@@ -199,7 +199,7 @@ class JobsState {
     if (this.activity[job.id]) return;
     const source = picked ? (picked.handle ?? picked.file) : job.fileHandle;
     if (!source) {
-      this.needsFile = this.#set(this.needsFile, job.id, true);
+      this.needsFile = this.#set(this.needsFile, job.id, 'restart');
       return;
     }
     this.#problem(job.id, undefined);
@@ -213,6 +213,7 @@ class JobsState {
       runs.add(run);
       await discardJob(job.id);
       this.lastPicked = this.#set(this.lastPicked, job.id, undefined);
+      this.needsFile = this.#set(this.needsFile, job.id, undefined);
     } catch (e) {
       this.#problem(job.id, toProblem(e, 'The upload could not start over'));
     } finally {
