@@ -53,24 +53,30 @@ function procTree(marker: string): number[] {
   return out;
 }
 
-function rssBytes(pids: number[]): number {
-  let total = 0;
+function memBytes(pids: number[]): { rss: number; pss: number } {
+  let rss = 0;
+  let pss = 0;
   for (const pid of pids) {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) total += Number(m[1]) * 1024;
+      if (m) rss += Number(m[1]) * 1024;
+      // PSS splits shared pages among the processes that map them: the tree's sum without double counting.
+      const p = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+      if (p) pss += Number(p[1]) * 1024;
     } catch {
       /* gone */
     }
   }
-  return total;
+  return { rss, pss };
 }
 
-/** Samples the summed RSS of the browser's process tree every intervalMs; stop() returns the peak in bytes. */
-export function sampleRss(marker: string, intervalMs = 200): { stop: () => number; now: () => number } {
-  let peak = 0;
+/** Samples the summed RSS (and PSS) of the browser's process tree every intervalMs; stop() returns the peaks in bytes. */
+export function sampleRss(marker: string, intervalMs = 200): { stop: () => { rss: number; pss: number }; now: () => { rss: number; pss: number } } {
+  const peak = { rss: 0, pss: 0 };
   const tick = () => {
-    peak = Math.max(peak, rssBytes(procTree(marker)));
+    const m = memBytes(procTree(marker));
+    peak.rss = Math.max(peak.rss, m.rss);
+    peak.pss = Math.max(peak.pss, m.pss);
   };
   tick();
   const t = setInterval(tick, intervalMs);
@@ -80,7 +86,7 @@ export function sampleRss(marker: string, intervalMs = 200): { stop: () => numbe
       tick();
       return peak;
     },
-    now: () => rssBytes(procTree(marker)),
+    now: () => memBytes(procTree(marker)),
   };
 }
 

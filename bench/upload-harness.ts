@@ -3,6 +3,9 @@ import { proxy, wrap } from 'comlink';
 import { startUpload, type Connection, type UploadOptions } from '../src/engine/api.ts';
 import type { PipelineWorkerApi } from '../src/engine/pipeline-worker-api.ts';
 import type { Slice } from '../src/engine/block-pipeline.ts';
+import { PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { createClients } from '../src/aws/clients.ts';
+import { toBase64, webCryptoSha256 } from '../src/engine/block-digest.ts';
 
 function pickedFile(): File {
   const f = (document.getElementById('bench-file') as HTMLInputElement | null)?.files?.[0];
@@ -62,4 +65,31 @@ async function hashRun(hash: 'webcrypto' | 'wasm', workers = 2): Promise<{ bytes
   }
 }
 
-Object.assign(window, { __bench: { readCeiling, engineRun, hashRun } });
+/** Transport ceiling: PutSnapshotBlock of pre-hashed blocks straight from this page, `concurrency` in flight. */
+async function rawPuts(connection: Connection, blocks: number, concurrency: number): Promise<{ bytes: number; ms: number }> {
+  const { ebs, close } = await createClients(connection, { blobBodies: true });
+  try {
+    const snap = await ebs.send(new StartSnapshotCommand({ VolumeSize: Math.max(1, Math.ceil(blocks / 2048)) }));
+    const data = Array.from({ length: 8 }, (_, k) => {
+      const b = new Uint8Array(524288);
+      crypto.getRandomValues(b.subarray(0, 65536));
+      b[100000] = k + 1;
+      return b;
+    });
+    const sums = await Promise.all(data.map(async (d) => toBase64(await webCryptoSha256(d))));
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let i = next++; i < blocks; i = next++) {
+          await ebs.send(new PutSnapshotBlockCommand({ SnapshotId: snap.SnapshotId!, BlockIndex: i, BlockData: data[i % 8]!, DataLength: 524288, Checksum: sums[i % 8]!, ChecksumAlgorithm: 'SHA256' }));
+        }
+      }),
+    );
+    return { bytes: blocks * 524288, ms: performance.now() - t0 };
+  } finally {
+    close();
+  }
+}
+
+Object.assign(window, { __bench: { readCeiling, engineRun, hashRun, rawPuts } });
