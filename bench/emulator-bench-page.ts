@@ -41,7 +41,7 @@ const bench = {
   },
 
   /** MiB/s of PutSnapshotBlock through @aws-sdk/client-ebs (or the model directly) into the IndexedDB store, Blob bodies. */
-  async emulator(concurrency = 16, storeOpts: IdbStoreOptions = {}, direct = false): Promise<number> {
+  async emulator(concurrency = 16, storeOpts: IdbStoreOptions = {}, mode: 'blob' | 'bytes' | 'direct' = 'blob'): Promise<number> {
     const name = `bench-emulator-${crypto.randomUUID()}`;
     const model = new EbsModel({ store: await IdbStore.open(name, storeOpts), completionDelayMs: 0 });
     const emu = { model, ...createEmulatorClients(model) };
@@ -54,10 +54,10 @@ const bench = {
         while (next < blocks.length) {
           const i = next++;
           const b = blocks[i]!;
-          if (direct) await model.putSnapshotBlock({ snapshotId: SnapshotId!, index: i, data: b.data, dataLength: BLOCK, checksum: b.sum, checksumAlgorithm: 'SHA256' });
+          if (mode === 'direct') await model.putSnapshotBlock({ snapshotId: SnapshotId!, index: i, data: b.data, dataLength: BLOCK, checksum: b.sum, checksumAlgorithm: 'SHA256' });
           else {
             await emu.ebs.send(
-              new PutSnapshotBlockCommand({ SnapshotId, BlockIndex: i, BlockData: new Blob([b.data as BlobPart]), DataLength: BLOCK, Checksum: b.sum, ChecksumAlgorithm: 'SHA256' }),
+              new PutSnapshotBlockCommand({ SnapshotId, BlockIndex: i, BlockData: mode === 'blob' ? new Blob([b.data as BlobPart]) : b.data, DataLength: BLOCK, Checksum: b.sum, ChecksumAlgorithm: 'SHA256' }),
             );
           }
         }
