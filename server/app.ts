@@ -12,12 +12,15 @@ import { authErrorResponse, ebsErrorResponse, internalErrorResponse, throttleRes
 /** The EBS and EC2 services behind the pipeline (the shared emulator model and its wire code). */
 export interface EmulatorBackend {
   readonly storeKind: string;
-  ebs(req: EmuRequest): Promise<EmuResponse>;
-  ec2(req: EmuRequest): Promise<EmuResponse>;
+  /** Answers an EBS request as `account` (12 digits; default: the default account). */
+  ebs(req: EmuRequest, account?: string): Promise<EmuResponse>;
+  ec2(req: EmuRequest, account?: string): Promise<EmuResponse>;
+  /** Makes the next call of an EBS operation by `account` answer the given error. */
+  failNext(op: string, fault: { code: string; status: number; message: string; reason?: string }, account?: string): void;
   /** Changes settings the EBS model holds. */
   configure(patch: Partial<ModelSettings>): void;
-  /** Moves the model's clock forward; returns the total offset (ms). */
-  advanceClock(ms: number): number;
+  /** Moves the model's clock forward, and freezes (true) or releases (false) it; returns the clock's state. */
+  advanceClock(ms: number, freeze?: boolean): { offsetMs: number; frozen: boolean; now: number };
   reset(): Promise<void>;
   dump(): Promise<unknown>;
   /** Waits until every acknowledged write is durable, then releases the store. */
@@ -43,6 +46,14 @@ function isLoopback(addr: string): boolean {
   return addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.') || addr === '';
 }
 
+function parseJson(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(body) || '{}');
+  } catch {
+    return undefined;
+  }
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -55,6 +66,8 @@ export class EmulatorApp {
   /** Ids of pools created from the command line or /__admin/config, by name (recreated on reset). */
   readonly startupPools = new Map<string, string>();
   requests = 0;
+  /** Extra long-term key pairs, each standing for another account. */
+  readonly accounts = new Map<string, { secretAccessKey: string; accountId: string }>();
 
   constructor(
     readonly config: ServerConfig,
@@ -71,7 +84,12 @@ export class EmulatorApp {
   }
 
   private lookup = (id: string): KnownCredential | undefined =>
-    id === this.config.accessKeyId ? { secretAccessKey: this.config.secretAccessKey } : this.cognito.lookup(id);
+    id === this.config.accessKeyId ? { secretAccessKey: this.config.secretAccessKey } : (this.accounts.get(id) ?? this.cognito.lookup(id));
+
+  /** Registers a key pair for another account (`--account` or POST /__admin/accounts). */
+  addAccount(accessKeyId: string, secretAccessKey: string, accountId: string): void {
+    this.accounts.set(accessKeyId, { secretAccessKey, accountId });
+  }
 
   /** Which service a request is for: Cognito by X-Amz-Target, else the signature scope, else path or Action. */
   route(req: IncomingRequest): ServiceName | undefined {
@@ -113,11 +131,13 @@ export class EmulatorApp {
     const cognitoOp = service === 'cognito' ? cognitoOperation(req) : undefined;
     const signed = { method: req.method, rawPath: req.path, rawQuery: req.rawQuery, headers: req.headers, body: req.body };
     let region: string | undefined;
+    let account: string | undefined;
     if (!(cognitoOp && UNSIGNED_COGNITO_OPERATIONS.has(cognitoOp) && !hasSignature(signed))) {
       const allowUnsignedPayload = service === 'ebs' && req.method === 'PUT' && PUT_BLOCK.test(req.path);
       const v = await verifySigV4(signed, { lookup: this.lookup, allowUnsignedPayload });
       if (!v.ok) return { drop: false, response: authErrorResponse(service, v.code, v.message) };
       region = v.region;
+      account = this.accounts.get(v.accessKeyId)?.accountId;
     }
     if (service === 'cognito') {
       this.cognito.credentialTtlSeconds = c.credentialTtlSeconds;
@@ -146,7 +166,7 @@ export class EmulatorApp {
     }
     let response: EmuResponse;
     try {
-      response = service === 'ebs' ? await this.backend.ebs(req) : await this.backend.ec2(req);
+      response = service === 'ebs' ? await this.backend.ebs(req, account) : await this.backend.ec2(req, account);
     } catch (err) {
       if (c.verbose) console.error(err);
       response = internalErrorResponse(service);
@@ -202,14 +222,35 @@ export class EmulatorApp {
         return jsonResponse(200, this.configView());
       }
       case 'POST /__admin/clock': {
-        let ms: unknown;
-        try {
-          ms = (JSON.parse(new TextDecoder().decode(req.body) || '{}') as { advanceMs?: unknown }).advanceMs;
-        } catch {
-          ms = undefined;
+        const b = parseJson(req.body) as { advanceMs?: unknown; freeze?: unknown } | undefined;
+        const ms = b?.advanceMs ?? 0;
+        if (!b || typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || (b.freeze !== undefined && typeof b.freeze !== 'boolean')) {
+          return jsonResponse(400, { error: 'body must be {"advanceMs"?: N ≥ 0, "freeze"?: true|false}' });
         }
-        if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return jsonResponse(400, { error: 'body must be {"advanceMs": N} with N ≥ 0' });
-        return jsonResponse(200, { clockOffsetMs: this.backend.advanceClock(ms) });
+        return jsonResponse(200, this.backend.advanceClock(ms, b.freeze as boolean | undefined));
+      }
+      case 'POST /__admin/fail-next': {
+        const b = parseJson(req.body) as { op?: unknown; code?: unknown; status?: unknown; message?: unknown; reason?: unknown; accountId?: unknown } | undefined;
+        const ops = ['StartSnapshot', 'PutSnapshotBlock', 'CompleteSnapshot', 'GetSnapshotBlock', 'ListSnapshotBlocks', 'ListChangedBlocks'];
+        if (!b || typeof b.op !== 'string' || !ops.includes(b.op) || typeof b.code !== 'string' || typeof b.status !== 'number') {
+          return jsonResponse(400, { error: `body must be {"op": one of ${ops.join('|')}, "code": "...", "status": N, "message"?: "...", "reason"?: "..."}` });
+        }
+        const fault = {
+          code: b.code,
+          status: b.status,
+          message: typeof b.message === 'string' ? b.message : `Injected ${b.code}`,
+          ...(typeof b.reason === 'string' ? { reason: b.reason } : {}),
+        };
+        this.backend.failNext(b.op, fault, typeof b.accountId === 'string' ? b.accountId : undefined);
+        return jsonResponse(200, { ok: true });
+      }
+      case 'POST /__admin/accounts': {
+        const b = parseJson(req.body) as { accessKeyId?: unknown; secretAccessKey?: unknown; accountId?: unknown } | undefined;
+        if (!b || typeof b.accessKeyId !== 'string' || !b.accessKeyId || typeof b.secretAccessKey !== 'string' || typeof b.accountId !== 'string' || !/^\d{12}$/.test(b.accountId)) {
+          return jsonResponse(400, { error: 'body must be {"accessKeyId": "...", "secretAccessKey": "...", "accountId": "12 digits"}' });
+        }
+        this.addAccount(b.accessKeyId, b.secretAccessKey, b.accountId);
+        return jsonResponse(200, { ok: true, accounts: [...this.accounts].map(([k, v]) => ({ accessKeyId: k, accountId: v.accountId })) });
       }
       case 'GET /__admin/state':
         return jsonResponse(200, {
@@ -218,7 +259,7 @@ export class EmulatorApp {
           cognito: this.cognito.dump(),
         });
       default:
-        return jsonResponse(404, { error: `no admin endpoint ${req.method} ${path}; have GET health, POST reset, GET|POST config, GET state, POST clock` });
+        return jsonResponse(404, { error: `no admin endpoint ${req.method} ${path}; have GET health, POST reset, GET|POST config, GET state, POST clock, POST fail-next, POST accounts` });
     }
   }
 

@@ -1,6 +1,7 @@
 // Binds the shared emulator model and its wire code (the same as in the browser) to the server pipeline.
+// One model per account, all over one store: snapshots carry their owner, so accounts see and write only their own.
 
-import { EbsModel } from '../src/emulator/model.ts';
+import { EbsModel, type EbsOperation, type InjectedFault } from '../src/emulator/model.ts';
 import { handleEbsRequest } from '../src/emulator/ebs-wire.ts';
 import { handleEc2Request } from '../src/emulator/ec2-wire.ts';
 import { MemoryStore } from '../src/emulator/stores/memory-store.ts';
@@ -8,25 +9,54 @@ import { FsStore } from '../src/emulator/stores/fs-store.ts';
 import type { EmulatorStore } from '../src/emulator/store.ts';
 import type { EmulatorBackend, ModelSettings } from './app.ts';
 
-/** A model over a filesystem store in `dataDir`, or over memory when it is undefined. */
+/** The account of the default key pair and of Cognito-issued credentials (the model's default owner). */
+export const DEFAULT_ACCOUNT = '111122223333';
+
+/** Models over a filesystem store in `dataDir`, or over memory when it is undefined. */
 export async function createBackend(opts: { dataDir?: string } & ModelSettings): Promise<EmulatorBackend> {
-  const { dataDir, ...settings } = opts;
+  const { dataDir, ...initial } = opts;
   const store: EmulatorStore = dataDir ? await FsStore.open(dataDir) : new MemoryStore();
   let offsetMs = 0;
-  const model = new EbsModel({ store, clock: () => Date.now() + offsetMs, ...settings });
+  // A frozen clock moves only when told (POST /__admin/clock), as scenarios with exact per-second quotas need.
+  let frozenAt: number | undefined;
+  const now = (): number => (frozenAt ?? Date.now()) + offsetMs;
+  const settings: ModelSettings = { ...initial };
+  let models = new Map<string, EbsModel>();
+  const model = (account = DEFAULT_ACCOUNT): EbsModel => {
+    let m = models.get(account);
+    if (!m) {
+      m = new EbsModel({ store, clock: now, ...settings, accountId: account });
+      models.set(account, m);
+    }
+    return m;
+  };
+  model();
   return {
     storeKind: store.kind,
-    ebs: (req) => handleEbsRequest(model, req),
-    ec2: (req) => handleEc2Request(model, req),
+    ebs: (req, account) => handleEbsRequest(model(account), req),
+    ec2: (req, account) => handleEc2Request(model(account), req),
     configure: (patch) => {
-      Object.assign(model.config, patch);
+      Object.assign(settings, patch);
+      for (const m of models.values()) Object.assign(m.config, patch);
     },
-    advanceClock: (ms) => (offsetMs += ms),
+    failNext: (op, fault, account) => model(account).failNext(op as EbsOperation, fault as InjectedFault),
+    advanceClock: (ms, freeze) => {
+      if (freeze === true && frozenAt === undefined) frozenAt = Date.now();
+      if (freeze === false && frozenAt !== undefined) {
+        offsetMs += frozenAt - Date.now();
+        frozenAt = undefined;
+      }
+      offsetMs += ms;
+      return { offsetMs, frozen: frozenAt !== undefined, now: now() };
+    },
     reset: async () => {
       offsetMs = 0;
-      await model.reset();
+      frozenAt = undefined;
+      // Fresh models also forget queued faults and quota counters.
+      models = new Map();
+      await model().reset();
     },
-    dump: async () => ({ ...(await model.dump()), clockOffsetMs: offsetMs, stats: await store.stats() }),
+    dump: async () => ({ ...(await model().dump()), clockOffsetMs: offsetMs, stats: await store.stats() }),
     close: async () => {
       if (store instanceof FsStore) await store.flush();
       store.close();

@@ -10,6 +10,8 @@ export interface RuntimeConfig {
   readAfterCompleteLagMs: number;
   /** Pending snapshots allowed at once (AWS: 100). */
   maxPendingSnapshots: number;
+  /** Enforce the service quotas per second (StartSnapshot 10, List 50, Put 1000 per snapshot, …). */
+  enforceQuotas: boolean;
   /** Added before every EBS/EC2 request is answered. */
   latencyMs: number;
   /** Share of EBS requests answered 500 InternalServerException. */
@@ -44,6 +46,8 @@ export interface StartupConfig {
   adminRemote: boolean;
   /** Region used in identity pool ids. */
   region: string;
+  /** Extra key pairs standing for other accounts. */
+  accounts: { accessKeyId: string; secretAccessKey: string; accountId: string }[];
   /** Print one line per request to stderr. */
   verbose: boolean;
   /** A request body that stalls this long is answered as it is (short), then the connection is closed. */
@@ -61,11 +65,13 @@ export function defaultConfig(): ServerConfig {
     adminRemote: false,
     region: 'us-east-1',
     verbose: false,
+    accounts: [],
     bodyTimeoutMs: 20_000,
     completionDelayMs: 1000,
     putAfterStartLagMs: 0,
     readAfterCompleteLagMs: 0,
     maxPendingSnapshots: 100,
+    enforceQuotas: false,
     latencyMs: 0,
     errorRate: 0,
     throttleRate: 0,
@@ -81,9 +87,9 @@ export function defaultConfig(): ServerConfig {
 
 const RATE_KEYS = ['errorRate', 'throttleRate', 'dropRate'] as const;
 /** Settings the EBS model itself holds. */
-export const MODEL_KEYS = ['completionDelayMs', 'putAfterStartLagMs', 'readAfterCompleteLagMs', 'maxPendingSnapshots'] as const;
-const COUNT_KEYS = [...MODEL_KEYS, 'latencyMs', 'putRateLimit', 'credentialTtlSeconds'] as const;
-const RUNTIME_KEYS: readonly string[] = [...RATE_KEYS, ...COUNT_KEYS, 'cors', 'corsOrigins', 'accessKeyId', 'secretAccessKey'];
+export const MODEL_KEYS = ['completionDelayMs', 'putAfterStartLagMs', 'readAfterCompleteLagMs', 'maxPendingSnapshots', 'enforceQuotas'] as const;
+const COUNT_KEYS = ['completionDelayMs', 'putAfterStartLagMs', 'readAfterCompleteLagMs', 'maxPendingSnapshots', 'latencyMs', 'putRateLimit', 'credentialTtlSeconds'] as const;
+const RUNTIME_KEYS: readonly string[] = [...RATE_KEYS, ...COUNT_KEYS, 'enforceQuotas', 'cors', 'corsOrigins', 'accessKeyId', 'secretAccessKey'];
 
 /** Checks a partial runtime config (from JSON); returns the problems, empty when valid. */
 export function validateRuntimePatch(patch: Record<string, unknown>): string[] {
@@ -104,7 +110,7 @@ export function validateRuntimePatch(patch: Record<string, unknown>): string[] {
       problems.push(`${k} must be a number ≥ 0`);
     }
     if (k === 'credentialTtlSeconds' && typeof v === 'number' && v < 1) problems.push('credentialTtlSeconds must be ≥ 1');
-    if (k === 'cors' && typeof v !== 'boolean') problems.push('cors must be true or false');
+    if ((k === 'cors' || k === 'enforceQuotas') && typeof v !== 'boolean') problems.push(`${k} must be true or false`);
     if (k === 'corsOrigins' && !(Array.isArray(v) && v.every((o) => typeof o === 'string'))) problems.push('corsOrigins must be a list of origins');
     if ((k === 'accessKeyId' || k === 'secretAccessKey') && !(typeof v === 'string' && v.length > 0)) problems.push(`${k} must be a non-empty string`);
   }
@@ -113,13 +119,14 @@ export function validateRuntimePatch(patch: Record<string, unknown>): string[] {
 
 /** The runtime part of a config, for display. */
 export function runtimeView(c: ServerConfig): RuntimeConfig {
-  const { completionDelayMs, putAfterStartLagMs, readAfterCompleteLagMs, maxPendingSnapshots, latencyMs, errorRate, throttleRate, dropRate, putRateLimit } = c;
+  const { completionDelayMs, putAfterStartLagMs, readAfterCompleteLagMs, maxPendingSnapshots, enforceQuotas, latencyMs, errorRate, throttleRate, dropRate, putRateLimit } = c;
   const { cors, corsOrigins, credentialTtlSeconds, accessKeyId, secretAccessKey } = c;
   return {
     completionDelayMs,
     putAfterStartLagMs,
     readAfterCompleteLagMs,
     maxPendingSnapshots,
+    enforceQuotas,
     latencyMs,
     errorRate,
     throttleRate,

@@ -14,6 +14,8 @@ Usage: npm run emulator -- [flags]
   --put-after-start-lag-ms N     puts answer 404 this long after StartSnapshot (observed AWS lag; default 0)
   --read-after-complete-lag-ms N reads answer 404 this long after completion (observed AWS lag; default 0)
   --max-pending-snapshots N pending snapshots allowed at once (default 100)
+  --enforce-quotas          enforce the service quotas per second (StartSnapshot 10, List 50, Put 1000/snapshot, …)
+  --account KEY:SECRET:ID   accept another key pair, standing for account ID (12 digits); repeatable
   --latency-ms N            latency added to every EBS/EC2 request (default 0)
   --error-rate P            share of EBS requests answered 500 InternalServerException (0..1)
   --throttle-rate P         share of EBS requests answered RequestThrottledException / ThrottlingException (0..1)
@@ -33,7 +35,9 @@ Usage: npm run emulator -- [flags]
   --help                    this text
 
 Admin (loopback only): GET /__admin/health, POST /__admin/reset, GET|POST /__admin/config, GET /__admin/state,
-POST /__admin/clock {"advanceMs": N} (moves the EBS model's clock forward: timeouts, token expiry).
+POST /__admin/clock {"advanceMs": N, "freeze": true|false} (moves or stops the EBS model's clock: timeouts, expiry),
+POST /__admin/fail-next {"op", "code", "status", "message", "reason"} (the next call of op answers that error),
+POST /__admin/accounts {"accessKeyId", "secretAccessKey", "accountId"} (a key pair standing for another account).
 `;
 
 /** Thrown for a bad command line; the message says which flag and why. */
@@ -90,6 +94,16 @@ export function parseFlags(argv: string[]): { config: ServerConfig; help: boolea
       case '--max-pending-snapshots':
         c.maxPendingSnapshots = num(flag, value(), 1);
         break;
+      case '--enforce-quotas':
+        c.enforceQuotas = true;
+        break;
+      case '--account': {
+        const v = value();
+        const m = /^([^:]+):([^:]+):(\d{12})$/.exec(v);
+        if (!m) throw new FlagError(`--account needs KEY:SECRET:ACCOUNTID (12 digits), got ${v}`);
+        c.accounts.push({ accessKeyId: m[1]!, secretAccessKey: m[2]!, accountId: m[3]! });
+        break;
+      }
       case '--latency-ms':
         c.latencyMs = num(flag, value(), 0);
         break;

@@ -28,8 +28,10 @@ async function main(): Promise<void> {
     putAfterStartLagMs: config.putAfterStartLagMs,
     readAfterCompleteLagMs: config.readAfterCompleteLagMs,
     maxPendingSnapshots: config.maxPendingSnapshots,
+    enforceQuotas: config.enforceQuotas,
   });
   const app = new EmulatorApp(config, backend);
+  for (const a of config.accounts) app.addAccount(a.accessKeyId, a.secretAccessKey, a.accountId);
   const poolId = config.identityPool ? await app.createStartupPool(config.identityPool) : undefined;
   const server = await listen(app, { host: config.host, port: config.port, tls: config.tls, bodyTimeoutMs: config.bodyTimeoutMs });
   config.port = server.port;

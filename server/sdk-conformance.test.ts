@@ -32,6 +32,8 @@ describe.each(['memory', 'fs'])('EBS direct API conformance over HTTP (JS SDK â†
 
   async function context(): Promise<ConformanceContext> {
     await admin(emu.url, 'reset', {});
+    // The model's clock moves only when a scenario says so, as in the in-process runs.
+    await admin(emu.url, 'clock', { freeze: true });
     const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
     return {
       // The fetch handler, as in a browser: it takes Blob bodies, which the upload engine sends.
@@ -43,6 +45,17 @@ describe.each(['memory', 'fs'])('EBS direct API conformance over HTTP (JS SDK â†
       },
       configure: async (patch) => {
         await admin(emu.url, 'config', patch);
+      },
+      failNext: async (op, fault) => {
+        await admin(emu.url, 'fail-next', { op, ...fault });
+      },
+      otherAccount: async () => {
+        const other = { accessKeyId: 'AKIDOTHERACCOUNT', secretAccessKey: 'other-secret' };
+        await admin(emu.url, 'accounts', { ...other, accountId: '444455556666' });
+        return {
+          ebs: new EBSClient({ endpoint: emu.url, region: 'us-east-1', credentials: other, maxAttempts: 1, requestHandler: new FetchHttpHandler() }),
+          ec2: new EC2Client({ endpoint: emu.url, region: 'us-east-1', credentials: other, maxAttempts: 1 }),
+        };
       },
       stats: async () => {
         const r = await fetch(`${emu.url}/__admin/state`);
