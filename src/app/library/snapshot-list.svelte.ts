@@ -61,7 +61,14 @@ export class SnapshotListState {
   /** Starts listening: store change notices (other tabs too) plus polling, faster while something is pending. */
   start(): () => void {
     this.stopped = false;
-    const unsubscribe = this.model.store.subscribe(() => void this.refresh());
+    // A burst of puts notifies per transaction: one read per 250 ms is plenty for a table.
+    let soon: ReturnType<typeof setTimeout> | undefined;
+    const unsubscribe = this.model.store.subscribe(() => {
+      soon ??= setTimeout(() => {
+        soon = undefined;
+        void this.refresh();
+      }, 250);
+    });
     const poll = async () => {
       await this.refresh();
       if (this.stopped) return;
@@ -74,6 +81,7 @@ export class SnapshotListState {
       this.stopped = true;
       unsubscribe();
       clearTimeout(this.timer);
+      clearTimeout(soon);
     };
   }
 }
