@@ -241,7 +241,7 @@ test('credentials issued for 2 minutes: an upload that takes longer completes, a
   await expect(page.getByTestId('credential-status')).toContainText('refreshed');
 });
 
-test('each failure gets its own sentence: CORS blocked, unknown pool, no unauthenticated access, bad secret, no relay', async ({ page, baseURL }) => {
+test('each failure gets its own sentence: CORS blocked, unknown pool, no unauthenticated access, bad secret, no relay, CSP', async ({ page, baseURL }) => {
   const step = (r: import('@playwright/test').Locator) => r.locator('li.bad');
 
   // CORS off: the direct (cross-origin) call is blocked; the diagnosis says so and points to the relay.
@@ -289,7 +289,13 @@ test('each failure gets its own sentence: CORS blocked, unknown pool, no unauthe
   await expect(step(r).getByTestId('connection-action')).toContainText('BLOCKPORT_RELAY_TARGET');
   const relayText = await step(r).innerText();
 
-  expect(new Set([corsText, poolText, unauthText, secretText, relayText]).size).toBe(5);
+  // An endpoint the page's CSP does not allow (neither AWS nor loopback): the CSP is named, not CORS.
+  await configure(page, { pool: emu.poolId!, mode: 'custom', url: 'http://10.255.255.1:4566' });
+  r = await testConnection(page);
+  await expect(step(r)).toContainText("This page's Content-Security-Policy does not allow requests to http://10.255.255.1:4566");
+  const cspText = await step(r).innerText();
+
+  expect(new Set([corsText, poolText, unauthText, secretText, relayText, cspText]).size).toBe(6);
 });
 
 test('relay mode survives a reload: credentials are fetched again (none were kept), the job resumes byte-identical', async ({ page }) => {

@@ -6,6 +6,7 @@ import type { AwsSettings } from './settings.ts';
 /** Stable names of the failures the app can explain. */
 export type AdviceCode =
   | 'cors'
+  | 'csp-blocked'
   | 'unreachable'
   | 'relay-missing'
   | 'access-denied'
@@ -42,6 +43,8 @@ export interface FailureContext {
   origin?: string;
   /** Result of a no-cors probe of the endpoint: true = something answers there, so a fetch failure was CORS. */
   reachable?: boolean;
+  /** True when the page's Content-Security-Policy refused the request (a securitypolicyviolation was seen). */
+  cspBlocked?: boolean;
 }
 
 interface ErrorLike {
@@ -81,6 +84,14 @@ export function advise(err: unknown, ctx: FailureContext): Advice {
   const mode = ctx.settings.endpoint.mode;
   const detail = `${name}${status ? ` (HTTP ${status})` : ''}: ${msg}`.slice(0, 600);
 
+  if (isNetworkFailure(e) && ctx.cspBlocked) {
+    return {
+      code: 'csp-blocked',
+      what: `This page's Content-Security-Policy does not allow requests to ${where}: only this origin, AWS endpoints and loopback addresses are allowed.`,
+      action: 'Use the same-origin relay, or run the endpoint on localhost / 127.0.0.1.',
+      detail,
+    };
+  }
   if (isNetworkFailure(e)) {
     if (mode === 'relay') {
       return {

@@ -105,6 +105,13 @@ describe('advice for failures the emulator cannot produce', () => {
     expect(new Set([skew.what, login.what, creds.what]).size).toBe(3);
   });
 
+  it('names the page\'s CSP when it refused the request, rather than CORS', () => {
+    const custom = { ...s, endpoint: { mode: 'custom' as const, url: 'http://10.0.0.5:4566' } };
+    const a = advise(new TypeError('Failed to fetch'), { settings: custom, service: 'cognito-identity', cspBlocked: true });
+    expect(a.code).toBe('csp-blocked');
+    expect(advise(new TypeError('Failed to fetch'), { settings: custom, service: 'cognito-identity', reachable: true }).code).toBe('cors');
+  });
+
   it('says the relay is missing when the site answers a relay path with something other than the API', () => {
     const a = advise(Object.assign(new Error('Unexpected token <'), { name: 'SyntaxError', $metadata: { httpStatusCode: 404 } }), ctx);
     expect(a.code).toBe('relay-missing');

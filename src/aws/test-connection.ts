@@ -46,14 +46,31 @@ export async function testConnection(
   credentials: RefreshingCredentials,
   opts: { origin?: string; probe?: (url: string) => Promise<boolean | undefined> } = {},
 ): Promise<CheckResult> {
-  const probe = opts.probe ?? probeReachable;
-  const steps: CheckStep[] = [];
-  const explain = async (service: Service, e: unknown): Promise<Advice> => {
-    const ctx = { settings: s, service, origin: opts.origin };
-    const reachable = isNetworkFailure(e) && s.endpoint.mode !== 'relay' ? await probe(destination(ctx)) : undefined;
-    return advise(e, { ...ctx, ...(reachable !== undefined ? { reachable } : {}) });
-  };
+  // The page's CSP refuses some endpoints before any network: remember what it refused, to say so.
+  const refused: string[] = [];
+  const onViolation = (e: SecurityPolicyViolationEvent) => void refused.push(e.blockedURI);
+  if (typeof document !== 'undefined') document.addEventListener('securitypolicyviolation', onViolation);
+  try {
+    return await runSteps(s, credentials, opts.origin, async (service, e) => {
+      const ctx = { settings: s, service, origin: opts.origin };
+      // Violation events are queued: let them arrive before deciding.
+      await new Promise((r) => setTimeout(r, 0));
+      const cspBlocked = refused.some((u) => u.startsWith(new URL(destination(ctx)).origin));
+      const reachable = isNetworkFailure(e) && !cspBlocked && s.endpoint.mode !== 'relay' ? await (opts.probe ?? probeReachable)(destination(ctx)) : undefined;
+      return advise(e, { ...ctx, ...(reachable !== undefined ? { reachable } : {}), ...(cspBlocked ? { cspBlocked } : {}) });
+    });
+  } finally {
+    if (typeof document !== 'undefined') document.removeEventListener('securitypolicyviolation', onViolation);
+  }
+}
 
+async function runSteps(
+  s: AwsSettings,
+  credentials: RefreshingCredentials,
+  origin: string | undefined,
+  explain: (service: Service, e: unknown) => Promise<Advice>,
+): Promise<CheckResult> {
+  const steps: CheckStep[] = [];
   let identityId: string | undefined;
   try {
     const c = await credentials.get();
@@ -65,7 +82,7 @@ export async function testConnection(
     return { ok: false, steps };
   }
 
-  const ebs = new EBSClient({ ...awsClientConfig('ebs', s, credentials.provider, opts.origin), maxAttempts: 1 });
+  const ebs = new EBSClient({ ...awsClientConfig('ebs', s, credentials.provider, origin), maxAttempts: 1 });
   try {
     await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: PROBE_SNAPSHOT_ID, MaxResults: 100 }));
     steps.push({ step: 'ebs', ok: true, text: 'EBS accepted the signed request.' });
@@ -81,7 +98,7 @@ export async function testConnection(
     ebs.destroy();
   }
 
-  const ec2 = new EC2Client({ ...awsClientConfig('ec2', s, credentials.provider, opts.origin), maxAttempts: 1 });
+  const ec2 = new EC2Client({ ...awsClientConfig('ec2', s, credentials.provider, origin), maxAttempts: 1 });
   try {
     const out = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], MaxResults: 5 }));
     steps.push({ step: 'ec2', ok: true, text: `EC2 lists this account's snapshots (${out.Snapshots?.length ?? 0} shown of the first page).` });
