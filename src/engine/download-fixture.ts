@@ -1,6 +1,7 @@
 // Test and bench fixture: writes a snapshot through the real EBS SDK calls (Start, Put, Complete) and waits for it.
 import {
   CompleteSnapshotCommand,
+  GetSnapshotBlockCommand,
   ListChangedBlocksCommand,
   ListSnapshotBlocksCommand,
   PutSnapshotBlockCommand,
@@ -8,6 +9,7 @@ import {
   type EBSClient,
 } from '@aws-sdk/client-ebs';
 import { sha256, toBase64 } from './download-digest.ts';
+import { listBlocks } from './download-blocks.ts';
 
 const BS = 524288;
 
@@ -96,4 +98,23 @@ export async function rawChangedBlocks(ebs: EBSClient, first: string, second: st
     next = r.NextToken ?? undefined;
   } while (next);
   return out;
+}
+
+/** Raw GetSnapshotBlock through the SDK, inFlight at a time, bodies read and dropped (a bench ceiling); MiB/s. */
+export async function rawReadMiBps(ebs: EBSClient, id: string, inFlight: number): Promise<number> {
+  const todo: { index: number; token: string }[] = [];
+  for await (const p of listBlocks(ebs, id, { pageSize: 10000 })) todo.push(...p.blocks);
+  let next = 0;
+  let bytes = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < todo.length) {
+        const b = todo[next++]!;
+        const out = await ebs.send(new GetSnapshotBlockCommand({ SnapshotId: id, BlockIndex: b.index, BlockToken: b.token }));
+        bytes += (await out.BlockData!.transformToByteArray()).length;
+      }
+    }),
+  );
+  return bytes / 1048576 / ((performance.now() - t0) / 1000);
 }
