@@ -156,7 +156,10 @@ class JobsState {
       runs.add(run);
       this.needsFile = this.#set(this.needsFile, job.id, undefined);
     } catch (e) {
-      this.#problem(job.id, toProblem(e, 'The upload could not resume'));
+      const p = toProblem(e, 'The upload could not resume');
+      this.#problem(job.id, p);
+      // Only a re-pick can fix a refused file; for a lost snapshot or credentials, picking again would mislead.
+      if (p.action !== 'repick') this.needsFile = this.#set(this.needsFile, job.id, undefined);
     } finally {
       this.activity = this.#set(this.activity, job.id, undefined);
       void this.refresh();
