@@ -1,5 +1,4 @@
 // Main-thread controller (browser): plans, fingerprints, records the job, drives the worker pool.
-import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { proxy, transfer, wrap, type Remote } from 'comlink';
 import { connectionForWorker, createClients, type Connection } from '../aws/clients.ts';
 import { blobSource } from '../images/blob-source.ts';
@@ -18,7 +17,7 @@ import {
 } from './upload-types.ts';
 import { bestSha256 } from './block-digest.ts';
 import type { PipelineSpec } from './block-pipeline.ts';
-import { classifyFailure } from './retry.ts';
+import { checkResumableSnapshot } from './resume-check.ts';
 import { fingerprintMismatch, fingerprintOf } from './fingerprint.ts';
 import { JOBS_CHANNEL, holdJobLock } from './job-lock.ts';
 import { newJobRecord, resolveParams } from './job-record.ts';
@@ -266,24 +265,7 @@ async function checkSnapshot(job: JobRecord, connection: Connection): Promise<vo
   if (!job.snapshotId) return;
   const clients = await createClients(connection);
   try {
-    const out = await clients.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [job.snapshotId] }));
-    const s = out.Snapshots?.[0];
-    if (!s) throw new ResumeError(`The snapshot ${job.snapshotId} no longer exists. Start the upload again.`, 'restart', 'snapshot-gone');
-    if (s.State === 'error')
-      throw new ResumeError(
-        `The snapshot ${job.snapshotId} failed (${s.StateMessage || 'error'})${/timed out/i.test(s.StateMessage ?? '') ? ': nothing was written to it for longer than its timeout' : ''}. Start the upload again${/timed out/i.test(s.StateMessage ?? '') ? ', with a longer timeout if needed' : ''}.`,
-        'restart',
-        'snapshot-expired',
-      );
-    if (s.State === 'completed') throw new ResumeError(`The snapshot ${job.snapshotId} is already completed; nothing is left to upload.`, 'discard', 'finished');
-  } catch (err) {
-    if (err instanceof ResumeError) throw err;
-    const name = (err as Error).name;
-    if (name === 'InvalidSnapshot.NotFound' || /NotFound/.test(name))
-      throw new ResumeError(`The snapshot ${job.snapshotId} no longer exists. Start the upload again.`, 'restart', 'snapshot-gone');
-    if (classifyFailure(err) === 'credentials')
-      throw new ResumeError(`The credentials no longer work (${(err as Error).message}). Reconnect, then resume.`, 'reconnect', 'credentials');
-    // EC2 not reachable (permissions, CORS): the pipeline finds out on its first put.
+    await checkResumableSnapshot(clients.ec2, job);
   } finally {
     clients.close();
   }

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
+import { createMemoryEmulator } from '../emulator/index.ts';
+import { ResumeError } from './upload-types.ts';
+import { checkResumableSnapshot } from './resume-check.ts';
+
+describe('checkResumableSnapshot', () => {
+  it('passes a pending snapshot, then explains a timeout with the way forward', async () => {
+    let now = Date.now();
+    const emu = createMemoryEmulator({ clock: () => now });
+    const { SnapshotId } = await emu.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Timeout: 10 }));
+    const job = { snapshotId: SnapshotId!, params: { volumeSizeGiB: 1, timeoutMinutes: 10 } };
+    await expect(checkResumableSnapshot(emu.ec2, job)).resolves.toBeUndefined();
+    now += 11 * 60_000;
+    const err = await checkResumableSnapshot(emu.ec2, job).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResumeError);
+    expect(err).toMatchObject({ action: 'restart', code: 'snapshot-expired' });
+    expect((err as Error).message).toMatch(/timed out: nothing was written to it for more than 10 minutes/);
+  });
+
+  it('says when the snapshot is gone', async () => {
+    const emu = createMemoryEmulator();
+    const { SnapshotId } = await emu.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+    await emu.ec2.send(new DeleteSnapshotCommand({ SnapshotId }));
+    await expect(checkResumableSnapshot(emu.ec2, { snapshotId: SnapshotId!, params: { volumeSizeGiB: 1, timeoutMinutes: 60 } })).rejects.toMatchObject({
+      name: 'ResumeError',
+      action: 'restart',
+      code: 'snapshot-gone',
+    });
+    await expect(checkResumableSnapshot(emu.ec2, { snapshotId: 'snap-0123456789abcdef0', params: { volumeSizeGiB: 1, timeoutMinutes: 60 } })).rejects.toMatchObject({ code: 'snapshot-gone' });
+  });
+});
