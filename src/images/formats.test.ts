@@ -7,11 +7,17 @@ import { summarizeImage } from './summary.ts';
 import { BLOCK_SIZE, BlockState } from './types.ts';
 import { FORMAT_FIXTURES, fixture, manifestOfRaw, fixtureOracle } from './test-fixtures.ts';
 
+const oracles = new Map<string, Buffer>();
+const oracle = (name: string): Buffer => {
+  if (!oracles.has(name)) oracles.set(name, readFileSync(fixtureOracle(name)));
+  return oracles.get(name)!;
+};
+
 // Every format and subformat, read through openImage, must equal qemu-img's raw conversion byte for byte.
 describe.each(FORMAT_FIXTURES.map((f) => [f.name, f] as const))('%s', (name, spec) => {
   it('reads every block exactly as qemu-img converts it, and its block states never hide data', async () => {
     const path = fixture(name);
-    const raw = readFileSync(fixtureOracle(name));
+    const raw = oracle(name);
     const src = await fileSource(path);
     try {
       const image = await openImage(src);
@@ -49,7 +55,7 @@ describe.each(FORMAT_FIXTURES.map((f) => [f.name, f] as const))('%s', (name, spe
 
   it('builds the upload manifest qemu-img’s raw output implies', async () => {
     const path = fixture(name);
-    const raw = readFileSync(fixtureOracle(name));
+    const raw = oracle(name);
     const src = await fileSource(path);
     try {
       const image = await openImage(src);

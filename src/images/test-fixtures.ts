@@ -245,10 +245,14 @@ export function manifestOfRaw(raw: Uint8Array, format: string): {
 } {
   const blocks: Record<string, string> = {};
   const digests: Buffer[] = [];
+  const zero = Buffer.alloc(BLOCK_SIZE);
   for (let i = 0; i * BLOCK_SIZE < raw.length; i++) {
-    const block = Buffer.alloc(BLOCK_SIZE);
-    block.set(raw.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE));
-    if (isZero(block)) continue;
+    let block = Buffer.from(raw.buffer, raw.byteOffset + i * BLOCK_SIZE, Math.min(BLOCK_SIZE, raw.length - i * BLOCK_SIZE));
+    if (block.length < BLOCK_SIZE) {
+      block = Buffer.alloc(BLOCK_SIZE);
+      block.set(raw.subarray(i * BLOCK_SIZE));
+    }
+    if (block.equals(zero)) continue;
     const d = createHash('sha256').update(block).digest();
     digests.push(d);
     blocks[String(i)] = d.toString('base64');
@@ -370,9 +374,4 @@ export function vmwareStreamOptimized(raw: Buffer, grainSectors: number, seed: n
 /** Size of a file in bytes. */
 export function fileSize(path: string): number {
   return statSync(path).size;
-}
-
-function isZero(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i += 8) if (b.readBigUInt64LE(i) !== 0n) return false;
-  return true;
 }
