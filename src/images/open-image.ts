@@ -80,7 +80,19 @@ async function openOva(source: ByteSource): Promise<DiskImage> {
   const disks: { name: string; image: DiskImage }[] = [];
   for (const e of await listTar(source)) {
     const sub = entrySource(source, e);
-    const f = await detectFormat(sub);
+    let f: ImageFormat;
+    try {
+      f = await detectFormat(sub);
+    } catch (err) {
+      if (err instanceof ImageFormatError && err.code === 'compressed-file') {
+        throw new ImageFormatError(
+          `This OVA stores its disk "${e.name}" compressed, which Blockport does not unpack. Extract it (\`tar -xf appliance.ova\`, then decompress "${e.name}") and pick the disk file.`,
+          'ova',
+          'compressed-file',
+        );
+      }
+      throw err;
+    }
     // Descriptors (.ovf), manifests (.mf) and certificates read as raw: they are not disks.
     if (f === 'raw' || f === 'ova') continue;
     if (!disks.length) disks.push({ name: e.name, image: await openDisk(sub, f) });

@@ -248,6 +248,17 @@ const REFUSALS: Refusal[] = [
     says: /holds no disk image Blockport recognises/,
   },
   {
+    name: 'gzip-disk.ova',
+    make: (p) =>
+      writeFileSync(p, tar([
+        { name: 'x.ovf', data: Buffer.from('<Envelope/>') },
+        { name: 'x-disk1.vmdk.gz', data: gzipSync(readFileSync(small('stream.vmdk'))) },
+      ])),
+    code: 'compressed-file',
+    format: 'ova',
+    says: /OVA stores its disk "x-disk1\.vmdk\.gz" compressed.*Extract it/,
+  },
+  {
     name: 'truncated.ova',
     make: (p) => (copyOf('appliance.ova')(p), truncateFile(p, Math.floor(fileSize(p) / 2))),
     code: 'truncated',
