@@ -53,8 +53,7 @@ function oracleHashes(raw: Buffer): string[] {
 }
 
 test.describe('disk image readers in a Chromium worker', () => {
-  // One page for the file: each test hands a new File to a new module worker.
-  test.describe.configure({ mode: 'serial' });
+  // One page per test worker (set up again after a failure): each test hands a new File to a new module worker.
   let page: Page;
   test.beforeAll(async ({ browser }) => {
     page = await browser.newPage();
