@@ -198,8 +198,10 @@ const REFUSALS: Refusal[] = [
       copyOf('dynamic.vhdx')(p);
       const h = readFileSync(p).subarray(64 * 1024, 68 * 1024);
       const logOffset = Number(h.readBigUInt64LE(72));
+      const logGuid = [...Array(16).keys()].map((i) => i + 1);
       patch(p, logOffset, [...Buffer.from('loge')]);
-      patchVhdxHeaders(p, 48, [...Array(16).keys()].map((i) => i + 1));
+      patch(p, logOffset + 32, logGuid);
+      patchVhdxHeaders(p, 48, logGuid);
     },
     code: 'log-replay',
     format: 'vhdx',
@@ -297,6 +299,24 @@ async function openAndRead(path: string): Promise<'opened' | 'read'> {
     await src.close();
   }
 }
+
+describe('not refused', () => {
+  it('a VHDX whose LogGuid is set but whose log holds no entry of its own is read like the original', async () => {
+    const path = cached('accept-stale-log-guid.vhdx', (p) => {
+      copyOf('dynamic.vhdx')(p);
+      patchVhdxHeaders(p, 48, [...Array(16).keys()].map((i) => i + 1));
+    });
+    const src = await fileSource(path);
+    const orig = await fileSource(small('dynamic.vhdx'));
+    try {
+      const [a, b] = [await openImage(src), await openImage(orig)];
+      expect(Buffer.from(await a.readBlocks(0, a.blockCount)).equals(Buffer.from(await b.readBlocks(0, b.blockCount)))).toBe(true);
+    } finally {
+      await src.close();
+      await orig.close();
+    }
+  });
+});
 
 describe('refusals', () => {
   it.each(REFUSALS.map((r) => [r.name, r] as const))('%s is refused with a sentence', async (name, r) => {

@@ -73,8 +73,9 @@ export async function openVhdx(source: ByteSource): Promise<DiskImage> {
   if (logGuid.some((x) => x !== 0)) {
     const logOffset = u64(header, 72);
     const logLength = header.getUint32(68, true);
-    const entry = logLength >= 4096 && logOffset + 4 <= fileSize ? await source.read(logOffset, 4) : new Uint8Array(0);
-    if (new TextDecoder('latin1').decode(entry) === 'loge') {
+    // The log needs replay when its first entry belongs to this LogGuid (qemu refuses such files read-only too).
+    const entry = logLength >= 4096 && logOffset + 48 <= fileSize ? await source.read(logOffset, 48) : new Uint8Array(0);
+    if (entry.length === 48 && new TextDecoder('latin1').decode(entry.subarray(0, 4)) === 'loge' && entry.subarray(32, 48).every((b, i) => b === logGuid[i])) {
       throw new ImageFormatError(
         'This VHDX has a log that was never replayed (the disk was not closed cleanly), so its tables may be out of date. Run `qemu-img check -r all IMAGE.vhdx`, or attach and detach it once in Hyper-V (Mount-VHD / Dismount-VHD), then pick it again.',
         'vhdx',
