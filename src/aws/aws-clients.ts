@@ -52,3 +52,26 @@ export function tagStartedSnapshots(ebs: EBSClient): void {
     { step: 'initialize', name: 'blockportTagMiddleware', override: true },
   );
 }
+
+/** Minimal client shape for middleware: both EBSClient and EC2Client have it. */
+interface WithMiddleware {
+  middlewareStack: { add(mw: (next: (args: unknown) => Promise<unknown>) => (args: unknown) => Promise<unknown>, opts: { step: 'initialize'; name: string; override: boolean }): void };
+}
+
+/**
+ * Resends a request once when the SDK has just corrected its clock from the service's Date header (a laptop clock
+ * off by minutes), since the engine runs clients without SDK retries.
+ */
+export function retryAfterClockCorrection(client: EBSClient | WithMiddleware): void {
+  (client as unknown as WithMiddleware).middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (e) {
+        if ((e as { $metadata?: { clockSkewCorrected?: boolean } }).$metadata?.clockSkewCorrected) return next(args);
+        throw e;
+      }
+    },
+    { step: 'initialize', name: 'blockportClockSkewRetry', override: true },
+  );
+}

@@ -2,7 +2,7 @@
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { awsClientConfig, tagStartedSnapshots } from './aws-clients.ts';
+import { awsClientConfig, retryAfterClockCorrection, tagStartedSnapshots } from './aws-clients.ts';
 import { awsCredentials } from './aws-session.ts';
 import { credentialPort, credentialsFromPort, isMessagePort } from './credential-bridge.ts';
 import { RefreshingCredentials } from './refreshing-credentials.ts';
@@ -47,6 +47,8 @@ export function createAwsClients(c: AwsConnection, opts: { handler?: unknown; ma
   const ebs = new EBSClient({ ...awsClientConfig('ebs', c.settings, credentials, origin, handler), maxAttempts: opts.maxAttempts ?? 1 });
   const ec2 = new EC2Client(awsClientConfig('ec2', c.settings, credentials, origin, handler));
   tagStartedSnapshots(ebs);
+  retryAfterClockCorrection(ebs);
+  retryAfterClockCorrection(ec2);
   return { ebs, ec2 };
 }
 

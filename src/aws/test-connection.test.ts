@@ -1,11 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CognitoIdentityClient, CreateIdentityPoolCommand } from '@aws-sdk/client-cognito-identity';
 import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
+import { EBSClient, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
 import { advise } from './advice.ts';
+import { awsClientConfig } from './aws-clients.ts';
+import { createAwsClients } from './aws-connection.ts';
 import { cognitoFetcher } from './cognito-credentials.ts';
 import { RefreshingCredentials } from './refreshing-credentials.ts';
 import type { AwsSettings } from './settings.ts';
-import { testConnection } from './test-connection.ts';
+import { PROBE_SNAPSHOT_ID, testConnection } from './test-connection.ts';
 
 let emu: SpawnedEmulator;
 beforeAll(async () => {
@@ -70,6 +73,25 @@ describe('Test connection against the emulator server (real SDK clients, SigV4 v
     expect(r.steps.map((x) => x.ok)).toEqual([true, false]);
     expect(r.steps[1]!.advice).toMatchObject({ code: 'bad-signature' });
     expect(r.steps[1]!.text).toMatch(/^EBS rejected the request signature/);
+  });
+
+  it('survives a client clock ten minutes slow: the SDK corrects it from the Date header and the request is resent once', async () => {
+    const s = settings();
+    const creds = new RefreshingCredentials(cognitoFetcher(s));
+    const probe = () => new ListSnapshotBlocksCommand({ SnapshotId: PROBE_SNAPSHOT_ID, MaxResults: 100 });
+    await creds.get();
+    // This process's clock runs ten minutes slow; the emulator (another process) keeps the true time.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 10 * 60_000 });
+    try {
+      const { ebs } = createAwsClients({ kind: 'aws', settings: s, credentials: creds.provider });
+      await expect(ebs.send(probe())).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+      // Without the resend the same skew is refused, and the advice names the clock.
+      const bare = new EBSClient({ ...awsClientConfig('ebs', s, creds.provider, undefined), maxAttempts: 1 });
+      const err = await bare.send(probe()).catch((e: unknown) => e);
+      expect(advise(err, { settings: s, service: 'ebs' })).toMatchObject({ code: 'clock-skew' });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('tells an endpoint that does not answer from one that blocks CORS, using the probe', async () => {

@@ -2,7 +2,7 @@
 import { EBSClient, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
 import { DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { advise, destination, isNetworkFailure, type Advice } from './advice.ts';
-import { awsClientConfig } from './aws-clients.ts';
+import { awsClientConfig, retryAfterClockCorrection } from './aws-clients.ts';
 import type { Service } from './endpoints.ts';
 import type { RefreshingCredentials } from './refreshing-credentials.ts';
 import type { AwsSettings } from './settings.ts';
@@ -83,6 +83,7 @@ async function runSteps(
   }
 
   const ebs = new EBSClient({ ...awsClientConfig('ebs', s, credentials.provider, origin), maxAttempts: 1 });
+  retryAfterClockCorrection(ebs);
   try {
     await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: PROBE_SNAPSHOT_ID, MaxResults: 100 }));
     steps.push({ step: 'ebs', ok: true, text: 'EBS accepted the signed request.' });
@@ -99,6 +100,7 @@ async function runSteps(
   }
 
   const ec2 = new EC2Client({ ...awsClientConfig('ec2', s, credentials.provider, origin), maxAttempts: 1 });
+  retryAfterClockCorrection(ec2);
   try {
     const out = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], MaxResults: 5 }));
     steps.push({ step: 'ec2', ok: true, text: `EC2 lists this account's snapshots (${out.Snapshots?.length ?? 0} shown of the first page).` });
