@@ -10,9 +10,9 @@ Usage: npm run emulator -- [flags]
   --host H                  address to listen on (default 127.0.0.1)
   --port N                  port (default 4566; 0 picks a free one)
   --data-dir DIR            keep state in DIR (filesystem store, survives a restart); memory when absent
-  --completion-delay-ms N   pending → completed delay after CompleteSnapshot (default 0)
-  --put-after-start-lag-ms N     puts answer 404 this long after StartSnapshot (observed AWS lag; default 0)
-  --read-after-complete-lag-ms N reads answer 404 this long after completion (observed AWS lag; default 0)
+  --completion-delay-ms N   pending → completed delay after CompleteSnapshot (default 1000)
+  --put-after-start-lag-ms N      puts answer 404 this long after StartSnapshot (observed AWS lag; default 0)
+  --read-after-complete-lag-ms N  reads answer 404 this long after completion (observed AWS lag; default 0)
   --max-pending-snapshots N pending snapshots allowed at once (default 100)
   --enforce-quotas          enforce the service quotas per second (StartSnapshot 10, List 50, Put 1000/snapshot, …)
   --account KEY:SECRET:ID   accept another key pair, standing for account ID (12 digits); repeatable
