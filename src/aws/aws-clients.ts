@@ -1,5 +1,6 @@
 // AWS-mode client configuration: region, endpoint per mode, shared credentials, relay re-addressing, the Blockport tag.
 import type { EBSClient } from '@aws-sdk/client-ebs';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import { FetchHttpHandler } from '@smithy/fetch-http-handler';
 import type { HttpHandler } from '@smithy/protocol-http';
 import type { AwsCredentialIdentityProvider, HttpHandlerOptions } from '@smithy/types';
@@ -62,7 +63,7 @@ interface WithMiddleware {
  * Resends a request once when the SDK has just corrected its clock from the service's Date header (a laptop clock
  * off by minutes), since the engine runs clients without SDK retries.
  */
-export function retryAfterClockCorrection(client: EBSClient | WithMiddleware): void {
+export function retryAfterClockCorrection(client: EBSClient | EC2Client): void {
   (client as unknown as WithMiddleware).middlewareStack.add(
     (next) => async (args) => {
       try {
