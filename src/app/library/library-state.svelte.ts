@@ -1,0 +1,140 @@
+// The snapshot library: snapshots (EC2 DescribeSnapshots) as a lineage tree, storage, delete, import, export.
+import { createClients, type Connection } from '../../aws/clients.ts';
+import { deleteSnapshot, listSnapshots } from '../../aws/snapshots.ts';
+import { startUpload } from '../../engine/api.ts';
+import { idbManifestStore } from '../../engine/manifest-idb.ts';
+import { lineageTree, type Placed } from './lineage-tree.ts';
+
+/** One snapshot as the library shows it. */
+export interface LibraryItem {
+  id: string;
+  parentId: string | null;
+  startTime: number;
+  state: string;
+  stateMessage?: string;
+  volumeSizeGiB?: number;
+  /** Bytes written to this snapshot itself (emulator only; AWS does not say). */
+  storedBytes?: number;
+  description?: string;
+  tags: Record<string, string>;
+  /** Size of the image Blockport uploaded, when it recorded a manifest. */
+  imageSize?: number;
+}
+
+/** Storage of this origin (emulator data, manifests, downloads in OPFS). */
+export interface StorageInfo {
+  usage: number;
+  quota: number;
+  persisted: boolean;
+}
+
+/** The library view's state. */
+export class LibraryState {
+  items = $state.raw<Placed<LibraryItem>[]>([]);
+  loaded = $state(false);
+  busy = $state(false);
+  problem = $state<string | null>(null);
+  notice = $state<string | null>(null);
+  storage = $state.raw<StorageInfo | null>(null);
+  /** Progress of an import, 0–1, while one runs. */
+  importing = $state<number | null>(null);
+
+  /** Reads the snapshots of the connection: all of the emulator's, or the account's that Blockport made. */
+  async refresh(connection: Connection): Promise<void> {
+    this.busy = true;
+    const clients = await createClients(connection);
+    try {
+      const emulator = connection.kind === 'emulator';
+      const summaries = await listSnapshots(clients.ec2, { onlyBlockport: !emulator });
+      const manifests = new Map((await idbManifestStore().list().catch(() => [])).map((m) => [m.snapshotId, m]));
+      const views = new Map<string, { parentId: string | null; ownBytes: number }>();
+      if (emulator) {
+        // The emulator knows lineage and stored bytes; EC2's view carries neither.
+        const { openBrowserEmulator } = await import('../../emulator/index.ts');
+        const { model } = await openBrowserEmulator(connection.dbName);
+        for (const v of await model.listSnapshots()) views.set(v.id, { parentId: v.parentId, ownBytes: v.ownBytes });
+        model.store.close();
+      }
+      const items: LibraryItem[] = summaries.map((s) => {
+        const v = views.get(s.snapshotId);
+        const m = manifests.get(s.snapshotId);
+        return {
+          id: s.snapshotId,
+          parentId: v?.parentId ?? m?.parentSnapshotId ?? null,
+          startTime: s.startTime?.getTime() ?? 0,
+          state: s.state,
+          ...(s.stateMessage ? { stateMessage: s.stateMessage } : {}),
+          ...(s.volumeSizeGiB !== undefined ? { volumeSizeGiB: s.volumeSizeGiB } : {}),
+          ...(v ? { storedBytes: v.ownBytes } : {}),
+          ...(s.description ? { description: s.description } : {}),
+          tags: s.tags,
+          ...(m?.imageSize ? { imageSize: m.imageSize } : {}),
+        };
+      });
+      this.items = lineageTree(items);
+      this.problem = null;
+    } catch (e) {
+      this.problem = `The snapshots could not be listed (${(e as Error).message}). Check the connection, then refresh.`;
+    } finally {
+      clients.close();
+      this.busy = false;
+      this.loaded = true;
+    }
+    await this.refreshStorage();
+  }
+
+  /** Reads the origin's storage use and whether it is persistent. */
+  async refreshStorage(): Promise<void> {
+    if (typeof navigator === 'undefined' || !navigator.storage?.estimate) return;
+    const e = await navigator.storage.estimate();
+    this.storage = { usage: e.usage ?? 0, quota: e.quota ?? 0, persisted: (await navigator.storage.persisted?.()) ?? false };
+  }
+
+  /** Asks the browser to keep this origin's data under storage pressure. */
+  async requestPersistence(): Promise<void> {
+    const granted = (await navigator.storage.persist?.()) ?? false;
+    this.notice = granted
+      ? 'The browser will keep the emulator’s snapshots even when storage runs low.'
+      : 'The browser declined persistent storage (it decides by site engagement); the snapshots stay until storage runs low or site data is cleared.';
+    await this.refreshStorage();
+  }
+
+  /** Deletes a snapshot (EC2 DeleteSnapshot) and its recorded manifest. */
+  async remove(id: string, connection: Connection): Promise<void> {
+    this.problem = null;
+    const clients = await createClients(connection);
+    try {
+      await deleteSnapshot(clients.ec2, id);
+      await idbManifestStore().delete(id).catch(() => undefined);
+      this.notice = `Deleted ${id}.`;
+    } catch (e) {
+      this.problem = `${id} could not be deleted: ${(e as Error).message}`;
+    } finally {
+      clients.close();
+    }
+    await this.refresh(connection);
+  }
+
+  /** Imports a raw (or any supported) image file as a new snapshot through the upload engine. */
+  async importFile(file: File, connection: Connection): Promise<string | undefined> {
+    this.problem = null;
+    this.importing = 0;
+    try {
+      const run = await startUpload({ file, connection, options: { description: `Imported ${file.name}`.slice(0, 255) } });
+      const off = run.onProgress((p) => (this.importing = p.totalBlocks ? p.ackedBlocks / p.totalBlocks : 0));
+      const report = await run.done.finally(off);
+      if (report.state !== 'completed') throw new Error(report.stateMessage ?? 'the snapshot ended in error');
+      this.notice = `Imported ${file.name} as ${report.snapshotId}.`;
+      return report.snapshotId;
+    } catch (e) {
+      this.problem = `${file.name} could not be imported: ${(e as Error).message}`;
+      return undefined;
+    } finally {
+      this.importing = null;
+      await this.refresh(connection);
+    }
+  }
+}
+
+/** The page's one library state. */
+export const library = new LibraryState();
