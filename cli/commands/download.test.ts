@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -154,6 +154,34 @@ describe('blockport download / diff against npm run emulator', { timeout: 300_00
     const human = await cli(['diff', v1, v2, '--endpoint', emu.url]);
     expect(human.stdout).toContain('only in the second: 2  [100, 2047]');
     expect(human.stdout).toContain('in both:            3  [4-6]');
+  });
+
+  it('upload --parent sends only the changed blocks; diff and download agree with the new image', async () => {
+    const n = 16;
+    const v1 = Buffer.alloc(n * BS + 1000);
+    for (let i = 0; i < n; i++) if (i % 4 !== 0) Buffer.from(patternBlock(300 + i)).copy(v1, i * BS);
+    const v2 = Buffer.from(v1);
+    Buffer.from(patternBlock(9002)).copy(v2, 2 * BS); // rewritten
+    Buffer.from(patternBlock(9009)).copy(v2, 9 * BS); // rewritten
+    v2.fill(0, 5 * BS, 6 * BS); // zero over parent data
+    Buffer.from(patternBlock(9012)).copy(v2, 12 * BS); // data over a parent hole
+    const p1 = join(dir, 'inc-v1.img');
+    const p2 = join(dir, 'inc-v2.img');
+    writeFileSync(p1, v1);
+    writeFileSync(p2, v2);
+    const up1 = await cli(['upload', p1, '--endpoint', emu.url, '--json', '--no-progress']);
+    expect(up1.code).toBe(0);
+    const id1 = JSON.parse(up1.stdout).SnapshotId as string;
+    const up2 = await cli(['upload', p2, '--endpoint', emu.url, '--parent', id1, '--json', '--no-progress']);
+    expect(up2.code).toBe(0);
+    const r2 = JSON.parse(up2.stdout);
+    expect(r2.BlocksWritten).toBe(4);
+    const d = await cli(['diff', id1, r2.SnapshotId, '--endpoint', emu.url, '--json']);
+    expect(JSON.parse(d.stdout).blocks.map((b: { index: number }) => b.index)).toEqual([2, 5, 9, 12]);
+    const out = join(dir, 'inc-v2.back');
+    expect((await cli(['download', r2.SnapshotId, out, '--endpoint', emu.url, '--size', String(v2.length), '--no-progress'])).code).toBe(0);
+    expect(sha(readFileSync(out))).toBe(sha(v2));
+    expect(await boto3(['download', emu.url, r2.SnapshotId, String(v2.length)])).toBe(sha(v2));
   });
 
   it('diff of unrelated snapshots and download of a missing one fail with sentences', async () => {

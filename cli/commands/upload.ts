@@ -25,7 +25,8 @@ Options:
   --timeout MINUTES     StartSnapshot timeout, 10–4320 (default 1440)
   --encrypted           encrypted snapshot (zero blocks are then written, not skipped)
   --kms-key-arn ARN     KMS key for --encrypted
-  --parent SNAPSHOT_ID  new version over a completed parent snapshot
+  --parent SNAPSHOT_ID  new version over a completed parent snapshot: only blocks that differ from it are sent
+  --parent-compare M    how differences are found: read (the parent's blocks, default) or all (send every block)
   --concurrency N       ceiling of blocks in flight (default 16; pacing adapts below it)
   --no-verify-ssl       accept a self-signed certificate (the emulator's --tls)
   --no-progress         no progress lines on stderr
@@ -99,7 +100,14 @@ export function parseUploadArgs(args: string[]): Parsed {
         break;
       case '--parent':
         out.options.parentSnapshotId = value();
+        out.options.parentCompare ??= 'read';
         break;
+      case '--parent-compare': {
+        const m = value();
+        if (m !== 'read' && m !== 'all') throw new UsageError(`--parent-compare takes read or all, got ${m}.`);
+        out.options.parentCompare = m;
+        break;
+      }
       case '--concurrency':
         out.options.concurrency = intFlag(flag, value(), 1, 1024);
         break;

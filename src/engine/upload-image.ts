@@ -13,6 +13,7 @@ import { newJobRecord, resolveParams } from './job-record.ts';
 import { memoryLedgerStore, type LedgerStore } from './ledger.ts';
 import { UploadSession, type ManifestSink } from './upload-session.ts';
 import { canSkipZeros } from './volume.ts';
+import { readParentArrays } from './parent.ts';
 
 /** Default engine tuning. */
 export const DEFAULTS = { concurrency: 16, minConcurrency: 2, sliceBytes: 8 * 1048576 } as const;
@@ -50,6 +51,8 @@ export async function uploadInProcess(args: {
   const store = args.store ?? memoryLedgerStore();
   await store.putJob(job);
   const ebs = args.clients?.ebs ?? null;
+  // A new version whose parent has no manifest here: read the parent's blocks so only differences are sent (issue 6).
+  const parent = params.parentSnapshotId && ebs && opts.parentCompare === 'read' ? await readParentArrays(ebs, params.parentSnapshotId, image.blockCount) : undefined;
   const runners = Array.from({ length: Math.max(1, args.pipelines ?? 1) }, () => new BlockPipeline(image, ebs ? (id) => ebsBlockSink(ebs, id) : null, sha256));
   const session = new UploadSession(job, {
     store,
@@ -60,6 +63,7 @@ export async function uploadInProcess(args: {
     blockStates,
     blockCount: image.blockCount,
     skipZeros: canSkipZeros(params),
+    ...(parent ? { parent } : {}),
     floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
     ceiling: opts.concurrency ?? DEFAULTS.concurrency,
     sliceBlocks: sliceBlocksFor(opts.sliceBytes),
