@@ -86,3 +86,20 @@ test('a download interrupted by a reload resumes and still matches byte for byte
   expect(got.size).toBe(image.size);
   expect(got.hex).toBe(want);
 });
+
+test('without a save picker (Firefox, Safari) the download goes to OPFS, then to a normal download', async ({ page }) => {
+  const image = makeTestImage('download-nopicker-6m', 6, 0x0f5, 12345);
+  const want = createHash('sha256').update(readFileSync(image.path)).digest('hex');
+  await page.addInitScript(() => {
+    delete (window as unknown as { showSaveFilePicker?: unknown }).showSaveFilePicker;
+  });
+  const snapshotId = await uploadImage(page, image.path);
+  await startDownload(page, snapshotId);
+  const row = page.locator(`[data-testid="download-row"][data-snapshot-id="${snapshotId}"]`);
+  await expect(row).toHaveAttribute('data-state', 'completed', { timeout: 120_000 });
+  const [saved] = await Promise.all([page.waitForEvent('download'), row.getByRole('link', { name: `Save ${snapshotId}.img` }).click()]);
+  expect(saved.suggestedFilename()).toBe(`${snapshotId}.img`);
+  const bytes = readFileSync((await saved.path())!);
+  expect(bytes.length).toBe(image.size);
+  expect(createHash('sha256').update(bytes).digest('hex')).toBe(want);
+});
