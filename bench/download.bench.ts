@@ -73,8 +73,17 @@ async function inBrowser(rows: BenchRow[]): Promise<void> {
       (window as unknown as { showSaveFilePicker: unknown }).showSaveFilePicker = async ({ suggestedName }: { suggestedName: string }) =>
         (await navigator.storage.getDirectory()).getFileHandle(`bench-${suggestedName}`, { create: true });
     });
-    await page.goto(`${vite.url}/#/download`);
+    await page.goto(`${vite.url}/#/download`, { timeout: 180_000 });
     const mods = { clients: '/src/aws/clients.ts', fixture: '/src/engine/download-fixture.ts', state: '/src/app/download/downloads-state.svelte.ts' };
+    // The dev server may re-optimize dependencies on first use (hmr is off, so the page is not told): reload and retry.
+    await page.evaluate(async (m) => {
+      for (const u of Object.values(m)) await import(/* @vite-ignore */ u);
+    }, mods).catch(async () => {
+      await page.reload({ timeout: 180_000 });
+      await page.evaluate(async (m) => {
+        for (const u of Object.values(m)) await import(/* @vite-ignore */ u);
+      }, mods);
+    });
     const r = (await page.evaluate(
       async ([n, m]) => {
         const { createClients } = await import(/* @vite-ignore */ m.clients);
