@@ -202,10 +202,12 @@ export async function run(args: string[]): Promise<number> {
   try {
     const session = await uploadInProcess({ source, name: basename(p.image), lastModified: st.mtimeMs, connection, clients, options: p.options });
     if (p.progress) {
+      let lastPhase = '';
       session.onProgress((pr) => {
         const now = Date.now();
-        const phaseChange = pr.phase !== 'uploading';
-        if (!phaseChange && now - lastLine < (tty ? 250 : 2000)) return;
+        // Every phase change prints; within a phase, a line every 250 ms (terminal) or 2 s (log).
+        if (pr.phase === lastPhase && now - lastLine < (tty ? 250 : 2000)) return;
+        lastPhase = pr.phase;
         lastLine = now;
         process.stderr.write(tty ? `\r\x1b[K${progressLine(pr)}` : `${progressLine(pr)}\n`);
       });
