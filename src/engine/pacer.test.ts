@@ -60,3 +60,12 @@ describe('Pacer (AIMD)', () => {
     expect(p.active).toBe(2);
   });
 });
+
+describe('Pacer limits', () => {
+  it('never exceeds a ceiling below the floor', () => {
+    const p = new Pacer({ floor: 2, ceiling: 1 });
+    expect(p.limit).toBe(1);
+    succeed(p, 100);
+    expect(p.limit).toBe(1);
+  });
+});

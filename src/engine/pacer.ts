@@ -28,8 +28,9 @@ export class Pacer {
   private holdOff = 0;
 
   constructor(opts: PacerOptions) {
-    this.floor = Math.max(1, Math.floor(opts.floor));
-    this.ceiling = Math.max(this.floor, Math.floor(opts.ceiling));
+    // The ceiling the person asked for wins over the default floor.
+    this.ceiling = Math.max(1, Math.floor(opts.ceiling));
+    this.floor = Math.max(1, Math.min(this.ceiling, Math.floor(opts.floor)));
     this.window = Math.min(this.ceiling, Math.max(this.floor, opts.initial ?? 4));
     this.decrease = opts.decrease ?? 0.5;
     this.latencyFactor = opts.latencyFactor ?? 2;
