@@ -73,6 +73,10 @@ async function inBrowser(rows: BenchRow[]): Promise<void> {
       (window as unknown as { showSaveFilePicker: unknown }).showSaveFilePicker = async ({ suggestedName }: { suggestedName: string }) =>
         (await navigator.storage.getDirectory()).getFileHandle(`bench-${suggestedName}`, { create: true });
     });
+    // tsx keeps function names with a __name() helper that does not exist in the page: provide it.
+    await page.addInitScript(() => {
+      (globalThis as unknown as { __name: (f: unknown) => unknown }).__name = (f) => f;
+    });
     await page.goto(`${vite.url}/#/download`, { timeout: 180_000 });
     const mods = { clients: '/src/aws/clients.ts', fixture: '/src/engine/download-fixture.ts', state: '/src/app/download/downloads-state.svelte.ts' };
     // The dev server may re-optimize dependencies on first use (hmr is off, so the page is not told): reload and retry.
