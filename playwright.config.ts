@@ -9,6 +9,8 @@ export default defineConfig({
   timeout: 180_000,
   fullyParallel: false,
   workers: 1,
+  // One retry on CI: these tests drive real uploads on a 2-core machine; a retried test is reported as flaky.
+  retries: process.env.CI ? 1 : 0,
   reporter: process.env.CI ? [['list']] : [['list']],
   use: {
     baseURL: `http://localhost:${port}`,
