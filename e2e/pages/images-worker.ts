@@ -17,7 +17,7 @@ self.onmessage = async (e: MessageEvent<{ file: File }>) => {
     for (let b = 0; b < image.blockCount; b += BATCH) {
       const n = Math.min(BATCH, image.blockCount - b);
       const bytes = await image.readBlocks(b, n);
-      for (let k = 0; k < n; k++) hashes.push(hex(await crypto.subtle.digest('SHA-256', bytes.subarray(k * 524288, (k + 1) * 524288))));
+      for (let k = 0; k < n; k++) hashes.push(hex(await crypto.subtle.digest('SHA-256', bytes.subarray(k * 524288, (k + 1) * 524288) as Uint8Array<ArrayBuffer>)));
     }
     self.postMessage({ ok: true, format: image.format, subformat: image.subformat, virtualSize: image.virtualSize, notices: image.notices, states: Array.from(states), hashes });
   } catch (err) {
