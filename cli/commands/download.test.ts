@@ -124,6 +124,10 @@ describe('blockport download / diff against npm run emulator', { timeout: 300_00
   it('resumes after an interrupt (SIGINT) and fetches only what is missing', async () => {
     const file = join(dir, 'resume.img');
     const size = 60 * BS;
+    // Slow every request so the interrupt lands mid-download whatever the machine's speed.
+    const setLatency = (latencyMs: number) =>
+      fetch(`${emu.url}/__admin/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latencyMs }) });
+    expect((await setLatency(250)).ok).toBe(true);
     const child = spawn(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'download', v1, file, '--endpoint', emu.url, '--size', String(size), '--concurrency', '1', '--no-progress'], { env });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
@@ -134,6 +138,7 @@ describe('blockport download / diff against npm run emulator', { timeout: 300_00
     child.kill('SIGINT');
     expect(await exited).toBe(1);
     expect(stderr).toContain('Run the same command again to resume');
+    expect((await setLatency(5)).ok).toBe(true);
 
     const r = await cli(['download', v1, file, '--endpoint', emu.url, '--size', String(size), '--json', '--no-progress']);
     expect(r.code).toBe(0);
