@@ -7,7 +7,6 @@
 import { mkdir, open, readFile, readdir, rename, unlink, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  collectableSnapshots,
   isRejection,
   type BlockRecord,
   type EmulatorStore,
@@ -17,6 +16,7 @@ import {
   type SnapshotUpdate,
   type StoreStats,
 } from '../store.ts';
+import { SnapshotIndex } from './snapshot-index.ts';
 
 type JournalLine =
   | { t: 's'; r: SnapshotRecord[] }
@@ -33,17 +33,14 @@ function blobName(digest: string): string {
 export class FsStore implements EmulatorStore {
   readonly kind = 'fs';
   private secret?: Uint8Array;
-  private snapshots = new Map<string, SnapshotRecord>();
-  private blocks = new Map<string, Map<number, BlockRecord>>();
-  private refs = new Map<string, number>();
   /** Digests whose reference count dropped to zero: candidates for unlinking. */
   private unreferenced = new Set<string>();
+  private index = new SnapshotIndex((digest) => this.unreferenced.add(digest));
   /** Digests whose blob file exists (or is being renamed into place). */
   private onDisk = new Set<string>();
   /** Digests a put is writing or about to reference: never unlinked meanwhile. */
   private pins = new Map<string, number>();
   private unlinking = new Map<string, Promise<void>>();
-  private listeners = new Set<() => void>();
   private buf: string[] = [];
   private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private writing = false;
@@ -83,9 +80,10 @@ export class FsStore implements EmulatorStore {
     }
     // Compaction: rewrite the live state as a fresh journal, atomically.
     const out: string[] = [];
-    if (store.snapshots.size) out.push(JSON.stringify({ t: 's', r: [...store.snapshots.values()] } satisfies JournalLine));
-    for (const own of store.blocks.values()) {
-      for (const b of own.values()) out.push(JSON.stringify({ t: 'b', b, s: store.snapshots.get(b.snapshotId)! } satisfies JournalLine));
+    const { snapshots, blocks } = store.index;
+    if (snapshots.size) out.push(JSON.stringify({ t: 's', r: [...snapshots.values()] } satisfies JournalLine));
+    for (const own of blocks.values()) {
+      for (const b of own.values()) out.push(JSON.stringify({ t: 'b', b, s: snapshots.get(b.snapshotId)! } satisfies JournalLine));
     }
     await placeholder.writeFile(out.length ? `${out.join('\n')}\n` : '');
     await placeholder.datasync();
@@ -101,7 +99,7 @@ export class FsStore implements EmulatorStore {
     for (const sub of await readdir(root)) {
       for (const f of await readdir(join(root, sub))) {
         const digest = Buffer.from(f, 'hex').toString('base64');
-        if (f.includes('.tmp') || !this.refs.get(digest)) await rm(join(root, sub, f), { force: true });
+        if (f.includes('.tmp') || !this.index.refs.get(digest)) await rm(join(root, sub, f), { force: true });
         else this.onDisk.add(digest);
       }
     }
@@ -114,40 +112,10 @@ export class FsStore implements EmulatorStore {
 
   /** Applies a journal line to the in-memory state (live and on replay). */
   private apply(l: JournalLine): void {
-    if (l.t === 's') for (const r of l.r) this.snapshots.set(r.id, r);
-    else if (l.t === 'b') {
-      let own = this.blocks.get(l.b.snapshotId);
-      if (!own) this.blocks.set(l.b.snapshotId, (own = new Map()));
-      const prev = own.get(l.b.index);
-      if (prev?.digest !== l.b.digest) {
-        this.refs.set(l.b.digest, (this.refs.get(l.b.digest) ?? 0) + 1);
-        if (prev) this.unref(prev.digest);
-      }
-      own.set(l.b.index, l.b);
-      this.snapshots.set(l.s.id, l.s);
-    } else if (l.t === 'd') {
-      const rec = this.snapshots.get(l.id);
-      if (!rec) return;
-      rec.deleted = true;
-      for (const gone of collectableSnapshots(this.snapshots)) {
-        for (const b of this.blocks.get(gone)?.values() ?? []) this.unref(b.digest);
-        this.blocks.delete(gone);
-        this.snapshots.delete(gone);
-      }
-    } else if (l.t === 'c') {
-      this.snapshots.clear();
-      this.blocks.clear();
-      for (const d of this.refs.keys()) {
-        this.refs.set(d, 0);
-        this.unreferenced.add(d);
-      }
-    }
-  }
-
-  private unref(digest: string): void {
-    const n = (this.refs.get(digest) ?? 1) - 1;
-    this.refs.set(digest, n);
-    if (n <= 0) this.unreferenced.add(digest);
+    if (l.t === 's') for (const r of l.r) this.index.snapshots.set(r.id, r);
+    else if (l.t === 'b') this.index.setBlock(l.b, l.s);
+    else if (l.t === 'd') this.index.markDeleted(l.id);
+    else if (l.t === 'c') this.index.clear();
   }
 
   /** Unlinks blob files no block references and no put is writing. */
@@ -155,8 +123,7 @@ export class FsStore implements EmulatorStore {
     for (const d of this.unreferenced) {
       if (this.pins.get(d)) continue;
       this.unreferenced.delete(d);
-      if ((this.refs.get(d) ?? 0) > 0) continue;
-      this.refs.delete(d);
+      if ((this.index.refs.get(d) ?? 0) > 0) continue;
       if (!this.onDisk.delete(d)) continue;
       const p = unlink(this.blobPath(d))
         .catch(() => undefined)
@@ -222,22 +189,20 @@ export class FsStore implements EmulatorStore {
   }
 
   async getSnapshot(id: string): Promise<SnapshotRecord | undefined> {
-    const r = this.snapshots.get(id);
-    return r && structuredClone(r);
+    return this.index.getSnapshot(id);
   }
 
   async listSnapshots(): Promise<SnapshotRecord[]> {
-    return [...this.snapshots.values()].map((r) => structuredClone(r));
+    return this.index.listSnapshots();
   }
 
   async updateSnapshots<T>(fn: (all: ReadonlyMap<string, SnapshotRecord>) => SnapshotUpdate<T>): Promise<T> {
-    const view = new Map([...this.snapshots].map(([k, v]) => [k, structuredClone(v)]));
-    const { put, result } = fn(view);
+    const { put, result } = fn(this.index.view());
     if (put?.length) {
       const line: JournalLine = { t: 's', r: put.map((r) => structuredClone(r)) };
       this.apply(line);
       await this.commit([line]);
-      this.notify();
+      this.index.notify();
     }
     return result;
   }
@@ -267,13 +232,12 @@ export class FsStore implements EmulatorStore {
       const out: PutBlockOutcome[] = [];
       const lines: JournalLine[] = [];
       for (const item of items) {
-        const current = this.snapshots.get(item.snapshotId);
-        const decided = item.check(current && structuredClone(current));
+        const decided = item.check(this.index.getSnapshot(item.snapshotId));
         if (isRejection(decided)) {
           out.push(decided);
           continue;
         }
-        const prev = this.blocks.get(item.snapshotId)?.get(item.index);
+        const prev = this.index.ownBlock(item.snapshotId, item.index);
         const block: BlockRecord = { snapshotId: item.snapshotId, index: item.index, digest: item.digest, puts: (prev?.puts ?? 0) + 1, writtenAt: item.now };
         const snap: SnapshotRecord = { ...decided, puts: decided.puts + 1, ownBlocks: decided.ownBlocks + (prev ? 0 : 1) };
         const line: JournalLine = { t: 'b', b: block, s: snap };
@@ -283,7 +247,7 @@ export class FsStore implements EmulatorStore {
       }
       if (lines.length) {
         await this.commit(lines);
-        this.notify();
+        this.index.notify();
       }
       return out;
     } finally {
@@ -292,7 +256,7 @@ export class FsStore implements EmulatorStore {
         if (n > 0) this.pins.set(it.digest, n);
         else {
           this.pins.delete(it.digest);
-          if (!this.refs.get(it.digest)) this.unreferenced.add(it.digest);
+          if (!this.index.refs.get(it.digest)) this.unreferenced.add(it.digest);
         }
       }
       this.collect();
@@ -300,22 +264,15 @@ export class FsStore implements EmulatorStore {
   }
 
   async getOwnBlock(snapshotId: string, index: number): Promise<BlockRecord | undefined> {
-    const b = this.blocks.get(snapshotId)?.get(index);
-    return b && { ...b };
+    return this.index.getOwnBlock(snapshotId, index);
   }
 
   async listOwnBlocks(snapshotId: string, fromIndex: number, limit: number, toIndex = Infinity): Promise<BlockRecord[]> {
-    const own = this.blocks.get(snapshotId);
-    if (!own) return [];
-    return [...own.values()]
-      .filter((b) => b.index >= fromIndex && b.index <= toIndex)
-      .sort((a, b) => a.index - b.index)
-      .slice(0, limit)
-      .map((b) => ({ ...b }));
+    return this.index.listOwnBlocks(snapshotId, fromIndex, limit, toIndex);
   }
 
   async readContent(digest: string): Promise<Uint8Array | undefined> {
-    if (!this.refs.get(digest)) return undefined;
+    if (!this.index.refs.get(digest)) return undefined;
     try {
       return new Uint8Array(await readFile(this.blobPath(digest)));
     } catch {
@@ -324,22 +281,19 @@ export class FsStore implements EmulatorStore {
   }
 
   async deleteSnapshot(id: string): Promise<boolean> {
-    const rec = this.snapshots.get(id);
+    const rec = this.index.snapshots.get(id);
     if (!rec || rec.deleted) return false;
     const line: JournalLine = { t: 'd', id };
     this.apply(line);
     await this.commit([line]);
     this.collect();
-    this.notify();
+    this.index.notify();
     return true;
   }
 
   async stats(): Promise<StoreStats> {
-    let blockRecords = 0;
-    for (const m of this.blocks.values()) blockRecords += m.size;
-    let blobs = 0;
-    for (const n of this.refs.values()) if (n > 0) blobs++;
-    return { snapshots: this.snapshots.size, blockRecords, blobs, bytes: blobs * 524288 };
+    const counts = this.index.counts();
+    return { ...counts, bytes: counts.blobs * 524288 };
   }
 
   async clear(): Promise<void> {
@@ -347,27 +301,22 @@ export class FsStore implements EmulatorStore {
     this.apply(line);
     await this.commit([line]);
     this.collect();
-    this.notify();
+    this.index.notify();
   }
 
   subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.index.subscribe(listener);
   }
 
   /** Closes the journal after pending writes; call flush() first to wait for them. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.listeners.clear();
+    this.index.unsubscribeAll();
     const fh = this.journal;
     void (async () => {
       while (this.writing) await new Promise((r) => setTimeout(r, 5));
       await fh.close().catch(() => undefined);
     })();
-  }
-
-  private notify(): void {
-    for (const l of this.listeners) l();
   }
 }
