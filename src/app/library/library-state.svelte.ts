@@ -12,6 +12,8 @@ export interface LibraryItem {
   startTime: number;
   state: string;
   stateMessage?: string;
+  /** The service's progress of a pending snapshot ("60%"). */
+  progress?: string;
   volumeSizeGiB?: number;
   /** Bytes written to this snapshot itself (emulator only; AWS does not say). */
   storedBytes?: number;
@@ -38,9 +40,72 @@ export class LibraryState {
   storage = $state.raw<StorageInfo | null>(null);
   /** Progress of an import, 0–1, while one runs. */
   importing = $state<number | null>(null);
+  #running: Promise<void> | undefined;
+  #again = false;
+  #connection: Connection | undefined;
 
-  /** Reads the snapshots of the connection: all of the emulator's, or the account's that Blockport made. */
-  async refresh(connection: Connection): Promise<void> {
+  /**
+   * Keeps the list live while the view shows: the emulator's change notices (every tab writing to it) and polling,
+   * every second while a snapshot is pending (completion happens by the clock and writes nothing), else every
+   * 5 s for the emulator and 30 s for AWS. Returns the function that stops it.
+   */
+  watch(connection: Connection): () => void {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let soon: ReturnType<typeof setTimeout> | undefined;
+    let unsubscribe: (() => void) | undefined;
+    const poll = async () => {
+      await this.refresh(connection);
+      if (stopped) return;
+      const pending = this.items.some((i) => i.state === 'pending');
+      timer = setTimeout(poll, pending ? 1000 : connection.kind === 'emulator' ? 5000 : 30_000);
+    };
+    if (connection.kind === 'emulator') {
+      void import('../../emulator/index.ts')
+        .then(({ openBrowserEmulator }) => openBrowserEmulator(connection.dbName))
+        .then(({ model }) => {
+          if (stopped) return model.store.close();
+          // A burst of puts notifies once per transaction: one read per 250 ms is plenty for a table.
+          const off = model.store.subscribe(() => {
+            soon ??= setTimeout(() => {
+              soon = undefined;
+              void this.refresh(connection);
+            }, 250);
+          });
+          unsubscribe = () => {
+            off();
+            model.store.close();
+          };
+        })
+        .catch(() => undefined); // refresh() says what is wrong with the database
+    }
+    void poll();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+      clearTimeout(soon);
+      unsubscribe?.();
+    };
+  }
+
+  /** Reads the snapshots of the connection: all of the emulator's, or the account's that Blockport made. Calls that arrive while a read runs share one more read. */
+  refresh(connection: Connection): Promise<void> {
+    this.#connection = connection;
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = (async () => {
+      do {
+        this.#again = false;
+        await this.#read(this.#connection!);
+      } while (this.#again);
+      this.#running = undefined;
+    })();
+    return this.#running;
+  }
+
+  async #read(connection: Connection): Promise<void> {
     this.busy = true;
     const clients = await createClients(connection);
     try {
@@ -64,6 +129,7 @@ export class LibraryState {
           startTime: s.startTime?.getTime() ?? 0,
           state: s.state,
           ...(s.stateMessage ? { stateMessage: s.stateMessage } : {}),
+          ...(s.progress ? { progress: s.progress } : {}),
           ...(s.volumeSizeGiB !== undefined ? { volumeSizeGiB: s.volumeSizeGiB } : {}),
           ...(v ? { storedBytes: v.ownBytes } : {}),
           ...(s.description ? { description: s.description } : {}),
