@@ -99,3 +99,21 @@ export async function stubFilePicker(page: Page, name: string): Promise<void> {
 export function deleteSnapshot(page: Page, snapshotId: string): Promise<boolean> {
   return page.evaluate(async ([url, id]) => (await import(/* @vite-ignore */ url)).deleteSnapshot(id), [PROBE, snapshotId] as const);
 }
+
+const JOBS_PROBE = '/e2e/helpers/jobs-probe.ts';
+type JobsProbe = typeof import('./jobs-probe.ts');
+
+/** A snapshot's state through EC2 DescribeSnapshots in the page ('not-found' when EC2 does not know it). */
+export function describeSnapshot(page: Page, snapshotId: string): Promise<{ state: string; message?: string }> {
+  return page.evaluate(async ([url, id]) => ((await import(/* @vite-ignore */ url)) as JobsProbe).describeSnapshot(id), [JOBS_PROBE, snapshotId] as const);
+}
+
+/** The jobs IndexedDB holds, read in the page. */
+export function storedJobs(page: Page): ReturnType<JobsProbe['storedJobs']> {
+  return page.evaluate(async (url) => ((await import(/* @vite-ignore */ url)) as JobsProbe).storedJobs(), JOBS_PROBE);
+}
+
+/** Rewrites a stored job's connection (to make its snapshot unreachable from the page). */
+export function moveJob(page: Page, jobId: string, connection: import('../../src/engine/upload-types.ts').Connection): Promise<void> {
+  return page.evaluate(async ([url, id, c]) => ((await import(/* @vite-ignore */ url)) as JobsProbe).moveJob(id, c), [JOBS_PROBE, jobId, connection] as const);
+}

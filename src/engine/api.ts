@@ -2,4 +2,5 @@
 export * from './upload-types.ts';
 export { planUpload, startUpload, resumeUpload, engineSettings, errorSentence } from './upload-controller.ts';
 export { listJobs, getJob, discardJob } from './jobs.ts';
+export type { DiscardOptions, DiscardOutcome } from './jobs.ts';
 export { watchJob, requestTakeover, isJobBusy } from './job-lock.ts';

@@ -35,6 +35,8 @@ export function newJobRecord(args: {
   blockCount: number;
   blocksToSend: number;
   fileHandle?: FileSystemFileHandle;
+  /** Saved only for a version over a parent, so a resume compares the same way. */
+  parentCompare?: 'read' | 'all';
 }): JobRecord {
   const now = Date.now();
   return {
@@ -45,6 +47,7 @@ export function newJobRecord(args: {
     ...(args.fileHandle ? { fileHandle: args.fileHandle } : {}),
     connection: publicConnection(args.connection),
     params: args.params,
+    ...(args.params.parentSnapshotId && args.parentCompare ? { parentCompare: args.parentCompare } : {}),
     format: args.format,
     virtualSize: args.virtualSize,
     clientToken: randomId(),
@@ -52,3 +55,4 @@ export function newJobRecord(args: {
     counters: { totalBlocks: args.blockCount, writtenBlocks: 0, skippedBlocks: 0, bytesWritten: 0, blocksToSend: args.blocksToSend },
   };
 }
+

@@ -237,6 +237,7 @@ export async function startUpload(args: StartUploadArgs): Promise<UploadRun> {
     blockCount: prepared.image.blockCount,
     blocksToSend: countData(prepared.blockStates),
     ...(args.file instanceof Blob ? {} : { fileHandle: args.file }),
+    ...(opts.parentCompare ? { parentCompare: opts.parentCompare } : {}),
   });
   // The ClientToken is persisted before StartSnapshot is ever sent.
   await store().putJob(job);
@@ -287,7 +288,9 @@ export async function resumeUpload(jobId: string, file?: FileInput, connection?:
   if (prepared.image.blockCount !== job.counters.totalBlocks)
     throw new ResumeError(`"${f.name}" no longer reads as the same disk (${prepared.image.blockCount} blocks, was ${job.counters.totalBlocks}). Start a new upload.`, 'restart', 'file-changed');
   const updated: JobRecord = file && !(file instanceof Blob) ? { ...job, fileHandle: file } : job;
-  return runJob(updated, f, conn, options, prepared);
+  // The parent comparison chosen at the start holds for every session (older records without it: send all).
+  const parentCompare = options.parentCompare ?? job.parentCompare;
+  return runJob(updated, f, conn, { ...options, ...(parentCompare ? { parentCompare } : {}) }, prepared);
 }
 
 /** A sentence for any error the engine raises (UI helper). */

@@ -75,6 +75,8 @@ export interface JobRecord {
   /** Connection without credentials. */
   connection: Connection;
   params: SnapshotParams & { volumeSizeGiB: number; timeoutMinutes: number };
+  /** How a version over a parent without a manifest finds unchanged blocks (UploadOptions.parentCompare); absent in older records = 'all'. */
+  parentCompare?: 'read' | 'all';
   format: ImageFormat;
   virtualSize: number;
   /** Saved before StartSnapshot is sent, so a retried start returns the same snapshot. */

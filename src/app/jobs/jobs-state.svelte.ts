@@ -6,6 +6,7 @@ import {
   resumeUpload,
   startUpload,
   watchJob,
+  type DiscardOptions,
   type JobBroadcast,
   type JobRecord,
   type UploadProgress,
@@ -212,11 +213,17 @@ class JobsState {
         this.#problem(job.id, { message: `Access to "${job.fingerprint.name}" was not granted. Pick the file again to start over.`, action: 'repick', code: 'permission' });
         return;
       }
-      const run = await startUpload({ file: source, connection: connectionFor(job) ?? job.connection, options: job.params });
+      const run = await startUpload({ file: source, connection: connectionFor(job) ?? job.connection, options: { ...job.params, ...(job.parentCompare ? { parentCompare: job.parentCompare } : {}) } });
       runs.add(run);
-      await discardJob(job.id);
       this.lastPicked = this.#set(this.lastPicked, job.id, undefined);
       this.needsFile = this.#set(this.needsFile, job.id, undefined);
+      // The old job's snapshot is abandoned now: delete it, or say why not and keep the old card.
+      try {
+        await discardJob(job.id, { connection: connectionFor(job) });
+      } catch (e) {
+        const p = toProblem(e, 'The old job could not be discarded');
+        this.#problem(job.id, { ...p, message: `The upload started over as a new job. ${p.message}` });
+      }
     } catch (e) {
       this.#problem(job.id, toProblem(e, 'The upload could not start over'));
     } finally {
@@ -225,12 +232,29 @@ class JobsState {
     }
   }
 
-  /** Forgets a job and its ledger; the pending snapshot is left to time out. */
+  /**
+   * Deletes an unfinished job's pending snapshot, then forgets the job and its ledger. When the delete fails the job
+   * stays, with a sentence and the choice to forget it anyway or keep it.
+   */
   async discard(job: JobRecord): Promise<void> {
+    await this.#forget(job, { connection: connectionFor(job) });
+  }
+
+  /** Forgets a job without touching its snapshot (a finished job, or after a failed delete the person chose this). */
+  async forget(job: JobRecord): Promise<void> {
+    await this.#forget(job, { keepSnapshot: true });
+  }
+
+  /** Keeps a job whose snapshot could not be deleted: the sentence goes, the card stays resumable. */
+  keep(job: JobRecord): void {
+    if (this.problems[job.id]?.code === 'delete-failed') this.#problem(job.id, undefined);
+  }
+
+  async #forget(job: JobRecord, opts: DiscardOptions): Promise<void> {
     if (this.activity[job.id]) return;
     this.activity = this.#set(this.activity, job.id, 'discarding');
     try {
-      await discardJob(job.id);
+      await discardJob(job.id, opts);
       runs.remove(job.id);
       this.#problem(job.id, undefined);
     } catch (e) {

@@ -1,0 +1,85 @@
+import { test, expect } from './helpers/test.ts';
+import { makeTestImage } from './helpers/disk-image.ts';
+import { describeSnapshot, moveJob, pickFile, startUpload, storedJobs, waitForPercent } from './helpers/ui.ts';
+import type { Page } from '@playwright/test';
+
+test.describe.configure({ timeout: 300_000 });
+
+/** Starts an upload in the in-browser emulator, pauses it, reloads: an unfinished job with a pending snapshot. */
+async function pausedJob(page: Page, name: string, seed: number): Promise<{ id: string; snapshotId: string }> {
+  const image = makeTestImage(name, 32, seed);
+  await page.goto('/#/upload');
+  await pickFile(page, image.path);
+  await startUpload(page, { concurrency: 2 });
+  await waitForPercent(page, 10);
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await expect(page.getByTestId('phase')).toHaveText('Paused');
+  await page.reload();
+  const jobs = await storedJobs(page);
+  expect(jobs).toHaveLength(1);
+  const { id, snapshotId } = jobs[0]!;
+  expect(snapshotId).toMatch(/^snap-/);
+  expect((await describeSnapshot(page, snapshotId!)).state).toBe('pending');
+  return { id, snapshotId: snapshotId! };
+}
+
+test('Discard deletes the abandoned pending snapshot through EC2, then forgets the job (by keyboard)', async ({ page }) => {
+  const { snapshotId } = await pausedJob(page, 'discard-32m', 0xd15c01);
+  await page.goto('/#/jobs');
+  const card = page.getByTestId('job-card');
+  await expect(card.getByTestId('job-state')).toHaveText('Interrupted');
+
+  // The confirmation names the snapshot and says it will be deleted; focus lands on the safe choice, Escape backs out.
+  const discard = card.getByRole('button', { name: 'Discard…' });
+  await discard.focus();
+  await page.keyboard.press('Enter');
+  const confirm = card.getByRole('group', { name: /Discard this job\?/ });
+  await expect(confirm).toContainText(`Its pending snapshot ${snapshotId} will be deleted`);
+  await expect(confirm.getByRole('button', { name: 'Keep' })).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(confirm).toHaveCount(0);
+  await expect(discard).toBeFocused();
+  expect((await describeSnapshot(page, snapshotId)).state).toBe('pending');
+
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Shift+Tab');
+  await expect(confirm.getByRole('button', { name: 'Yes, delete the snapshot and discard' })).toBeFocused();
+  await page.keyboard.press('Enter');
+
+  await expect(card).toHaveCount(0);
+  await expect(page.getByTestId('no-jobs')).toBeVisible();
+  expect(await describeSnapshot(page, snapshotId)).toEqual({ state: 'not-found' });
+  expect(await storedJobs(page)).toEqual([]);
+});
+
+test('a failed delete says so and offers to forget the job anyway or keep it; nothing is forgotten silently', async ({ page }) => {
+  const { id, snapshotId } = await pausedJob(page, 'discard-fail-32m', 0xd15c02);
+  // The job now claims an endpoint nothing listens on: DeleteSnapshot cannot reach it.
+  await moveJob(page, id, { kind: 'endpoint', endpoint: 'http://127.0.0.1:9', region: 'us-east-1' });
+  await page.goto('/#/jobs');
+  const card = page.getByTestId('job-card');
+  await card.getByRole('button', { name: 'Discard…' }).click();
+  await card.getByRole('button', { name: 'Yes, delete the snapshot and discard' }).click();
+
+  const problem = card.getByTestId('job-problem');
+  await expect(problem).toHaveAttribute('data-code', 'delete-failed', { timeout: 60_000 });
+  await expect(problem).toContainText(`The pending snapshot ${snapshotId} could not be deleted`);
+  await expect(problem).toContainText('counts against the limit of 100 pending snapshots');
+  await expect(problem.getByRole('button', { name: 'Forget the job anyway' })).toBeFocused();
+  await page.screenshot({ path: '/tmp/blockport-jobs-delete-failed.png', fullPage: true });
+  expect((await storedJobs(page)).map((j) => j.id)).toEqual([id]);
+
+  // Keep: the sentence goes, the job stays.
+  await problem.getByRole('button', { name: 'Keep the job' }).click();
+  await expect(problem).toHaveCount(0);
+  await expect(card).toHaveCount(1);
+  expect((await storedJobs(page)).map((j) => j.id)).toEqual([id]);
+
+  // Forget anyway: the job goes, and the snapshot (not reachable from here) is left as it was.
+  await card.getByRole('button', { name: 'Discard…' }).click();
+  await card.getByRole('button', { name: 'Yes, delete the snapshot and discard' }).click();
+  await problem.getByRole('button', { name: 'Forget the job anyway' }).click();
+  await expect(card).toHaveCount(0);
+  expect(await storedJobs(page)).toEqual([]);
+  expect((await describeSnapshot(page, snapshotId)).state).toBe('pending');
+});
