@@ -66,6 +66,11 @@ export class EmulatorApp {
   /** Ids of pools created from the command line or /__admin/config, by name (recreated on reset). */
   readonly startupPools = new Map<string, string>();
   requests = 0;
+  /**
+   * How far the service's wall clock runs ahead of this host (negative: behind): what SigV4 checks, what Cognito
+   * stamps on credentials and the Date header, as a client whose clock lags the service's sees it.
+   */
+  skewMs = 0;
   /** Extra long-term key pairs, each standing for another account. */
   readonly accounts = new Map<string, { secretAccessKey: string; accountId: string }>();
 
@@ -73,7 +78,12 @@ export class EmulatorApp {
     readonly config: ServerConfig,
     readonly backend: EmulatorBackend,
   ) {
-    this.cognito = new CognitoService({ credentialTtlSeconds: config.credentialTtlSeconds, region: config.region });
+    this.cognito = new CognitoService({ credentialTtlSeconds: config.credentialTtlSeconds, region: config.region, clock: () => this.wallNow() });
+  }
+
+  /** The service's wall-clock time (epoch ms). */
+  wallNow(): number {
+    return Date.now() + this.skewMs;
   }
 
   /** Creates (or recreates) a pool with unauthenticated access whose id derives from its name. */
@@ -134,7 +144,7 @@ export class EmulatorApp {
     let account: string | undefined;
     if (!(cognitoOp && UNSIGNED_COGNITO_OPERATIONS.has(cognitoOp) && !hasSignature(signed))) {
       const allowUnsignedPayload = service === 'ebs' && req.method === 'PUT' && PUT_BLOCK.test(req.path);
-      const v = await verifySigV4(signed, { lookup: this.lookup, allowUnsignedPayload });
+      const v = await verifySigV4(signed, { lookup: this.lookup, allowUnsignedPayload, now: this.wallNow() });
       if (!v.ok) return { drop: false, response: authErrorResponse(service, v.code, v.message) };
       region = v.region;
       account = this.accounts.get(v.accessKeyId)?.accountId;
@@ -195,6 +205,7 @@ export class EmulatorApp {
       case 'POST /__admin/reset': {
         await this.backend.reset();
         this.cognito.reset();
+        this.skewMs = 0;
         this.limiter.reset();
         for (const name of [...this.startupPools.keys()]) await this.createStartupPool(name);
         return jsonResponse(200, { ok: true, identityPools: Object.fromEntries(this.startupPools) });
@@ -222,12 +233,14 @@ export class EmulatorApp {
         return jsonResponse(200, this.configView());
       }
       case 'POST /__admin/clock': {
-        const b = parseJson(req.body) as { advanceMs?: unknown; freeze?: unknown } | undefined;
+        const b = parseJson(req.body) as { advanceMs?: unknown; freeze?: unknown; skewMs?: unknown } | undefined;
         const ms = b?.advanceMs ?? 0;
-        if (!b || typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || (b.freeze !== undefined && typeof b.freeze !== 'boolean')) {
-          return jsonResponse(400, { error: 'body must be {"advanceMs"?: N ≥ 0, "freeze"?: true|false}' });
+        const skewOk = b?.skewMs === undefined || (typeof b.skewMs === 'number' && Number.isFinite(b.skewMs));
+        if (!b || typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || (b.freeze !== undefined && typeof b.freeze !== 'boolean') || !skewOk) {
+          return jsonResponse(400, { error: 'body must be {"advanceMs"?: N ≥ 0, "freeze"?: true|false, "skewMs"?: N}' });
         }
-        return jsonResponse(200, this.backend.advanceClock(ms, b.freeze as boolean | undefined));
+        if (typeof b.skewMs === 'number') this.skewMs = b.skewMs;
+        return jsonResponse(200, { ...this.backend.advanceClock(ms, b.freeze as boolean | undefined), skewMs: this.skewMs });
       }
       case 'POST /__admin/fail-next': {
         const b = parseJson(req.body) as { op?: unknown; code?: unknown; status?: unknown; message?: unknown; reason?: unknown; accountId?: unknown } | undefined;

@@ -36,6 +36,7 @@ Usage: npm run emulator -- [flags]
 
 Admin (loopback only): GET /__admin/health, POST /__admin/reset, GET|POST /__admin/config, GET /__admin/state,
 POST /__admin/clock {"advanceMs": N, "freeze": true|false} (moves or stops the EBS model's clock: timeouts, expiry),
+  {"skewMs": N} (sets the service's wall clock N ms ahead of this host: SigV4 time checks, Cognito credential expiry, Date),
 POST /__admin/fail-next {"op", "code", "status", "message", "reason"} (the next call of op answers that error),
 POST /__admin/accounts {"accessKeyId", "secretAccessKey", "accountId"} (a key pair standing for another account).
 `;

@@ -114,8 +114,9 @@ function drop(req: Req): void {
   else req.socket.destroy();
 }
 
-function send(req: Req, res: Res, r: EmuResponse, close: boolean): void {
-  const headers: Record<string, string | number> = { ...r.headers, 'Content-Length': r.body.byteLength };
+function send(req: Req, res: Res, r: EmuResponse, close: boolean, now: number = Date.now()): void {
+  // The service's own time (POST /__admin/clock skewMs), which SDKs correct their clocks and expiry checks from.
+  const headers: Record<string, string | number> = { Date: new Date(now).toUTCString(), ...r.headers, 'Content-Length': r.body.byteLength };
   if (close && !isH2(req)) headers.Connection = 'close';
   try {
     (res as http.ServerResponse).writeHead(r.status, headers);
@@ -169,7 +170,7 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
         const out = await app.handle(incoming);
         if (app.config.verbose) console.error(`${incoming.method} ${req.url} → ${out.drop ? 'dropped' : out.response.status}`);
         if (out.drop) drop(req);
-        else send(req, res, out.response, b.kind === 'short');
+        else send(req, res, out.response, b.kind === 'short', app.wallNow());
       } catch (err) {
         console.error('emulator: unexpected error', err);
         try {
