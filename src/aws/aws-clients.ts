@@ -76,3 +76,34 @@ export function retryAfterClockCorrection(client: EBSClient | EC2Client): void {
     { step: 'initialize', name: 'blockportClockSkewRetry', override: true },
   );
 }
+
+/** Error names with which EBS and EC2 refuse temporary credentials that have expired (by the service's clock). */
+const EXPIRED = /^(ExpiredToken|ExpiredTokenException|RequestExpired)$/;
+
+/** What retryAfterExpiredCredentials needs of a credential cache (RefreshingCredentials). */
+export interface RejectableCredentials {
+  /** The access key id held now (the one the next request signs with). */
+  readonly accessKeyId: string | undefined;
+  /** Fetches new credentials once for every caller that saw `stale` refused. */
+  refreshRejected(stale: string | undefined): Promise<unknown>;
+}
+
+/**
+ * When the service calls the credentials expired (the local clock judged them fresh: it lags the service's by more
+ * than the refresh margin), refresh them once and resend, since the engine runs clients without SDK retries.
+ */
+export function retryAfterExpiredCredentials(client: EBSClient | EC2Client, creds: RejectableCredentials): void {
+  (client as unknown as WithMiddleware).middlewareStack.add(
+    (next) => async (args) => {
+      const signedWith = creds.accessKeyId;
+      try {
+        return await next(args);
+      } catch (e) {
+        if (!EXPIRED.test((e as Error)?.name ?? '')) throw e;
+        await creds.refreshRejected(signedWith ?? creds.accessKeyId);
+        return next(args);
+      }
+    },
+    { step: 'initialize', name: 'blockportExpiredCredentialsRetry', override: true },
+  );
+}

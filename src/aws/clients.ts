@@ -2,7 +2,7 @@
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { awsConnectionForWorker, createAwsClients, publicAwsConnection, type AwsConnection } from './aws-connection.ts';
+import { awsConnectionForWorker, createAwsClients, publicAwsConnection, type AwsConnection, type WorkerConnection } from './aws-connection.ts';
 
 /** Credentials as a value or a provider; held in memory only, never persisted. */
 export type Credentials = AwsCredentialIdentity | AwsCredentialIdentityProvider;
@@ -112,9 +112,12 @@ export async function createClients(c: Connection, opts: ClientOptions = {}): Pr
   return { ebs, ec2, close: () => (ebs.destroy(), ec2.destroy()) };
 }
 
-/** Main thread → one worker: the connection to post (credentials become a port to this thread) and what to transfer. */
-export function connectionForWorker(c: Connection): { connection: Connection; transfer: Transferable[] } {
-  return c.kind === 'aws' ? awsConnectionForWorker(c) : { connection: c, transfer: [] };
+/**
+ * Main thread → one worker: the connection to post (credentials become a port to this thread), what to transfer,
+ * and `release` to call when the worker's run ends (it closes the port).
+ */
+export function connectionForWorker(c: Connection): WorkerConnection<Connection> {
+  return c.kind === 'aws' ? awsConnectionForWorker(c) : { connection: c, transfer: [], release: () => undefined };
 }
 
 export type { EBSClient, EC2Client };

@@ -5,6 +5,7 @@ import { FetchHttpHandler } from '@smithy/fetch-http-handler';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { routeFor } from './endpoints.ts';
 import { relayHandler } from './relay-handler.ts';
+import { clockObservingHandler } from './service-clock.ts';
 import type { AwsSettings } from './settings.ts';
 
 /** A login for an authenticated identity: provider name and its token (kept in memory only). */
@@ -33,7 +34,8 @@ export function cognitoClientConfig(s: AwsSettings, origin: string | undefined):
   return {
     region: s.region,
     ...(route.endpoint ? { endpoint: route.endpoint } : {}),
-    ...(route.sendTo ? { requestHandler: relayHandler(new FetchHttpHandler(), route.sendTo) } : {}),
+    // Every answer's Date header sets the service clock that credential expiry is judged by.
+    requestHandler: clockObservingHandler(route.sendTo ? relayHandler(new FetchHttpHandler(), route.sendTo) : new FetchHttpHandler()),
     maxAttempts: 2,
   };
 }

@@ -2,37 +2,78 @@
 import * as Comlink from 'comlink';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { RefreshingCredentials } from './refreshing-credentials.ts';
+import { serviceClock } from './service-clock.ts';
+
+/** Credentials as they cross a port, with what this thread knows of the service's clock. */
+export type BridgedCredentials = AwsCredentialIdentity & {
+  /** Service time minus local time (ms), and the local time it was learned at (0 = never). */
+  clock?: { offsetMs: number; sampledAt: number };
+};
 
 /** What the main thread exposes on a credential port. */
 export interface CredentialServer {
-  /** Fresh-enough credentials (the main thread refreshes ahead of expiry). */
-  get(): Promise<AwsCredentialIdentity>;
+  /** Fresh-enough credentials (the main thread refreshes ahead of expiry, by the service's clock). */
+  get(): Promise<BridgedCredentials>;
+  /** The service refused `stale` as expired: new credentials (fetched once for every worker that asks). */
+  refresh(stale: string): Promise<BridgedCredentials>;
 }
 
-/** Main thread: a port to hand (transfer) to one worker; every ask is answered from `source`'s cache. */
-export function credentialPort(source: RefreshingCredentials): MessagePort {
+/** A credential port to hand (transfer) to one worker, and how to close this thread's end when the run ends. */
+export interface OpenCredentialPort {
+  port: MessagePort;
+  close(): void;
+}
+
+// Server ends not yet closed: what a run leaves behind if it forgets to close (tests count them).
+const open = new Set<MessagePort>();
+
+/** How many credential ports this thread has opened and not closed. */
+export function openCredentialPorts(): number {
+  return open.size;
+}
+
+function bridged(c: AwsCredentialIdentity): BridgedCredentials {
+  // Only the fields a signer needs cross the port (no SDK internals, no functions).
+  return {
+    accessKeyId: c.accessKeyId,
+    secretAccessKey: c.secretAccessKey,
+    ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}),
+    ...(c.expiration ? { expiration: c.expiration } : {}),
+    clock: { offsetMs: serviceClock.offsetMs, sampledAt: serviceClock.sampledAt },
+  };
+}
+
+/** Main thread: a port for one worker whose every ask is answered from `source`'s cache; close it when the run ends. */
+export function openCredentialPort(source: RefreshingCredentials): OpenCredentialPort {
   const { port1, port2 } = new MessageChannel();
   const server: CredentialServer = {
-    async get() {
-      const c = await source.get();
-      // Only the fields a signer needs cross the port (no SDK internals, no functions).
-      return {
-        accessKeyId: c.accessKeyId,
-        secretAccessKey: c.secretAccessKey,
-        ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}),
-        ...(c.expiration ? { expiration: c.expiration } : {}),
-      };
-    },
+    get: async () => bridged(await source.get()),
+    refresh: async (stale) => bridged(await source.refreshRejected(stale)),
   };
   Comlink.expose(server, port1);
-  return port2;
+  open.add(port1);
+  return {
+    port: port2,
+    close: () => {
+      if (!open.delete(port1)) return;
+      // Closing this end disentangles the worker's end too, and lets comlink's listener go.
+      port1.close();
+    },
+  };
 }
 
-/** Worker: a credential cache that asks the main thread through `port` whenever its copy is due for refresh. */
+/** Main thread: a port to hand (transfer) to one worker (prefer openCredentialPort, which can be closed). */
+export function credentialPort(source: RefreshingCredentials): MessagePort {
+  return openCredentialPort(source).port;
+}
+
+/** Worker: a credential cache that asks the main thread through `port` whenever its copy is due (or refused). */
 export function credentialsFromPort(port: MessagePort): RefreshingCredentials {
   const remote = Comlink.wrap<CredentialServer>(port);
-  return new RefreshingCredentials(async () => {
-    const c = await remote.get();
+  return new RefreshingCredentials(async (req) => {
+    const { clock, ...c } = req.stale !== undefined ? await remote.refresh(req.stale) : await remote.get();
+    // The main thread may have heard the service's time more recently than this worker (its Cognito answers).
+    if (clock) serviceClock.adopt(clock.offsetMs, clock.sampledAt);
     return { ...c, ...(c.expiration ? { expiration: new Date(c.expiration) } : {}) };
   });
 }

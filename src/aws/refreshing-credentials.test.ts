@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AwsCredentialIdentity } from '@smithy/types';
-import { credentialPort, credentialsFromPort } from './credential-bridge.ts';
+import { credentialPort, credentialsFromPort, openCredentialPort } from './credential-bridge.ts';
 import { RefreshingCredentials, type RefreshEvent } from './refreshing-credentials.ts';
+import { ServiceClock } from './service-clock.ts';
 
 /** A fake clock and a fetcher that issues numbered credentials valid for `ttlMs`. */
 function issuer(ttlMs: number) {
@@ -66,7 +67,59 @@ describe('RefreshingCredentials', () => {
   });
 });
 
+describe('RefreshingCredentials by the service clock', () => {
+  it('refreshes by the service\'s time: a local clock 7 minutes slow would have kept 10-minute credentials past their expiry', async () => {
+    let local = 1_700_000_000_000;
+    const clock = new ServiceClock(() => local);
+    // The service's Date header says 7 minutes later than the local clock.
+    clock.observeDate(new Date(local + 7 * 60_000).toUTCString(), local, local);
+    let n = 0;
+    const c = new RefreshingCredentials(async () => ({ accessKeyId: `AKID${++n}`, secretAccessKey: 's', expiration: new Date(clock.now() + 10 * 60_000) }), {
+      now: () => clock.now(),
+    });
+    expect((await c.get()).accessKeyId).toBe('AKID1');
+    local += 4 * 60_000; // 6 minutes left by the service's clock (13 by the local one)
+    expect((await c.get()).accessKeyId).toBe('AKID1');
+    local += 2 * 60_000; // 4 minutes left: inside the 5-minute margin
+    expect((await c.get()).accessKeyId).toBe('AKID2');
+  });
+
+  it('refreshes once for every caller that saw the same key refused, and not again for a key already replaced', async () => {
+    const i = issuer(3600_000);
+    const c = new RefreshingCredentials(i.fetcher, { now: i.now });
+    const events: RefreshEvent[] = [];
+    c.onEvent((e) => events.push(e));
+    const first = await c.get();
+    const again = await Promise.all([c.refreshRejected(first.accessKeyId), c.refreshRejected(first.accessKeyId)]);
+    expect(again.map((x) => x.accessKeyId)).toEqual(['AKID2', 'AKID2']);
+    expect((await c.refreshRejected(first.accessKeyId)).accessKeyId).toBe('AKID2');
+    expect(i.issued()).toBe(2);
+    expect(events.map((e) => [e.kind, e.reason])).toEqual([['fetched', undefined], ['refreshed', 'rejected']]);
+  });
+
+  it('hands the SDK a provider it must not cache (the SDK would judge expiry by the local clock)', () => {
+    const c = new RefreshingCredentials(issuer(60_000).fetcher);
+    expect((c.provider as { memoized?: boolean }).memoized).toBe(true);
+  });
+});
+
 describe('credential bridge (main thread ⇄ worker over a MessagePort)', () => {
+  it('forwards a refused key to the main thread, which refreshes once for all its workers', async () => {
+    const i = issuer(3600_000);
+    const main = new RefreshingCredentials(i.fetcher, { now: i.now });
+    const a = openCredentialPort(main);
+    const b = openCredentialPort(main);
+    const wa = credentialsFromPort(a.port);
+    const wb = credentialsFromPort(b.port);
+    const stale = (await wa.get()).accessKeyId;
+    expect((await wb.get()).accessKeyId).toBe(stale);
+    const [ra, rb] = await Promise.all([wa.refreshRejected(stale), wb.refreshRejected(stale)]);
+    expect([ra.accessKeyId, rb.accessKeyId]).toEqual(['AKID2', 'AKID2']);
+    expect(i.issued()).toBe(2);
+    a.close();
+    b.close();
+  });
+
   it('gives the worker side the main thread\'s credentials and follows its refreshes', async () => {
     const i = issuer(3600_000);
     const main = new RefreshingCredentials(i.fetcher, { now: i.now });

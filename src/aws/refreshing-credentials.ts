@@ -1,9 +1,10 @@
 // One in-memory credential cache per thread: fetched once, refreshed ahead of expiry, shared by every client.
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { serviceClock } from './service-clock.ts';
 
 /** Options of a RefreshingCredentials cache. */
 export interface RefreshOptions {
-  /** Epoch ms; injectable for tests. */
+  /** The service's time in epoch ms (expiry is the service's to enforce); default: this thread's service clock. */
   now?: () => number;
   /** Longest lead before expiry at which to refresh (default 5 minutes, as the SDK does). */
   maxLeadMs?: number;
@@ -12,14 +13,21 @@ export interface RefreshOptions {
 /** Lifecycle events, for the UI and for tests that must see a refresh happen. */
 export interface RefreshEvent {
   kind: 'fetched' | 'refreshed' | 'failed';
+  /** Why a refresh happened: ahead of expiry ('due'), or because the service refused the credentials ('rejected'). */
+  reason?: 'due' | 'rejected';
   /** Expiry of the credentials now held (epoch ms), when known. */
   expiration?: number;
   error?: unknown;
 }
 
+/** What a fetch is for: `stale` names the access key the service refused (a forced refresh). */
+export interface FetchRequest {
+  stale?: string;
+}
+
 /**
- * Caches credentials from `fetcher`; refreshes when less than min(maxLead, half the lifetime) remains,
- * so even 2-minute credentials are replaced before they expire. Never persists anything.
+ * Caches credentials from `fetcher`; refreshes when less than min(maxLead, half the lifetime) remains by the
+ * service's clock, so even 2-minute credentials are replaced before they expire. Never persists anything.
  */
 export class RefreshingCredentials {
   private current?: AwsCredentialIdentity;
@@ -32,15 +40,18 @@ export class RefreshingCredentials {
   fetches = 0;
 
   constructor(
-    private readonly fetcher: () => Promise<AwsCredentialIdentity>,
+    private readonly fetcher: (req: FetchRequest) => Promise<AwsCredentialIdentity>,
     opts: RefreshOptions = {},
   ) {
-    this.now = opts.now ?? Date.now;
+    this.now = opts.now ?? (() => serviceClock.now());
     this.maxLeadMs = opts.maxLeadMs ?? 5 * 60_000;
   }
 
-  /** The provider to hand to SDK clients. */
-  readonly provider: AwsCredentialIdentityProvider = () => this.get();
+  /**
+   * The provider to hand to SDK clients. Marked memoized so the SDK asks it on every request instead of keeping
+   * its own copy until 5 minutes before expiry by the local clock (which a slow laptop clock makes too late).
+   */
+  readonly provider: AwsCredentialIdentityProvider = Object.assign(() => this.get(), { memoized: true });
 
   /** Fresh-enough credentials: cached, or fetched once for all concurrent callers. */
   get(): Promise<AwsCredentialIdentity> {
@@ -51,6 +62,21 @@ export class RefreshingCredentials {
   /** Drops the cached credentials (e.g. after the service called them expired); the next get fetches. */
   invalidate(): void {
     this.current = undefined;
+  }
+
+  /**
+   * The service refused `stale` as expired: fetch new credentials once for every caller that saw the refusal.
+   * When the cache already holds other credentials (someone refreshed meanwhile), those are returned as they are.
+   */
+  refreshRejected(stale: string | undefined): Promise<AwsCredentialIdentity> {
+    if (this.pending) return this.pending;
+    if (this.current && stale !== undefined && this.current.accessKeyId !== stale) return Promise.resolve(this.current);
+    return (this.pending = this.fetch({ stale: stale ?? this.current?.accessKeyId ?? '' }));
+  }
+
+  /** The access key id of the credentials held now, if any. */
+  get accessKeyId(): string | undefined {
+    return this.current?.accessKeyId;
   }
 
   /** Expiry of the held credentials (epoch ms), if any. */
@@ -69,15 +95,15 @@ export class RefreshingCredentials {
     return exp !== undefined && exp - this.now() <= this.lead;
   }
 
-  private async fetch(): Promise<AwsCredentialIdentity> {
+  private async fetch(req: FetchRequest = {}): Promise<AwsCredentialIdentity> {
     const had = this.current !== undefined || this.fetches > 0;
     try {
-      const creds = await this.fetcher();
+      const creds = await this.fetcher(req);
       const exp = creds.expiration?.getTime();
       this.lead = exp === undefined ? 0 : Math.min(this.maxLeadMs, Math.max(0, (exp - this.now()) / 2));
       this.current = creds;
       this.fetches++;
-      this.emit({ kind: had ? 'refreshed' : 'fetched', expiration: exp });
+      this.emit(had ? { kind: 'refreshed', reason: req.stale !== undefined ? 'rejected' : 'due', expiration: exp } : { kind: 'fetched', expiration: exp });
       return creds;
     } catch (error) {
       this.emit({ kind: 'failed', error });

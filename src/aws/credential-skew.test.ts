@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
+import { uploadInProcess } from '../engine/upload-image.ts';
+import { memorySource, readSnapshot, syntheticImage } from '../engine/upload-test-kit.ts';
+import { advise } from './advice.ts';
+import { createAwsClients } from './aws-connection.ts';
+import { awsCredentials } from './aws-session.ts';
+import { createClients } from './clients.ts';
+import type { RefreshEvent } from './refreshing-credentials.ts';
+import { serviceClock } from './service-clock.ts';
+import type { AwsSettings } from './settings.ts';
+
+const MIN = 60_000;
+let emu: SpawnedEmulator;
+
+async function admin(path: string, body: unknown): Promise<Record<string, unknown>> {
+  const r = await fetch(`${emu.url}/__admin/${path}`, { method: 'POST', body: JSON.stringify(body) });
+  expect(r.status).toBe(200);
+  return (await r.json()) as Record<string, unknown>;
+}
+
+beforeAll(async () => {
+  // Ten-minute credentials: the refresh margin is the SDK's 5 minutes.
+  emu = await spawnEmulator(['--identity-pool', 'skew_test', '--credential-ttl', '600']);
+});
+afterAll(async () => {
+  await emu?.stop();
+});
+
+describe('credentials judged by the service clock (npm run emulator, real SDK clients, SigV4 and expiry verified)', () => {
+  it('completes an upload whose local clock lags the service by more than the refresh margin, refreshing once the service says they are due', async () => {
+    const settings: AwsSettings = { kind: 'aws', region: 'us-east-1', identityPoolId: emu.poolId!, endpoint: { mode: 'custom', url: emu.url } };
+    // The service runs 7 minutes ahead of this process: more than the 5-minute margin, so by the local clock
+    // the credentials seem to have 17 minutes left when they have 10.
+    await admin('clock', { skewMs: 7 * MIN });
+    await admin('config', { latencyMs: 40 });
+    const creds = awsCredentials(settings);
+    const events: RefreshEvent[] = [];
+    creds.onEvent((e) => events.push(e));
+    const connection = { kind: 'aws' as const, settings };
+    const clients = await createClients(connection);
+    const image = syntheticImage([['random', 24], ['zero', 4], ['random', 16]], 4096);
+    let first: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+    let jumped: Promise<unknown> | undefined;
+    try {
+      const session = await uploadInProcess({ source: memorySource(image), name: 'skewed.raw', lastModified: 1, connection, clients, options: { concurrency: 2, minConcurrency: 1 } });
+      session.onProgress((p) => {
+        if (p.ackedBlocks < 6 || jumped) return;
+        first = { ...(creds as unknown as { current: typeof first }).current! };
+        // Ten minutes pass on the service's clock mid-upload: the first credentials are now expired there,
+        // while the local clock (17 minutes behind) would still call them fresh for 5 more minutes.
+        jumped = admin('clock', { skewMs: 17 * MIN });
+      });
+      const report = await session.done;
+      await jumped;
+      expect(report.state).toBe('completed');
+      expect(jumped).toBeDefined();
+      expect(report.blocksWritten).toBe(41);
+      const back = await readSnapshot(clients.ebs, report.snapshotId, image.length);
+      expect(Buffer.compare(Buffer.from(back), Buffer.from(image))).toBe(0);
+    } finally {
+      clients.close();
+      await admin('config', { latencyMs: 0 });
+    }
+    // The refresh happened (ahead of the next request, or once the service refused the old key) and it was one.
+    expect(events[0]!.kind).toBe('fetched');
+    expect(events.filter((e) => e.kind === 'refreshed')).toHaveLength(1);
+    expect(creds.accessKeyId).not.toBe(first!.accessKeyId);
+    // This thread learned the service's time from its answers.
+    expect(serviceClock.offsetMs).toBeGreaterThan(17 * MIN - 5_000);
+    expect(serviceClock.offsetMs).toBeLessThan(17 * MIN + 5_000);
+    // Control: the service really does refuse the first credentials now.
+    const stale = createAwsClients({ kind: 'aws', settings, credentials: first! });
+    const err = await stale.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'ExpiredTokenException' });
+    expect(advise(err, { settings, service: 'ebs' }).code).toBe('credentials-expired');
+  });
+});
