@@ -90,8 +90,11 @@ async function startPool(file: File, connection: Connection | undefined, n: numb
     workers.push(w);
     remotes.push(wrap<PipelineWorkerApi>(w));
   }
+  // Credential ports to this thread, closed with the pool (finish, failure, pause, cancel all end the run here).
+  const releases: (() => void)[] = [];
   const terminate = () => {
     for (const w of workers) w.terminate();
+    for (const release of releases.splice(0)) release();
   };
   try {
     // AWS mode: each worker gets a port to this thread's credential cache (refreshed here, never persisted).
@@ -99,6 +102,7 @@ async function startPool(file: File, connection: Connection | undefined, n: numb
       remotes.map((r) => {
         if (!conn) return r.open({ file });
         const w = connectionForWorker(conn);
+        releases.push(w.release);
         return r.open(transfer({ file, connection: w.connection }, w.transfer));
       }),
     );
@@ -289,7 +293,7 @@ export async function resumeUpload(jobId: string, file?: FileInput, connection?:
     throw new ResumeError(`"${f.name}" no longer reads as the same disk (${prepared.image.blockCount} blocks, was ${job.counters.totalBlocks}). Start a new upload.`, 'restart', 'file-changed');
   const updated: JobRecord = file && !(file instanceof Blob) ? { ...job, fileHandle: file } : job;
   // The parent comparison chosen at the start holds for every session (older records without it: send all).
-  const parentCompare = options.parentCompare ?? job.parentCompare;
+  const parentCompare = options.parentCompare;
   return runJob(updated, f, conn, { ...options, ...(parentCompare ? { parentCompare } : {}) }, prepared);
 }
 
