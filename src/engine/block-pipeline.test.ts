@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { BLOCK_SIZE, BlockState, type DiskImage } from '../images/types.ts';
-import { webCryptoSha256 } from './block-digest.ts';
+import { blobSource } from '../images/blob-source.ts';
+import { openRaw } from '../images/raw.ts';
+import { BLOCK_SIZE, BlockState, type ByteSource, type DiskImage } from '../images/types.ts';
+import { toBase64, webCryptoSha256 } from './block-digest.ts';
 import { BlockPipeline, type BlockSink, type PipelineBatch, type PipelineSpec, type Slice } from './block-pipeline.ts';
 import { fillRandom } from './upload-test-kit.ts';
 
@@ -134,6 +136,106 @@ describe('BlockPipeline', () => {
       throw Object.assign(new Error('The requested file could not be read'), { name: 'NotReadableError' });
     };
     const out = await new BlockPipeline(img, () => ({ put: async () => undefined }), webCryptoSha256).run(spec(n), slices(n, 4), () => undefined);
+    expect(out).toMatchObject({ kind: 'failed', failure: { code: 'source-changed', action: 'repick' } });
+  });
+});
+
+/** Index of the first differing byte, or -1 when a and b are equal. */
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.max(a.length, b.length);
+  for (let k = 0; k < n; k++) if (a[k] !== b[k]) return k;
+  return -1;
+}
+
+describe('BlockPipeline over a raw image in a Blob (file-backed bodies)', () => {
+  // 5 whole blocks and a short sixth: the short one must be padded with zeros, so it cannot be a slice of the file.
+  const size = 5 * BLOCK_SIZE + 1000;
+  const data = new Uint8Array(size);
+  fillRandom(data, 7);
+
+  /** A sink that checks each body against its checksum like the service, keeping the bytes it received. */
+  function checkingSink(got: Map<number, { bytes: Uint8Array; blob: boolean }>): BlockSink {
+    return {
+      put: async (i, body, checksum) => {
+        const bytes = body instanceof Uint8Array ? body.slice() : new Uint8Array(await body.arrayBuffer());
+        const actual = toBase64(await webCryptoSha256(bytes));
+        if (bytes.length !== BLOCK_SIZE || actual !== checksum)
+          throw Object.assign(new Error(`The value passed in as x-amz-Checksum does not match the computed checksum. Computed checksum: ${actual} expected checksum: ${checksum}`), {
+            name: 'InvalidSignatureException',
+            $metadata: { httpStatusCode: 403 },
+          });
+        got.set(i, { bytes, blob: !(body instanceof Uint8Array) });
+      },
+    };
+  }
+
+  it('sends whole blocks as Blobs over the file holding exactly the bytes hashed, and the short last block padded', async () => {
+    const img = openRaw(blobSource(new Blob([data])));
+    const got = new Map<number, { bytes: Uint8Array; blob: boolean }>();
+    const c = collect();
+    const out = await new BlockPipeline(img, () => checkingSink(got), webCryptoSha256).run(spec(6, { skipZeros: false }), slices(6, 4), c.onBatch);
+    expect(out).toEqual({ kind: 'finished' });
+    expect(c.written()).toEqual([0, 1, 2, 3, 4, 5]);
+    for (let i = 0; i < 6; i++) {
+      const want = new Uint8Array(BLOCK_SIZE);
+      want.set(data.subarray(i * BLOCK_SIZE, Math.min(size, (i + 1) * BLOCK_SIZE)));
+      // toEqual walks 512 KiB arrays very slowly; the first differing index says as much.
+      expect(firstDifference(got.get(i)!.bytes, want)).toBe(-1);
+      expect(got.get(i)!.blob).toBe(i < 5);
+    }
+    // The digests recorded for the aggregate are those of the bytes sent.
+    const digests = new Uint8Array(c.batches.reduce((n, b) => n + b.digests.length, 0));
+    let at = 0;
+    const order: number[] = [];
+    for (const b of c.batches) {
+      digests.set(b.digests, at);
+      at += b.digests.length;
+      order.push(...b.written);
+    }
+    for (const [k, i] of order.entries()) expect(digests.subarray(k * 32, k * 32 + 32)).toEqual(await webCryptoSha256(got.get(i)!.bytes));
+  });
+
+  it('a file changed after its block was hashed fails with a "file changed" sentence, not a credentials one', async () => {
+    const live = data.slice();
+    // A source whose Blob slices see the file as it is when sliced, as a File does.
+    const source: ByteSource = {
+      size,
+      read: async (off, len) => live.slice(off, Math.min(size, off + len)),
+      slice: (off, end) => new Blob([live.slice(off, end)]),
+    };
+    let edited = false;
+    // Block 2 changes on disk right after the first digest: its bytes were read, its Blob is not yet made.
+    const sha256: typeof webCryptoSha256 = async (b) => {
+      const d = await webCryptoSha256(b);
+      if (!edited) {
+        edited = true;
+        live[2 * BLOCK_SIZE + 5] ^= 0xff;
+      }
+      return d;
+    };
+    const got = new Map<number, { bytes: Uint8Array; blob: boolean }>();
+    const out = await new BlockPipeline(openRaw(source), () => checkingSink(got), sha256).run(spec(6, { skipZeros: false, ceiling: 1 }), slices(6, 6), () => undefined);
+    expect(out).toMatchObject({ kind: 'failed', failure: { code: 'source-changed', action: 'repick', message: expect.stringMatching(/changed on disk .* block 2 /) } });
+    expect(got.has(2)).toBe(false);
+  });
+
+  it('a block whose file can no longer be read after a failed put is reported as a changed source', async () => {
+    let readable = true;
+    const source: ByteSource = {
+      size,
+      read: async (off, len) => {
+        if (!readable) throw Object.assign(new Error('The requested file could not be read'), { name: 'NotReadableError' });
+        return data.slice(off, Math.min(size, off + len));
+      },
+      slice: (off, end) => new Blob([data.slice(off, end)]),
+    };
+    const sink: BlockSink = {
+      put: async () => {
+        readable = false;
+        throw new TypeError('Failed to fetch');
+      },
+    };
+    const out = await new BlockPipeline(openRaw(source), () => sink, webCryptoSha256).run(spec(6, { skipZeros: false, ceiling: 1 }), slices(6, 6), () => undefined);
     expect(out).toMatchObject({ kind: 'failed', failure: { code: 'source-changed', action: 'repick' } });
   });
 });

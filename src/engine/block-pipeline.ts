@@ -5,9 +5,9 @@ import { Pacer } from './pacer.ts';
 import { backoffMs, classifyFailure, shouldRetry, sleep, type FailureClass } from './retry.ts';
 import { describeFailure, type FailureInfo } from './failure.ts';
 
-/** Sends one block; throws SDK errors as they come. */
+/** Sends one block (its bytes, or a Blob of exactly those bytes over the file); throws SDK errors as they come. */
 export interface BlockSink {
-  put(index: number, bytes: Uint8Array, checksumBase64: string): Promise<void>;
+  put(index: number, body: Uint8Array | Blob, checksumBase64: string): Promise<void>;
 }
 
 /** A run of blocks handed to one worker. */
@@ -126,51 +126,77 @@ export class BlockPipeline {
       }
     };
 
-    const send = async (index: number, bytes: Uint8Array): Promise<void> => {
-      let held = true;
+    // Hashes a block and decides whether it goes out; resolves to what to send, or null when it was skipped.
+    // The block's view of its slice is dropped when this returns, so a block in flight does not pin its slice.
+    const prepare = async (index: number, bytes: Uint8Array): Promise<{ digest: Uint8Array; body: Uint8Array | Blob } | null> => {
+      const digest = await this.sha256(bytes);
+      // Over a parent: equal content is inherited, and a zero block over a parent hole stays a hole.
+      if (spec.parent && (bitSet(spec.parent.present, index) ? equalDigest(digest, spec.parent.digests, index * 32) : isAllZero(bytes))) {
+        buf.skipped.push(index);
+        queue();
+        pacer.release({ ok: true });
+        return null;
+      }
+      // A Blob over the file is sent by the browser straight from disk: no copy of the block stays in memory.
+      const body = (this.sink && this.image.blockBlob?.(index)) || bytes;
+      return { digest, body };
+    };
+
+    // After a failed put of a file-backed body: the bytes sent came from the file now, the checksum from the bytes read
+    // before. A block that no longer reads the same means the file changed, whatever the service made of it.
+    const fileChanged = async (index: number, digest: Uint8Array): Promise<FailureInfo | null> => {
       try {
-        const digest = await this.sha256(bytes);
-        // Over a parent: equal content is inherited, and a zero block over a parent hole stays a hole.
-        if (spec.parent && (bitSet(spec.parent.present, index) ? equalDigest(digest, spec.parent.digests, index * 32) : isAllZero(bytes))) {
-          buf.skipped.push(index);
-          queue();
-          held = false;
-          pacer.release({ ok: true });
-          return;
-        }
-        const checksum = toBase64(digest);
-        for (let attempt = 1; ; attempt++) {
-          const t0 = performance.now();
-          try {
-            if (this.sink) await this.sink.put(index, bytes, checksum);
-            held = false;
-            pacer.release({ ok: true, latencyMs: performance.now() - t0 });
-            buf.written.push(index);
-            buf.digests.push(digest);
-            queue();
-            return;
-          } catch (err) {
-            const cls: FailureClass = classifyFailure(err);
-            held = false;
-            pacer.release({ ok: false, throttled: cls === 'throttle' });
-            if (!shouldRetry(cls, attempt) || failure) {
-              failure ??= describeFailure(err, { index });
-              return;
-            }
-            buf.retried++;
-            buf.retrying.push(index);
-            queue();
-            await sleep(backoffMs(attempt, cls));
-            await pacer.acquire();
-            held = true;
-          }
-        }
+        const now = await this.image.readBlocks(index, 1);
+        if (equalDigest(await this.sha256(now), digest, 0)) return null;
       } catch (err) {
-        // Hashing failures are not the service's: report as they are.
-        if (held) pacer.release({ ok: false });
-        failure ??= describeFailure(err, { index });
+        return describeFailure(err, { index, reading: true });
+      }
+      return {
+        message: `The image file changed on disk during the upload: block ${index} no longer holds the bytes that were read and hashed. Keep the file unchanged while it uploads, pick it again and start a new upload.`,
+        code: 'source-changed',
+        action: 'repick',
+      };
+    };
+
+    // Sends with retry; the pacer slot taken by the caller is released here.
+    const transmit = async (index: number, digest: Uint8Array, body: Uint8Array | Blob): Promise<void> => {
+      const checksum = toBase64(digest);
+      const fromFile = !(body instanceof Uint8Array);
+      for (let attempt = 1; ; attempt++) {
+        const t0 = performance.now();
+        try {
+          if (this.sink) await this.sink.put(index, body, checksum);
+          pacer.release({ ok: true, latencyMs: performance.now() - t0 });
+          buf.written.push(index);
+          buf.digests.push(digest);
+          queue();
+          return;
+        } catch (err) {
+          const cls: FailureClass = classifyFailure(err);
+          pacer.release({ ok: false, throttled: cls === 'throttle' });
+          const changed = fromFile && !failure ? await fileChanged(index, digest) : null;
+          if (changed || !shouldRetry(cls, attempt) || failure) {
+            failure ??= changed ?? describeFailure(err, { index });
+            return;
+          }
+          buf.retried++;
+          buf.retrying.push(index);
+          queue();
+          await sleep(backoffMs(attempt, cls));
+          await pacer.acquire();
+        }
       }
     };
+
+    const send = (index: number, bytes: Uint8Array): Promise<void> =>
+      prepare(index, bytes).then(
+        (job) => (job ? transmit(index, job.digest, job.body) : undefined),
+        (err: unknown) => {
+          // Hashing failures are not the service's: report as they are.
+          pacer.release({ ok: false });
+          failure ??= describeFailure(err, { index });
+        },
+      );
 
     const readSlice = async (): Promise<{ first: number; bytes: Uint8Array | null; todo: number[] } | null> => {
       for (;;) {

@@ -9,5 +9,6 @@ export function blobSource(blob: Blob): ByteSource {
       if (offset >= end) return new Uint8Array(0);
       return new Uint8Array(await blob.slice(offset, end).arrayBuffer());
     },
+    slice: (offset, end) => blob.slice(offset, end),
   };
 }

@@ -4,6 +4,7 @@ import { BLOCK_SIZE, BlockState, type ByteSource, type DiskImage } from './types
 export function openRaw(source: ByteSource): DiskImage {
   const virtualSize = source.size;
   const blockCount = Math.ceil(virtualSize / BLOCK_SIZE);
+  const slice = source.slice?.bind(source);
   return {
     format: 'raw',
     virtualSize,
@@ -13,10 +14,14 @@ export function openRaw(source: ByteSource): DiskImage {
       return new Uint8Array(blockCount).fill(BlockState.Data);
     },
     async readBlocks(first, count) {
-      const out = new Uint8Array(count * BLOCK_SIZE);
       const bytes = await source.read(first * BLOCK_SIZE, count * BLOCK_SIZE);
+      // A whole read is the answer as is (readers only read it); only a short tail needs a zero-padded copy.
+      if (bytes.length === count * BLOCK_SIZE) return bytes;
+      const out = new Uint8Array(count * BLOCK_SIZE);
       out.set(bytes);
       return out;
     },
+    // Every whole block lies in the file as is; the short last block needs zero padding, so it is read instead.
+    ...(slice ? { blockBlob: (index: number) => ((index + 1) * BLOCK_SIZE <= virtualSize ? slice(index * BLOCK_SIZE, (index + 1) * BLOCK_SIZE) : null) } : {}),
   };
 }

@@ -10,6 +10,8 @@ export interface ByteSource {
   readonly size: number;
   /** Bytes [offset, offset+length), shorter only where the source ends. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** Bytes [offset, end) as a Blob that refers to the source without copying (Blob/File sources only). */
+  slice?(offset: number, end: number): Blob;
 }
 
 /** What a reader knows of a block without reading its data. */
@@ -41,6 +43,11 @@ export interface DiskImage {
    * past virtualSize and in unallocated or zero regions the bytes are zero. Reads are coalesced.
    */
   readBlocks(first: number, count: number): Promise<Uint8Array>;
+  /**
+   * Block `index` as a Blob over the file itself (no copy), where the format stores the whole block in place (raw);
+   * null or absent otherwise. Browsers upload such a body straight from the file, so no block bytes pile up in memory.
+   */
+  blockBlob?(index: number): Blob | null;
 }
 
 /** A file that cannot be read as a disk image, with a sentence for the person. */
