@@ -1,10 +1,11 @@
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from './helpers/test.ts';
+import type { Page } from '@playwright/test';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BLOCK_SIZE, makeTestImage } from './helpers/disk-image.ts';
-import { pickFile, putCounts, readBack, startUpload, waitForCompleted } from './helpers/ui.ts';
+import { BLOCK_SIZE, makeTestImage, prng } from './helpers/disk-image.ts';
+import { pickFile, putCounts, readBack, startUpload, storedJobs, waitForCompleted, waitForPercent } from './helpers/ui.ts';
 
 test.describe.configure({ timeout: 420_000 });
 
@@ -87,3 +88,56 @@ test('a new version sends only the changed blocks, reads back as v2, and ListCha
   const back2 = await readBack(page, c2, v1.blockCount);
   expect(back2.digests.flatMap((d, i) => (d === v2Digests[i] ? [] : [i]))).toEqual([]);
 });
+
+test('a version over a parent without a manifest, reloaded mid-upload, resumes comparing against the parent: unchanged blocks are never sent', async ({ page }) => {
+  const v1 = makeTestImage('incremental-resume-v1', 48, 0x1c1d, 0);
+  // Every other data block rewritten: enough changed blocks to reload in the middle of sending them.
+  const buf = readFileSync(v1.path);
+  const next = prngBytes(0x1c1e);
+  const changed = [...Array(v1.blockCount).keys()].filter((i) => i % 2 === 1 && !v1.zeroBlocks.includes(i));
+  for (const i of changed) next(BLOCK_SIZE).copy(buf, i * BLOCK_SIZE);
+  const v2Path = join(tmpdir(), 'blockport-e2e', 'incremental-resume-v2.img');
+  writeFileSync(v2Path, buf);
+  const v2Digests = blockDigests(buf);
+
+  const p = await upload(page, v1.path);
+  await page.evaluate(async ([id, mods]) => ((await import(/* @vite-ignore */ mods.manifests)) as ManifestMod).idbManifestStore().delete(id), [p, MODS] as const);
+
+  await page.goto('/#/upload');
+  await page.reload();
+  await pickFile(page, v2Path);
+  await expect(page.getByTestId('plan')).toBeVisible({ timeout: 60_000 });
+  await page.getByLabel('New version of snapshot (optional)').fill(p);
+  await expect(page.getByTestId('parent-hint')).toHaveText(/no record of this snapshot's blocks/);
+  await page.getByLabel("Compare against the parent's blocks (reads them first)").check();
+  await startUpload(page, { concurrency: 1 });
+  await waitForPercent(page, 10);
+  await page.reload();
+
+  // The choice travelled with the job, so the resumed session compares the same way.
+  const [job] = await storedJobs(page);
+  expect(job?.parentCompare).toBe('read');
+  await page.goto('/#/jobs');
+  const card = page.getByTestId('job-card');
+  await card.getByRole('button', { name: 'Resume…' }).click();
+  await pickFile(page, v2Path, card);
+  const c = await waitForCompleted(page);
+  expect(c).toBe(job!.snapshotId);
+
+  const counts = await putCounts(page, c);
+  const unchangedSent = Object.keys(counts).map(Number).filter((i) => !changed.includes(i));
+  expect(unchangedSent).toEqual([]);
+  const back = await readBack(page, c, v1.blockCount);
+  expect(back.state).toBe('completed');
+  expect(back.digests.flatMap((d, i) => (d === v2Digests[i] ? [] : [i]))).toEqual([]);
+});
+
+/** Deterministic pseudo-random bytes (a replayable v2). */
+function prngBytes(seed: number): (n: number) => Buffer {
+  const next = prng(seed);
+  return (n) => {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i += 4) b.writeUInt32LE(next() >>> 0, i);
+    return b;
+  };
+}

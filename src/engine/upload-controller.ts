@@ -293,7 +293,7 @@ export async function resumeUpload(jobId: string, file?: FileInput, connection?:
     throw new ResumeError(`"${f.name}" no longer reads as the same disk (${prepared.image.blockCount} blocks, was ${job.counters.totalBlocks}). Start a new upload.`, 'restart', 'file-changed');
   const updated: JobRecord = file && !(file instanceof Blob) ? { ...job, fileHandle: file } : job;
   // The parent comparison chosen at the start holds for every session (older records without it: send all).
-  const parentCompare = options.parentCompare;
+  const parentCompare = options.parentCompare ?? job.parentCompare;
   return runJob(updated, f, conn, { ...options, ...(parentCompare ? { parentCompare } : {}) }, prepared);
 }
 
