@@ -1,6 +1,7 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +53,8 @@ describe('blockport upload (arguments)', () => {
     expect(() => parseUploadArgs(['--volume-size', '0', 'x'])).toThrow(/--volume-size needs a whole number between 1 and 65536, got 0/);
     expect(() => parseUploadArgs(['--tag', 'novalue', 'x'])).toThrow(/--tag needs key=value/);
     expect(() => parseUploadArgs([])).toThrow(/Name the image/);
+    expect(parseUploadArgs(['d.img', '--state', '/tmp/s.json', '--restart'])).toMatchObject({ image: 'd.img', state: '/tmp/s.json', restart: true });
+    expect(parseUploadArgs(['d.img'])).toMatchObject({ restart: false });
     expect(await run(['--bogus', 'x'])).toBe(2);
   });
 
@@ -65,7 +68,8 @@ describe('blockport upload against npm run emulator', () => {
   let dir: string;
 
   beforeAll(async () => {
-    emu = await spawnEmulator(['--completion-delay-ms', '200']);
+    // --verbose: every answered request is logged, so the resume test counts the PutSnapshotBlock calls the server saw.
+    emu = await spawnEmulator(['--completion-delay-ms', '200', '--verbose']);
     dir = await mkdtemp(join(tmpdir(), 'blockport-cli-upload-'));
   });
 
@@ -110,5 +114,77 @@ describe('blockport upload against npm run emulator', () => {
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/blockport upload: .*(credentials|security token|refused)/i);
     expect(res.stdout).toBe('');
+  });
+
+  it('resumes after SIGINT: the re-run sends only blocks not recorded, a changed image is refused, boto3 reads back byte-identical', { timeout: 300_000 }, async () => {
+    const env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+    const image = join(dir, 'resume.img');
+    await writeImageFile(image, [['random', 40], ['zero', 6], ['random', 18]], 4321);
+    const expected = await blockDigestsOfFile(image);
+    const dataBlocks = expected.zero.filter((z) => !z).length;
+    const state = `${image}.blockport-upload.json`;
+    const window = 4;
+    const setLatency = (latencyMs: number) => fetch(`${emu.url}/__admin/config`, { method: 'POST', body: JSON.stringify({ latencyMs }) });
+    type StateDoc = { job: { snapshotId?: string; clientToken: string }; pages: { written: string }[] };
+    const readState = async (): Promise<StateDoc | undefined> => (existsSync(state) ? (JSON.parse(await readFile(state, 'utf8')) as StateDoc) : undefined);
+    const recorded = (d: StateDoc | undefined) => (d?.pages ?? []).reduce((n, p) => n + [...Buffer.from(p.written, 'base64')].reduce((m, b) => m + b.toString(2).replace(/0/g, '').length, 0), 0);
+    const putsFor = (snap: string) => emu.output().split('\n').filter((l) => l.startsWith(`PUT /snapshots/${snap}/blocks/`) && l.endsWith('→ 201')).length;
+
+    // Slow every request so the interrupt lands mid-upload whatever the machine's speed.
+    expect((await setLatency(150)).ok).toBe(true);
+    const child = spawn(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'upload', image, '--endpoint', emu.url, '--concurrency', String(window), '--no-progress'], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    let before: StateDoc | undefined;
+    for (let t = 0; t < 1200 && recorded((before = await readState().catch(() => undefined))) < 6; t++) await new Promise((r) => setTimeout(r, 50));
+    // The ClientToken and the snapshot id were on disk before any block was recorded.
+    expect(before?.job.clientToken).toBeTruthy();
+    const snap = before!.job.snapshotId!;
+    expect(snap).toMatch(/^snap-/);
+    child.kill('SIGINT');
+    expect(await exited).toBe(1);
+    expect(stderr).toContain('Run the same command again to resume');
+    const kept = recorded(await readState());
+    expect(kept).toBeGreaterThanOrEqual(6);
+    expect(kept).toBeLessThan(dataBlocks);
+    // Requests the server was still answering when the process left are done by now.
+    expect((await setLatency(0)).ok).toBe(true);
+    await new Promise((r) => setTimeout(r, 400));
+    const putsFirstRun = putsFor(snap);
+
+    // A changed image (here: only its modification time) is refused with a sentence, and the state is kept.
+    const { atime, mtime } = await stat(image);
+    await utimes(image, atime, new Date(mtime.getTime() + 60_000));
+    const refused = await runCli([image, '--endpoint', emu.url, '--no-progress'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/was modified since the upload recorded in .* started .*--restart/);
+    expect(recorded(await readState())).toBe(kept);
+    await utimes(image, atime, mtime);
+
+    const again = await runCli([image, '--endpoint', emu.url, '--json', '--no-progress'], env);
+    expect(again.stderr).not.toMatch(/blockport upload: (?!resuming)/);
+    expect(again.code).toBe(0);
+    const report = JSON.parse(again.stdout) as Record<string, unknown>;
+    expect(report).toMatchObject({ SnapshotId: snap, State: 'completed', ChangedBlocksCount: dataBlocks, BlocksResumed: kept });
+    expect(existsSync(state)).toBe(false);
+    // The re-run sent exactly what the ledger lacked; what was sent twice is at most the blocks that were in flight.
+    expect(putsFor(snap) - putsFirstRun).toBe(dataBlocks - kept);
+    const resent = putsFor(snap) - dataBlocks;
+    expect(resent).toBeGreaterThanOrEqual(0);
+    expect(resent).toBeLessThanOrEqual(window);
+
+    const script = join(dir, 'read.py');
+    await writeFile(script, BOTO_READER);
+    const py = spawnSync('python3', [script, emu.url, snap], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    expect(py.stderr).toBe('');
+    const back = JSON.parse(py.stdout) as { state: string; blocks: Record<string, string> };
+    expect(back.state).toBe('completed');
+    const zeroDigest = expected.digests[expected.zero.indexOf(true)];
+    expect(expected.digests.filter((d, i) => (back.blocks[i] ?? zeroDigest) !== d).length).toBe(0);
+    expect(Object.keys(back.blocks).length).toBe(dataBlocks);
   });
 });

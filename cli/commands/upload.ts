@@ -1,15 +1,27 @@
-// `blockport upload <image>`: the upload engine in Node, credentials from the standard AWS chain.
+// `blockport upload <image>`: the upload engine in Node, credentials from the standard AWS chain, resumable through
+// a state file (the ledger) beside the image.
 import { basename } from 'node:path';
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { Agent as HttpsAgent } from 'node:https';
 import { Agent as HttpAgent } from 'node:http';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { createClients, type Connection } from '../../src/aws/clients.ts';
-import { ImageFormatError } from '../../src/images/types.ts';
-import { ResumeError, UploadError, type UploadOptions, type UploadProgress, type UploadReport } from '../../src/engine/upload-types.ts';
-import { uploadInProcess } from '../../src/engine/upload-image.ts';
+import { createClients, publicConnection, type Connection } from '../../src/aws/clients.ts';
+import { openImage } from '../../src/images/open-image.ts';
+import { BlockState, ImageFormatError, type ByteSource } from '../../src/images/types.ts';
+import { ResumeError, UploadError, type Fingerprint, type JobRecord, type UploadOptions, type UploadProgress, type UploadReport } from '../../src/engine/upload-types.ts';
+import { DEFAULTS, sliceBlocksFor } from '../../src/engine/upload-image.ts';
+import { bestSha256 } from '../../src/engine/block-digest.ts';
+import { BlockPipeline } from '../../src/engine/block-pipeline.ts';
+import { ebsBlockSink } from '../../src/engine/ebs-sink.ts';
+import { fingerprintOf } from '../../src/engine/fingerprint.ts';
+import { newJobRecord, resolveParams } from '../../src/engine/job-record.ts';
+import { readParentArrays } from '../../src/engine/parent.ts';
+import { checkResumableSnapshot } from '../../src/engine/resume-check.ts';
+import { UploadSession } from '../../src/engine/upload-session.ts';
+import { canSkipZeros } from '../../src/engine/volume.ts';
 import { fileSource } from '../node-source.ts';
+import { openFileLedger, StateFileError, type FileLedgerStore } from '../upload-ledger-file.ts';
 
 export const usage = `Usage: blockport upload <image> [options]
 
@@ -31,9 +43,14 @@ Options:
   --no-verify-ssl       accept a self-signed certificate (the emulator's --tls)
   --no-progress         no progress lines on stderr
   --json                print the final report as JSON on stdout
+  --state FILE          where the upload's progress is kept (default: <image>.blockport-upload.json)
+  --restart             ignore an earlier interrupted upload of this image and start a new snapshot
   --help                this text
 
-Exit status: 0 when the snapshot reached 'completed', 1 when it failed, 2 for a bad command line.`;
+An interrupted upload (Ctrl-C, a lost connection, a crash) resumes when the same command is run again: the
+state file holds the snapshot id and every acknowledged block. It is removed once the snapshot is completed.
+
+Exit status: 0 when the snapshot reached 'completed', 1 when it failed or was interrupted, 2 for a bad command line.`;
 
 /** A bad command line, with the sentence to print. */
 class UsageError extends Error {}
@@ -46,6 +63,9 @@ interface Parsed {
   progress: boolean;
   json: boolean;
   verifySsl: boolean;
+  /** The ledger file (default beside the image). */
+  state?: string;
+  restart: boolean;
 }
 
 function intFlag(flag: string, v: string | undefined, lo: number, hi: number): number {
@@ -56,7 +76,7 @@ function intFlag(flag: string, v: string | undefined, lo: number, hi: number): n
 
 /** Parses the arguments of `upload`; throws UsageError with a sentence. */
 export function parseUploadArgs(args: string[]): Parsed {
-  const out: Parsed = { image: '', options: {}, progress: true, json: false, verifySsl: true };
+  const out: Parsed = { image: '', options: {}, progress: true, json: false, verifySsl: true, restart: false };
   const tags: Record<string, string> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -120,6 +140,12 @@ export function parseUploadArgs(args: string[]): Parsed {
       case '--no-verify-ssl':
         out.verifySsl = false;
         break;
+      case '--state':
+        out.state = value();
+        break;
+      case '--restart':
+        out.restart = true;
+        break;
       default:
         if (a.startsWith('-')) throw new UsageError(`Unknown option ${a}. Run \`blockport upload --help\` for the options.`);
         if (out.image) throw new UsageError(`Only one image can be uploaded at a time (got ${out.image} and ${a}).`);
@@ -160,6 +186,47 @@ export function reportJson(r: UploadReport): Record<string, unknown> {
   };
 }
 
+/** Why the image no longer matches the upload recorded in `state`, or undefined when it does. */
+export function imageChanged(saved: Fingerprint, now: Fingerprint, image: string, state: string): string | undefined {
+  let why: string | undefined;
+  if (saved.size !== now.size) why = `${image} is ${now.size} bytes now, but the upload recorded in ${state} was started from ${saved.size} bytes.`;
+  else if (saved.firstBlockSha256 !== now.firstBlockSha256 || saved.lastBlockSha256 !== now.lastBlockSha256)
+    why = `The content of ${image} differs from the image the upload recorded in ${state} was started from.`;
+  else if (saved.lastModified !== now.lastModified)
+    why = `${image} was modified since the upload recorded in ${state} started (${new Date(saved.lastModified).toISOString()} → ${new Date(now.lastModified).toISOString()}).`;
+  return why && `${why} Put the original image back to resume, or pass --restart to upload this one as a new snapshot.`;
+}
+
+function sameConnection(a: Connection, b: Connection): boolean {
+  return JSON.stringify(publicConnection(a)) === JSON.stringify(publicConnection(b));
+}
+
+/** Builds the session for a job (new or resumed) over the file ledger. */
+async function sessionFor(job: JobRecord, source: ByteSource, store: FileLedgerStore, clients: { ebs: import('@aws-sdk/client-ebs').EBSClient; ec2: import('@aws-sdk/client-ec2').EC2Client }, opts: UploadOptions): Promise<UploadSession> {
+  const { sha256 } = await bestSha256();
+  const image = await openImage(source);
+  if (image.blockCount !== job.counters.totalBlocks)
+    throw new ResumeError(`${job.fingerprint.name} no longer reads as the same disk (${image.blockCount} blocks, was ${job.counters.totalBlocks}). Pass --restart to start over.`, 'restart', 'file-changed');
+  const blockStates = await image.blockStates();
+  const params = job.params;
+  const parent = params.parentSnapshotId && job.parentCompare === 'read' ? await readParentArrays(clients.ebs, params.parentSnapshotId, image.blockCount) : undefined;
+  const session = new UploadSession(job, {
+    store,
+    ebs: clients.ebs,
+    ec2: clients.ec2,
+    runners: [new BlockPipeline(image, (id) => ebsBlockSink(clients.ebs, id), sha256)],
+    sha256,
+    blockStates,
+    blockCount: image.blockCount,
+    skipZeros: canSkipZeros(params),
+    ...(parent ? { parent } : {}),
+    floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
+    ceiling: opts.concurrency ?? DEFAULTS.concurrency,
+    sliceBlocks: sliceBlocksFor(opts.sliceBytes),
+  });
+  return session.start();
+}
+
 /** Runs `blockport upload`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
   let p: Parsed;
@@ -188,6 +255,15 @@ export async function run(args: string[]): Promise<number> {
     console.error(`blockport upload: ${p.image} is not a regular file.`);
     return 1;
   }
+  const statePath = p.state ?? `${p.image}.blockport-upload.json`;
+  let store: FileLedgerStore;
+  try {
+    store = await openFileLedger(statePath, { ignoreExisting: p.restart });
+  } catch (err) {
+    if (!(err instanceof StateFileError)) throw err;
+    console.error(`blockport upload: ${err.message}`);
+    return 1;
+  }
   const connection: Connection = { kind: 'endpoint', region, ...(p.endpoint ? { endpoint: p.endpoint } : {}) };
   const agentOpts = { keepAlive: true, maxSockets: Math.max(50, (p.options.concurrency ?? 16) * 2) };
   const requestHandler = new NodeHttpHandler({
@@ -199,8 +275,66 @@ export async function run(args: string[]): Promise<number> {
   const source = await fileSource(p.image);
   let lastLine = 0;
   const tty = process.stderr.isTTY;
+  let interrupted = false;
+  let onSigint: (() => void) | undefined;
   try {
-    const session = await uploadInProcess({ source, name: basename(p.image), lastModified: st.mtimeMs, connection, clients, options: p.options });
+    const { sha256 } = await bestSha256();
+    // Whole milliseconds, as a browser's File.lastModified (sub-millisecond mtimes do not survive every copy tool).
+    const fingerprint = await fingerprintOf(source, { name: basename(p.image), lastModified: Math.trunc(st.mtimeMs) }, sha256);
+    let job = store.job;
+    let resumedBlocks = 0;
+    if (job) {
+      const changed = imageChanged(job.fingerprint, fingerprint, p.image, statePath);
+      if (changed) throw new ResumeError(changed, 'restart', 'file-changed');
+      if (!sameConnection(job.connection, connection)) {
+        const where = (c: Connection) => (c.kind === 'endpoint' ? (c.endpoint ?? `AWS ${c.region}`) : c.kind);
+        throw new ResumeError(
+          `The upload recorded in ${statePath} goes to ${where(job.connection)}, not ${where(connection)}. Run it with the same --endpoint and --region to resume, or pass --restart.`,
+          'restart',
+          'connection',
+        );
+      }
+      if (job.state === 'completed' && job.report) {
+        console.error(`blockport upload: ${p.image} was already uploaded as ${job.report.snapshotId} (completed).`);
+        if (p.json) process.stdout.write(`${JSON.stringify(reportJson(job.report), null, 2)}\n`);
+        await rm(statePath, { force: true });
+        return 0;
+      }
+      try {
+        await checkResumableSnapshot(clients.ec2, job);
+      } catch (err) {
+        if (!(err instanceof ResumeError)) throw err;
+        // Completed after the last record (a crash between CompleteSnapshot and the ledger write): nothing to do.
+        if (err.code === 'finished') {
+          console.error(`blockport upload: ${err.message}`);
+          await rm(statePath, { force: true });
+          return 0;
+        }
+        throw new ResumeError(`${err.message.replace(/ Start the upload again[^.]*\./, '')} Pass --restart to upload the image as a new snapshot.`, err.action, err.code);
+      }
+      resumedBlocks = store.writtenBlocks();
+      if (p.progress)
+        console.error(`blockport upload: resuming ${job.snapshotId ?? 'the upload'} from ${statePath}: ${resumedBlocks} of ${job.counters.blocksToSend} blocks already sent.`);
+    } else {
+      const image = await openImage(source);
+      const blockStates = await image.blockStates();
+      let blocksToSend = 0;
+      for (const b of blockStates) if (b === BlockState.Data) blocksToSend++;
+      const params = resolveParams(p.options, image.virtualSize);
+      job = newJobRecord({
+        fingerprint,
+        connection,
+        params,
+        format: image.format,
+        virtualSize: image.virtualSize,
+        blockCount: image.blockCount,
+        blocksToSend,
+        ...(p.options.parentCompare ? { parentCompare: p.options.parentCompare } : {}),
+      });
+      // The ClientToken is on disk before StartSnapshot is sent: a re-run after a lost answer finds the same snapshot.
+      await store.putJob(job);
+    }
+    const session = await sessionFor(job, source, store, clients, p.options);
     if (p.progress) {
       let lastPhase = '';
       session.onProgress((pr) => {
@@ -212,26 +346,45 @@ export async function run(args: string[]): Promise<number> {
         process.stderr.write(tty ? `\r\x1b[K${progressLine(pr)}` : `${progressLine(pr)}\n`);
       });
     }
-    const onSigint = () => {
-      void session.cancel();
+    onSigint = () => {
+      // A second Ctrl-C leaves at once: every ledger write is atomic, so the state file is whole either way.
+      if (interrupted) process.exit(1);
+      interrupted = true;
+      // Stop claiming blocks, let those in flight be acknowledged and recorded, keep the job resumable.
+      void session.release();
     };
-    process.once('SIGINT', onSigint);
-    const report = await session.done.finally(() => process.off('SIGINT', onSigint));
+    process.on('SIGINT', onSigint);
+    let report: UploadReport;
+    try {
+      report = await session.done;
+    } catch (err) {
+      if (interrupted) {
+        if (p.progress && tty) process.stderr.write('\n');
+        console.error(
+          `blockport upload: interrupted; ${store.writtenBlocks()} of ${job.counters.blocksToSend} blocks of ${session.progress().snapshotId ?? 'the snapshot'} are recorded in ${statePath}. Run the same command again to resume.`,
+        );
+        return 1;
+      }
+      throw err;
+    }
     if (p.progress && tty) process.stderr.write('\n');
-    if (p.json) process.stdout.write(`${JSON.stringify(reportJson(report), null, 2)}\n`);
+    if (p.json) process.stdout.write(`${JSON.stringify({ ...reportJson(report), BlocksResumed: resumedBlocks }, null, 2)}\n`);
     if (report.state !== 'completed') {
       console.error(`blockport upload: snapshot ${report.snapshotId} ended in state error: ${report.stateMessage ?? 'no message'}.`);
       return 1;
     }
+    // Nothing left to resume.
+    await rm(statePath, { force: true });
     if (!p.json)
       console.error(
-        `blockport upload: ${report.snapshotId} completed: ${report.blocksWritten} blocks written, ${report.blocksSkipped} skipped, ${mib(report.bytesWritten)} MiB in ${(report.durationMs / 1000).toFixed(1)} s (${report.avgMiBps.toFixed(1)} MiB/s), checksum ${report.aggregateChecksum}.`,
+        `blockport upload: ${report.snapshotId} completed: ${report.blocksWritten} blocks written${resumedBlocks ? ` (${resumedBlocks} before resuming)` : ''}, ${report.blocksSkipped} skipped, ${mib(report.bytesWritten)} MiB in ${(report.durationMs / 1000).toFixed(1)} s (${report.avgMiBps.toFixed(1)} MiB/s), checksum ${report.aggregateChecksum}.`,
       );
     return 0;
   } catch (err) {
     if (p.progress && tty) process.stderr.write('\n');
     if (err instanceof UploadError || err instanceof ResumeError || err instanceof ImageFormatError) {
-      console.error(`blockport upload: ${err.message}`);
+      const resumable = err instanceof UploadError && store.job?.state !== 'completed' && store.job !== undefined;
+      console.error(`blockport upload: ${err.message}${resumable ? ` The progress is kept in ${statePath}: run the same command again to resume.` : ''}`);
       return 1;
     }
     const name = (err as Error).name;
@@ -240,6 +393,7 @@ export async function run(args: string[]): Promise<number> {
     else console.error(`blockport upload: ${(err as Error).message ?? err}`);
     return 1;
   } finally {
+    if (onSigint) process.off('SIGINT', onSigint);
     await source.close();
     clients.close();
   }
