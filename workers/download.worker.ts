@@ -1,7 +1,7 @@
 // Download worker: exposes the download job API with comlink and does nothing else.
 import { expose } from 'comlink';
-import { cancelDownloadJob, runDownloadJob } from '../src/engine/download-job.ts';
+import { cancelDownloadJob, runDownloadJob, warmDownloadJob } from '../src/engine/download-job.ts';
 
-const api = { run: runDownloadJob, cancel: cancelDownloadJob };
+const api = { run: runDownloadJob, cancel: cancelDownloadJob, warm: warmDownloadJob };
 expose(api);
 export type DownloadWorkerApi = typeof api;

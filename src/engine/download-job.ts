@@ -2,7 +2,8 @@
 import { createClients, type Connection } from '../aws/clients.ts';
 import { downloadSnapshot, type DownloadProgress, type DownloadResult } from './download.ts';
 import { DownloadError } from './download-error.ts';
-import { DownloadLedger } from './download-ledger.ts';
+import { DownloadLedger, type DownloadRecord } from './download-ledger.ts';
+import { copyStagedFile, openStagingTarget, removeStaged, stagingDir } from './download-staging.ts';
 import { openHandleTarget } from './download-target.ts';
 
 /** What a worker needs to run (or resume) the download recorded under recordId. */
@@ -28,18 +29,25 @@ export async function runDownloadJob(args: DownloadJobArgs, onProgress?: (p: Dow
   const ac = new AbortController();
   running.set(rec.id, ac);
   const resuming = rec.blocksDone > 0;
-  let target;
+  let clients: Awaited<ReturnType<typeof createClients>> | undefined;
   try {
-    target = await openHandleTarget(rec.handle, resuming);
-  } catch (err) {
-    running.delete(rec.id);
-    const msg = `The file ${rec.fileName} cannot be written (${(err as Error).message}). Grant access or pick another file, then resume.`;
-    await ledger.update(rec.id, { state: 'error', error: msg });
-    throw new DownloadError(msg, 'target', err);
-  }
-  const clients = await createClients(args.connection);
-  await ledger.update(rec.id, { state: 'running', error: undefined });
-  try {
+    // Only the copy into the picked file is left: no listing, no fetching (the snapshot may even be gone).
+    if (rec.staging && rec.phase === 'writing') {
+      await ledger.update(rec.id, { state: 'running', error: undefined });
+      await finishStaged(ledger, rec, ac.signal, onProgress, 0);
+      return { snapshotId: rec.snapshotId, size: rec.size ?? 0, volumeSize: 0, blockSize: 524288, blocksListed: rec.blocksTotal, blocksFetched: 0, blocksResumed: rec.blocksDone, blocksBeyondSize: 0 };
+    }
+    let target;
+    try {
+      target = rec.staging ? await openStagingTarget(rec.staging, rec.fileName) : await openHandleTarget(rec.handle, resuming);
+    } catch (err) {
+      const msg = rec.staging
+        ? `Blockport cannot use the browser's storage to assemble ${rec.fileName} (${(err as Error).message}). Close other tabs of Blockport, then resume.`
+        : `The file ${rec.fileName} cannot be written (${(err as Error).message}). Grant access or pick another file, then resume.`;
+      throw new DownloadError(msg, 'target', err);
+    }
+    clients = await createClients(args.connection);
+    await ledger.update(rec.id, { state: 'running', error: undefined });
     const result = await downloadSnapshot({
       ebs: clients.ebs,
       snapshotId: rec.snapshotId,
@@ -59,7 +67,12 @@ export async function runDownloadJob(args: DownloadJobArgs, onProgress?: (p: Dow
         onProgress?.(p);
       },
     });
-    await ledger.update(rec.id, { state: 'completed', blocksTotal: result.blocksListed, size: result.size });
+    if (rec.staging) {
+      // Every block is staged and durable: from here a resume only redoes the copy.
+      await ledger.update(rec.id, { phase: 'writing', blocksTotal: result.blocksListed, size: result.size });
+      Object.assign(rec, { phase: 'writing', blocksTotal: result.blocksListed, size: result.size });
+      await finishStaged(ledger, rec, ac.signal, onProgress, result.blocksFetched);
+    } else await ledger.update(rec.id, { state: 'completed', blocksTotal: result.blocksListed, size: result.size });
     return result;
   } catch (err) {
     const cancelled = err instanceof DownloadError && err.code === 'cancelled';
@@ -67,8 +80,54 @@ export async function runDownloadJob(args: DownloadJobArgs, onProgress?: (p: Dow
     throw err;
   } finally {
     running.delete(rec.id);
-    clients.close();
+    clients?.close();
   }
+}
+
+/** The last step of a picked-file download: the staged file copied into the picked one, then deleted. */
+async function finishStaged(
+  ledger: DownloadLedger,
+  rec: DownloadRecord,
+  signal: AbortSignal,
+  onProgress: ((p: DownloadProgress) => void) | undefined,
+  blocksFetched: number,
+): Promise<void> {
+  const dir = await stagingDir();
+  const staged = await (await dir.getFileHandle(rec.staging!)).getFile();
+  const started = Date.now();
+  let picked;
+  try {
+    await copyStagedFile(staged, async () => (picked = await rec.handle.createWritable({ keepExistingData: false })), {
+      signal,
+      onProgress: (done, total) => {
+        const s = (Date.now() - started) / 1000;
+        const speed = s > 0 ? done / s : 0;
+        onProgress?.({
+          snapshotId: rec.snapshotId,
+          blocksDone: rec.blocksTotal,
+          blocksTotal: rec.blocksTotal,
+          bytesDone: done,
+          bytesTotal: total,
+          speed,
+          etaSeconds: speed > 0 ? (total - done) / speed : undefined,
+          blocksFetched,
+          phase: 'writing',
+        });
+      },
+    });
+  } catch (err) {
+    if (err instanceof DownloadError) throw err;
+    const what = picked ? 'could not be written' : 'cannot be opened for writing';
+    throw new DownloadError(
+      `${rec.fileName} ${what} (${(err as Error).message}). Every block is kept in the browser's storage: ` +
+        'free disk space or allow access when asked, then resume to write the file again.',
+      'target',
+      err,
+    );
+  }
+  await ledger.update(rec.id, { state: 'completed', phase: undefined });
+  // The picked file is committed: the staged copy is no longer needed.
+  await removeStaged(rec.staging!, dir).catch(() => undefined);
 }
 
 /** Stops a running download after the blocks in flight; it stays resumable. */
@@ -76,4 +135,10 @@ export function cancelDownloadJob(recordId: string): boolean {
   const ac = running.get(recordId);
   ac?.abort();
   return !!ac;
+}
+
+/** Loads what a download will need before one starts (for the emulator: its modules and database), so a click starts fetching sooner. */
+export async function warmDownloadJob(connection: Connection): Promise<void> {
+  if (connection.kind !== 'emulator') return;
+  (await createClients(connection)).close();
 }

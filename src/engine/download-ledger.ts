@@ -16,6 +16,13 @@ export interface DownloadRecord {
   handle: FileSystemFileHandle;
   /** True when handle is an OPFS file that still has to be handed to the person as a normal download. */
   viaOpfs: boolean;
+  /**
+   * For a picked file: the OPFS staging file (in STAGING_DIR) the blocks go to first, checkpointed and resumable;
+   * it is copied into handle in one pass at the end, then deleted. Absent in records of older versions.
+   */
+  staging?: string;
+  /** 'writing' once every block is staged and durable: only the copy into the picked file is left. */
+  phase?: 'fetching' | 'writing';
   fileName: string;
   /** Bytes of the file (volume size or the original image size). */
   size?: number;

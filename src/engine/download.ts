@@ -28,6 +28,10 @@ export interface DownloadProgress {
   speed: number;
   /** Seconds left at the current speed; undefined until there is a speed. */
   etaSeconds?: number;
+  /** Blocks fetched and verified in this session (counted as they arrive, before they are written). */
+  blocksFetched?: number;
+  /** 'writing' while a staged download is copied into the picked file; then bytesDone/bytesTotal count that copy. */
+  phase?: 'fetching' | 'writing';
 }
 
 /** Options for downloadSnapshot. */
@@ -172,6 +176,7 @@ export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadR
   const total = c.listed;
   let done = c.resumed;
   let fetched = 0;
+  let arrived = 0;
   let beyond = 0;
   const started = Date.now();
   const report = (): void => {
@@ -186,6 +191,8 @@ export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadR
       bytesTotal: total * bs,
       speed,
       etaSeconds: speed > 0 ? left / speed : undefined,
+      blocksFetched: arrived,
+      phase: 'fetching',
     });
   };
   report();
@@ -240,6 +247,7 @@ export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadR
       }
       await pace();
       const data = await fetchBlock(ebs, snapshotId, block, opts);
+      arrived++;
       const part = offset + data.length > size ? data.subarray(0, size - offset) : data;
       await serial(async () => {
         if (part.length) await target.write(offset, part);

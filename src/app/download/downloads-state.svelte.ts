@@ -3,6 +3,7 @@ import { proxy, transfer, wrap, type Remote } from 'comlink';
 import { connectionForWorker, publicConnection, type Connection } from '../../aws/clients.ts';
 import type { DownloadProgress } from '../../engine/download.ts';
 import { DownloadLedger, type DownloadRecord } from '../../engine/download-ledger.ts';
+import { removeStaged } from '../../engine/download-staging.ts';
 import { idbManifestStore } from '../../engine/manifest-idb.ts';
 import type { DownloadWorkerApi } from '../../../workers/download.worker.ts';
 
@@ -17,6 +18,7 @@ export interface DownloadRow {
 }
 
 type SavePicker = (opts: { suggestedName?: string }) => Promise<FileSystemFileHandle>;
+type WorkerPair = { worker: Worker; api: Remote<DownloadWorkerApi> };
 
 const SNAPSHOT_ID = /^snap-[0-9a-f]{8,60}$/;
 
@@ -29,7 +31,9 @@ export class DownloadsState {
   /** Pace in blocks per second (0 = no limit). */
   blocksPerSecond = $state(0);
   private ledger = new DownloadLedger();
-  private workers = new Map<string, { worker: Worker; api: Remote<DownloadWorkerApi> }>();
+  private workers = new Map<string, WorkerPair & { done: Promise<void> }>();
+  /** A worker started ahead of the next download, its modules (and the emulator's database) already loaded. */
+  private spare?: { pair: WorkerPair; kind: Connection['kind'] };
   private progress = new Map<string, DownloadProgress>();
   private urls = new Map<string, string>();
 
@@ -44,6 +48,21 @@ export class DownloadsState {
     }));
   }
 
+  /** Starts a worker ahead of the next download (on showing the view, and before the picker opens). */
+  warm(connection: Connection): void {
+    if (this.spare?.kind === connection.kind) return;
+    this.spare?.pair.worker.terminate();
+    const pair = this.spawn();
+    this.spare = { pair, kind: connection.kind };
+    // Only the emulator has something to open ahead (its database); credentials are never sent for a warm-up.
+    if (connection.kind === 'emulator') void pair.api.warm(publicConnection(connection)).catch(() => undefined);
+  }
+
+  private spawn(): WorkerPair {
+    const worker = new Worker(new URL('../../../workers/download.worker.ts', import.meta.url), { type: 'module' });
+    return { worker, api: wrap<DownloadWorkerApi>(worker) };
+  }
+
   /** Starts downloading snapshotId: a save picker where the browser has one (call from a click), OPFS otherwise. */
   async start(snapshotId: string, connection: Connection): Promise<string | undefined> {
     this.problem = null;
@@ -53,6 +72,7 @@ export class DownloadsState {
       return undefined;
     }
     const suggestedName = `${id}.img`;
+    this.warm(connection);
     let handle: FileSystemFileHandle;
     let viaOpfs = false;
     const picker = (globalThis as { showSaveFilePicker?: SavePicker }).showSaveFilePicker;
@@ -70,12 +90,15 @@ export class DownloadsState {
     }
     // The library knows the original image size of snapshots Blockport uploaded: restore exactly that.
     const manifest = await idbManifestStore().get(id).catch(() => undefined);
+    const recordId = crypto.randomUUID();
     const record: DownloadRecord = {
-      id: crypto.randomUUID(),
+      id: recordId,
       snapshotId: id,
       connection: publicConnection(connection),
       handle,
       viaOpfs,
+      // A picked file commits only when closed: blocks are staged in OPFS (resumable) and copied in at the end.
+      ...(viaOpfs ? {} : { staging: `${recordId}.part`, phase: 'fetching' as const }),
       fileName: handle.name,
       ...(manifest?.imageSize ? { size: manifest.imageSize } : {}),
       bitmap: new Uint8Array(0),
@@ -118,6 +141,17 @@ export class DownloadsState {
   /** Forgets a download (the file stays as it is). */
   async remove(recordId: string): Promise<void> {
     await this.cancel(recordId);
+    await this.workers.get(recordId)?.done;
+    const rec = await this.ledger.get(recordId);
+    // The staged copy is the only thing Blockport itself stored; the picked file stays as it is.
+    if (rec?.staging) {
+      try {
+        await removeStaged(rec.staging);
+      } catch (e) {
+        this.problem = `The partial copy of ${rec.fileName} in the browser's storage could not be deleted (${(e as Error).message}). Close other Blockport tabs and remove it again.`;
+        return;
+      }
+    }
     await this.ledger.delete(recordId);
     const url = this.urls.get(recordId);
     if (url) URL.revokeObjectURL(url);
@@ -126,10 +160,17 @@ export class DownloadsState {
     await this.refresh();
   }
 
-  private async run(recordId: string, connection: Connection): Promise<void> {
-    const worker = new Worker(new URL('../../../workers/download.worker.ts', import.meta.url), { type: 'module' });
-    const api = wrap<DownloadWorkerApi>(worker);
-    this.workers.set(recordId, { worker, api });
+  private run(recordId: string, connection: Connection): Promise<void> {
+    const spare = this.spare?.kind === connection.kind ? this.spare.pair : undefined;
+    if (spare) this.spare = undefined;
+    const pair = spare ?? this.spawn();
+    let finished!: () => void;
+    const done = new Promise<void>((r) => (finished = r));
+    this.workers.set(recordId, { ...pair, done });
+    return this.drive(recordId, connection, pair).finally(finished);
+  }
+
+  private async drive(recordId: string, connection: Connection, { worker, api }: WorkerPair): Promise<void> {
     const { connection: forWorker, transfer: transferList } = connectionForWorker(connection);
     let last = 0;
     try {
