@@ -76,8 +76,9 @@ test('a download into a picked file survives a reload past 30%: resumed from its
   // Read the blocks fetched so far from the page's own state and reload in the same task: nothing arrives between.
   const reloaded = page.waitForEvent('load');
   const fetchedBefore = await page.evaluate(async () => {
-    const { downloads } = await import(/* @vite-ignore */ '/src/app/download/downloads-state.svelte.ts');
-    const live = (downloads as unknown as { progress: Map<string, { blocksFetched?: number }> }).progress;
+    const url: string = '/src/app/download/downloads-state.svelte.ts';
+    const { downloads } = (await import(/* @vite-ignore */ url)) as { downloads: unknown };
+    const live = (downloads as { progress: Map<string, { blocksFetched?: number }> }).progress;
     const n = Math.max(0, ...[...live.values()].map((p) => p.blocksFetched ?? 0));
     location.reload();
     return n;
@@ -119,7 +120,8 @@ test('a download stopped while writing the picked file resumes by writing it aga
   await page.goto('/#/download');
   // A record whose blocks are all staged (phase "writing"), for a snapshot that no longer exists anywhere.
   const want = await page.evaluate(async () => {
-    const { DownloadLedger } = await import(/* @vite-ignore */ '/src/engine/download-ledger.ts');
+    const url: string = '/src/engine/download-ledger.ts';
+    const { DownloadLedger } = (await import(/* @vite-ignore */ url)) as typeof import('../src/engine/download-ledger.ts');
     const root = await navigator.storage.getDirectory();
     const dir = await root.getDirectoryHandle('blockport-staging', { create: true });
     const bytes = new Uint8Array(40 * 1048576 + 4096);

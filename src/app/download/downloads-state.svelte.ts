@@ -194,6 +194,8 @@ export class DownloadsState {
     } finally {
       worker.terminate();
       this.workers.delete(recordId);
+      // Ready for the next one: its worker loads while the person reads the result.
+      this.warm(connection);
       await this.refresh();
     }
   }
