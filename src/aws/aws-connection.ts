@@ -5,7 +5,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 import { awsClientConfig, retryAfterClockCorrection, retryAfterExpiredCredentials, tagStartedSnapshots } from './aws-clients.ts';
 import { awsCredentials } from './aws-session.ts';
 import { credentialsFromPort, isMessagePort, openCredentialPort } from './credential-bridge.ts';
-import { RefreshingCredentials } from './refreshing-credentials.ts';
+import { RefreshingCredentials, refreshingOf } from './refreshing-credentials.ts';
 import { observeServiceClock } from './service-clock.ts';
 import { publicSettings, type AwsSettings } from './settings.ts';
 
@@ -36,7 +36,7 @@ function credentialsOf(c: AwsConnection): RefreshingCredentials | AwsCredentialI
     if (!r) fromPorts.set(cr, (r = credentialsFromPort(cr)));
     return r;
   }
-  if (typeof cr === 'function') return cr;
+  if (typeof cr === 'function') return refreshingOf(cr) ?? cr;
   if (cr) return async () => cr;
   return awsCredentials(c.settings, { origin: pageOrigin(c) });
 }
@@ -79,7 +79,8 @@ export function awsConnectionForWorker(c: AwsConnection): WorkerConnection<AwsCo
   let source: RefreshingCredentials;
   const cr = c.credentials;
   if (typeof cr === 'function') {
-    let r = wrapped.get(cr);
+    // A cache's own provider: serve from that cache, so a worker's refused key refreshes it (not a copy).
+    let r = refreshingOf(cr) ?? wrapped.get(cr);
     if (!r) wrapped.set(cr, (r = new RefreshingCredentials(() => cr())));
     source = r;
   } else if (cr && !isMessagePort(cr)) {

@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { createHash } from 'node:crypto';
+import { PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
 import { uploadInProcess } from '../engine/upload-image.ts';
 import { memorySource, readSnapshot, syntheticImage } from '../engine/upload-test-kit.ts';
 import { advise } from './advice.ts';
-import { createAwsClients } from './aws-connection.ts';
+import { createAwsClients, type AwsConnection } from './aws-connection.ts';
 import { awsCredentials } from './aws-session.ts';
-import { createClients } from './clients.ts';
-import type { RefreshEvent } from './refreshing-credentials.ts';
+import { connectionForWorker, createClients } from './clients.ts';
+import { cognitoFetcher } from './cognito-credentials.ts';
+import { RefreshingCredentials, type RefreshEvent } from './refreshing-credentials.ts';
 import { serviceClock } from './service-clock.ts';
 import type { AwsSettings } from './settings.ts';
 
@@ -29,7 +31,34 @@ afterAll(async () => {
 });
 
 describe('credentials judged by the service clock (npm run emulator, real SDK clients, SigV4 and expiry verified)', () => {
-  it('completes an upload whose local clock lags the service by more than the refresh margin, refreshing once the service says they are due', async () => {
+  it('refreshes short credentials ahead of expiry by the service\'s clock while the local clock lags it by 7 minutes: no request is refused', async () => {
+    const settings: AwsSettings = { kind: 'aws', region: 'us-east-1', identityPoolId: emu.poolId!, endpoint: { mode: 'custom', url: emu.url } };
+    // 4-second credentials (refreshed with half their life left); by the local clock they would seem to last 7 minutes.
+    await admin('clock', { skewMs: 7 * MIN });
+    await admin('config', { latencyMs: 200, credentialTtlSeconds: 4 });
+    const creds = new RefreshingCredentials(cognitoFetcher(settings));
+    const events: RefreshEvent[] = [];
+    creds.onEvent((e) => events.push(e));
+    const connection = { kind: 'aws' as const, settings, credentials: creds.provider };
+    const clients = await createClients(connection);
+    const image = syntheticImage([['random', 48]]);
+    try {
+      const session = await uploadInProcess({ source: memorySource(image), name: 'slow-clock.raw', lastModified: 1, connection, clients, options: { concurrency: 2, minConcurrency: 1 } });
+      const report = await session.done;
+      expect(report.state).toBe('completed');
+      expect(report.blocksWritten).toBe(48);
+    } finally {
+      clients.close();
+      await admin('config', { latencyMs: 0, credentialTtlSeconds: 600 });
+    }
+    // Refreshed because they were due by the service's time, never because the service refused them.
+    const refreshes = events.filter((e) => e.kind === 'refreshed');
+    expect(refreshes.length).toBeGreaterThanOrEqual(1);
+    expect(refreshes.every((e) => e.reason === 'due')).toBe(true);
+    expect(events.some((e) => e.kind === 'failed')).toBe(false);
+  });
+
+  it('completes an upload whose local clock lags the service by more than the refresh margin, recovering when the service refuses the credentials mid-upload', async () => {
     const settings: AwsSettings = { kind: 'aws', region: 'us-east-1', identityPoolId: emu.poolId!, endpoint: { mode: 'custom', url: emu.url } };
     // The service runs 7 minutes ahead of this process: more than the 5-minute margin, so by the local clock
     // the credentials seem to have 17 minutes left when they have 10.
@@ -75,5 +104,40 @@ describe('credentials judged by the service clock (npm run emulator, real SDK cl
     const err = await stale.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 })).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'ExpiredTokenException' });
     expect(advise(err, { settings, service: 'ebs' }).code).toBe('credentials-expired');
+  });
+});
+
+describe('a refused key is refreshed once and the request resent (the engine runs clients without SDK retries)', () => {
+  it('recovers a worker\'s PutSnapshotBlock from ExpiredTokenException through the main thread\'s cache, and gives up on a second refusal', async () => {
+    await admin('clock', { skewMs: 0 });
+    const settings: AwsSettings = { kind: 'aws', region: 'us-east-1', identityPoolId: emu.poolId!, endpoint: { mode: 'custom', url: emu.url } };
+    const main = new RefreshingCredentials(cognitoFetcher(settings));
+    const events: RefreshEvent[] = [];
+    main.onEvent((e) => events.push(e));
+    // What a worker gets: the connection with a port to this thread's cache (cloned as postMessage would).
+    const w = connectionForWorker({ kind: 'aws', settings, credentials: main.provider });
+    const inWorker = structuredClone(w.connection, { transfer: w.transfer }) as AwsConnection;
+    const { ebs } = createAwsClients(inWorker);
+    try {
+      const { SnapshotId } = await ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+      const used = main.accessKeyId;
+      const block = new Uint8Array(524288).fill(7);
+      const put = (i: number) =>
+        ebs.send(new PutSnapshotBlockCommand({ SnapshotId, BlockIndex: i, BlockData: block, DataLength: block.length, Checksum: createHash('sha256').update(block).digest('base64'), ChecksumAlgorithm: 'SHA256' }));
+      const expired = { op: 'PutSnapshotBlock', code: 'ExpiredTokenException', status: 403, message: 'The security token included in the request is expired' };
+      await admin('fail-next', expired);
+      expect((await put(0)).Checksum).toBeTruthy();
+      expect(events.map((e) => [e.kind, e.reason])).toEqual([['fetched', undefined], ['refreshed', 'rejected']]);
+      expect(main.accessKeyId).not.toBe(used);
+      // Refused again after the resend: one refresh per request, then the error reaches the engine.
+      await admin('fail-next', expired);
+      await admin('fail-next', expired);
+      const err = await put(1).catch((e: unknown) => e);
+      expect(err).toMatchObject({ name: 'ExpiredTokenException' });
+      expect(events.filter((e) => e.kind === 'refreshed')).toHaveLength(2);
+    } finally {
+      ebs.destroy();
+      w.release();
+    }
   });
 });

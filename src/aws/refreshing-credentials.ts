@@ -20,6 +20,14 @@ export interface RefreshEvent {
   error?: unknown;
 }
 
+// Each cache's provider → the cache, so code handed only the provider can still force a refresh through it.
+const owners = new WeakMap<AwsCredentialIdentityProvider, RefreshingCredentials>();
+
+/** The cache behind a provider made by RefreshingCredentials, if it is one. */
+export function refreshingOf(provider: AwsCredentialIdentityProvider): RefreshingCredentials | undefined {
+  return owners.get(provider);
+}
+
 /** What a fetch is for: `stale` names the access key the service refused (a forced refresh). */
 export interface FetchRequest {
   stale?: string;
@@ -45,6 +53,7 @@ export class RefreshingCredentials {
   ) {
     this.now = opts.now ?? (() => serviceClock.now());
     this.maxLeadMs = opts.maxLeadMs ?? 5 * 60_000;
+    owners.set(this.provider, this);
   }
 
   /**
