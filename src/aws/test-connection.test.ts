@@ -94,6 +94,22 @@ describe('Test connection against the emulator server (real SDK clients, SigV4 v
     }
   });
 
+  it('passes with a clock 10 minutes slow, and still names the clock (the service runs ahead: POST /__admin/clock skewMs)', async () => {
+    const skew = (skewMs: number) => fetch(`${emu.url}/__admin/clock`, { method: 'POST', body: JSON.stringify({ skewMs }) });
+    expect((await skew(10 * 60_000)).ok).toBe(true);
+    try {
+      const r = await run(settings());
+      expect(r.ok).toBe(true);
+      expect(r.clockOffsetMs).toBeGreaterThan(9 * 60_000);
+      expect(r.steps[1]!.text).toMatch(/clock is 10 minutes behind AWS time.*NTP/);
+    } finally {
+      expect((await skew(0)).ok).toBe(true);
+    }
+    const fine = await run(settings());
+    expect(fine.clockOffsetMs).toBeUndefined();
+    expect(fine.steps[1]!.text).not.toMatch(/clock/);
+  });
+
   it('tells an endpoint that does not answer from one that blocks CORS, using the probe', async () => {
     const s = settings({ endpoint: { mode: 'custom', url: 'http://127.0.0.1:9' } });
     const down = await run(s, cognitoFetcher(s), async () => false);

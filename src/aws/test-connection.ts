@@ -5,6 +5,7 @@ import { advise, destination, isNetworkFailure, type Advice } from './advice.ts'
 import { awsClientConfig, retryAfterClockCorrection } from './aws-clients.ts';
 import type { Service } from './endpoints.ts';
 import type { RefreshingCredentials } from './refreshing-credentials.ts';
+import { observeServiceClock, serviceClock } from './service-clock.ts';
 import type { AwsSettings } from './settings.ts';
 
 /** A snapshot id that cannot exist: reading it must come back as the service's 404. */
@@ -27,6 +28,15 @@ export interface CheckResult {
   identityId?: string;
   /** When the credentials held now expire (epoch ms). */
   expiration?: number;
+  /** AWS time minus this computer's time (ms), when it is off by a minute or more (Blockport then works by AWS time). */
+  clockOffsetMs?: number;
+}
+
+/** A sentence for a clock that is off but corrected for, or undefined when it is close enough. */
+export function clockNote(offsetMs: number): string | undefined {
+  const minutes = Math.round(Math.abs(offsetMs) / 60_000);
+  if (minutes < 1) return undefined;
+  return `This computer's clock is ${minutes} minute${minutes === 1 ? '' : 's'} ${offsetMs > 0 ? 'behind' : 'ahead of'} AWS time; Blockport signs and refreshes credentials by AWS time, but set the clock to update automatically (NTP).`;
 }
 
 /** True when something answers at `url` even though a CORS request failed (the browser's opaque no-cors fetch). */
@@ -84,6 +94,7 @@ async function runSteps(
 
   const ebs = new EBSClient({ ...awsClientConfig('ebs', s, credentials.provider, origin), maxAttempts: 1 });
   retryAfterClockCorrection(ebs);
+  observeServiceClock(ebs);
   try {
     await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: PROBE_SNAPSHOT_ID, MaxResults: 100 }));
     steps.push({ step: 'ebs', ok: true, text: 'EBS accepted the signed request.' });
@@ -101,6 +112,7 @@ async function runSteps(
 
   const ec2 = new EC2Client({ ...awsClientConfig('ec2', s, credentials.provider, origin), maxAttempts: 1 });
   retryAfterClockCorrection(ec2);
+  observeServiceClock(ec2);
   try {
     const out = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], MaxResults: 5 }));
     steps.push({ step: 'ec2', ok: true, text: `EC2 lists this account's snapshots (${out.Snapshots?.length ?? 0} shown of the first page).` });
@@ -111,5 +123,8 @@ async function runSteps(
   } finally {
     ec2.destroy();
   }
-  return { ok: true, steps, identityId, expiration: credentials.expiration };
+  // Signed requests succeeded although the clock is off (the SDK corrected it): still say so.
+  const note = serviceClock.sampledAt ? clockNote(serviceClock.offsetMs) : undefined;
+  if (note) steps[1] = { ...steps[1]!, text: `${steps[1]!.text} ${note}` };
+  return { ok: true, steps, identityId, expiration: credentials.expiration, ...(note ? { clockOffsetMs: serviceClock.offsetMs } : {}) };
 }
