@@ -1,4 +1,5 @@
 // What an upload worker exposes over comlink: open the file once, run pipelines on claimed slices, measure.
+import { releaseProxy } from 'comlink';
 import { createClients, type Clients, type Connection } from '../aws/clients.ts';
 import { blobSource } from '../images/blob-source.ts';
 import { openImage } from '../images/open-image.ts';
@@ -38,8 +39,13 @@ export function createPipelineWorkerApi() {
 
     /** Runs the pipeline on slices from claim(); batches go to onBatch. */
     async run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => void): Promise<PipelineOutcome> {
-      if (!pipeline) throw new Error('open() first');
-      return pipeline.run(spec, claim, onBatch);
+      try {
+        if (!pipeline) throw new Error('open() first');
+        return await pipeline.run(spec, claim, onBatch);
+      } finally {
+        // Over comlink both callbacks are proxies, each a MessagePort the caller exposed: close them with the run.
+        for (const f of [claim, onBatch]) (f as { [releaseProxy]?: () => void })[releaseProxy]?.();
+      }
     },
 
     /** Stops claiming; in-flight blocks finish. */
