@@ -80,5 +80,7 @@ describe('the CLI upload ledger file', () => {
     await expect(openFileLedger(bad)).rejects.toThrow(/not a Blockport upload state.*--restart/);
     await writeFile(bad, '{ half');
     await expect(openFileLedger(bad)).rejects.toThrow(/not valid JSON/);
+    const nowhere = await openFileLedger(join(dir, 'no-such-dir', 's.json'));
+    await expect(nowhere.putJob(job())).rejects.toThrow(/Cannot write the upload state .*no-such-dir.* \(ENOENT\)\. Pass --state FILE/);
   });
 });

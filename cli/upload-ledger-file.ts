@@ -84,14 +84,19 @@ export async function openFileLedger(path: string, opts: { ignoreExisting?: bool
         pages: [...pages.values()].sort((a, b) => a.page - b.page).map((p) => ({ page: p.page, written: b64(p.written), skipped: b64(p.skipped), digests: b64(p.digests) })),
       };
       const tmp = `${path}.${process.pid}.tmp`;
-      const fh = await open(tmp, 'w');
       try {
-        await fh.writeFile(JSON.stringify(doc));
-        await fh.sync();
-      } finally {
-        await fh.close();
+        const fh = await open(tmp, 'w');
+        try {
+          await fh.writeFile(JSON.stringify(doc));
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await rename(tmp, path);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        throw new StateFileError(`Cannot write the upload state ${path} (${code}). Pass --state FILE to keep it in a writable place.`);
       }
-      await rename(tmp, path);
       writes++;
     };
     chain = chain.then(run, run);

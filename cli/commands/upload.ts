@@ -382,7 +382,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (p.progress && tty) process.stderr.write('\n');
-    if (err instanceof UploadError || err instanceof ResumeError || err instanceof ImageFormatError) {
+    if (err instanceof UploadError || err instanceof ResumeError || err instanceof ImageFormatError || err instanceof StateFileError) {
       const resumable = err instanceof UploadError && store.job?.state !== 'completed' && store.job !== undefined;
       console.error(`blockport upload: ${err.message}${resumable ? ` The progress is kept in ${statePath}: run the same command again to resume.` : ''}`);
       return 1;
