@@ -62,11 +62,6 @@ export function openCredentialPort(source: RefreshingCredentials): OpenCredentia
   };
 }
 
-/** Main thread: a port to hand (transfer) to one worker (prefer openCredentialPort, which can be closed). */
-export function credentialPort(source: RefreshingCredentials): MessagePort {
-  return openCredentialPort(source).port;
-}
-
 /** Worker: a credential cache that asks the main thread through `port` whenever its copy is due (or refused). */
 export function credentialsFromPort(port: MessagePort): RefreshingCredentials {
   const remote = Comlink.wrap<CredentialServer>(port);

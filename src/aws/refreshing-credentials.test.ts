@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AwsCredentialIdentity } from '@smithy/types';
-import { credentialPort, credentialsFromPort, openCredentialPort } from './credential-bridge.ts';
+import { credentialsFromPort, openCredentialPort, openCredentialPorts } from './credential-bridge.ts';
 import { RefreshingCredentials, type RefreshEvent } from './refreshing-credentials.ts';
 import { ServiceClock } from './service-clock.ts';
 
@@ -123,18 +123,21 @@ describe('credential bridge (main thread ⇄ worker over a MessagePort)', () => 
   it('gives the worker side the main thread\'s credentials and follows its refreshes', async () => {
     const i = issuer(3600_000);
     const main = new RefreshingCredentials(i.fetcher, { now: i.now });
-    const port = credentialPort(main);
-    const worker = credentialsFromPort(port);
+    const first = openCredentialPort(main);
+    const worker = credentialsFromPort(first.port);
     const got = await worker.get();
     expect(got).toMatchObject({ accessKeyId: 'AKID1', secretAccessKey: 'secret1', sessionToken: 'token1' });
     expect(got.expiration).toBeInstanceOf(Date);
     expect(i.issued()).toBe(1);
     // Two worker caches share the one main-thread fetch.
-    expect((await credentialsFromPort(credentialPort(main)).get()).accessKeyId).toBe('AKID1');
+    const second = openCredentialPort(main);
+    expect((await credentialsFromPort(second.port).get()).accessKeyId).toBe('AKID1');
     expect(i.issued()).toBe(1);
     main.invalidate();
     worker.invalidate();
     expect((await worker.get()).accessKeyId).toBe('AKID2');
-    port.close();
+    first.close();
+    second.close();
+    expect(openCredentialPorts()).toBe(0);
   });
 });
