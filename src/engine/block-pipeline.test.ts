@@ -130,6 +130,26 @@ describe('BlockPipeline', () => {
     expect(c2.written().length).toBeLessThan(8);
   });
 
+  it('keeps one batch in delivery at a time when delivery is asynchronous (a worker), and loses no event', async () => {
+    const img = image(bytes, states);
+    let pending = 0;
+    let maxPending = 0;
+    const c = collect();
+    const onBatch = (b: PipelineBatch) => {
+      c.onBatch(b);
+      pending++;
+      maxPending = Math.max(maxPending, pending);
+      return new Promise<void>((r) => setTimeout(() => (pending--, r()), 5));
+    };
+    const out = await new BlockPipeline(img, () => ({ put: async () => undefined }), webCryptoSha256).run(spec(n, { blockStates: Uint8Array.from(states) }), slices(n, 4), onBatch);
+    expect(out).toEqual({ kind: 'finished' });
+    expect(maxPending).toBe(1);
+    expect(pending).toBe(0);
+    expect(c.written()).toEqual([0, 1, 2, 3, 8, 9, 10, 11]);
+    expect(c.skipped()).toEqual([4, 5, 6, 7]);
+    expect(c.batches.flatMap((b) => [...b.started]).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 8, 9, 10, 11]);
+  });
+
   it('a file that can no longer be read is reported as a changed source to re-pick', async () => {
     const img = image(bytes, states);
     img.readBlocks = async () => {

@@ -100,6 +100,9 @@ export class BlockPipeline {
     let failure: FailureInfo | null = null;
     const sends = new Set<Promise<void>>();
 
+    // One batch crosses to the coordinator at a time: events gather while it is being delivered, so a busy main thread
+    // gets fewer, larger batches instead of one message per block.
+    let delivering = false;
     const flush = () => {
       flushQueued = false;
       if (buf.empty) return;
@@ -107,7 +110,7 @@ export class BlockPipeline {
       buf = new BatchBuffer();
       const digests = new Uint8Array(b.digests.length * 32);
       b.digests.forEach((d, k) => digests.set(d, k * 32));
-      lastDelivery = onBatch({
+      const delivery = onBatch({
         written: Uint32Array.from(b.written),
         digests,
         skipped: Uint32Array.from(b.skipped),
@@ -117,10 +120,19 @@ export class BlockPipeline {
         inFlight: pacer.active,
         concurrency: pacer.limit,
       });
+      lastDelivery = delivery;
+      if (delivery instanceof Promise) {
+        delivering = true;
+        const next = () => {
+          delivering = false;
+          if (!buf.empty) queue();
+        };
+        void delivery.then(next, next);
+      }
     };
     // Events of one turn of the event loop travel together.
     const queue = () => {
-      if (!flushQueued) {
+      if (!flushQueued && !delivering) {
         flushQueued = true;
         void Promise.resolve().then(flush);
       }
@@ -252,6 +264,7 @@ export class BlockPipeline {
     }
     await next.catch(() => null);
     await Promise.all([...sends]);
+    await Promise.resolve(lastDelivery).catch(() => undefined);
     flush();
     await lastDelivery;
     if (failure) return { kind: 'failed', failure };
