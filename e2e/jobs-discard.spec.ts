@@ -83,3 +83,26 @@ test('a failed delete says so and offers to forget the job anyway or keep it; no
   expect(await storedJobs(page)).toEqual([]);
   expect((await describeSnapshot(page, snapshotId)).state).toBe('pending');
 });
+
+test('a cancelled upload in the finished list is removed with its pending snapshot', async ({ page }) => {
+  const image = makeTestImage('discard-cancelled-64m', 64, 0xd15c03);
+  await page.goto('/#/upload');
+  await pickFile(page, image.path);
+  await startUpload(page, { concurrency: 1 });
+  await waitForPercent(page, 5);
+  await page.getByRole('button', { name: 'Cancel…' }).click();
+  await page.getByRole('button', { name: 'Yes, cancel upload' }).click();
+  await expect(page.getByTestId('run-panel')).toHaveAttribute('data-phase', 'cancelled');
+  const [job] = await storedJobs(page);
+  expect(job?.state).toBe('cancelled');
+  expect((await describeSnapshot(page, job!.snapshotId!)).state).toBe('pending');
+
+  await page.reload();
+  await page.goto('/#/jobs');
+  const row = page.getByTestId('finished-job');
+  await expect(row).toContainText('Cancelled');
+  await row.getByRole('button', { name: /^Delete the snapshot and remove discard-cancelled-64m\.img/ }).click();
+  await expect(row).toHaveCount(0);
+  expect(await describeSnapshot(page, job!.snapshotId!)).toEqual({ state: 'not-found' });
+  expect(await storedJobs(page)).toEqual([]);
+});
