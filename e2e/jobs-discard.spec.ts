@@ -54,8 +54,11 @@ test('Discard deletes the abandoned pending snapshot through EC2, then forgets t
 
 test('a failed delete says so and offers to forget the job anyway or keep it; nothing is forgotten silently', async ({ page }) => {
   const { id, snapshotId } = await pausedJob(page, 'discard-fail-32m', 0xd15c02);
-  // The job now claims an endpoint nothing listens on: DeleteSnapshot cannot reach it.
-  await moveJob(page, id, { kind: 'endpoint', endpoint: 'http://127.0.0.1:9', region: 'us-east-1' });
+  // The job now claims an AWS endpoint nothing listens on: neither Cognito nor DeleteSnapshot can be reached.
+  await moveJob(page, id, {
+    kind: 'aws',
+    settings: { kind: 'aws', region: 'us-east-1', identityPoolId: 'us-east-1:00000000-0000-4000-a000-000000000000', endpoint: { mode: 'custom', url: 'http://127.0.0.1:9' } },
+  });
   await page.goto('/#/jobs');
   const card = page.getByTestId('job-card');
   await card.getByRole('button', { name: 'Discard…' }).click();
@@ -64,6 +67,7 @@ test('a failed delete says so and offers to forget the job anyway or keep it; no
   const problem = card.getByTestId('job-problem');
   await expect(problem).toHaveAttribute('data-code', 'delete-failed', { timeout: 60_000 });
   await expect(problem).toContainText(`The pending snapshot ${snapshotId} could not be deleted`);
+  await expect(problem).toContainText('could not be reached');
   await expect(problem).toContainText('counts against the limit of 100 pending snapshots');
   await expect(problem.getByRole('button', { name: 'Forget the job anyway' })).toBeFocused();
   await page.screenshot({ path: '/tmp/blockport-jobs-delete-failed.png', fullPage: true });

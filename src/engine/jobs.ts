@@ -42,9 +42,11 @@ const notFound = (e: unknown) => /^InvalidSnapshot\.NotFound$/.test((e as { name
 function deleteFailure(job: JobRecord, err: unknown): UploadError {
   const id = job.snapshotId!;
   const detail = ((err as Error)?.message || String(err)).replace(/\.$/, '');
+  const name = (err as { name?: string })?.name ?? '';
   const why =
-    classifyFailure(err) === 'credentials' ? `the credentials do not work (${detail}); reconnect, then discard again`
-    : (err as { name?: string })?.name === 'UnauthorizedOperation' || /AccessDenied|not authorized/i.test(`${(err as { name?: string })?.name} ${detail}`)
+    // "Credential is missing" (no keys at all) is a plain Error from the SDK: it is the same way forward.
+    classifyFailure(err) === 'credentials' || /credential/i.test(`${name} ${detail}`) ? `the credentials do not work (${detail}); reconnect, then discard again`
+    : name === 'UnauthorizedOperation' || /AccessDenied|not authorized/i.test(`${name} ${detail}`)
       ? `this connection may not delete it (${detail}); delete it in the EC2 console, or ask for ec2:DeleteSnapshot`
     : `the service could not be reached or refused (${detail}); try again when you are back online`;
   return new UploadError(
