@@ -89,10 +89,11 @@ test('a download into a picked file survives a reload past 30%: resumed from its
   await expect(row).toHaveAttribute('data-state', 'paused');
   const durable = countOf(await row.getByTestId('download-blocks').textContent());
   expect(durable).toBeLessThan(total);
-  // The staged copy holds the checkpointed blocks; the picked file has not been touched yet.
+  // The staged copy holds the written blocks packed (no holes); the picked file has not been touched yet.
   const parts = await staged(page);
   expect(parts).toHaveLength(1);
-  expect(parts[0]!.size).toBe(image.size);
+  expect(parts[0]!.size).toBe(total * 524288);
+  expect(total * 524288).toBeLessThan(image.size);
   expect((await opfsSha256(page, `picked-${snapshotId}.img`)).size).toBe(0);
   await page.screenshot({ path: '/tmp/blockport-download-picked-interrupted.png', fullPage: true });
 
@@ -119,20 +120,30 @@ test('a download stopped while writing the picked file resumes by writing it aga
   await page.addInitScript(stubPicker);
   await page.goto('/#/download');
   // A record whose blocks are all staged (phase "writing"), for a snapshot that no longer exists anywhere.
-  const want = await page.evaluate(async () => {
+  const size = 80 * 524288 - 1000;
+  const want = await page.evaluate(async (size) => {
     const url: string = '/src/engine/download-ledger.ts';
     const { DownloadLedger } = (await import(/* @vite-ignore */ url)) as typeof import('../src/engine/download-ledger.ts');
+    const BS = 524288;
+    // Blocks 0–2, 10–11 and the partial last block 79, packed in six slots in the staged copy.
+    const blocks = [0, 1, 2, 10, 11, 79];
     const root = await navigator.storage.getDirectory();
     const dir = await root.getDirectoryHandle('blockport-staging', { create: true });
-    const bytes = new Uint8Array(40 * 1048576 + 4096);
-    for (let i = 0; i < bytes.length; i += 4096) bytes[i] = (i / 4096) & 0xff;
+    const packed = new Uint8Array(blocks.length * BS);
+    const file = new Uint8Array(size);
+    const bitmap = new Uint8Array(10);
+    blocks.forEach((i, k) => {
+      for (let j = 0; j < BS; j += 512) packed[k * BS + j] = (i * 31 + j / 512) & 0xff;
+      file.set(packed.subarray(k * BS, k * BS + Math.min(BS, size - i * BS)), i * BS);
+      bitmap[i >> 3]! |= 1 << (i & 7);
+    });
     const w = await (await dir.getFileHandle('rec-writing.part', { create: true })).createWritable();
-    await w.write(bytes);
+    await w.write(packed);
     await w.close();
     const picked = await root.getFileHandle('picked-half.img', { create: true });
     // A partly written earlier attempt: the pass replaces it whole.
     const pw = await picked.createWritable();
-    await pw.write(new Uint8Array(1000).fill(7));
+    await pw.write(new Uint8Array(size + 5000).fill(7));
     await pw.close();
     await new DownloadLedger().create({
       id: 'rec-writing',
@@ -143,17 +154,17 @@ test('a download stopped while writing the picked file resumes by writing it aga
       staging: 'rec-writing.part',
       phase: 'writing',
       fileName: 'picked-half.img',
-      size: bytes.length,
-      bitmap: new Uint8Array(0),
-      blocksDone: 81,
-      blocksTotal: 81,
+      size,
+      bitmap,
+      blocksDone: blocks.length,
+      blocksTotal: blocks.length,
       state: 'running',
       created: Date.now(),
       updated: Date.now(),
     });
-    const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+    const d = new Uint8Array(await crypto.subtle.digest('SHA-256', file));
     return [...d].map((b) => b.toString(16).padStart(2, '0')).join('');
-  });
+  }, size);
   await page.reload();
   await page.goto('/#/download');
   const row = page.locator('[data-testid="download-row"][data-snapshot-id="snap-0000000000deadbeef"]');
@@ -162,7 +173,7 @@ test('a download stopped while writing the picked file resumes by writing it aga
   await row.getByRole('button', { name: 'Resume' }).click();
   await expect(row).toHaveAttribute('data-state', 'completed', { timeout: 60_000 });
   const got = await opfsSha256(page, 'picked-half.img');
-  expect(got.size).toBe(40 * 1048576 + 4096);
+  expect(got.size).toBe(size);
   expect(got.hex).toBe(want);
   expect(await staged(page)).toEqual([]);
 });

@@ -3,7 +3,7 @@ import { createClients, type Connection } from '../aws/clients.ts';
 import { downloadSnapshot, type DownloadProgress, type DownloadResult } from './download.ts';
 import { DownloadError } from './download-error.ts';
 import { DownloadLedger, type DownloadRecord } from './download-ledger.ts';
-import { copyStagedFile, openStagingTarget, removeStaged, stagingDir } from './download-staging.ts';
+import { openStagingTarget, removeStaged, stagingDir, writeStagedFile } from './download-staging.ts';
 import { openHandleTarget } from './download-target.ts';
 
 /** What a worker needs to run (or resume) the download recorded under recordId. */
@@ -19,6 +19,8 @@ export interface DownloadJobArgs {
 }
 
 const running = new Map<string, AbortController>();
+// EBS snapshots use 512 KiB blocks; the staged slots are that size.
+const BLOCK_BYTES = 524288;
 
 /** Runs the recorded download to the end (or until cancelled), keeping the ledger current. */
 export async function runDownloadJob(args: DownloadJobArgs, onProgress?: (p: DownloadProgress) => void): Promise<DownloadResult> {
@@ -94,12 +96,15 @@ async function finishStaged(
 ): Promise<void> {
   const dir = await stagingDir();
   const staged = await (await dir.getFileHandle(rec.staging!)).getFile();
+  // The ledger's bitmap, as committed, says which blocks the staged slots hold.
+  const fresh = await ledger.get(rec.id);
+  if (!fresh || fresh.size === undefined) throw new DownloadError('This download is no longer recorded; start it again.', 'resume');
   const started = Date.now();
   let picked;
   try {
-    await copyStagedFile(staged, async () => (picked = await rec.handle.createWritable({ keepExistingData: false })), {
+    await writeStagedFile(staged, fresh.bitmap, fresh.size, BLOCK_BYTES, async () => (picked = await rec.handle.createWritable({ keepExistingData: false })), {
       signal,
-      onProgress: (done, total) => {
+      onProgress: (done: number, total: number) => {
         const s = (Date.now() - started) / 1000;
         const speed = s > 0 ? done / s : 0;
         onProgress?.({

@@ -1,6 +1,7 @@
-// Picked-file downloads: blocks are staged in OPFS (sync access handle, checkpointed, resumable), then copied
-// into the picked file in one sequential pass. A picked file's writable stream commits only on close, and
-// reopening it with keepExistingData copies the whole file, so it cannot hold checkpoints itself.
+// Picked-file downloads: blocks are staged in OPFS (sync access handle, checkpointed, resumable), packed with no
+// holes (slot k = the k-th written block), then written into the picked file in one ascending pass. A picked file's
+// writable stream commits only on close, and reopening it with keepExistingData copies the whole file, so it
+// cannot hold checkpoints itself. Packing keeps the staged copy (and the quota it needs) to the written data.
 import type { DownloadTarget } from './download.ts';
 import { DownloadError } from './download-error.ts';
 import { syncHandleTarget, type SyncAccessHandle } from './download-target.ts';
@@ -60,9 +61,66 @@ export async function stagingDir(): Promise<StagingDir> {
   return root.getDirectoryHandle(STAGING_DIR, { create: true });
 }
 
+/** Rank of each set bit of a block bitmap (slot k = k-th set bit), answered in O(64 bytes) from a prefix count. */
+export class BlockSlots {
+  private readonly prefix: Uint32Array;
+  /** Set bits in all. */
+  readonly count: number;
+
+  constructor(private readonly map: Uint8Array) {
+    this.prefix = new Uint32Array(Math.ceil(map.length / 64) + 1);
+    let n = 0;
+    for (let c = 0; c * 64 < map.length; c++) {
+      this.prefix[c] = n;
+      const end = Math.min(map.length, (c + 1) * 64);
+      for (let j = c * 64; j < end; j++) n += POP[map[j]!]!;
+    }
+    this.count = n;
+  }
+
+  /** The slot of block i (i must be set). */
+  slot(i: number): number {
+    const byte = i >> 3;
+    let n = this.prefix[byte >> 6]!;
+    for (let j = (byte >> 6) * 64; j < byte; j++) n += POP[this.map[j]!]!;
+    return n + POP[this.map[byte]! & ((1 << (i & 7)) - 1)]!;
+  }
+
+  /** Runs of consecutive set blocks, ascending: [first block, length, first slot]. */
+  *runs(): Generator<[number, number, number]> {
+    let slot = 0;
+    let start = -1;
+    let len = 0;
+    for (let byte = 0; byte < this.map.length; byte++) {
+      const v = this.map[byte]!;
+      if (v === 0 && start < 0) continue;
+      for (let b = 0; b < 8; b++) {
+        const i = byte * 8 + b;
+        if (v & (1 << b)) {
+          if (start >= 0 && start + len === i) len++;
+          else {
+            if (start >= 0) yield [start, len, slot - len];
+            start = i;
+            len = 1;
+          }
+          slot++;
+        }
+      }
+    }
+    if (start >= 0) yield [start, len, slot - len];
+  }
+}
+
+const POP = Uint8Array.from({ length: 256 }, (_, v) => {
+  let n = 0;
+  for (let x = v; x; x &= x - 1) n++;
+  return n;
+});
+
 /**
- * A download target over the staged OPFS file `name` (workers only): a sync access handle whose setSize checks
- * the quota first, so a download that cannot fit stops before fetching anything, with a sentence.
+ * A download target over the staged OPFS file `name` (workers only): a sync access handle holding the written
+ * blocks packed in slots. plan() sizes it to the written data after checking the quota, so a download that
+ * cannot fit stops before fetching anything, with a sentence.
  */
 export async function openStagingTarget(
   name: string,
@@ -74,19 +132,29 @@ export async function openStagingTarget(
   };
   const sync = await handle.createSyncAccessHandle();
   const inner = syncHandleTarget(sync);
-  const wrap = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+  let slots: BlockSlots | undefined;
+  let bs = 0;
+  const explained = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
-      return await fn(...a);
+      return await fn();
     } catch (err) {
       throw explainStagingError(err, fileName);
     }
   };
   return {
-    setSize: wrap(async (size: number) => {
-      checkRoom(size - sync.getSize(), await estimate().catch(() => ({})), fileName);
-      await inner.setSize(size);
-    }),
-    write: wrap(inner.write),
+    plan: (listed, _size, blockSize) =>
+      explained(async () => {
+        slots = new BlockSlots(listed);
+        bs = blockSize;
+        const packed = slots.count * blockSize;
+        checkRoom(packed - sync.getSize(), await estimate().catch(() => ({})), fileName);
+        await inner.setSize(packed);
+      }),
+    // The picked file gets its size in the final pass; the staged copy is sized by plan().
+    setSize: async () => {
+      if (!slots) throw new DownloadError('The staged download was not planned before it was sized.', 'target');
+    },
+    write: (offset, data) => explained(() => inner.write(slots!.slot(offset / bs) * bs, data)),
     flush: inner.flush,
     close: inner.close,
   };
@@ -97,30 +165,49 @@ export type CopyProgress = (bytesWritten: number, bytesTotal: number) => void;
 
 /** The part of a FileSystemWritableFileStream the final pass uses. */
 export interface WritableSink {
-  write(data: Blob): Promise<void>;
+  truncate(size: number): Promise<void>;
+  write(data: { type: 'write'; position: number; data: Blob }): Promise<void>;
   close(): Promise<void>;
   abort(): Promise<void>;
 }
 
 /**
- * Writes the staged file into the picked one front to back, in slices the browser copies without
- * passing through script. Nothing reaches the picked file until close commits it, so an interrupted
- * pass is simply redone (it costs one sequential copy, never a re-fetch).
+ * Writes the staged blocks into the picked file in ascending order, runs of consecutive blocks in one write of
+ * slices the browser copies without passing through script; holes are never written (they read as zeros).
+ * Nothing reaches the picked file until close commits it, so an interrupted pass is simply redone (one
+ * sequential read of the staged data, never a re-fetch).
  */
-export async function copyStagedFile(
+export async function writeStagedFile(
   staged: Blob,
+  written: Uint8Array,
+  size: number,
+  blockSize: number,
   open: () => Promise<WritableSink>,
-  opts: { signal?: AbortSignal; onProgress?: CopyProgress; sliceBytes?: number } = {},
+  opts: { signal?: AbortSignal; onProgress?: CopyProgress; maxWriteBytes?: number } = {},
 ): Promise<void> {
-  const slice = opts.sliceBytes ?? 32 * MiB;
-  const total = staged.size;
+  const slots = new BlockSlots(written);
+  const perWrite = Math.max(1, Math.floor((opts.maxWriteBytes ?? 32 * MiB) / blockSize));
+  const total = Math.min(staged.size, slots.count * blockSize);
+  let done = 0;
   const sink = await open();
   try {
+    await sink.truncate(size);
     opts.onProgress?.(0, total);
-    for (let at = 0; at < total; at += slice) {
-      if (opts.signal?.aborted) throw new DownloadError('The download was cancelled while the file was being written; resume it to write the file again.', 'cancelled');
-      await sink.write(staged.slice(at, Math.min(total, at + slice)));
-      opts.onProgress?.(Math.min(total, at + slice), total);
+    for (const [first, len, slot] of slots.runs()) {
+      for (let k = 0; k < len; k += perWrite) {
+        if (opts.signal?.aborted) throw new DownloadError('The download was cancelled while the file was being written; resume it to write the file again.', 'cancelled');
+        const n = Math.min(perWrite, len - k);
+        const position = (first + k) * blockSize;
+        const bytes = Math.min(n * blockSize, size - position);
+        if (bytes <= 0) break;
+        const from = (slot + k) * blockSize;
+        if (from + bytes > staged.size) {
+          throw new DownloadError(`The staged copy of the download is shorter than its record says (block ${first + k}). Remove the download from the list and start it again.`, 'resume');
+        }
+        await sink.write({ type: 'write', position, data: staged.slice(from, from + bytes) });
+        done += bytes;
+        opts.onProgress?.(done, total);
+      }
     }
     await sink.close();
   } catch (err) {

@@ -71,6 +71,31 @@ describe('downloadSnapshot', () => {
     expect(r.blocksFetched).toBe(blocks.size);
   });
 
+  it('tells a packing target, before sizing it, exactly the listed blocks that start inside the file', async () => {
+    const emu = createMemoryEmulator({ completionDelayMs: 0 });
+    const blocks = new Map([[0, patternBlock(1)], [3, patternBlock(2)], [4, patternBlock(3)], [5, patternBlock(4)], [2047, patternBlock(5)]]);
+    const id = await writeSnapshot(emu.ebs, blocks);
+    const t = sparseTarget();
+    const calls: string[] = [];
+    let planned: number[] = [];
+    const packing = {
+      ...t,
+      async plan(listed: Uint8Array, size: number, bs: number) {
+        calls.push(`plan ${size} ${bs}`);
+        planned = Array.from({ length: listed.length * 8 }, (_, i) => i).filter((i) => bitmapHas(listed, i));
+      },
+      async setSize(n: number) {
+        calls.push(`setSize ${n}`);
+        await t.setSize(n);
+      },
+    };
+    const size = 4 * BS + 100;
+    const r = await downloadSnapshot({ ebs: emu.ebs, snapshotId: id, target: packing, size });
+    expect(calls).toEqual([`plan ${size} ${BS}`, `setSize ${size}`]);
+    expect(planned).toEqual([0, 3, 4]);
+    expect(r).toMatchObject({ blocksFetched: 3, blocksBeyondSize: 2 });
+  });
+
   it('reads a child through its parent: inherited blocks, overwrites and zeros over data', async () => {
     const emu = createMemoryEmulator({ completionDelayMs: 0 });
     const v1 = new Map([[0, patternBlock(1)], [1, patternBlock(2)], [2, patternBlock(3)]]);

@@ -7,6 +7,11 @@ const GiB = 1024 ** 3;
 
 /** Where downloaded blocks go: a file opened for random-access writes. */
 export interface DownloadTarget {
+  /**
+   * Told once, before setSize, which blocks the download will write (bit i set = block i is listed and starts
+   * inside size); a target that stores blocks compactly (the OPFS staging of picked files) lays itself out here.
+   */
+  plan?(listed: Uint8Array, size: number, blockSize: number): Promise<void>;
   /** Makes the file exactly size bytes; bytes never written read as zeros (that is how holes become zeros). */
   setSize(size: number): Promise<void>;
   /** Writes data at offset. Calls are never concurrent. */
@@ -131,21 +136,33 @@ export async function fetchBlock(
   }
 }
 
-/** Counts the written blocks of a snapshot (and those an earlier run already wrote), for exact progress. */
-async function census(opts: DownloadOptions): Promise<{ listed: number; resumed: number; volumeSize: number; blockSize: number }> {
+/** Counts the written blocks of a snapshot (and those an earlier run already wrote), for exact progress; `map` has bit i set for each listed block i. */
+async function census(opts: DownloadOptions): Promise<{ listed: number; resumed: number; volumeSize: number; blockSize: number; map: Uint8Array }> {
   let listed = 0;
   let resumed = 0;
   let volumeSize = 0;
   let blockSize = 524288;
+  let map: Uint8Array = new Uint8Array(0);
   for await (const page of listBlocks(opts.ebs, opts.snapshotId, { ...opts, pageSize: 10000 })) {
     volumeSize = page.volumeSize;
     blockSize = page.blockSize;
+    if (map.length === 0 && volumeSize > 0) map = newBitmap(volumeSize, blockSize);
     for (const b of page.blocks) {
       listed++;
+      if (b.index >> 3 < map.length) bitmapSet(map, b.index);
       if (bitmapHas(opts.done, b.index)) resumed++;
     }
   }
-  return { listed, resumed, volumeSize, blockSize };
+  return { listed, resumed, volumeSize, blockSize, map };
+}
+
+/** Clears the bits of blocks that start at or past size (they are listed but not written). */
+function clipToSize(map: Uint8Array, size: number, blockSize: number): Uint8Array {
+  const first = Math.ceil(size / blockSize);
+  const whole = Math.ceil(first / 8);
+  for (let i = first; i < whole * 8 && i >> 3 < map.length; i++) map[i >> 3]! &= ~(1 << (i & 7));
+  if (whole < map.length) map.fill(0, whole);
+  return map;
 }
 
 /**
@@ -165,6 +182,7 @@ export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadR
         'target',
       );
     }
+    if (target.plan) await target.plan(clipToSize(c.map, size, c.blockSize), size, c.blockSize);
     await target.setSize(size);
   } catch (err) {
     // Nothing was written: release the file and report why.
