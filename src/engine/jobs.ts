@@ -1,4 +1,5 @@
 // Job records in IndexedDB: list, get, discard (the ledger's public face for the UI).
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import { createClients } from '../aws/clients.ts';
 import { deleteSnapshot, snapshotState } from '../aws/snapshots.ts';
 import type { Connection, JobRecord } from './upload-types.ts';
@@ -71,7 +72,6 @@ export async function discardJob(id: string, opts: DiscardOptions = {}): Promise
 }
 
 async function deleteAbandoned(job: JobRecord, connection: Connection): Promise<DiscardOutcome> {
-  const snapshotId = job.snapshotId!;
   let clients;
   try {
     clients = await createClients(connection);
@@ -79,16 +79,25 @@ async function deleteAbandoned(job: JobRecord, connection: Connection): Promise<
     throw deleteFailure(job, err);
   }
   try {
+    return await deleteAbandonedSnapshot(clients.ec2, job);
+  } finally {
+    clients.close();
+  }
+}
+
+/** Deletes a job's snapshot through EC2 unless it completed; a snapshot already gone is fine. Throws UploadError 'delete-failed'. */
+export async function deleteAbandonedSnapshot(ec2: EC2Client, job: JobRecord): Promise<DiscardOutcome> {
+  const snapshotId = job.snapshotId;
+  if (!snapshotId) return 'none';
+  try {
     // A job stopped while completing may have produced its snapshot after all: that one is the result, not litter.
-    const s = await snapshotState(clients.ec2, snapshotId);
+    const s = await snapshotState(ec2, snapshotId);
     if (!s) return 'already-gone';
     if (s.state === 'completed') return 'kept-completed';
-    await deleteSnapshot(clients.ec2, snapshotId);
+    await deleteSnapshot(ec2, snapshotId);
     return 'deleted';
   } catch (err) {
     if (notFound(err)) return 'already-gone';
     throw deleteFailure(job, err);
-  } finally {
-    clients.close();
   }
 }
