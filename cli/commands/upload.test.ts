@@ -131,7 +131,7 @@ describe('blockport upload against npm run emulator', () => {
     const putsFor = (snap: string) => emu.output().split('\n').filter((l) => l.startsWith(`PUT /snapshots/${snap}/blocks/`) && l.endsWith('→ 201')).length;
 
     // Slow every request so the interrupt lands mid-upload whatever the machine's speed.
-    expect((await setLatency(150)).ok).toBe(true);
+    expect((await setLatency(250)).ok).toBe(true);
     const child = spawn(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'upload', image, '--endpoint', emu.url, '--concurrency', String(window), '--no-progress'], {
       cwd: root,
       env: { ...process.env, ...env },
