@@ -279,8 +279,8 @@ export async function run(args: string[]): Promise<number> {
   let onSigint: (() => void) | undefined;
   try {
     const { sha256 } = await bestSha256();
-    // Whole milliseconds, as a browser's File.lastModified (sub-millisecond mtimes do not survive every copy tool).
-    const fingerprint = await fingerprintOf(source, { name: basename(p.image), lastModified: Math.trunc(st.mtimeMs) }, sha256);
+    // Whole milliseconds, rounded as fs.Stats.mtime is (sub-millisecond mtimes do not survive every copy tool).
+    const fingerprint = await fingerprintOf(source, { name: basename(p.image), lastModified: Math.round(st.mtimeMs) }, sha256);
     let job = store.job;
     let resumedBlocks = 0;
     if (job) {
