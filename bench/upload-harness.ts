@@ -65,9 +65,25 @@ async function hashRun(hash: 'webcrypto' | 'wasm', workers = 2): Promise<{ bytes
   }
 }
 
-/** Transport ceiling: PutSnapshotBlock of pre-hashed blocks straight from this page, `concurrency` in flight. */
-async function rawPuts(connection: Connection, blocks: number, concurrency: number): Promise<{ bytes: number; ms: number }> {
-  const { ebs, close } = await createClients(connection, { blobBodies: true });
+/** Pieces of the dry run on their own: workers read ('read'), also zero-scan ('scan') or also hash ('hash') claimed slices. */
+async function readRun(mode: 'read' | 'scan' | 'hash', workers = 2, sliceBytes = 8 * 1048576): Promise<{ bytes: number; ms: number }> {
+  const file = pickedFile();
+  const ws = Array.from({ length: workers }, () => new Worker(new URL('../workers/upload.worker.ts', import.meta.url), { type: 'module' }));
+  try {
+    const apis = ws.map((w) => wrap<PipelineWorkerApi>(w));
+    await Promise.all(apis.map((a) => a.open({ file })));
+    const claim = sliceClaimer(Math.ceil(file.size / 524288), sliceBytes / 524288);
+    const t0 = performance.now();
+    const bytes = (await Promise.all(apis.map((a) => a.readAll(proxy(claim), mode)))).reduce((a, b) => a + b, 0);
+    return { bytes, ms: performance.now() - t0 };
+  } finally {
+    for (const w of ws) w.terminate();
+  }
+}
+
+/** Transport ceiling: PutSnapshotBlock of pre-hashed blocks straight from this page, `concurrency` in flight, bodies as the engine sends them. */
+async function rawPuts(connection: Connection, blocks: number, concurrency: number, blobBodies = connection.kind !== 'emulator'): Promise<{ bytes: number; ms: number }> {
+  const { ebs, close } = await createClients(connection, { blobBodies });
   try {
     const snap = await ebs.send(new StartSnapshotCommand({ VolumeSize: Math.max(1, Math.ceil(blocks / 2048)) }));
     const data = Array.from({ length: 8 }, (_, k) => {
@@ -92,4 +108,4 @@ async function rawPuts(connection: Connection, blocks: number, concurrency: numb
   }
 }
 
-Object.assign(window, { __bench: { readCeiling, engineRun, hashRun, rawPuts } });
+Object.assign(window, { __bench: { readCeiling, readRun, engineRun, hashRun, rawPuts } });

@@ -215,6 +215,18 @@ describe('BlockPipeline over a raw image in a Blob (file-backed bodies)', () => 
     for (const [k, i] of order.entries()) expect(digests.subarray(k * 32, k * 32 + 32)).toEqual(await webCryptoSha256(got.get(i)!.bytes));
   });
 
+  it('with fileBodies off (the in-browser emulator) sends the bytes read, not Blobs', async () => {
+    const got = new Map<number, { bytes: Uint8Array; blob: boolean }>();
+    const out = await new BlockPipeline(openRaw(blobSource(new Blob([data]))), () => checkingSink(got), webCryptoSha256, { fileBodies: false }).run(
+      spec(6, { skipZeros: false }),
+      slices(6, 4),
+      () => undefined,
+    );
+    expect(out).toEqual({ kind: 'finished' });
+    expect([...got.values()].map((g) => g.blob)).toEqual([false, false, false, false, false, false]);
+    expect(firstDifference(got.get(3)!.bytes, data.subarray(3 * BLOCK_SIZE, 4 * BLOCK_SIZE))).toBe(-1);
+  });
+
   it('a file changed after its block was hashed fails with a "file changed" sentence, not a credentials one', async () => {
     const live = data.slice();
     // A source whose Blob slices see the file as it is when sliced, as a File does.

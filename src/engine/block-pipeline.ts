@@ -82,6 +82,8 @@ export class BlockPipeline {
     private readonly image: DiskImage,
     private readonly makeSink: SinkFactory | null,
     private readonly sha256: Sha256,
+    /** fileBodies: send a Blob over the file where the image has one (fetch transports); false sends the bytes read. */
+    private readonly options: { fileBodies?: boolean } = {},
   ) {}
 
   /** Stops claiming slices; blocks in flight finish. */
@@ -150,7 +152,7 @@ export class BlockPipeline {
         return null;
       }
       // A Blob over the file is sent by the browser straight from disk: no copy of the block stays in memory.
-      const body = (this.sink && this.image.blockBlob?.(index)) || bytes;
+      const body = (this.sink && this.options.fileBodies !== false && this.image.blockBlob?.(index)) || bytes;
       return { digest, body };
     };
 

@@ -31,9 +31,11 @@ export function createPipelineWorkerApi() {
       image = await openImage(blobSource(blob));
       const best = await bestSha256(args.hash);
       sha256 = best.sha256;
-      clients = args.connection ? await createClients(args.connection, { blobBodies: true }) : null;
+      // Blob bodies speed up fetch only; the in-browser emulator would read each one back (3-5x slower than bytes).
+      const overFetch = args.connection !== undefined && args.connection.kind !== 'emulator';
+      clients = args.connection ? await createClients(args.connection, { blobBodies: overFetch }) : null;
       const ebs = clients?.ebs;
-      pipeline = new BlockPipeline(image, ebs ? (id) => ebsBlockSink(ebs, id) : null, sha256);
+      pipeline = new BlockPipeline(image, ebs ? (id) => ebsBlockSink(ebs, id) : null, sha256, { fileBodies: overFetch });
       return { hash: best.kind, virtualSize: image.virtualSize };
     },
 
