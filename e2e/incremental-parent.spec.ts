@@ -90,7 +90,7 @@ test('a new version sends only the changed blocks, reads back as v2, and ListCha
 });
 
 test('a version over a parent without a manifest, reloaded mid-upload, resumes comparing against the parent: unchanged blocks are never sent', async ({ page }) => {
-  const v1 = makeTestImage('incremental-resume-v1', 48, 0x1c1d, 0);
+  const v1 = makeTestImage('incremental-resume-v1', 96, 0x1c1d, 0);
   // Every other data block rewritten: enough changed blocks to reload in the middle of sending them.
   const buf = readFileSync(v1.path);
   const next = prngBytes(0x1c1e);
@@ -111,12 +111,13 @@ test('a version over a parent without a manifest, reloaded mid-upload, resumes c
   await expect(page.getByTestId('parent-hint')).toHaveText(/no record of this snapshot's blocks/);
   await page.getByLabel("Compare against the parent's blocks (reads them first)").check();
   await startUpload(page, { concurrency: 1 });
-  await waitForPercent(page, 10);
+  await waitForPercent(page, 5);
   await page.reload();
 
   // The choice travelled with the job, so the resumed session compares the same way.
   const [job] = await storedJobs(page);
   expect(job?.parentCompare).toBe('read');
+  expect(job?.state).not.toBe('completed');
   await page.goto('/#/jobs');
   const card = page.getByTestId('job-card');
   await card.getByRole('button', { name: 'Resume…' }).click();

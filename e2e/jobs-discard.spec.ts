@@ -6,28 +6,32 @@ import type { Page } from '@playwright/test';
 test.describe.configure({ timeout: 300_000 });
 
 /** Starts an upload in the in-browser emulator, pauses it, reloads: an unfinished job with a pending snapshot. */
-async function pausedJob(page: Page, name: string, seed: number): Promise<{ id: string; snapshotId: string }> {
-  const image = makeTestImage(name, 32, seed);
+async function pausedJob(page: Page, name: string, seed: number): Promise<{ id: string; snapshotId: string; percent: string }> {
+  // Large enough, and one block at a time, that the pause lands well before the end.
+  const image = makeTestImage(name, 128, seed);
   await page.goto('/#/upload');
   await pickFile(page, image.path);
-  await startUpload(page, { concurrency: 2 });
-  await waitForPercent(page, 10);
+  await startUpload(page, { concurrency: 1 });
+  await waitForPercent(page, 3);
   await page.getByRole('button', { name: 'Pause' }).click();
   await expect(page.getByTestId('phase')).toHaveText('Paused');
+  const percent = (await page.getByTestId('percent').textContent())!.trim();
   await page.reload();
   const jobs = await storedJobs(page);
   expect(jobs).toHaveLength(1);
   const { id, snapshotId } = jobs[0]!;
   expect(snapshotId).toMatch(/^snap-/);
   expect((await describeSnapshot(page, snapshotId!)).state).toBe('pending');
-  return { id, snapshotId: snapshotId! };
+  return { id, snapshotId: snapshotId!, percent };
 }
 
 test('Discard deletes the abandoned pending snapshot through EC2, then forgets the job (by keyboard)', async ({ page }) => {
-  const { snapshotId } = await pausedJob(page, 'discard-32m', 0xd15c01);
+  const { snapshotId, percent } = await pausedJob(page, 'discard-128m', 0xd15c01);
   await page.goto('/#/jobs');
   const card = page.getByTestId('job-card');
   await expect(card.getByTestId('job-state')).toHaveText('Interrupted');
+  // The card measures progress as the run panel did before the reload: acknowledged bytes of the blocks to send.
+  await expect(card.getByTestId('job-progress')).toContainText(new RegExp(`^\\s*${percent.replace('.', '\\.')} · `));
 
   // The confirmation names the snapshot and says it will be deleted; focus lands on the safe choice, Escape backs out.
   const discard = card.getByRole('button', { name: 'Discard…' });
@@ -53,7 +57,7 @@ test('Discard deletes the abandoned pending snapshot through EC2, then forgets t
 });
 
 test('a failed delete says so and offers to forget the job anyway or keep it; nothing is forgotten silently', async ({ page }) => {
-  const { id, snapshotId } = await pausedJob(page, 'discard-fail-32m', 0xd15c02);
+  const { id, snapshotId } = await pausedJob(page, 'discard-fail-128m', 0xd15c02);
   // The job now claims an AWS endpoint nothing listens on: neither Cognito nor DeleteSnapshot can be reached.
   await moveJob(page, id, {
     kind: 'aws',
@@ -89,11 +93,14 @@ test('a failed delete says so and offers to forget the job anyway or keep it; no
 });
 
 test('a cancelled upload in the finished list is removed with its pending snapshot', async ({ page }) => {
-  const image = makeTestImage('discard-cancelled-64m', 64, 0xd15c03);
+  const image = makeTestImage('discard-cancelled-128m', 128, 0xd15c03);
   await page.goto('/#/upload');
   await pickFile(page, image.path);
   await startUpload(page, { concurrency: 1 });
-  await waitForPercent(page, 5);
+  await waitForPercent(page, 3);
+  // Paused first, so the two clicks of Cancel cannot race the end of the upload.
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await expect(page.getByTestId('phase')).toHaveText('Paused');
   await page.getByRole('button', { name: 'Cancel…' }).click();
   await page.getByRole('button', { name: 'Yes, cancel upload' }).click();
   await expect(page.getByTestId('run-panel')).toHaveAttribute('data-phase', 'cancelled');
@@ -105,7 +112,7 @@ test('a cancelled upload in the finished list is removed with its pending snapsh
   await page.goto('/#/jobs');
   const row = page.getByTestId('finished-job');
   await expect(row).toContainText('Cancelled');
-  await row.getByRole('button', { name: /^Delete the snapshot and remove discard-cancelled-64m\.img/ }).click();
+  await row.getByRole('button', { name: /^Delete the snapshot and remove discard-cancelled-128m\.img/ }).click();
   await expect(row).toHaveCount(0);
   expect(await describeSnapshot(page, job!.snapshotId!)).toEqual({ state: 'not-found' });
   expect(await storedJobs(page)).toEqual([]);

@@ -5,11 +5,11 @@ import { describeSnapshot, emulatorSummary, pickFile, readBack, startUpload, sto
 test.describe.configure({ timeout: 300_000 });
 
 test('a snapshot that timed out while paused gets its sentence and an explicit Start over; nothing is sent on its own', async ({ page }) => {
-  const image = makeTestImage('timed-out-32m', 32, 0x5eed0a);
+  const image = makeTestImage('timed-out-128m', 128, 0x5eed0a);
   await page.goto('/#/upload');
   await pickFile(page, image.path);
-  await startUpload(page, { concurrency: 2 });
-  await waitForPercent(page, 10);
+  await startUpload(page, { concurrency: 1 });
+  await waitForPercent(page, 3);
   await page.getByRole('button', { name: 'Pause' }).click();
   await expect(page.getByTestId('phase')).toHaveText('Paused');
   await page.reload();
