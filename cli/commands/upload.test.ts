@@ -7,7 +7,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
 import { blockDigestsOfFile, writeImageFile } from '../../bench/upload-image-file.ts';
-import { parseUploadArgs, run } from './upload.ts';
+import { ignoredOnResume, parseUploadArgs, run } from './upload.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -47,6 +47,17 @@ describe('blockport upload (arguments)', () => {
   it('parses flags, repeated tags and the image', () => {
     const p = parseUploadArgs(['disk.img', '--endpoint', 'http://127.0.0.1:1', '--tag', 'a=1', '--tag=b=x=y', '--volume-size', '8', '--concurrency=4', '--json', '--no-progress']);
     expect(p).toMatchObject({ image: 'disk.img', endpoint: 'http://127.0.0.1:1', json: true, progress: false, options: { tags: { a: '1', b: 'x=y' }, volumeSizeGiB: 8, concurrency: 4 } });
+  });
+
+  it('names the snapshot options a resume cannot apply (only those given and different)', () => {
+    const started = { volumeSizeGiB: 8, timeoutMinutes: 1440, description: 'web-01', tags: { team: 'infra' } };
+    expect(ignoredOnResume(parseUploadArgs(['disk.img']).options, started)).toEqual([]);
+    expect(ignoredOnResume(parseUploadArgs(['disk.img', '--description', 'web-01', '--tag', 'team=infra', '--volume-size', '8']).options, started)).toEqual([]);
+    expect(ignoredOnResume(parseUploadArgs(['disk.img', '--description', 'web-02', '--tag', 'team=ops', '--volume-size', '16', '--concurrency', '4']).options, started)).toEqual([
+      '--description',
+      '--tag',
+      '--volume-size',
+    ]);
   });
 
   it('refuses a bad command line with exit 2 and a sentence', async () => {

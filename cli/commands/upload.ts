@@ -9,7 +9,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createClients, publicConnection, type Connection } from '../../src/aws/clients.ts';
 import { openImage } from '../../src/images/open-image.ts';
 import { BlockState, ImageFormatError, type ByteSource } from '../../src/images/types.ts';
-import { ResumeError, UploadError, type Fingerprint, type JobRecord, type UploadOptions, type UploadProgress, type UploadReport } from '../../src/engine/upload-types.ts';
+import { ResumeError, UploadError, type Fingerprint, type JobRecord, type SnapshotParams, type UploadOptions, type UploadProgress, type UploadReport } from '../../src/engine/upload-types.ts';
 import { DEFAULTS, sliceBlocksFor } from '../../src/engine/upload-image.ts';
 import { bestSha256 } from '../../src/engine/block-digest.ts';
 import { BlockPipeline } from '../../src/engine/block-pipeline.ts';
@@ -201,6 +201,22 @@ function sameConnection(a: Connection, b: Connection): boolean {
   return JSON.stringify(publicConnection(a)) === JSON.stringify(publicConnection(b));
 }
 
+/** The snapshot options given now that differ from those the resumed snapshot was started with (as flag names). */
+export function ignoredOnResume(given: UploadOptions, started: SnapshotParams): string[] {
+  const out: string[] = [];
+  const differs = <T>(flag: string, now: T | undefined, then: T | undefined) => {
+    if (now !== undefined && JSON.stringify(now) !== JSON.stringify(then)) out.push(flag);
+  };
+  differs('--description', given.description, started.description);
+  differs('--tag', given.tags && Object.keys(given.tags).length ? given.tags : undefined, started.tags);
+  differs('--volume-size', given.volumeSizeGiB, started.volumeSizeGiB);
+  differs('--timeout', given.timeoutMinutes, started.timeoutMinutes);
+  differs('--encrypted', given.encrypted || undefined, started.encrypted || undefined);
+  differs('--kms-key-arn', given.kmsKeyArn, started.kmsKeyArn);
+  differs('--parent', given.parentSnapshotId, started.parentSnapshotId);
+  return out;
+}
+
 /** Builds the session for a job (new or resumed) over the file ledger. */
 async function sessionFor(job: JobRecord, source: ByteSource, store: FileLedgerStore, clients: { ebs: import('@aws-sdk/client-ebs').EBSClient; ec2: import('@aws-sdk/client-ec2').EC2Client }, opts: UploadOptions): Promise<UploadSession> {
   const { sha256 } = await bestSha256();
@@ -313,6 +329,9 @@ export async function run(args: string[]): Promise<number> {
         throw new ResumeError(`${err.message.replace(/ Start the upload again[^.]*\./, '')} Pass --restart to upload the image as a new snapshot.`, err.action, err.code);
       }
       resumedBlocks = store.writtenBlocks();
+      const ignored = ignoredOnResume(p.options, job.params);
+      if (ignored.length)
+        console.error(`blockport upload: ${ignored.join(', ')} differ${ignored.length === 1 ? 's' : ''} from the upload being resumed, which keeps what it was started with; pass --restart to upload with the new value${ignored.length === 1 ? '' : 's'}.`);
       if (p.progress)
         console.error(`blockport upload: resuming ${job.snapshotId ?? 'the upload'} from ${statePath}: ${resumedBlocks} of ${job.counters.blocksToSend} blocks already sent.`);
     } else {
