@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EBSClient } from '@aws-sdk/client-ebs';
 import type { BenchRow } from './types.ts';
-import { launchChromium, startVite } from './upload-browser.ts';
+import { chromium } from '@playwright/test';
+import { chromiumLaunchOptions } from '../e2e/chromium.ts';
+import { startVite } from './upload-browser.ts';
 import { spawnEmulator } from '../server/spawn-emulator.ts';
 import { downloadSnapshot } from '../src/engine/download.ts';
 import { patternBlock, rawReadMiBps, writeSnapshot } from '../src/engine/download-fixture.ts';
@@ -65,7 +67,9 @@ async function inBrowser(rows: BenchRow[]): Promise<void> {
   const g = 'download';
   const mib = Math.max(8, Math.round(128 * SCALE));
   const vite = await startVite();
-  const { browser } = await launchChromium();
+  // A persistent profile: its storage quota follows the disk (a fresh context's is small, and the picked file is in OPFS here).
+  const profile = await mkdtemp(join(tmpdir(), 'blockport-bench-profile-'));
+  const browser = await chromium.launchPersistentContext(profile, chromiumLaunchOptions());
   try {
     const page = await browser.newPage();
     // The app's download flow with OPFS in place of the native picker (as in the e2e specs).
@@ -159,6 +163,7 @@ async function inBrowser(rows: BenchRow[]): Promise<void> {
   } finally {
     await browser.close();
     await vite.close();
+    await rm(profile, { recursive: true, force: true });
   }
 }
 

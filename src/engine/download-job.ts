@@ -1,10 +1,12 @@
 // A download as a resumable job: ledger record + file handle + connection → downloadSnapshot. Runs in a worker.
+import { releaseProxy, transfer, wrap } from 'comlink';
 import { createClients, type Connection } from '../aws/clients.ts';
 import { downloadSnapshot, type DownloadProgress, type DownloadResult } from './download.ts';
 import { DownloadError } from './download-error.ts';
 import { DownloadLedger, type DownloadRecord } from './download-ledger.ts';
-import { openStagingTarget, removeStaged, stagingDir, writeStagedFile } from './download-staging.ts';
-import { openHandleTarget } from './download-target.ts';
+import { openHere, openStagingTarget, removeStaged, stagingDir, writeStagedFile } from './download-staging.ts';
+import { openHandleTarget, type AsyncAccessHandle } from './download-target.ts';
+import type { WriterApi } from './download-writer.ts';
 
 /** What a worker needs to run (or resume) the download recorded under recordId. */
 export interface DownloadJobArgs {
@@ -31,7 +33,7 @@ export async function runDownloadJob(args: DownloadJobArgs, onProgress?: (p: Dow
   const ac = new AbortController();
   running.set(rec.id, ac);
   const resuming = rec.blocksDone > 0;
-  let clients: Awaited<ReturnType<typeof createClients>> | undefined;
+  let clients: Clients | undefined;
   try {
     // Only the copy into the picked file is left: no listing, no fetching (the snapshot may even be gone).
     if (rec.staging && rec.phase === 'writing') {
@@ -39,16 +41,16 @@ export async function runDownloadJob(args: DownloadJobArgs, onProgress?: (p: Dow
       await finishStaged(ledger, rec, ac.signal, onProgress, 0);
       return { snapshotId: rec.snapshotId, size: rec.size ?? 0, volumeSize: 0, blockSize: 524288, blocksListed: rec.blocksTotal, blocksFetched: 0, blocksResumed: rec.blocksDone, blocksBeyondSize: 0 };
     }
+    clients = await clientsFor(args.connection);
     let target;
     try {
-      target = rec.staging ? await openStagingTarget(rec.staging, rec.fileName) : await openHandleTarget(rec.handle, resuming);
+      target = rec.staging ? await openStagingTarget(rec.staging, rec.fileName, { open: openInWriter }) : await openHandleTarget(rec.handle, resuming, openInWriter);
     } catch (err) {
       const msg = rec.staging
         ? `Blockport cannot use the browser's storage to assemble ${rec.fileName} (${(err as Error).message}). Close other tabs of Blockport, then resume.`
         : `The file ${rec.fileName} cannot be written (${(err as Error).message}). Grant access or pick another file, then resume.`;
       throw new DownloadError(msg, 'target', err);
     }
-    clients = await createClients(args.connection);
     await ledger.update(rec.id, { state: 'running', error: undefined });
     const result = await downloadSnapshot({
       ebs: clients.ebs,
@@ -142,8 +144,72 @@ export function cancelDownloadJob(recordId: string): boolean {
   return !!ac;
 }
 
+type Clients = Awaited<ReturnType<typeof createClients>>;
+
+// The in-browser emulator's clients, opened once per worker (per database) and kept: a worker runs many downloads.
+const emulatorClients = new Map<string, Promise<Clients>>();
+
+/** Clients for one run; close() releases them (a no-op for the kept emulator clients). */
+async function clientsFor(c: Connection): Promise<Clients> {
+  if (c.kind !== 'emulator') return createClients(c);
+  const key = c.dbName ?? '';
+  let p = emulatorClients.get(key);
+  if (!p) {
+    p = createClients(c);
+    emulatorClients.set(key, p);
+    p.catch(() => emulatorClients.delete(key));
+  }
+  return { ...(await p), close: () => undefined };
+}
+
 /** Loads what a download will need before one starts (for the emulator: its modules and database), so a click starts fetching sooner. */
 export async function warmDownloadJob(connection: Connection): Promise<void> {
-  if (connection.kind !== 'emulator') return;
-  (await createClients(connection)).close();
+  if (connection.kind === 'emulator') await clientsFor(connection);
+}
+
+/** An exactly-sized buffer to transfer (a view into a larger buffer is copied first). */
+function owned(data: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer) return data as Uint8Array<ArrayBuffer>;
+  return data.slice() as Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * Opens file's sync access handle in a writer worker of its own, so synchronous writes do not stall this thread's
+ * fetching and verifying; where a worker cannot start one (or the file is not in OPFS), opens it here.
+ */
+async function openInWriter(file: FileSystemFileHandle): Promise<AsyncAccessHandle> {
+  if (typeof Worker === 'undefined') return openHere(file);
+  const worker = new Worker(new URL('../../workers/download-writer.worker.ts', import.meta.url), { type: 'module', name: 'blockport-download-writer' });
+  const api = wrap<WriterApi>(worker);
+  const end = (): void => {
+    api[releaseProxy]();
+    worker.terminate();
+  };
+  try {
+    await Promise.race([
+      api.open(file),
+      new Promise<never>((_, reject) => worker.addEventListener('error', () => reject(new Error('the writer worker did not start')), { once: true })),
+    ]);
+  } catch (err) {
+    end();
+    // A file outside OPFS has no sync access handle anywhere: let the caller choose another way.
+    if ((err as Error).message !== 'the writer worker did not start') throw err;
+    return openHere(file);
+  }
+  return {
+    getSize: () => api.getSize(),
+    truncate: (size) => api.truncate(size),
+    write: (data, at) => {
+      const d = owned(data);
+      return api.write(transfer(d, [d.buffer]), at);
+    },
+    flush: () => api.flush(),
+    async close() {
+      try {
+        await api.close();
+      } finally {
+        end();
+      }
+    },
+  };
 }

@@ -4,7 +4,7 @@
 // cannot hold checkpoints itself. Packing keeps the staged copy (and the quota it needs) to the written data.
 import type { DownloadTarget } from './download.ts';
 import { DownloadError } from './download-error.ts';
-import { syncHandleTarget, type SyncAccessHandle } from './download-target.ts';
+import { asAsyncHandle, asyncHandleTarget, type AsyncAccessHandle, type SyncAccessHandle } from './download-target.ts';
 
 /** The OPFS directory that holds staged downloads. */
 export const STAGING_DIR = 'blockport-staging';
@@ -125,13 +125,12 @@ const POP = Uint8Array.from({ length: 256 }, (_, v) => {
 export async function openStagingTarget(
   name: string,
   fileName: string,
-  estimate: () => Promise<StorageRoom> = () => navigator.storage.estimate(),
+  opts: { open?: (file: FileSystemFileHandle) => Promise<AsyncAccessHandle>; estimate?: () => Promise<StorageRoom> } = {},
 ): Promise<DownloadTarget> {
-  const handle = (await (await stagingDir()).getFileHandle(name, { create: true })) as FileSystemFileHandle & {
-    createSyncAccessHandle(): Promise<SyncAccessHandle>;
-  };
-  const sync = await handle.createSyncAccessHandle();
-  const inner = syncHandleTarget(sync);
+  const file = await (await stagingDir()).getFileHandle(name, { create: true });
+  const sync = await (opts.open ?? openHere)(file);
+  const estimate = opts.estimate ?? (() => navigator.storage.estimate());
+  const inner = asyncHandleTarget(sync);
   let slots: BlockSlots | undefined;
   let bs = 0;
   const explained = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -147,7 +146,7 @@ export async function openStagingTarget(
         slots = new BlockSlots(listed);
         bs = blockSize;
         const packed = slots.count * blockSize;
-        checkRoom(packed - sync.getSize(), await estimate().catch(() => ({})), fileName);
+        checkRoom(packed - (await sync.getSize()), await estimate().catch(() => ({})), fileName);
         await inner.setSize(packed);
       }),
     // The picked file gets its size in the final pass; the staged copy is sized by plan().
@@ -158,6 +157,11 @@ export async function openStagingTarget(
     flush: inner.flush,
     close: inner.close,
   };
+}
+
+/** A sync access handle on this thread (workers only). */
+export async function openHere(file: FileSystemFileHandle): Promise<AsyncAccessHandle> {
+  return asAsyncHandle(await (file as FileSystemFileHandle & { createSyncAccessHandle(): Promise<SyncAccessHandle> }).createSyncAccessHandle());
 }
 
 /** Progress of the final pass, in bytes. */

@@ -10,24 +10,51 @@ export interface SyncAccessHandle {
   close(): void;
 }
 
-/** A target over an OPFS sync access handle (workers only): in-place writes, durable on flush. */
-export function syncHandleTarget(h: SyncAccessHandle): DownloadTarget {
+/** A sync access handle served by another thread (the download writer worker): every call a message. */
+export interface AsyncAccessHandle {
+  getSize(): Promise<number>;
+  truncate(size: number): Promise<void>;
+  /** Writes data at offset; data may be transferred (detached) by the call. */
+  write(data: Uint8Array, at: number): Promise<void>;
+  flush(): Promise<void>;
+  /** Flushes and closes. */
+  close(): Promise<void>;
+}
+
+/** The async form of a sync access handle used on its own thread. */
+export function asAsyncHandle(h: SyncAccessHandle): AsyncAccessHandle {
   return {
-    async setSize(size) {
-      if (h.getSize() !== size) h.truncate(size);
-    },
-    async write(offset, data) {
+    getSize: async () => h.getSize(),
+    truncate: async (size) => h.truncate(size),
+    async write(data, at) {
       let done = 0;
-      while (done < data.length) done += h.write(data.subarray(done), { at: offset + done });
+      while (done < data.length) done += h.write(data.subarray(done), { at: at + done });
     },
-    async flush() {
-      h.flush();
-      return true;
-    },
+    flush: async () => h.flush(),
     async close() {
       h.flush();
       h.close();
     },
+  };
+}
+
+/** A target over an OPFS sync access handle on this thread (workers only): in-place writes, durable on flush. */
+export function syncHandleTarget(h: SyncAccessHandle): DownloadTarget {
+  return asyncHandleTarget(asAsyncHandle(h));
+}
+
+/** A target over a sync access handle on any thread (the writer worker's, or this one's): durable on flush. */
+export function asyncHandleTarget(h: AsyncAccessHandle): DownloadTarget {
+  return {
+    async setSize(size) {
+      if ((await h.getSize()) !== size) await h.truncate(size);
+    },
+    write: (offset, data) => h.write(data, offset),
+    async flush() {
+      await h.flush();
+      return true;
+    },
+    close: () => h.close(),
   };
 }
 
@@ -43,14 +70,19 @@ export function writableTarget(w: FileSystemWritableFileStream): DownloadTarget 
 }
 
 /**
- * Opens the best target for a file handle: a sync access handle where the platform allows it (OPFS, in a worker),
- * otherwise a writable stream (keeping existing data when resuming, which copies the file once).
+ * Opens the best target for a file handle: a sync access handle where the platform allows it (OPFS, in a worker;
+ * opened by `open` when given, e.g. in a writer worker), otherwise a writable stream (keeping existing data when
+ * resuming, which copies the file once).
  */
-export async function openHandleTarget(handle: FileSystemFileHandle, resuming: boolean): Promise<DownloadTarget> {
+export async function openHandleTarget(
+  handle: FileSystemFileHandle,
+  resuming: boolean,
+  open?: (file: FileSystemFileHandle) => Promise<AsyncAccessHandle>,
+): Promise<DownloadTarget> {
   const h = handle as FileSystemFileHandle & { createSyncAccessHandle?: () => Promise<SyncAccessHandle> };
   if (typeof h.createSyncAccessHandle === 'function') {
     try {
-      return syncHandleTarget(await h.createSyncAccessHandle());
+      return asyncHandleTarget(open ? await open(handle) : asAsyncHandle(await h.createSyncAccessHandle()));
     } catch {
       // Not an OPFS file (or not in a worker): the writable stream works everywhere handles exist.
     }

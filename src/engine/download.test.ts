@@ -96,6 +96,50 @@ describe('downloadSnapshot', () => {
     expect(r).toMatchObject({ blocksFetched: 3, blocksBeyondSize: 2 });
   });
 
+  it('commits a block only after a flush that began once its write had completed, and keeps fetching during slow flushes', async () => {
+    const emu = createMemoryEmulator({ completionDelayMs: 0 });
+    const blocks = new Map<number, Uint8Array>();
+    for (let i = 0; i < 60; i++) blocks.set(i, patternBlock(500 + i));
+    const id = await writeSnapshot(emu.ebs, blocks);
+    const t = sparseTarget();
+    const log: string[] = [];
+    let flushing = 0;
+    let writesDuringFlush = 0;
+    const slow = {
+      ...t,
+      async write(offset: number, data: Uint8Array) {
+        if (flushing) writesDuringFlush++;
+        await t.write(offset, data);
+        log.push(`w${offset / BS}`);
+      },
+      async flush() {
+        const seen = log.length;
+        flushing++;
+        await new Promise((r) => setTimeout(r, 30));
+        flushing--;
+        log.push(`f${seen}`);
+        return true;
+      },
+    };
+    const committed: number[] = [];
+    await downloadSnapshot({
+      ebs: emu.ebs,
+      snapshotId: id,
+      target: slow,
+      concurrency: 4,
+      checkpointEvery: 8,
+      commit: async (indices) => {
+        // Every committed block was written before the start of the latest completed flush.
+        const f = log.filter((e) => e.startsWith('f')).at(-1);
+        const covered = new Set(log.slice(0, f ? Number(f.slice(1)) : 0).filter((e) => e.startsWith('w')).map((e) => Number(e.slice(1))));
+        for (const i of indices) expect(covered.has(i) || t.closes > 0).toBe(true);
+        committed.push(...indices);
+      },
+    });
+    expect(committed.sort((a, b) => a - b)).toEqual([...blocks.keys()]);
+    expect(writesDuringFlush).toBeGreaterThan(0);
+  });
+
   it('reads a child through its parent: inherited blocks, overwrites and zeros over data', async () => {
     const emu = createMemoryEmulator({ completionDelayMs: 0 });
     const v1 = new Map([[0, patternBlock(1)], [1, patternBlock(2)], [2, patternBlock(3)]]);

@@ -14,9 +14,12 @@ export interface DownloadTarget {
   plan?(listed: Uint8Array, size: number, blockSize: number): Promise<void>;
   /** Makes the file exactly size bytes; bytes never written read as zeros (that is how holes become zeros). */
   setSize(size: number): Promise<void>;
-  /** Writes data at offset. Calls are never concurrent. */
+  /** Writes data at offset; data may be detached afterwards. Writes are never concurrent with each other. */
   write(offset: number, data: Uint8Array): Promise<void>;
-  /** Makes every write so far durable; false when the target can only do that on close. */
+  /**
+   * Makes every write that completed before the call durable; false when the target can only do that on close.
+   * Later writes may start while it runs.
+   */
   flush(): Promise<boolean>;
   /** Commits and releases the file; every write is durable afterwards. */
   close(): Promise<void>;
@@ -215,20 +218,36 @@ export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadR
   };
   report();
 
-  // Writes, flushes and ledger commits run one after another on this chain.
+  // Writes run one after another on this chain. Checkpoints (flush, then ledger commit) run on their own chain,
+  // so fetching never waits for a flush; a lane waits only when checkpoints fall two intervals behind.
   let chain: Promise<unknown> = Promise.resolve();
   let pending: number[] = [];
   const every = opts.checkpointEvery ?? 64;
   const everyMs = opts.checkpointMs ?? 1000;
   let lastCheckpoint = Date.now();
-  const checkpoint = async (closing: boolean): Promise<void> => {
+  let checkpoints: Promise<void> = Promise.resolve();
+  let checkpointing = false;
+  const checkpoint = (): Promise<void> => {
     lastCheckpoint = Date.now();
-    const durable = closing ? (await target.close(), true) : await target.flush();
-    if (durable && pending.length && opts.commit) {
-      const batch = pending;
-      pending = [];
-      await opts.commit(batch);
-    } else if (durable) pending = [];
+    const batch = pending;
+    pending = [];
+    checkpointing = true;
+    checkpoints = checkpoints
+      .then(async () => {
+        try {
+          // Only blocks whose writes completed are in batch: the flush covers them all.
+          if (!(await target.flush())) throw new Error('not durable before close');
+          if (batch.length && opts.commit) await opts.commit(batch);
+        } catch (err) {
+          // Kept for the final close, which makes them durable or fails the download.
+          pending = batch.concat(pending);
+          if ((err as Error).message !== 'not durable before close') throw err;
+        }
+      })
+      .finally(() => {
+        checkpointing = false;
+      });
+    return checkpoints;
   };
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const p = chain.then(fn);
@@ -270,8 +289,12 @@ export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadR
       await serial(async () => {
         if (part.length) await target.write(offset, part);
         pending.push(block.index);
-        if (pending.length >= every || Date.now() - lastCheckpoint >= everyMs) await checkpoint(false);
       });
+      if (!checkpointing && (pending.length >= every || Date.now() - lastCheckpoint >= everyMs)) {
+        checkpoint().catch((err) => {
+          failure ??= err;
+        });
+      } else if (pending.length >= 2 * every) await checkpoints;
       fetched++;
       done++;
       report();
@@ -284,7 +307,12 @@ export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadR
     }),
   );
   await Promise.all(lanes);
-  await serial(() => checkpoint(true));
+  await checkpoints.catch((err) => {
+    failure ??= err;
+  });
+  // Closing makes every write durable: then the blocks not yet committed are recorded too.
+  await serial(() => target.close());
+  if (pending.length && opts.commit) await opts.commit(pending);
 
   if (failure || signal?.aborted) {
     if (failure instanceof DownloadError) throw failure;

@@ -192,10 +192,10 @@ export class DownloadsState {
       const msg = (e as Error).message ?? String(e);
       if (!/cancelled/.test(msg)) this.problem = msg;
     } finally {
-      worker.terminate();
       this.workers.delete(recordId);
-      // Ready for the next one: its worker loads while the person reads the result.
-      this.warm(connection);
+      // The run has ended and its files are closed: the worker, modules loaded, serves the next download.
+      if (!this.spare) this.spare = { pair: { worker, api }, kind: connection.kind };
+      else worker.terminate();
       await this.refresh();
     }
   }
