@@ -52,6 +52,7 @@ test('Discard deletes the abandoned pending snapshot through EC2, then forgets t
 
   await expect(card).toHaveCount(0);
   await expect(page.getByTestId('no-jobs')).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Unfinished uploads' })).toBeFocused();
   expect(await describeSnapshot(page, snapshotId)).toEqual({ state: 'not-found' });
   expect(await storedJobs(page)).toEqual([]);
 });

@@ -236,13 +236,13 @@ class JobsState {
    * Deletes an unfinished job's pending snapshot, then forgets the job and its ledger. When the delete fails the job
    * stays, with a sentence and the choice to forget it anyway or keep it.
    */
-  async discard(job: JobRecord): Promise<void> {
-    await this.#forget(job, { connection: connectionFor(job) });
+  async discard(job: JobRecord): Promise<boolean> {
+    return this.#forget(job, { connection: connectionFor(job) });
   }
 
   /** Forgets a job without touching its snapshot (a finished job, or after a failed delete the person chose this). */
-  async forget(job: JobRecord): Promise<void> {
-    await this.#forget(job, { keepSnapshot: true });
+  async forget(job: JobRecord): Promise<boolean> {
+    return this.#forget(job, { keepSnapshot: true });
   }
 
   /** Keeps a job whose snapshot could not be deleted: the sentence goes, the card stays resumable. */
@@ -250,15 +250,18 @@ class JobsState {
     if (this.problems[job.id]?.code === 'delete-failed') this.#problem(job.id, undefined);
   }
 
-  async #forget(job: JobRecord, opts: DiscardOptions): Promise<void> {
-    if (this.activity[job.id]) return;
+  /** True when the job is gone. */
+  async #forget(job: JobRecord, opts: DiscardOptions): Promise<boolean> {
+    if (this.activity[job.id]) return false;
     this.activity = this.#set(this.activity, job.id, 'discarding');
     try {
       await discardJob(job.id, opts);
       runs.remove(job.id);
       this.#problem(job.id, undefined);
+      return true;
     } catch (e) {
       this.#problem(job.id, toProblem(e, 'The job could not be discarded'));
+      return false;
     } finally {
       this.activity = this.#set(this.activity, job.id, undefined);
       await this.refresh();
