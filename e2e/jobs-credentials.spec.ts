@@ -27,8 +27,22 @@ async function serverPuts(): Promise<number> {
   return n;
 }
 
-/** Connects the page to the emulator server in AWS mode (Cognito identity pool, direct cross-origin endpoint). */
+/**
+ * Connects the page to the emulator server in AWS mode (Cognito identity pool, direct cross-origin endpoint).
+ * One more try after a reload: on a loaded machine the dev server's first load of the AWS SDK chunks can abort
+ * the very first request (seen as a network failure); what is under test here starts after a working connection.
+ */
 async function connect(page: Page): Promise<void> {
+  const result = page.getByTestId('connection-result');
+  for (let attempt = 1; ; attempt++) {
+    await tryConnect(page);
+    if ((await result.getAttribute('data-ok')) === 'true' || attempt === 2) break;
+    await page.reload();
+  }
+  expect(await result.getAttribute('data-ok'), await result.innerText()).toBe('true');
+}
+
+async function tryConnect(page: Page): Promise<void> {
   await page.goto('/#/connection');
   await page.getByLabel('Amazon Web Services').check();
   await page.getByLabel('Region').fill('us-east-1');
@@ -36,25 +50,25 @@ async function connect(page: Page): Promise<void> {
   await page.getByLabel(/Custom endpoint/).check();
   await page.getByLabel('Endpoint URL', { exact: true }).fill(emu.url);
   await page.getByRole('button', { name: 'Test connection' }).click();
-  const result = page.getByTestId('connection-result');
-  await expect(result).toBeVisible({ timeout: 60_000 });
-  expect(await result.getAttribute('data-ok'), await result.innerText()).toBe('true');
+  await expect(page.getByTestId('connection-result')).toBeVisible({ timeout: 60_000 });
 }
 
 test('keys the service refuses on resume get a sentence and Reconnect; nothing is sent until the connection works again', async ({ page }) => {
-  const image = makeTestImage('credentials-64m', 64, 0x5eed0c);
+  const image = makeTestImage('credentials-128m', 128, 0x5eed0c);
   await connect(page);
   await page.goto('/#/upload');
   await expect(page.getByTestId('mode')).toContainText('AWS us-east-1');
   await pickFile(page, image.path);
-  await startUpload(page, { concurrency: 2 });
-  await waitForPercent(page, 10);
+  // One block at a time, paused early: most of the blocks are left for after the reconnect.
+  await startUpload(page, { concurrency: 1 });
+  await waitForPercent(page, 3);
   await page.getByRole('button', { name: 'Pause' }).click();
-  await expect(page.getByTestId('phase')).toHaveText('Paused');
+  await expect(page.getByTestId('phase')).toHaveText('Paused', { timeout: 60_000 });
   await page.reload();
   const [job] = await storedJobs(page);
   expect(job?.connection.kind).toBe('aws');
   const putsBefore = await serverPuts();
+  expect(job?.state).toBe('paused');
 
   // From now on Cognito hands out an access key the service never issued: every signed request is refused
   // (UnrecognizedClient / AuthFailure), as with keys that were revoked.

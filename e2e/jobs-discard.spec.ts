@@ -14,7 +14,7 @@ async function pausedJob(page: Page, name: string, seed: number): Promise<{ id: 
   await startUpload(page, { concurrency: 1 });
   await waitForPercent(page, 3);
   await page.getByRole('button', { name: 'Pause' }).click();
-  await expect(page.getByTestId('phase')).toHaveText('Paused');
+  await expect(page.getByTestId('phase')).toHaveText('Paused', { timeout: 60_000 });
   const percent = (await page.getByTestId('percent').textContent())!.trim();
   await page.reload();
   const jobs = await storedJobs(page);
@@ -101,7 +101,7 @@ test('a cancelled upload in the finished list is removed with its pending snapsh
   await waitForPercent(page, 3);
   // Paused first, so the two clicks of Cancel cannot race the end of the upload.
   await page.getByRole('button', { name: 'Pause' }).click();
-  await expect(page.getByTestId('phase')).toHaveText('Paused');
+  await expect(page.getByTestId('phase')).toHaveText('Paused', { timeout: 60_000 });
   await page.getByRole('button', { name: 'Cancel…' }).click();
   await page.getByRole('button', { name: 'Yes, cancel upload' }).click();
   await expect(page.getByTestId('run-panel')).toHaveAttribute('data-phase', 'cancelled');

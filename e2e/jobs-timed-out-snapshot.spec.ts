@@ -11,7 +11,7 @@ test('a snapshot that timed out while paused gets its sentence and an explicit S
   await startUpload(page, { concurrency: 1 });
   await waitForPercent(page, 3);
   await page.getByRole('button', { name: 'Pause' }).click();
-  await expect(page.getByTestId('phase')).toHaveText('Paused');
+  await expect(page.getByTestId('phase')).toHaveText('Paused', { timeout: 60_000 });
   await page.reload();
   const [job] = await storedJobs(page);
   const old = job!.snapshotId!;
