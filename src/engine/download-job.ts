@@ -52,6 +52,7 @@ export async function runDownloadJob(args: DownloadJobArgs, onProgress?: (p: Dow
       throw new DownloadError(msg, 'target', err);
     }
     await ledger.update(rec.id, { state: 'running', error: undefined });
+    let lastSent = -Infinity;
     const result = await downloadSnapshot({
       ebs: clients.ebs,
       snapshotId: rec.snapshotId,
@@ -68,7 +69,12 @@ export async function runDownloadJob(args: DownloadJobArgs, onProgress?: (p: Dow
           rec.blocksTotal = p.blocksTotal;
           void ledger.update(rec.id, { blocksTotal: p.blocksTotal });
         }
-        onProgress?.(p);
+        // Progress crosses to the page (a message each way) at most every 50 ms, and always at the start and end.
+        const now = performance.now();
+        if (now - lastSent >= 50 || p.blocksDone === 0 || p.blocksDone === p.blocksTotal) {
+          lastSent = now;
+          onProgress?.(p);
+        }
       },
     });
     if (rec.staging) {

@@ -272,6 +272,8 @@ export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadR
   const queue = todo();
   let failure: unknown;
 
+  const lanesCount = Math.max(1, opts.concurrency ?? 8);
+  let writing = 0;
   const lane = async (): Promise<void> => {
     while (!failure && !signal?.aborted) {
       const { value: block, done: end } = await queue.next();
@@ -286,27 +288,41 @@ export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadR
       const data = await fetchBlock(ebs, snapshotId, block, opts);
       arrived++;
       const part = offset + data.length > size ? data.subarray(0, size - offset) : data;
-      await serial(async () => {
+      // The lane fetches on while its block is written; progress counts the block once the write completes.
+      const written = serial(async () => {
         if (part.length) await target.write(offset, part);
         pending.push(block.index);
+        fetched++;
+        done++;
+        report();
+        if (!checkpointing && (pending.length >= every || Date.now() - lastCheckpoint >= everyMs)) {
+          checkpoint().catch((err) => {
+            failure ??= err;
+          });
+        }
       });
-      if (!checkpointing && (pending.length >= every || Date.now() - lastCheckpoint >= everyMs)) {
-        checkpoint().catch((err) => {
+      writing++;
+      written.then(
+        () => writing--,
+        (err) => {
+          writing--;
           failure ??= err;
-        });
-      } else if (pending.length >= 2 * every) await checkpoints;
-      fetched++;
-      done++;
-      report();
+        },
+      );
+      // Memory stays bounded by the window: at most one queued write per lane beyond those fetching.
+      if (writing > lanesCount) await written.catch(() => undefined);
+      if (pending.length >= 2 * every) await checkpoints.catch(() => undefined);
     }
   };
 
-  const lanes = Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, () =>
+  const lanes = Array.from({ length: lanesCount }, () =>
     lane().catch((err) => {
       failure ??= err;
     }),
   );
   await Promise.all(lanes);
+  // Every queued write, then the checkpoint the last of them may have started.
+  await chain;
   await checkpoints.catch((err) => {
     failure ??= err;
   });
