@@ -202,39 +202,15 @@ export class BlockPipeline {
       }
     };
 
-    // `done` is called once the block no longer needs its view of the slice: after hashing when the body is a file Blob
-    // (or nothing is sent), after the put when the body is the view itself.
-    const send = (index: number, bytes: Uint8Array, done: (sentView: boolean) => void): Promise<void> =>
+    const send = (index: number, bytes: Uint8Array): Promise<void> =>
       prepare(index, bytes).then(
-        (job) => {
-          if (!job || !this.sink || !(job.body instanceof Uint8Array)) {
-            done(false);
-            return job ? transmit(index, job.digest, job.body) : undefined;
-          }
-          return transmit(index, job.digest, job.body).finally(() => done(true));
-        },
+        (job) => (job ? transmit(index, job.digest, job.body) : undefined),
         (err: unknown) => {
-          done(false);
           // Hashing failures are not the service's: report as they are.
           pacer.release({ ok: false });
           failure ??= describeFailure(err, { index });
         },
       );
-
-    // A slice's buffer is freed (detached) as soon as no block needs it, instead of waiting for the worker's next GC:
-    // V8 collects 16 MiB buffers late, and two workers' garbage was most of the memory of an upload. A buffer a view
-    // of which went to the sink is left alone (the transport may still hold it).
-    const sliceHolder = (buffer: ArrayBufferLike) => {
-      let refs = 1;
-      let lent = false;
-      return {
-        hold: () => void refs++,
-        done: (sentView: boolean) => {
-          lent ||= sentView;
-          if (--refs === 0 && !lent) (buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
-        },
-      };
-    };
 
     const readSlice = async (): Promise<{ first: number; bytes: Uint8Array | null; todo: number[] } | null> => {
       for (;;) {
@@ -270,7 +246,6 @@ export class BlockPipeline {
       const cur = await next;
       if (!cur || !cur.bytes) break;
       next = readSlice();
-      const holder = sliceHolder(cur.bytes.buffer);
       for (const i of cur.todo) {
         if (failure) break;
         const off = (i - cur.first) * BLOCK_SIZE;
@@ -283,12 +258,10 @@ export class BlockPipeline {
         await pacer.acquire();
         buf.started.push(i);
         queue();
-        holder.hold();
-        const p = send(i, bytes, holder.done);
+        const p = send(i, bytes);
         sends.add(p);
         void p.finally(() => sends.delete(p));
       }
-      holder.done(false);
       if (failure) break;
     }
     await next.catch(() => null);

@@ -4,7 +4,6 @@ import type { ByteSource } from './types.ts';
 export function blobSource(blob: Blob): ByteSource {
   return {
     size: blob.size,
-    freshReads: true,
     async read(offset, length) {
       const end = Math.min(blob.size, offset + length);
       if (offset >= end) return new Uint8Array(0);

@@ -15,8 +15,8 @@ export function openRaw(source: ByteSource): DiskImage {
     },
     async readBlocks(first, count) {
       const bytes = await source.read(first * BLOCK_SIZE, count * BLOCK_SIZE);
-      // A whole, fresh read is the answer as is; a short tail needs zero padding, a shared view a copy of its own.
-      if (source.freshReads && bytes.length === count * BLOCK_SIZE) return bytes;
+      // A whole read is the answer as is (readers only read it); only a short tail needs a zero-padded copy.
+      if (bytes.length === count * BLOCK_SIZE) return bytes;
       const out = new Uint8Array(count * BLOCK_SIZE);
       out.set(bytes);
       return out;

@@ -10,8 +10,6 @@ export interface ByteSource {
   readonly size: number;
   /** Bytes [offset, offset+length), shorter only where the source ends. */
   read(offset: number, length: number): Promise<Uint8Array>;
-  /** True when read() always returns a new buffer of its own (never a view of shared bytes): callers may keep or free it. */
-  readonly freshReads?: boolean;
   /** Bytes [offset, end) as a Blob that refers to the source without copying (Blob/File sources only). */
   slice?(offset: number, end: number): Blob;
 }
@@ -43,7 +41,6 @@ export interface DiskImage {
   /**
    * Virtual bytes of blocks [first, first+count) as one buffer of count × BLOCK_SIZE bytes;
    * past virtualSize and in unallocated or zero regions the bytes are zero. Reads are coalesced.
-   * The buffer is the caller's own (never a view of shared or cached bytes), so the caller may free it when done.
    */
   readBlocks(first: number, count: number): Promise<Uint8Array>;
   /**
