@@ -179,7 +179,7 @@ async function inBrowser(rows: BenchRow[]): Promise<void> {
       value: r.picked,
       unit: 'MiB/s',
       ceiling: { name: '(g*) raw reads', value: r.raw },
-      note: `${r.mib} MiB, timed from the click to the committed file`,
+      note: `${r.mib} MiB, timed from the click to the committed file; median of ${ROUNDS} rounds`,
     });
     rows.push({ group: g, name: '(gu) upload of the same data into the in-browser emulator, one put at a time (fixture)', value: r.upload, unit: 'MiB/s', ceiling: { name: '(g) download', value: r.engine } });
     log(`browser: raw ${r.raw.toFixed(0)} MiB/s, engine ${r.engine.toFixed(0)} MiB/s, picked ${r.picked.toFixed(0)} MiB/s`);
