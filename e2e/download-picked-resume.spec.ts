@@ -184,3 +184,57 @@ test('a download stopped while writing the picked file resumes by writing it aga
   expect(got.hex).toBe(want);
   expect(await staged(page)).toEqual([]);
 });
+
+test('a staged copy the browser cleared is not trusted: the download starts over and is still identical', async ({ page }) => {
+  await page.addInitScript(stubPicker);
+  await page.goto('/#/download');
+  const BS = 524288;
+  const { snapshotId, want } = await page.evaluate(async (BS) => {
+    const u = { clients: '/src/aws/clients.ts', fixture: '/src/engine/download-fixture.ts', ledger: '/src/engine/download-ledger.ts' } as Record<string, string>;
+    const { createClients } = (await import(/* @vite-ignore */ u.clients!)) as typeof import('../src/aws/clients.ts');
+    const { writeSnapshot, patternBlock } = (await import(/* @vite-ignore */ u.fixture!)) as typeof import('../src/engine/download-fixture.ts');
+    const { DownloadLedger } = (await import(/* @vite-ignore */ u.ledger!)) as typeof import('../src/engine/download-ledger.ts');
+    const blocks = new Map([[0, patternBlock(11)], [5, patternBlock(12)], [6, patternBlock(13)]]);
+    const { ebs, close } = await createClients({ kind: 'emulator' });
+    const snapshotId = await writeSnapshot(ebs, blocks);
+    close();
+    const size = 8 * BS;
+    const file = new Uint8Array(size);
+    for (const [i, d] of blocks) file.set(d, i * BS);
+    const picked = await (await navigator.storage.getDirectory()).getFileHandle('picked-lost.img', { create: true });
+    // The ledger says blocks 0 and 5 are staged, but no staged copy exists any more.
+    const bitmap = new Uint8Array(1);
+    bitmap[0] = 1 | (1 << 5);
+    await new DownloadLedger().create({
+      id: 'rec-lost',
+      snapshotId,
+      connection: { kind: 'emulator' },
+      handle: picked,
+      viaOpfs: false,
+      staging: 'rec-lost.part',
+      phase: 'fetching',
+      fileName: 'picked-lost.img',
+      size,
+      bitmap,
+      blocksDone: 2,
+      blocksTotal: 3,
+      state: 'running',
+      created: Date.now(),
+      updated: Date.now(),
+    });
+    const d = new Uint8Array(await crypto.subtle.digest('SHA-256', file));
+    return { snapshotId, want: [...d].map((b) => b.toString(16).padStart(2, '0')).join('') };
+  }, BS);
+  await page.reload();
+  await page.goto('/#/download');
+  const row = page.locator(`[data-testid="download-row"][data-snapshot-id="${snapshotId}"]`);
+  await expect(row).toHaveAttribute('data-state', 'paused');
+  await row.getByRole('button', { name: 'Resume' }).click();
+  await expect(row).toHaveAttribute('data-state', 'completed', { timeout: 60_000 });
+  // All three blocks were fetched again, none trusted from the lost copy.
+  expect(Number(await row.getAttribute('data-fetched'))).toBe(3);
+  const got = await opfsSha256(page, 'picked-lost.img');
+  expect(got.size).toBe(8 * BS);
+  expect(got.hex).toBe(want);
+  expect(await staged(page)).toEqual([]);
+});

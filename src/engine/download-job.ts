@@ -35,6 +35,12 @@ export async function runDownloadJob(args: DownloadJobArgs, onProgress?: (p: Dow
   const resuming = rec.blocksDone > 0;
   let clients: Clients | undefined;
   try {
+    // The browser may have cleared the staged copy (storage pressure, site data): its blocks are gone, so
+    // the ledger must not claim them; the download starts over rather than write zeros in their place.
+    if (rec.staging && (rec.blocksDone > 0 || rec.phase === 'writing') && !(await stagedBytes(rec.staging))) {
+      Object.assign(rec, { bitmap: new Uint8Array(0), blocksDone: 0, phase: 'fetching' });
+      await ledger.update(rec.id, { bitmap: rec.bitmap, blocksDone: 0, phase: 'fetching' });
+    }
     // Only the copy into the picked file is left: no listing, no fetching (the snapshot may even be gone).
     if (rec.staging && rec.phase === 'writing') {
       await ledger.update(rec.id, { state: 'running', error: undefined });
@@ -91,6 +97,15 @@ export async function runDownloadJob(args: DownloadJobArgs, onProgress?: (p: Dow
   } finally {
     running.delete(rec.id);
     clients?.close();
+  }
+}
+
+/** Size of a staged file, 0 when it is missing. */
+async function stagedBytes(name: string): Promise<number> {
+  try {
+    return (await (await (await stagingDir()).getFileHandle(name)).getFile()).size;
+  } catch {
+    return 0;
   }
 }
 
