@@ -49,20 +49,27 @@ for (const cut of [0.35, 0.6, 0.85]) {
     test.setTimeout(300_000);
     const dbName = `e2e-resume-${Date.now()}`;
     await quietVite(page);
-  await page.goto('/');
+    await page.goto('/');
     await loadEngine(page, imagePath);
-    const jobId = await page.evaluate(
-      async ({ dbName, cut, ceiling }) => {
-        const w = window as unknown as EngineWindow;
-        const file = (document.getElementById('engine-file') as HTMLInputElement).files![0]!;
-        const run = await w.__engine.startUpload({ file, connection: { kind: 'emulator', dbName }, options: { concurrency: ceiling, workers: 2 } });
-        await new Promise<void>((resolve) => run.onProgress((p) => p.ackedBlocks >= cut * p.totalBlocks && resolve()));
-        return run.jobId;
-      },
-      { dbName, cut, ceiling: CEILING },
-    );
-    // The tab goes away with blocks in flight.
-    await page.reload();
+    // The page reloads itself in the progress callback that crosses the cut, so the tab goes away with blocks in
+    // flight however fast the upload runs (a reload sent from the test could arrive after the last block).
+    const reloaded = page.waitForEvent('load');
+    await page
+      .evaluate(
+        async ({ dbName, cut, ceiling }) => {
+          const w = window as unknown as EngineWindow;
+          const file = (document.getElementById('engine-file') as HTMLInputElement).files![0]!;
+          const run = await w.__engine.startUpload({ file, connection: { kind: 'emulator', dbName }, options: { concurrency: ceiling, workers: 2 } });
+          sessionStorage.setItem('e2e-job', run.jobId);
+          await new Promise<void>(() => run.onProgress((p) => p.ackedBlocks >= cut * p.totalBlocks && location.reload()));
+        },
+        { dbName, cut, ceiling: CEILING },
+      )
+      .catch((e: Error) => {
+        if (!/destroyed|navigat|closed/i.test(e.message)) throw e;
+      });
+    await reloaded;
+    const jobId = (await page.evaluate(() => sessionStorage.getItem('e2e-job')))!;
     await loadEngine(page, imagePath);
     const result = await page.evaluate(
       async ({ jobId, dbName }) => {

@@ -33,6 +33,29 @@ export async function waitForPercent(page: Page, percent: number, timeout = 170_
   return (await handle.jsonValue()) as number;
 }
 
+/**
+ * Reloads the page from inside it as soon as the run panel shows at least `percent` (and less than 100), so the
+ * tab goes away mid-upload however fast the upload runs; returns the percent it showed.
+ */
+export async function reloadAtPercent(page: Page, percent: number, timeout = 170_000): Promise<number> {
+  const reloaded = page.waitForEvent('load', { timeout });
+  await page.evaluate((p) => {
+    const check = () => {
+      const bar = document.querySelector('[data-testid="run-panel"] [role="progressbar"]');
+      const now = Number(bar?.getAttribute('aria-valuenow') ?? -1);
+      if (now < p || now >= 100) return;
+      observer.disconnect();
+      sessionStorage.setItem('e2e-reload-at', String(now));
+      location.reload();
+    };
+    const observer = new MutationObserver(check);
+    observer.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow'] });
+    check();
+  }, percent);
+  await reloaded;
+  return Number(await page.evaluate(() => sessionStorage.getItem('e2e-reload-at')));
+}
+
 /** Waits for the final report and returns the snapshot id it names. */
 export async function waitForCompleted(page: Page, timeout = 170_000): Promise<string> {
   const report = page.getByTestId('final-report');
