@@ -152,7 +152,7 @@ export class BlockPipeline {
         return null;
       }
       // A Blob over the file is sent by the browser straight from disk: no copy of the block stays in memory.
-      const body = (this.sink && this.options.fileBodies !== false && this.image.blockBlob?.(index)) || bytes;
+      const body = (this.sink && this.options.fileBodies !== false && (await this.image.blockBlob?.(index))) || bytes;
       return { digest, body };
     };
 

@@ -14,8 +14,11 @@ export function memorySource(bytes: Uint8Array): ByteSource {
 /** A view of [offset, offset+length) of another source, e.g. a disk inside an OVA. */
 export function subSource(source: ByteSource, offset: number, length: number): ByteSource {
   const size = Math.max(0, Math.min(length, source.size - offset));
+  const within = (at: number) => offset + Math.min(Math.max(0, at), size);
+  const slice = source.slice?.bind(source);
   return {
     size,
+    ...(slice ? { slice: (at: number, end: number) => slice(within(at), within(end)) } : {}),
     async read(at, n) {
       const start = Math.min(Math.max(0, at), size);
       const end = Math.min(size, start + Math.max(0, n));

@@ -91,6 +91,8 @@ export function mappedImage(m: ImageMap): DiskImage {
     const vend = Math.min((first + count) * BLOCK_SIZE, m.virtualSize);
     if (vstart >= vend) return out;
     const pieces = await m.map(vstart, vend);
+    recent.push({ start: vstart, end: vend, pieces });
+    if (recent.length > 4) recent.shift();
     const spans: Span[] = [];
     const cached: Piece[] = [];
     for (const p of pieces) {
@@ -133,6 +135,31 @@ export function mappedImage(m: ImageMap): DiskImage {
     return out;
   }
 
+  // The pieces of the last few reads: the pipeline asks for block Blobs of a slice it has just read.
+  const recent: { start: number; end: number; pieces: Piece[] }[] = [];
+  const zeros = new Blob([new Uint8Array(BLOCK_SIZE)]);
+  const slice = m.source.slice?.bind(m.source);
+
+  async function blockBlob(index: number): Promise<Blob | null> {
+    const bs = index * BLOCK_SIZE;
+    const be = Math.min(bs + BLOCK_SIZE, m.virtualSize);
+    if (!slice || bs >= be) return null;
+    const pieces = recent.find((r) => r.start <= bs && be <= r.end)?.pieces ?? (await m.map(bs, be));
+    const parts: Blob[] = [];
+    for (const p of pieces) {
+      const a = Math.max(p.start, bs);
+      const b = Math.min(p.end, be);
+      if (b <= a) continue;
+      if (p.kind === 'compressed') return null;
+      if (p.kind === 'zero') parts.push(zeros.slice(0, b - a));
+      else parts.push(slice(p.fileOffset + (a - p.start), p.fileOffset + (b - p.start)));
+    }
+    if (be - bs < BLOCK_SIZE) parts.push(zeros.slice(0, BLOCK_SIZE - (be - bs)));
+    const body = parts.length === 1 ? parts[0]! : new Blob(parts);
+    // A table pointing past the end of the file would send a short body: read it instead, which says 'truncated'.
+    return body.size === BLOCK_SIZE ? body : null;
+  }
+
   async function blockStates(): Promise<Uint8Array> {
     const states = new Uint8Array(blockCount);
     for (let a = 0; a < m.virtualSize; a += STATE_CHUNK) {
@@ -155,5 +182,6 @@ export function mappedImage(m: ImageMap): DiskImage {
     notices: m.notices,
     blockStates,
     readBlocks,
+    ...(m.source.slice ? { blockBlob } : {}),
   };
 }

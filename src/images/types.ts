@@ -44,10 +44,12 @@ export interface DiskImage {
    */
   readBlocks(first: number, count: number): Promise<Uint8Array>;
   /**
-   * Block `index` as a Blob over the file itself (no copy), where the format stores the whole block in place (raw);
-   * null or absent otherwise. Browsers upload such a body straight from the file, so no block bytes pile up in memory.
+   * Block `index` as a Blob over the file itself (no copy: slices of the file, zero runs from one shared zero Blob),
+   * where the format stores the block uncompressed (raw, and allocated clusters of the other formats); null where it
+   * must be inflated, absent for sources that are not Blobs. Browsers upload such a body straight from the file, so no
+   * block bytes pile up in memory.
    */
-  blockBlob?(index: number): Blob | null;
+  blockBlob?(index: number): Blob | null | Promise<Blob | null>;
 }
 
 /** A file that cannot be read as a disk image, with a sentence for the person. */
