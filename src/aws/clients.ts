@@ -92,7 +92,8 @@ export async function createClients(c: Connection, opts: ClientOptions = {}): Pr
     const ebs = new EBSClient({ ...common, requestHandler: createEmulatorHandler((r) => handleEbsRequest(model, r)) });
     const ec2 = new EC2Client({ ...common, requestHandler: createEmulatorHandler((r) => handleEc2Request(model, r)) });
     tuneEbsClient(ebs, opts);
-    return { ebs, ec2, close: () => (ebs.destroy(), ec2.destroy()) };
+    // The emulator's database connection is the clients' own: closing them closes it.
+    return { ebs, ec2, close: () => (ebs.destroy(), ec2.destroy(), model.store.close()) };
   }
   if (c.kind === 'aws') {
     const { ebs, ec2 } = createAwsClients(c, { handler: opts.requestHandler });

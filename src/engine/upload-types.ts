@@ -27,7 +27,7 @@ export interface UploadOptions extends SnapshotParams {
   concurrency?: number;
   /** Floor of blocks in flight; default 2. */
   minConcurrency?: number;
-  /** Bytes read from the image per slice (multiple of 512 KiB, 4–16 MiB); default 8 MiB. */
+  /** Bytes read from the image per slice (multiple of 512 KiB, 4–16 MiB); default 16 MiB. */
   sliceBytes?: number;
   /** Hash only, send nothing (dry run for benchmarks); no snapshot is created. */
   dryRun?: boolean;

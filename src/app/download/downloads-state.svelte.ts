@@ -171,7 +171,7 @@ export class DownloadsState {
   }
 
   private async drive(recordId: string, connection: Connection, { worker, api }: WorkerPair): Promise<void> {
-    const { connection: forWorker, transfer: transferList } = connectionForWorker(connection);
+    const { connection: forWorker, transfer: transferList, release } = connectionForWorker(connection);
     let last = 0;
     try {
       await api.run(
@@ -193,6 +193,8 @@ export class DownloadsState {
       const msg = (e as Error).message ?? String(e);
       if (!/cancelled/.test(msg)) this.problem = msg;
     } finally {
+      // The run has ended: its credential port is closed (the worker keeps no credentials between runs).
+      release();
       this.workers.delete(recordId);
       // The run has ended and its files are closed: the worker, modules loaded, serves the next download.
       if (!this.spare) this.spare = { pair: { worker, api }, kind: connection.kind };
