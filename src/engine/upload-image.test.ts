@@ -86,18 +86,18 @@ describe('uploadInProcess', () => {
 
   it('pauses, resumes and finishes; the ledger never loses an acknowledged block', async () => {
     const image = syntheticImage([['random', 64]]);
-    const emu = faultyEmulator();
+    // 5 ms per put, two in flight: the pause, asked for in the progress callback, lands long before the last block.
+    const emu = faultyEmulator({ latencyMs: 5 });
     const store = memoryLedgerStore();
     const session = await uploadInProcess({ source: memorySource(image), name: 'p.raw', lastModified: 1, connection: conn, clients: emu, store, options: { concurrency: 2, sliceBytes: 4 * 1048576 } });
     await new Promise<void>((r) => {
       const off = session.onProgress((p) => {
         if (p.writtenBlocks >= 10) {
           off();
-          r();
+          r(session.pause());
         }
       });
     });
-    await session.pause();
     await new Promise((r) => setTimeout(r, 50));
     expect(session.progress().phase).toBe('paused');
     const [paused] = await store.listJobs();

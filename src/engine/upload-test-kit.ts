@@ -50,6 +50,8 @@ export interface Faults {
   throttleRate?: number;
   /** Fail this many PutSnapshotBlock calls with a ValidationException (never retried). */
   validationFailures?: number;
+  /** Delay every PutSnapshotBlock by this many ms (so a test can act while blocks are still to go). */
+  latencyMs?: number;
 }
 
 function errorResponse(status: number, type: string, body: object) {
@@ -64,6 +66,7 @@ export function faultyEmulator(faults: Faults = {}, modelOpts: { completionDelay
   const handler = createEmulatorHandler(async (req) => {
     if (req.method === 'PUT' && /\/blocks\/\d+$/.test(req.path)) {
       counts.puts++;
+      if (faults.latencyMs) await new Promise((r) => setTimeout(r, faults.latencyMs));
       if (counts.validation > 0) {
         counts.validation--;
         return errorResponse(400, 'ValidationException:http://internal.amazon.com/coral/com.amazon.coral.validate/', { message: 'Block data length 1 is not valid, expected 524288', Reason: 'INVALID_BLOCK' });
