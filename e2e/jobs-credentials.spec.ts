@@ -3,7 +3,7 @@ import { test, expect } from './helpers/test.ts';
 import type { Page } from '@playwright/test';
 import { spawnEmulator, type SpawnedEmulator } from '../server/spawn-emulator.ts';
 import { makeTestImage } from './helpers/disk-image.ts';
-import { pickFile, startUpload, storedJobs, waitForCompleted, waitForPercent } from './helpers/ui.ts';
+import { pickFile, startPaused, storedJobs, waitForCompleted } from './helpers/ui.ts';
 
 test.describe.configure({ mode: 'serial', timeout: 300_000 });
 
@@ -58,12 +58,8 @@ test('keys the service refuses on resume get a sentence and Reconnect; nothing i
   await connect(page);
   await page.goto('/#/upload');
   await expect(page.getByTestId('mode')).toContainText('AWS us-east-1');
-  await pickFile(page, image.path);
   // One block at a time, paused early: most of the blocks are left for after the reconnect.
-  await startUpload(page, { concurrency: 1 });
-  await waitForPercent(page, 3);
-  await page.getByRole('button', { name: 'Pause' }).click();
-  await expect(page.getByTestId('phase')).toHaveText('Paused', { timeout: 60_000 });
+  await startPaused(page, image.path);
   await page.reload();
   const [job] = await storedJobs(page);
   expect(job?.connection.kind).toBe('aws');

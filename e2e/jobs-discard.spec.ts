@@ -1,6 +1,6 @@
 import { test, expect } from './helpers/test.ts';
 import { makeTestImage } from './helpers/disk-image.ts';
-import { describeSnapshot, moveJob, pickFile, startUpload, storedJobs, waitForPercent } from './helpers/ui.ts';
+import { describeSnapshot, moveJob, startPaused, storedJobs } from './helpers/ui.ts';
 import type { Page } from '@playwright/test';
 
 test.describe.configure({ timeout: 300_000 });
@@ -10,11 +10,7 @@ async function pausedJob(page: Page, name: string, seed: number): Promise<{ id: 
   // Large enough, and one block at a time, that the pause lands well before the end.
   const image = makeTestImage(name, 128, seed);
   await page.goto('/#/upload');
-  await pickFile(page, image.path);
-  await startUpload(page, { concurrency: 1 });
-  await waitForPercent(page, 3);
-  await page.getByRole('button', { name: 'Pause' }).click();
-  await expect(page.getByTestId('phase')).toHaveText('Paused', { timeout: 60_000 });
+  await startPaused(page, image.path);
   const percent = (await page.getByTestId('percent').textContent())!.trim();
   await page.reload();
   const jobs = await storedJobs(page);
@@ -96,12 +92,8 @@ test('a failed delete says so and offers to forget the job anyway or keep it; no
 test('a cancelled upload in the finished list is removed with its pending snapshot', async ({ page }) => {
   const image = makeTestImage('discard-cancelled-128m', 128, 0xd15c03);
   await page.goto('/#/upload');
-  await pickFile(page, image.path);
-  await startUpload(page, { concurrency: 1 });
-  await waitForPercent(page, 3);
   // Paused first, so the two clicks of Cancel cannot race the end of the upload.
-  await page.getByRole('button', { name: 'Pause' }).click();
-  await expect(page.getByTestId('phase')).toHaveText('Paused', { timeout: 60_000 });
+  await startPaused(page, image.path);
   await page.getByRole('button', { name: 'Cancel…' }).click();
   await page.getByRole('button', { name: 'Yes, cancel upload' }).click();
   await expect(page.getByTestId('run-panel')).toHaveAttribute('data-phase', 'cancelled');

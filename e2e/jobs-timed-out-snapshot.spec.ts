@@ -1,17 +1,13 @@
 import { test, expect } from './helpers/test.ts';
 import { makeTestImage } from './helpers/disk-image.ts';
-import { describeSnapshot, emulatorSummary, pickFile, readBack, startUpload, storedJobs, waitForCompleted, waitForPercent } from './helpers/ui.ts';
+import { describeSnapshot, emulatorSummary, pickFile, readBack, startPaused, storedJobs, waitForCompleted } from './helpers/ui.ts';
 
 test.describe.configure({ timeout: 300_000 });
 
 test('a snapshot that timed out while paused gets its sentence and an explicit Start over; nothing is sent on its own', async ({ page }) => {
   const image = makeTestImage('timed-out-128m', 128, 0x5eed0a);
   await page.goto('/#/upload');
-  await pickFile(page, image.path);
-  await startUpload(page, { concurrency: 1 });
-  await waitForPercent(page, 3);
-  await page.getByRole('button', { name: 'Pause' }).click();
-  await expect(page.getByTestId('phase')).toHaveText('Paused', { timeout: 60_000 });
+  await startPaused(page, image.path);
   await page.reload();
   const [job] = await storedJobs(page);
   const old = job!.snapshotId!;

@@ -56,6 +56,18 @@ export async function reloadAtPercent(page: Page, percent: number, timeout = 170
   return Number(await page.evaluate(() => sessionStorage.getItem('e2e-reload-at')));
 }
 
+/**
+ * Picks an image on the Upload view, starts it one block at a time and pauses it early: an upload with most of its
+ * blocks still to send, whatever the speed of the machine.
+ */
+export async function startPaused(page: Page, imagePath: string): Promise<void> {
+  await pickFile(page, imagePath);
+  await startUpload(page, { concurrency: 1 });
+  await waitForPercent(page, 3);
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await expect(page.getByTestId('phase')).toHaveText('Paused', { timeout: 60_000 });
+}
+
 /** Waits for the final report and returns the snapshot id it names. */
 export async function waitForCompleted(page: Page, timeout = 170_000): Promise<string> {
   const report = page.getByTestId('final-report');
