@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 TEMPLATE=deploy/blockport.json
 
 if [ "${1:-}" = "--validate" ]; then
-  if command -v cfn-lint >/dev/null 2>&1; then cfn-lint "$TEMPLATE" && echo "cfn-lint: $TEMPLATE is valid"; fi
+  if command -v cfn-lint >/dev/null 2>&1; then cfn-lint "$TEMPLATE" && echo "cfn-lint: $TEMPLATE is valid"
+  else echo "cfn-lint is not installed (pip install cfn-lint), so the offline check was skipped."; fi
   aws cloudformation validate-template --cli-connect-timeout 5 --template-body "file://$TEMPLATE" >/dev/null 2>&1 \
     && echo "CloudFormation: $TEMPLATE is valid" \
     || echo "CloudFormation could not validate the template (no network or no credentials?); cfn-lint's verdict above stands."
