@@ -23,8 +23,9 @@ test.beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'blockport-resume-'));
   imagePath = join(dir, 'disk.img');
   otherPath = join(dir, 'other.img');
-  await writeImageFile(imagePath, [['random', 40], ['zero', 16], ['text', 24], ['random', 16]]);
-  await writeImageFile(otherPath, [['random', 96]]);
+  await writeImageFile(imagePath, [['random', 96], ['zero', 32], ['text', 64], ['random', 64]]);
+  // Same size as the image, different content: the fingerprint's digests, not its size, must tell them apart.
+  await writeImageFile(otherPath, [['random', 256]]);
   expected = await blockDigestsOfFile(imagePath);
 });
 
@@ -51,9 +52,9 @@ for (const cut of [0.35, 0.6, 0.85]) {
     await quietVite(page);
     await page.goto('/');
     await loadEngine(page, imagePath);
-    // The page reloads itself in the progress callback that crosses the cut, so the tab goes away with blocks in
-    // flight however fast the upload runs (a reload sent from the test could arrive after the last block).
-    const reloaded = page.waitForEvent('load');
+    // The page leaves for about:blank in the progress callback that crosses the cut (no document to fetch, so it
+    // unloads at once), so the tab goes away with blocks in flight however fast the upload runs; then it comes back.
+    const left = page.waitForURL('about:blank');
     await page
       .evaluate(
         async ({ dbName, cut, ceiling }) => {
@@ -61,14 +62,15 @@ for (const cut of [0.35, 0.6, 0.85]) {
           const file = (document.getElementById('engine-file') as HTMLInputElement).files![0]!;
           const run = await w.__engine.startUpload({ file, connection: { kind: 'emulator', dbName }, options: { concurrency: ceiling, workers: 2 } });
           sessionStorage.setItem('e2e-job', run.jobId);
-          await new Promise<void>(() => run.onProgress((p) => p.ackedBlocks >= cut * p.totalBlocks && location.reload()));
+          await new Promise<void>(() => run.onProgress((p) => p.ackedBlocks >= cut * p.totalBlocks && location.assign('about:blank')));
         },
         { dbName, cut, ceiling: CEILING },
       )
       .catch((e: Error) => {
         if (!/destroyed|navigat|closed/i.test(e.message)) throw e;
       });
-    await reloaded;
+    await left;
+    await page.goto('/');
     const jobId = (await page.evaluate(() => sessionStorage.getItem('e2e-job')))!;
     await loadEngine(page, imagePath);
     const result = await page.evaluate(
