@@ -65,6 +65,8 @@ class BatchBuffer {
   started: number[] = [];
   retrying: number[] = [];
   retried = 0;
+  /** Pacer slots of the written blocks, released once the coordinator has recorded them (the delivery resolved). */
+  durable: (() => void)[] = [];
   get empty(): boolean {
     return !this.written.length && !this.skipped.length && !this.started.length && !this.retrying.length && !this.retried;
   }
@@ -123,14 +125,18 @@ export class BlockPipeline {
         concurrency: pacer.limit,
       });
       lastDelivery = delivery;
+      const recorded = () => {
+        for (const release of b.durable) release();
+      };
       if (delivery instanceof Promise) {
         delivering = true;
         const next = () => {
           delivering = false;
+          recorded();
           if (!buf.empty) queue();
         };
         void delivery.then(next, next);
-      }
+      } else recorded();
     };
     // Events of one turn of the event loop travel together.
     const queue = () => {
@@ -180,9 +186,12 @@ export class BlockPipeline {
         const t0 = performance.now();
         try {
           if (this.sink) await this.sink.put(index, body, checksum);
-          pacer.release({ ok: true, latencyMs: performance.now() - t0 });
+          const latencyMs = performance.now() - t0;
           buf.written.push(index);
           buf.digests.push(digest);
+          // The slot stays taken until the block is recorded durably, so a tab closed at any moment re-sends at most
+          // the in-flight window (blocks sent plus blocks acknowledged but not yet in the ledger).
+          buf.durable.push(() => pacer.release({ ok: true, latencyMs }));
           queue();
           return;
         } catch (err) {

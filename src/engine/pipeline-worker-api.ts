@@ -40,7 +40,7 @@ export function createPipelineWorkerApi() {
     },
 
     /** Runs the pipeline on slices from claim(); batches go to onBatch. */
-    async run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => void): Promise<PipelineOutcome> {
+    async run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown): Promise<PipelineOutcome> {
       try {
         if (!pipeline) throw new Error('open() first');
         return await pipeline.run(spec, claim, onBatch);

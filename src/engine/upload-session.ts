@@ -22,7 +22,8 @@ import { waitForCompletion } from './wait-completion.ts';
 
 /** A pipeline in a worker or in-process: runs slices claimed from the session. */
 export interface PipelineRunner {
-  run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => void): Promise<PipelineOutcome>;
+  /** onBatch may return a promise: the pipeline holds the written blocks' slots until it resolves (durable). */
+  run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown): Promise<PipelineOutcome>;
   stop(): void | Promise<void>;
 }
 
@@ -300,7 +301,8 @@ export class UploadSession implements UploadRun {
     return null;
   }
 
-  private onBatch(r: PipelineRunner, b: PipelineBatch): void {
+  /** Records a batch; resolves once its written blocks are committed to the ledger (a store failure is reported by the session, not here). */
+  private onBatch(r: PipelineRunner, b: PipelineBatch): Promise<void> | void {
     const updates: number[] = [];
     for (let k = 0; k < b.written.length; k++) {
       const i = b.written[k]!;
@@ -337,6 +339,7 @@ export class UploadSession implements UploadRun {
       for (const cb of this.blockSubs) cb(u);
     }
     this.emit(false);
+    if (b.written.length) return this.ledger.flush().catch(() => undefined);
   }
 
   private async complete(dry: boolean): Promise<UploadReport> {
