@@ -10,16 +10,12 @@ import { createClients, publicConnection, type Connection } from '../../src/aws/
 import { openImage } from '../../src/images/open-image.ts';
 import { BlockState, ImageFormatError, type ByteSource } from '../../src/images/types.ts';
 import { ResumeError, UploadError, type Fingerprint, type JobRecord, type SnapshotParams, type UploadOptions, type UploadProgress, type UploadReport } from '../../src/engine/upload-types.ts';
-import { DEFAULTS, sliceBlocksFor } from '../../src/engine/upload-image.ts';
+import { startJobSession } from '../../src/engine/upload-image.ts';
 import { bestSha256 } from '../../src/engine/block-digest.ts';
-import { BlockPipeline } from '../../src/engine/block-pipeline.ts';
-import { ebsBlockSink } from '../../src/engine/ebs-sink.ts';
 import { fingerprintOf } from '../../src/engine/fingerprint.ts';
 import { newJobRecord, resolveParams } from '../../src/engine/job-record.ts';
-import { readParentArrays } from '../../src/engine/parent.ts';
 import { checkResumableSnapshot } from '../../src/engine/resume-check.ts';
 import { UploadSession } from '../../src/engine/upload-session.ts';
-import { canSkipZeros } from '../../src/engine/volume.ts';
 import { fileSource } from '../node-source.ts';
 import { openFileLedger, StateFileError, type FileLedgerStore } from '../upload-ledger-file.ts';
 
@@ -223,24 +219,7 @@ async function sessionFor(job: JobRecord, source: ByteSource, store: FileLedgerS
   const image = await openImage(source);
   if (image.blockCount !== job.counters.totalBlocks)
     throw new ResumeError(`${job.fingerprint.name} no longer reads as the same disk (${image.blockCount} blocks, was ${job.counters.totalBlocks}). Pass --restart to start over.`, 'restart', 'file-changed');
-  const blockStates = await image.blockStates();
-  const params = job.params;
-  const parent = params.parentSnapshotId && job.parentCompare === 'read' ? await readParentArrays(clients.ebs, params.parentSnapshotId, image.blockCount) : undefined;
-  const session = new UploadSession(job, {
-    store,
-    ebs: clients.ebs,
-    ec2: clients.ec2,
-    runners: [new BlockPipeline(image, (id) => ebsBlockSink(clients.ebs, id), sha256)],
-    sha256,
-    blockStates,
-    blockCount: image.blockCount,
-    skipZeros: canSkipZeros(params),
-    ...(parent ? { parent } : {}),
-    floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
-    ceiling: opts.concurrency ?? DEFAULTS.concurrency,
-    sliceBlocks: sliceBlocksFor(opts.sliceBytes),
-  });
-  return session.start();
+  return startJobSession(job, image, { store, ebs: clients.ebs, ec2: clients.ec2, sha256, options: opts });
 }
 
 /** Runs `blockport upload`; returns the exit code. */

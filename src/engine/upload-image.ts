@@ -3,9 +3,9 @@ import type { EBSClient } from '@aws-sdk/client-ebs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Connection } from '../aws/clients.ts';
 import { openImage } from '../images/open-image.ts';
-import { BlockState, type ByteSource } from '../images/types.ts';
-import type { UploadOptions } from './upload-types.ts';
-import { bestSha256 } from './block-digest.ts';
+import { BlockState, type ByteSource, type DiskImage } from '../images/types.ts';
+import type { JobRecord, UploadOptions } from './upload-types.ts';
+import { bestSha256, type Sha256 } from './block-digest.ts';
 import { BlockPipeline } from './block-pipeline.ts';
 import { ebsBlockSink } from './ebs-sink.ts';
 import { fingerprintOf } from './fingerprint.ts';
@@ -51,14 +51,49 @@ export async function uploadInProcess(args: {
   const job = newJobRecord({ fingerprint, connection: args.connection, params, format: image.format, virtualSize: image.virtualSize, blockCount: image.blockCount, blocksToSend });
   const store = args.store ?? memoryLedgerStore();
   await store.putJob(job);
-  const ebs = args.clients?.ebs ?? null;
-  // A new version whose parent has no manifest here: read the parent's blocks so only differences are sent (issue 6).
-  const parent = params.parentSnapshotId && ebs && opts.parentCompare === 'read' ? await readParentArrays(ebs, params.parentSnapshotId, image.blockCount) : undefined;
-  const runners = Array.from({ length: Math.max(1, args.pipelines ?? 1) }, () => new BlockPipeline(image, ebs ? (id) => ebsBlockSink(ebs, id) : null, sha256));
-  const session = new UploadSession(job, {
+  return startJobSession(job, image, {
     store,
-    ebs,
+    ebs: args.clients?.ebs ?? null,
     ...(args.clients?.ec2 ? { ec2: args.clients.ec2 } : {}),
+    sha256,
+    blockStates,
+    options: opts,
+    ...(args.pipelines ? { pipelines: args.pipelines } : {}),
+    ...(args.manifest ? { manifest: args.manifest } : {}),
+    ...(args.completionWaitMs ? { completionWaitMs: args.completionWaitMs } : {}),
+  });
+}
+
+/** Starts an in-process session for a recorded job (new or resumed) over its opened image: pipelines, parent, pacing. */
+export async function startJobSession(
+  job: JobRecord,
+  image: DiskImage,
+  deps: {
+    store: LedgerStore;
+    /** null = dry run (nothing sent). */
+    ebs: EBSClient | null;
+    ec2?: EC2Client;
+    sha256: Sha256;
+    options: UploadOptions;
+    /** The image's block states, when the caller has read them already. */
+    blockStates?: Uint8Array;
+    /** Pipelines sharing the process (each with its own read-ahead); default 1. */
+    pipelines?: number;
+    manifest?: ManifestSink;
+    completionWaitMs?: number;
+  },
+): Promise<UploadSession> {
+  const { ebs, options: opts, sha256 } = deps;
+  const params = job.params;
+  const blockStates = deps.blockStates ?? (await image.blockStates());
+  // A new version whose parent has no manifest here: read the parent's blocks so only differences are sent (issue 6).
+  const compare = job.parentCompare ?? opts.parentCompare;
+  const parent = params.parentSnapshotId && ebs && compare === 'read' ? await readParentArrays(ebs, params.parentSnapshotId, image.blockCount) : undefined;
+  const runners = Array.from({ length: Math.max(1, deps.pipelines ?? 1) }, () => new BlockPipeline(image, ebs ? (id) => ebsBlockSink(ebs, id) : null, sha256));
+  const session = new UploadSession(job, {
+    store: deps.store,
+    ebs,
+    ...(deps.ec2 ? { ec2: deps.ec2 } : {}),
     runners,
     sha256,
     blockStates,
@@ -68,8 +103,8 @@ export async function uploadInProcess(args: {
     floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
     ceiling: opts.concurrency ?? DEFAULTS.concurrency,
     sliceBlocks: sliceBlocksFor(opts.sliceBytes),
-    ...(args.manifest ? { manifest: args.manifest } : {}),
-    ...(args.completionWaitMs ? { completionWaitMs: args.completionWaitMs } : {}),
+    ...(deps.manifest ? { manifest: deps.manifest } : {}),
+    ...(deps.completionWaitMs ? { completionWaitMs: deps.completionWaitMs } : {}),
   });
   return session.start();
 }
