@@ -1,5 +1,5 @@
-import type { HttpHandler, HttpRequest, HttpResponse } from '@smithy/protocol-http';
-import type { HttpHandlerOptions } from '@smithy/types';
+import type { HttpHandler } from '@smithy/protocol-http';
+import { wrapHandler } from './wrap-handler.ts';
 
 // The service's time as this thread knows it: learned from the Date header (or the SDK's clock correction) of every
 // Cognito, EBS and EC2 response, so credential expiry is judged by the clock that enforces it, not the laptop's.
@@ -84,22 +84,11 @@ export function observeServiceClock(client: unknown, clock: ServiceClock = servi
  * the Cognito client inside fromCognitoIdentityPool; its calls are unsigned, so the SDK learns no offset there).
  */
 export function clockObservingHandler<C extends object>(inner: HttpHandler<C>, clock: ServiceClock = serviceClock): HttpHandler<C> {
-  return {
-    async handle(request: HttpRequest, options?: HttpHandlerOptions): Promise<{ response: HttpResponse }> {
-      const sentAt = Date.now();
-      const out = await inner.handle(request, options);
-      const date = dateOf(out.response);
-      if (date) clock.observeDate(date, sentAt);
-      return out;
-    },
-    updateHttpClientConfig(key: keyof C, value: C[typeof key]) {
-      inner.updateHttpClientConfig(key, value);
-    },
-    httpHandlerConfigs(): C {
-      return inner.httpHandlerConfigs();
-    },
-    destroy() {
-      inner.destroy?.();
-    },
-  };
+  return wrapHandler(inner, async (request, options) => {
+    const sentAt = Date.now();
+    const out = await inner.handle(request, options);
+    const date = dateOf(out.response);
+    if (date) clock.observeDate(date, sentAt);
+    return out;
+  });
 }
