@@ -2,7 +2,7 @@ import { test, expect, type Page } from '@playwright/test';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { makeTestImage } from './helpers/disk-image.ts';
-import { pickFile, startUpload, waitForCompleted } from './helpers/ui.ts';
+import { opfsSha256, pickFile, startUpload, stubSavePicker, waitForCompleted } from './helpers/ui.ts';
 
 test.describe.configure({ timeout: 400_000 });
 
@@ -16,21 +16,6 @@ const PACE = 16;
 // blocks fetched or queued for writing (a lane fetches on while its block waits to be written).
 const INTERVAL = Math.min(CHECKPOINT_EVERY, PACE * CHECKPOINT_SECONDS + 1);
 const MAX_REFETCH = 2 * INTERVAL + 2 * IN_FLIGHT + 1;
-
-// Playwright cannot drive the native save picker: it returns an OPFS file instead. The app treats whatever the
-// picker returns as a picked file (staged in OPFS, copied in at the end), so this runs the picked-file path.
-const stubPicker = () => {
-  (window as unknown as { showSaveFilePicker: unknown }).showSaveFilePicker = async ({ suggestedName }: { suggestedName: string }) =>
-    (await navigator.storage.getDirectory()).getFileHandle(`picked-${suggestedName}`, { create: true });
-};
-
-async function opfsSha256(page: Page, name: string): Promise<{ hex: string; size: number }> {
-  return page.evaluate(async (n) => {
-    const f = await (await (await navigator.storage.getDirectory()).getFileHandle(n)).getFile();
-    const d = new Uint8Array(await crypto.subtle.digest('SHA-256', await f.arrayBuffer()));
-    return { hex: [...d].map((b) => b.toString(16).padStart(2, '0')).join(''), size: f.size };
-  }, name);
-}
 
 /** Names and sizes in OPFS's staging directory. */
 async function staged(page: Page): Promise<{ name: string; size: number }[]> {
@@ -53,7 +38,8 @@ const countOf = (s: string | null): number => Number(/^(\d+)/.exec((s ?? '').rep
 test('a download into a picked file survives a reload past 30%: resumed from its checkpoint, byte-identical, bounded re-fetch', async ({ page }) => {
   const image = makeTestImage('download-picked-96m', 96, 0x9e71c4, 12345);
   const want = createHash('sha256').update(readFileSync(image.path)).digest('hex');
-  await page.addInitScript(stubPicker);
+  // The save picker returns an OPFS file: the app treats it as a picked file (staged in OPFS, copied in at the end).
+  await stubSavePicker(page);
   await page.goto('/#/upload');
   await pickFile(page, image.path);
   await startUpload(page, { description: 'picked download e2e' });
@@ -124,7 +110,7 @@ test('a download into a picked file survives a reload past 30%: resumed from its
 });
 
 test('a download stopped while writing the picked file resumes by writing it again, without the snapshot', async ({ page }) => {
-  await page.addInitScript(stubPicker);
+  await stubSavePicker(page);
   await page.goto('/#/download');
   // A record whose blocks are all staged (phase "writing"), for a snapshot that no longer exists anywhere.
   const size = 80 * 524288 - 1000;
@@ -186,7 +172,7 @@ test('a download stopped while writing the picked file resumes by writing it aga
 });
 
 test('a staged copy the browser cleared is not trusted: the download starts over and is still identical', async ({ page }) => {
-  await page.addInitScript(stubPicker);
+  await stubSavePicker(page);
   await page.goto('/#/download');
   const BS = 524288;
   const { snapshotId, want } = await page.evaluate(async (BS) => {

@@ -2,24 +2,9 @@ import { test, expect, type Page } from '@playwright/test';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { makeTestImage } from './helpers/disk-image.ts';
-import { pickFile, startUpload, waitForCompleted } from './helpers/ui.ts';
+import { opfsSha256, pickFile, startUpload, stubSavePicker, waitForCompleted } from './helpers/ui.ts';
 
 test.describe.configure({ timeout: 300_000 });
-
-// Playwright cannot drive the native save picker: hand the page OPFS files instead (the worker then writes
-// them through a sync access handle, exactly as it would any OPFS target).
-const stubPicker = () => {
-  (window as unknown as { showSaveFilePicker: unknown }).showSaveFilePicker = async ({ suggestedName }: { suggestedName: string }) =>
-    (await navigator.storage.getDirectory()).getFileHandle(`picked-${suggestedName}`, { create: true });
-};
-
-async function opfsSha256(page: Page, name: string): Promise<{ hex: string; size: number }> {
-  return page.evaluate(async (n) => {
-    const f = await (await (await navigator.storage.getDirectory()).getFileHandle(n)).getFile();
-    const d = new Uint8Array(await crypto.subtle.digest('SHA-256', await f.arrayBuffer()));
-    return { hex: [...d].map((b) => b.toString(16).padStart(2, '0')).join(''), size: f.size };
-  }, name);
-}
 
 async function uploadImage(page: Page, path: string): Promise<string> {
   await page.goto('/#/upload');
@@ -38,7 +23,7 @@ async function startDownload(page: Page, snapshotId: string, blocksPerSecond = 0
 test('an uploaded image downloads back byte for byte (SHA-256), at its original size', async ({ page }) => {
   const image = makeTestImage('download-48m', 48, 0xd0d0, 300 * 1024);
   const want = createHash('sha256').update(readFileSync(image.path)).digest('hex');
-  await page.addInitScript(stubPicker);
+  await stubSavePicker(page);
   const snapshotId = await uploadImage(page, image.path);
 
   await startDownload(page, snapshotId);
@@ -55,7 +40,7 @@ test('an uploaded image downloads back byte for byte (SHA-256), at its original 
 test('a download interrupted by a reload resumes and still matches byte for byte', async ({ page }) => {
   const image = makeTestImage('download-resume-40m', 40, 0xbeef5, 4096);
   const want = createHash('sha256').update(readFileSync(image.path)).digest('hex');
-  await page.addInitScript(stubPicker);
+  await stubSavePicker(page);
   const snapshotId = await uploadImage(page, image.path);
 
   // Paced so the reload lands mid-download.

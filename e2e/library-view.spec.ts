@@ -2,7 +2,7 @@ import { test, expect, type Page } from '@playwright/test';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { makeTestImage } from './helpers/disk-image.ts';
-import { pickFile } from './helpers/ui.ts';
+import { opfsSha256, pickFile, stubSavePicker } from './helpers/ui.ts';
 
 test.describe.configure({ timeout: 300_000 });
 
@@ -38,10 +38,7 @@ async function ec2Ids(page: Page): Promise<string[]> {
 }
 
 test('the library shows lineage as a tree, storage, deletes, imports a file and exports it byte for byte', async ({ page }) => {
-  await page.addInitScript(() => {
-    (window as unknown as { showSaveFilePicker: unknown }).showSaveFilePicker = async ({ suggestedName }: { suggestedName: string }) =>
-      (await navigator.storage.getDirectory()).getFileHandle(`lib-${suggestedName}`, { create: true });
-  });
+  await stubSavePicker(page, 'lib-');
   await page.goto('/#/library');
   const { v1, v2, v3, other } = await seed(page);
   await page.getByRole('button', { name: 'Refresh' }).click();
@@ -87,11 +84,7 @@ test('the library shows lineage as a tree, storage, deletes, imports a file and 
   await expect(page.getByLabel('Snapshot id')).toHaveValue(imported);
   await page.getByRole('button', { name: 'Save as…' }).click();
   await expect(page.locator(`[data-testid="download-row"][data-snapshot-id="${imported}"]`)).toHaveAttribute('data-state', 'completed', { timeout: 120_000 });
-  const got = await page.evaluate(async (n) => {
-    const f = await (await (await navigator.storage.getDirectory()).getFileHandle(n)).getFile();
-    const d = new Uint8Array(await crypto.subtle.digest('SHA-256', await f.arrayBuffer()));
-    return { hex: [...d].map((b) => b.toString(16).padStart(2, '0')).join(''), size: f.size };
-  }, `lib-${imported}.img`);
+  const got = await opfsSha256(page, `lib-${imported}.img`);
   expect(got.size).toBe(image.size);
   expect(got.hex).toBe(want);
 

@@ -1,5 +1,6 @@
 // Playwright steps through the Blockport page, shared by the upload and jobs specs.
 import { expect, type Locator, type Page } from '@playwright/test';
+import type { TestImage } from './disk-image.ts';
 import type { SnapshotReadBack } from './emulator-probe.ts';
 
 const PROBE = '/e2e/helpers/emulator-probe.ts';
@@ -102,6 +103,14 @@ export function resent(counts: Record<string, number>): number {
   return Object.values(counts).reduce((sum, n) => sum + Math.max(0, n - 1), 0);
 }
 
+/** Checks an uploaded snapshot against its image: completed, every block equal, at most `maxResent` blocks sent twice. */
+export async function expectUploadedIntact(page: Page, snapshotId: string, image: TestImage, maxResent: number): Promise<void> {
+  const back = await readBack(page, snapshotId, image.blockCount);
+  expect(back.state).toBe('completed');
+  expect(back.digests.flatMap((d, i) => (d === image.digests[i] ? [] : [i]))).toEqual([]);
+  expect(resent(await putCounts(page, snapshotId))).toBeLessThanOrEqual(maxResent);
+}
+
 /** Copies a file from disk into the origin's private file system (OPFS), so the page can hold a real handle to it. */
 export async function copyIntoOpfs(page: Page, path: string, name: string): Promise<void> {
   await page.evaluate(() => {
@@ -130,6 +139,26 @@ export async function stubFilePicker(page: Page, name: string): Promise<void> {
       const root = await navigator.storage.getDirectory();
       return [await root.getFileHandle(fileName)];
     };
+  }, name);
+}
+
+/**
+ * Makes `showSaveFilePicker` return the OPFS file `${prefix}${suggestedName}` (Playwright cannot answer the native
+ * picker). The app treats whatever the picker returns as a picked file; the worker writes it as it would any target.
+ */
+export async function stubSavePicker(page: Page, prefix = 'picked-'): Promise<void> {
+  await page.addInitScript((p) => {
+    (window as unknown as { showSaveFilePicker: unknown }).showSaveFilePicker = async ({ suggestedName }: { suggestedName: string }) =>
+      (await navigator.storage.getDirectory()).getFileHandle(`${p}${suggestedName}`, { create: true });
+  }, prefix);
+}
+
+/** SHA-256 (hex) and size of the OPFS file `name`, read in the page. */
+export function opfsSha256(page: Page, name: string): Promise<{ hex: string; size: number }> {
+  return page.evaluate(async (n) => {
+    const f = await (await (await navigator.storage.getDirectory()).getFileHandle(n)).getFile();
+    const d = new Uint8Array(await crypto.subtle.digest('SHA-256', await f.arrayBuffer()));
+    return { hex: [...d].map((b) => b.toString(16).padStart(2, '0')).join(''), size: f.size };
   }, name);
 }
 
