@@ -184,6 +184,21 @@ export function isRejection(value: SnapshotRecord | StoreRejection | PutBlockOut
   return (value as StoreRejection).rejected === true;
 }
 
+/**
+ * What an accepted put writes: its block record and the snapshot record `check` returned, with `puts` bumped and
+ * `ownBlocks` too when the index is new (`prev`: the block this snapshot held at the index, if any).
+ */
+export function acceptedPut(
+  item: PutBlockItem,
+  decided: SnapshotRecord,
+  prev: BlockRecord | undefined,
+): { block: BlockRecord; snapshot: SnapshotRecord } {
+  return {
+    block: { snapshotId: item.snapshotId, index: item.index, digest: item.digest, puts: (prev?.puts ?? 0) + 1, writtenAt: item.now },
+    snapshot: { ...decided, puts: decided.puts + 1, ownBlocks: decided.ownBlocks + (prev ? 0 : 1) },
+  };
+}
+
 /** Live snapshots that still inherit from `id` (directly or through deleted ancestors). */
 export function hasLiveDescendant(id: string, all: ReadonlyMap<string, SnapshotRecord>): boolean {
   for (const rec of all.values()) {

@@ -7,6 +7,7 @@
 import { mkdir, open, readFile, readdir, rename, unlink, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  acceptedPut,
   isRejection,
   type BlockRecord,
   type EmulatorStore,
@@ -237,10 +238,8 @@ export class FsStore implements EmulatorStore {
           out.push(decided);
           continue;
         }
-        const prev = this.index.ownBlock(item.snapshotId, item.index);
-        const block: BlockRecord = { snapshotId: item.snapshotId, index: item.index, digest: item.digest, puts: (prev?.puts ?? 0) + 1, writtenAt: item.now };
-        const snap: SnapshotRecord = { ...decided, puts: decided.puts + 1, ownBlocks: decided.ownBlocks + (prev ? 0 : 1) };
-        const line: JournalLine = { t: 'b', b: block, s: snap };
+        const { block, snapshot } = acceptedPut(item, decided, this.index.ownBlock(item.snapshotId, item.index));
+        const line: JournalLine = { t: 'b', b: block, s: snapshot };
         this.apply(line);
         lines.push(line);
         out.push({ rejected: false, block: { ...block } });

@@ -2,6 +2,7 @@
 // on the same database stay consistent; concurrent puts are combined into few transactions.
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import {
+  acceptedPut,
   collectableSnapshots,
   isRejection,
   type BlockRecord,
@@ -236,10 +237,10 @@ export class IdbStore implements EmulatorStore {
           }
         }
       }
-      const block: BlockRecord = { snapshotId: item.snapshotId, index: item.index, digest: item.digest, puts: (prev?.puts ?? 0) + 1, writtenAt: item.now };
+      const { block, snapshot } = acceptedPut(item, decided, prev);
       blockCache.set(key, block);
       void blocks.put(block);
-      snapCache.set(item.snapshotId, { ...decided, puts: decided.puts + 1, ownBlocks: decided.ownBlocks + (prev ? 0 : 1) });
+      snapCache.set(item.snapshotId, snapshot);
       dirtySnaps.add(item.snapshotId);
       out.push({ rejected: false, block: { ...block } });
     }

@@ -1,5 +1,6 @@
 // In-memory store: single-threaded JavaScript makes every synchronous section atomic.
 import {
+  acceptedPut,
   isRejection,
   type BlockRecord,
   type EmulatorStore,
@@ -46,10 +47,9 @@ export class MemoryStore implements EmulatorStore {
         out.push(decided);
         continue;
       }
-      const prev = this.index.ownBlock(item.snapshotId, item.index);
+      const { block, snapshot } = acceptedPut(item, decided, this.index.ownBlock(item.snapshotId, item.index));
       if (!this.contents.has(item.digest)) this.contents.set(item.digest, item.data.slice());
-      const block: BlockRecord = { snapshotId: item.snapshotId, index: item.index, digest: item.digest, puts: (prev?.puts ?? 0) + 1, writtenAt: item.now };
-      this.index.setBlock(block, { ...decided, puts: decided.puts + 1, ownBlocks: decided.ownBlocks + (prev ? 0 : 1) });
+      this.index.setBlock(block, snapshot);
       out.push({ rejected: false, block: { ...block } });
     }
     if (out.some((o) => !o.rejected)) this.index.notify();
