@@ -8,6 +8,7 @@ export type AdviceCode =
   | 'cors'
   | 'csp-blocked'
   | 'unreachable'
+  | 'unreachable-or-cors'
   | 'relay-missing'
   | 'access-denied'
   | 'unknown-pool'
@@ -41,7 +42,10 @@ export interface FailureContext {
   service: Service;
   /** The page's origin (relay mode). */
   origin?: string;
-  /** Result of a no-cors probe of the endpoint: true = something answers there, so a fetch failure was CORS. */
+  /**
+   * Result of a no-cors probe of the endpoint: true = something answers there, so a fetch failure was CORS; false =
+   * nothing answers. Absent when no probe could tell (not run, or it did not settle): both causes are then named.
+   */
   reachable?: boolean;
   /** True when the page's Content-Security-Policy refused the request (a securitypolicyviolation was seen). */
   cspBlocked?: boolean;
@@ -102,10 +106,24 @@ export function advise(err: unknown, ctx: FailureContext): Advice {
       };
     }
     if (ctx.reachable === false) {
+      // A certificate the browser does not trust fails the probe as well: name it for https endpoints of one's own.
+      const cert = mode === 'custom' && where.startsWith('https:') ? ', or this browser does not trust its certificate' : '';
       return {
         code: 'unreachable',
-        what: `Nothing answered at ${where}: the address is wrong, the server is down, or the network blocks it.`,
+        what: `Nothing answered at ${where}: the address is wrong, the server is down, or the network blocks it${cert}.`,
         action: mode === 'custom' ? 'Check the endpoint URL and that the server (e.g. `npm run emulator`) is running.' : 'Check your network connection, then test again.',
+        detail,
+      };
+    }
+    if (ctx.reachable === undefined) {
+      // A page cannot tell a refused connection from a CORS refusal by the error alone: say both, honestly.
+      return {
+        code: 'unreachable-or-cors',
+        what: `Could not reach ${where}: the server is not running or not reachable from here, or it refuses cross-origin requests from this page (CORS); the browser does not say which.`,
+        action:
+          mode === 'custom'
+            ? `Check the endpoint URL and that the server (e.g. \`npm run emulator\`) is running and allows CORS from this page, or use the same-origin relay (endpoint mode "relay"): ${RELAY_HOW}.`
+            : `Check your network connection; if it works, use the same-origin relay (endpoint mode "relay"): ${RELAY_HOW}.`,
         detail,
       };
     }

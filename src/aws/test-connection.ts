@@ -39,14 +39,28 @@ export function clockNote(offsetMs: number): string | undefined {
   return `This computer's clock is ${minutes} minute${minutes === 1 ? '' : 's'} ${offsetMs > 0 ? 'behind' : 'ahead of'} AWS time; Blockport signs and refreshes credentials by AWS time, but set the clock to update automatically (NTP).`;
 }
 
-/** True when something answers at `url` even though a CORS request failed (the browser's opaque no-cors fetch). */
-export async function probeReachable(url: string): Promise<boolean | undefined> {
-  if (typeof window === 'undefined' && typeof self === 'undefined') return undefined;
+/** How long the reachability probe may take before it counts as telling nothing (ms). */
+export const PROBE_TIMEOUT_MS = 5000;
+
+/**
+ * True when something answers at `url` even though a CORS request failed (the browser's opaque no-cors fetch), false
+ * when nothing does; undefined when it cannot tell (outside a browser, or no answer within the timeout).
+ */
+export async function probeReachable(url: string, opts: { fetch?: typeof fetch; timeoutMs?: number } = {}): Promise<boolean | undefined> {
+  if (!opts.fetch && typeof window === 'undefined' && typeof self === 'undefined') return undefined;
+  const doFetch = opts.fetch ?? fetch;
+  const abort = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // A host that drops packets leaves a fetch pending for minutes: Test connection must not hang on the probe.
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => (abort.abort(), resolve(undefined)), opts.timeoutMs ?? PROBE_TIMEOUT_MS)));
+  const probe = doFetch(url, { mode: 'no-cors', cache: 'no-store', credentials: 'omit', signal: abort.signal }).then(
+    () => true,
+    () => (abort.signal.aborted ? undefined : false),
+  );
   try {
-    await fetch(url, { mode: 'no-cors', cache: 'no-store', credentials: 'omit' });
-    return true;
-  } catch {
-    return false;
+    return await Promise.race([probe, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
