@@ -1,6 +1,6 @@
 import { test, expect } from './helpers/test.ts';
 import { makeTestImage } from './helpers/disk-image.ts';
-import { describeSnapshot, moveJob, startPaused, storedJobs } from './helpers/ui.ts';
+import { describeSnapshot, moveJob, pickFile, startPaused, storedJobs } from './helpers/ui.ts';
 import type { Page } from '@playwright/test';
 
 test.describe.configure({ timeout: 300_000 });
@@ -89,24 +89,57 @@ test('a failed delete says so and offers to forget the job anyway or keep it; no
   expect((await describeSnapshot(page, snapshotId)).state).toBe('pending');
 });
 
-test('a cancelled upload in the finished list is removed with its pending snapshot', async ({ page }) => {
+test('Cancel deletes the pending snapshot; the finished list says so and only removes the job (by keyboard)', async ({ page }) => {
   const image = makeTestImage('discard-cancelled-128m', 128, 0xd15c03);
   await page.goto('/#/upload');
   // Paused first, so the two clicks of Cancel cannot race the end of the upload.
   await startPaused(page, image.path);
-  await page.getByRole('button', { name: 'Cancel…' }).click();
-  await page.getByRole('button', { name: 'Yes, cancel upload' }).click();
+  const snapshotId = (await page.getByTestId('run-snapshot-id').textContent())!.trim();
+  await page.getByRole('button', { name: 'Cancel…' }).focus();
+  await page.keyboard.press('Enter');
+  const confirm = page.getByRole('group', { name: /Cancel this upload\?/ });
+  await expect(confirm).toContainText(`Nothing more will be sent, and its pending snapshot ${snapshotId} will be deleted.`);
+  await confirm.getByRole('button', { name: 'Yes, cancel upload' }).focus();
+  await page.keyboard.press('Enter');
+
   await expect(page.getByTestId('run-panel')).toHaveAttribute('data-phase', 'cancelled');
+  const said = page.getByTestId('run-problem');
+  await expect(said).toHaveText(`The upload was cancelled and its pending snapshot ${snapshotId} was deleted.`);
+  await expect(said).toHaveAttribute('role', 'status');
   const [job] = await storedJobs(page);
   expect(job?.state).toBe('cancelled');
-  expect((await describeSnapshot(page, job!.snapshotId!)).state).toBe('pending');
+  expect(job?.snapshotId).toBe(snapshotId);
+  expect(await describeSnapshot(page, snapshotId)).toEqual({ state: 'not-found' });
 
   await page.reload();
   await page.goto('/#/jobs');
   const row = page.getByTestId('finished-job');
   await expect(row).toContainText('Cancelled');
-  await row.getByRole('button', { name: /^Delete the snapshot and remove discard-cancelled-128m\.img/ }).click();
+  await expect(row.getByTestId('finished-snapshot')).toHaveText('Its snapshot was deleted when the upload was cancelled.');
+  await row.getByRole('button', { name: 'Remove discard-cancelled-128m.img from the list' }).focus();
+  await page.keyboard.press('Enter');
   await expect(row).toHaveCount(0);
-  expect(await describeSnapshot(page, job!.snapshotId!)).toEqual({ state: 'not-found' });
+  await expect(page.getByRole('heading', { name: 'Unfinished uploads' })).toBeFocused();
   expect(await storedJobs(page)).toEqual([]);
+});
+
+test('an upload cancelled from its job card moves to Finished with its snapshot deleted; focus follows it', async ({ page }) => {
+  const { id, snapshotId } = await pausedJob(page, 'cancel-card-128m', 0xd15c04);
+  await page.goto('/#/jobs');
+  const card = page.getByTestId('job-card');
+  await card.getByRole('button', { name: 'Resume…' }).click();
+  await pickFile(page, makeTestImage('cancel-card-128m', 128, 0xd15c04).path, card);
+  const panel = card.getByTestId('run-panel');
+  await expect(panel).toHaveAttribute('data-phase', 'uploading', { timeout: 60_000 });
+  await panel.getByRole('button', { name: 'Pause' }).click();
+  await expect(panel).toHaveAttribute('data-phase', 'paused', { timeout: 60_000 });
+  await panel.getByRole('button', { name: 'Cancel…' }).click();
+  await panel.getByRole('button', { name: 'Yes, cancel upload' }).click();
+
+  await expect(card).toHaveCount(0, { timeout: 60_000 });
+  const row = page.getByTestId('finished-job');
+  await expect(row).toHaveAttribute('data-job-id', id);
+  await expect(row.getByTestId('finished-snapshot')).toHaveText('Its snapshot was deleted when the upload was cancelled.');
+  await expect(page.getByRole('heading', { name: 'Finished', exact: true })).toBeFocused();
+  expect(await describeSnapshot(page, snapshotId)).toEqual({ state: 'not-found' });
 });

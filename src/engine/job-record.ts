@@ -56,3 +56,13 @@ export function newJobRecord(args: {
   };
 }
 
+
+/**
+ * Every block is acknowledged (or skipped as empty) but the snapshot was never seen completed: only CompleteSnapshot
+ * is left (the tab closed while completing, or the completion failed). Resuming sends no block again.
+ */
+export function completionPending(job: Pick<JobRecord, 'state' | 'snapshotId' | 'counters'>): boolean {
+  const c = job.counters;
+  if (!job.snapshotId || job.state === 'completed' || job.state === 'cancelled') return false;
+  return c.totalBlocks > 0 && c.writtenBlocks + c.skippedBlocks >= c.totalBlocks;
+}

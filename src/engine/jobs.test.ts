@@ -39,7 +39,7 @@ describe('deleteAbandonedSnapshot (the snapshot side of Discard)', () => {
   it('says why a delete failed, and that the snapshot still counts against the pending limit', async () => {
     const id = 'snap-0123456789abcdef0';
     const cases: [EC2Client, RegExp][] = [
-      [failing('AuthFailure', 'AWS was not able to validate the provided access credentials'), /the credentials do not work .*reconnect, then discard again/],
+      [failing('AuthFailure', 'AWS was not able to validate the provided access credentials'), /the credentials do not work .*reconnect, then delete it again/],
       [failing('UnauthorizedOperation', 'You are not authorized to perform this operation.'), /may not delete it .*ec2:DeleteSnapshot/],
       [failing('TypeError', 'Failed to fetch'), /could not be reached .*back online/],
     ];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { CompleteSnapshotCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
 import { createMemoryEmulator } from '../emulator/index.ts';
 import { ResumeError } from './upload-types.ts';
@@ -29,5 +29,14 @@ describe('checkResumableSnapshot', () => {
       code: 'snapshot-gone',
     });
     await expect(checkResumableSnapshot(emu.ec2, { snapshotId: 'snap-0123456789abcdef0', params: { volumeSizeGiB: 1, timeoutMinutes: 60 } })).rejects.toMatchObject({ code: 'snapshot-gone' });
+  });
+
+  it('passes a completed snapshot only when every block was sent (the tab closed while completing): resuming then records it', async () => {
+    const emu = createMemoryEmulator({ completionDelayMs: 0 });
+    const { SnapshotId } = await emu.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+    await emu.ebs.send(new CompleteSnapshotCommand({ SnapshotId, ChangedBlocksCount: 0 }));
+    const job = { snapshotId: SnapshotId!, params: { volumeSizeGiB: 1, timeoutMinutes: 60 } };
+    await expect(checkResumableSnapshot(emu.ec2, job)).rejects.toMatchObject({ name: 'ResumeError', action: 'discard', code: 'finished' });
+    await expect(checkResumableSnapshot(emu.ec2, job, { completionPending: true })).resolves.toBeUndefined();
   });
 });

@@ -3,8 +3,12 @@ import { DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { ResumeError, type JobRecord } from './upload-types.ts';
 import { classifyFailure } from './retry.ts';
 
-/** Throws ResumeError when the job's snapshot timed out, vanished, completed, or the credentials fail; passes when pending or EC2 is unreachable. */
-export async function checkResumableSnapshot(ec2: EC2Client, job: Pick<JobRecord, 'snapshotId' | 'params'>): Promise<void> {
+/**
+ * Throws ResumeError when the job's snapshot timed out, vanished, completed, or the credentials fail; passes when pending
+ * or EC2 is unreachable. `completionPending` (every block sent): a completed snapshot passes too, since resuming then only
+ * completes it (CompleteSnapshot on a completed snapshot answers `completed`) and records the result.
+ */
+export async function checkResumableSnapshot(ec2: EC2Client, job: Pick<JobRecord, 'snapshotId' | 'params'>, opts: { completionPending?: boolean } = {}): Promise<void> {
   const id = job.snapshotId;
   if (!id) return;
   let out;
@@ -29,5 +33,5 @@ export async function checkResumableSnapshot(ec2: EC2Client, job: Pick<JobRecord
       timedOut ? 'snapshot-expired' : 'snapshot-failed',
     );
   }
-  if (s.State === 'completed') throw new ResumeError(`The snapshot ${id} is already completed; nothing is left to upload.`, 'discard', 'finished');
+  if (s.State === 'completed' && !opts.completionPending) throw new ResumeError(`The snapshot ${id} is already completed; nothing is left to upload.`, 'discard', 'finished');
 }

@@ -20,7 +20,7 @@ import type { PipelineSpec } from './block-pipeline.ts';
 import { checkResumableSnapshot } from './resume-check.ts';
 import { fingerprintMismatch, fingerprintOf } from './fingerprint.ts';
 import { JOBS_CHANNEL, holdJobLock } from './job-lock.ts';
-import { newJobRecord, resolveParams } from './job-record.ts';
+import { completionPending, newJobRecord, resolveParams } from './job-record.ts';
 import { idbLedgerStore } from './ledger-idb.ts';
 import { memoryLedgerStore, type LedgerStore } from './ledger.ts';
 import { buildManifest } from './manifest.ts';
@@ -270,7 +270,8 @@ async function checkSnapshot(job: JobRecord, connection: Connection): Promise<vo
   if (!job.snapshotId) return;
   const clients = await createClients(connection);
   try {
-    await checkResumableSnapshot(clients.ec2, job);
+    // Every block sent (the tab closed while completing): the snapshot may have completed meanwhile; resuming records it.
+    await checkResumableSnapshot(clients.ec2, job, { completionPending: completionPending(job) });
   } finally {
     clients.close();
   }

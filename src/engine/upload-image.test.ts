@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import { CompleteSnapshotCommand, type EBSClient } from '@aws-sdk/client-ebs';
+import { DeleteSnapshotCommand, DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { createHash } from 'node:crypto';
 import { BLOCK_SIZE } from '../images/types.ts';
 import { UploadError } from './upload-types.ts';
 import { memoryLedgerStore } from './ledger.ts';
-import { uploadInProcess } from './upload-image.ts';
+import { startJobSession, uploadInProcess } from './upload-image.ts';
+import { bestSha256 } from './block-digest.ts';
+import { completionPending } from './job-record.ts';
+import { openImage } from '../images/open-image.ts';
 import { faultyEmulator, memorySource, readSnapshot, syntheticImage } from './upload-test-kit.ts';
 
 const conn = { kind: 'emulator' } as const;
@@ -110,5 +114,80 @@ describe('uploadInProcess', () => {
     expect(report.blocksWritten).toBe(64);
     // A paused run sends nothing twice: puts = blocks.
     expect(emu.counts.puts).toBe(64);
+  });
+
+  it('resumes a job whose blocks were all acknowledged before completion by completing it, sending no block again', async () => {
+    const image = syntheticImage([['random', 12], ['zero', 4], ['text', 4]]);
+    const emu = faultyEmulator();
+    const store = memoryLedgerStore();
+    // The first session's CompleteSnapshot never answers: the tab closed while completing.
+    const stalled = { send: (c: unknown) => (c instanceof CompleteSnapshotCommand ? new Promise(() => undefined) : emu.ebs.send(c as never)) } as unknown as EBSClient;
+    await uploadInProcess({ source: memorySource(image), name: 'c.raw', lastModified: 1, connection: conn, clients: { ebs: stalled, ec2: emu.ec2 }, store });
+    let job = (await store.listJobs())[0]!;
+    for (let i = 0; i < 200 && job.state !== 'completing'; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      job = (await store.getJob(job.id))!;
+    }
+    expect(job.state).toBe('completing');
+    expect(completionPending(job)).toBe(true);
+    const putsBefore = emu.counts.puts;
+    expect(putsBefore).toBe(16);
+
+    const { sha256 } = await bestSha256();
+    const resumed = await startJobSession(job, await openImage(memorySource(image)), { store, ebs: emu.ebs, ec2: emu.ec2, sha256, options: {} });
+    const report = await resumed.done;
+    expect(report.state).toBe('completed');
+    expect(report.blocksWritten).toBe(16);
+    expect(emu.counts.puts).toBe(putsBefore);
+    expect((await store.getJob(job.id))!.state).toBe('completed');
+    const back = await readSnapshot(emu.reader, report.snapshotId, image.length);
+    expect(Buffer.compare(Buffer.from(back), Buffer.from(image))).toBe(0);
+  });
+
+  /** Starts a slow upload and cancels it once a few blocks are written; returns how `done` rejected. */
+  async function cancelAfterSomeBlocks(emu: ReturnType<typeof faultyEmulator>, ec2: EC2Client) {
+    const image = syntheticImage([['random', 48]]);
+    const store = memoryLedgerStore();
+    const session = await uploadInProcess({ source: memorySource(image), name: 'x.raw', lastModified: 1, connection: conn, clients: { ebs: emu.ebs, ec2 }, store, options: { concurrency: 2 } });
+    await new Promise<void>((r) => {
+      const off = session.onProgress((p) => {
+        if (p.writtenBlocks >= 4) {
+          off();
+          r();
+        }
+      });
+    });
+    await session.cancel();
+    const err = (await session.done.catch((e: unknown) => e)) as UploadError;
+    const job = (await store.listJobs())[0]!;
+    return { err, job, phase: session.progress().phase };
+  }
+
+  it('cancel deletes the pending snapshot through EC2 and records it on the job', async () => {
+    const emu = faultyEmulator({ latencyMs: 5 });
+    const { err, job, phase } = await cancelAfterSomeBlocks(emu, emu.ec2);
+    expect(phase).toBe('cancelled');
+    expect(err).toBeInstanceOf(UploadError);
+    expect(err).toMatchObject({ code: 'cancelled', action: undefined });
+    expect(err.message).toBe(`The upload was cancelled and its pending snapshot ${job.snapshotId} was deleted.`);
+    expect(job).toMatchObject({ state: 'cancelled', snapshotDeleted: true });
+    await expect(emu.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [job.snapshotId!] }))).rejects.toMatchObject({ name: 'InvalidSnapshot.NotFound' });
+  });
+
+  it('cancel says so when the snapshot could not be deleted: still pending, counted against the limit, delete again', async () => {
+    const emu = faultyEmulator({ latencyMs: 5 });
+    // DescribeSnapshots answers; DeleteSnapshot never reaches the service.
+    const offline = {
+      send: (c: unknown) => (c instanceof DeleteSnapshotCommand ? Promise.reject(new TypeError('Failed to fetch')) : emu.ec2.send(c as never)),
+    } as unknown as EC2Client;
+    const { err, job } = await cancelAfterSomeBlocks(emu, offline);
+    expect(err).toMatchObject({ name: 'UploadError', code: 'cancelled', action: 'discard' });
+    expect(err.message).toMatch(new RegExp(`^The upload was cancelled\\. The pending snapshot ${job.snapshotId} could not be deleted: the service could not be reached`));
+    expect(err.message).toMatch(/counts against the limit of 100 pending snapshots\.$/);
+    expect(job.state).toBe('cancelled');
+    expect(job.snapshotDeleted).toBeUndefined();
+    expect(job.error).toBe(err.message.replace(/^The upload was cancelled\. /, ''));
+    const s = await emu.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [job.snapshotId!] }));
+    expect(s.Snapshots?.[0]?.State).toBe('pending');
   });
 });

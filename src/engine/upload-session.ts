@@ -16,6 +16,7 @@ import { linearAggregate } from './aggregate.ts';
 import type { Sha256 } from './block-digest.ts';
 import type { PipelineBatch, PipelineOutcome, PipelineSpec, Slice } from './block-pipeline.ts';
 import { describeFailure, type FailureInfo } from './failure.ts';
+import { deleteAbandonedSnapshot } from './snapshot-cleanup.ts';
 import { BlockLedger, type LedgerStore } from './ledger.ts';
 import { withRetry } from './retry.ts';
 import { waitForCompletion } from './wait-completion.ts';
@@ -195,8 +196,9 @@ export class UploadSession implements UploadRun {
         if (this.cancelRequested) {
           this.setJob({ state: 'cancelled' });
           await this.ledger.flush();
+          const cancelled = await this.deleteCancelledSnapshot();
           this.setPhase('cancelled');
-          throw new UploadError('The upload was cancelled; the pending snapshot will time out on its own.', 'cancelled');
+          throw cancelled;
         }
         if (this.releaseRequested) {
           this.setJob({ state: 'paused' });
@@ -222,6 +224,33 @@ export class UploadSession implements UploadRun {
       await this.ledger.flush().catch(() => undefined);
       this.setPhase('error');
       throw new UploadError(f.message, f.code, f.action);
+    }
+  }
+
+  /**
+   * A cancelled upload's snapshot can never complete: delete it now rather than leave it counting against the
+   * 100-pending limit until it times out. Returns the error `done` rejects with, saying what became of it.
+   */
+  private async deleteCancelledSnapshot(): Promise<UploadError> {
+    const id = this.job.snapshotId;
+    if (!id) return new UploadError('The upload was cancelled before its snapshot was started; nothing is left behind.', 'cancelled');
+    if (!this.deps.ec2) return new UploadError(`The upload was cancelled; its pending snapshot ${id} will time out on its own.`, 'cancelled');
+    try {
+      const outcome = await deleteAbandonedSnapshot(this.deps.ec2, this.job);
+      // Cancel is refused while completing, so a completed snapshot here is a surprise: it is the result, kept.
+      if (outcome === 'kept-completed') return new UploadError(`The upload was cancelled, but its snapshot ${id} had completed already; it is kept.`, 'cancelled');
+      this.setJob({ snapshotDeleted: true, error: undefined });
+      await this.ledger.flush().catch(() => undefined);
+      return new UploadError(
+        outcome === 'already-gone' ? `The upload was cancelled; its snapshot ${id} no longer exists.` : `The upload was cancelled and its pending snapshot ${id} was deleted.`,
+        'cancelled',
+      );
+    } catch (err) {
+      const sentence = err instanceof UploadError ? err.message : describeFailure(err).message;
+      this.setJob({ error: sentence });
+      await this.ledger.flush().catch(() => undefined);
+      // 'discard': the way forward is to delete it again (and forget the job) under Jobs.
+      return new UploadError(`The upload was cancelled. ${sentence}`, 'cancelled', 'discard');
     }
   }
 

@@ -88,8 +88,10 @@ export interface JobRecord {
   expiresAt?: number;
   state: JobState;
   counters: JobCounters;
-  /** The sentence shown for state 'error'. */
+  /** The sentence shown for state 'error'; for 'cancelled', why its pending snapshot could not be deleted. */
   error?: string;
+  /** Cancelled and its snapshot deleted (or already gone): nothing of it is left pending. */
+  snapshotDeleted?: boolean;
   /** Filled in when the job completed. */
   report?: UploadReport;
 }
@@ -181,7 +183,10 @@ export interface UploadRun {
   pause(): Promise<void>;
   /** Continues a paused run. */
   resume(): void;
-  /** Stops and marks the job cancelled (the pending snapshot is left to time out). */
+  /**
+   * Stops, marks the job cancelled and deletes its pending snapshot through EC2 DeleteSnapshot; `done` then rejects
+   * with UploadError 'cancelled' saying what became of the snapshot (action 'discard' when it is still pending).
+   */
   cancel(): Promise<void>;
   /** Resolves with the report (state 'completed' or 'error'); rejects with UploadError/ResumeError on a fatal failure. */
   readonly done: Promise<UploadReport>;

@@ -19,6 +19,9 @@ import { ensureReadPermission, type PickedFile } from '../upload/file-pick.ts';
 
 const FINISHED = new Set(['completed', 'cancelled']);
 
+/** A job that completed in this tab keeps its card (with the final report) until the page is left. */
+const keepsCard = (j: JobRecord) => j.state === 'completed' && j.id in runs.byJob;
+
 /** The page's connection (with its in-memory credentials) when it points where the job went; else the job's own. */
 function connectionFor(job: JobRecord): Connection | undefined {
   const a = connection.current;
@@ -49,9 +52,10 @@ class JobsState {
   lastPicked = $state.raw<Record<string, PickedFile>>({});
 
   unfinished = $derived(this.jobs.filter((j) => !FINISHED.has(j.state)));
-  /** Unfinished jobs, plus those that ended in this tab (their card keeps the final report). */
-  shown = $derived(this.jobs.filter((j) => !FINISHED.has(j.state) || j.id in runs.byJob));
-  finished = $derived(this.jobs.filter((j) => FINISHED.has(j.state) && !(j.id in runs.byJob)));
+  /** Unfinished jobs, plus those that completed in this tab (their card keeps the final report). */
+  shown = $derived(this.jobs.filter((j) => !FINISHED.has(j.state) || keepsCard(j)));
+  /** Completed and cancelled jobs; a cancelled one says there what became of its snapshot, and offers to delete it. */
+  finished = $derived(this.jobs.filter((j) => FINISHED.has(j.state) && !keepsCard(j)));
 
   readonly #watchers = new Map<string, () => void>();
   #channel: BroadcastChannel | null = null;
