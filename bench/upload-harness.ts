@@ -23,8 +23,8 @@ function sliceClaimer(blocks: number, sliceBlocks: number): () => Promise<Slice 
   };
 }
 
-/** (a) Read ceiling: workers read 16 MiB slices of the File and discard them. */
-async function readCeiling(workers = 1, sliceBytes = 16 * 1048576): Promise<{ bytes: number; ms: number }> {
+/** (a) Read ceiling: workers read 16 MiB slices of the File (into one reused buffer, or a new one each: 'read-new') and discard them. */
+async function readCeiling(workers = 1, sliceBytes = 16 * 1048576, mode: 'read' | 'read-new' = 'read'): Promise<{ bytes: number; ms: number }> {
   const file = pickedFile();
   const ws = Array.from({ length: workers }, () => new Worker(new URL('../workers/upload.worker.ts', import.meta.url), { type: 'module' }));
   try {
@@ -32,7 +32,7 @@ async function readCeiling(workers = 1, sliceBytes = 16 * 1048576): Promise<{ by
     await Promise.all(apis.map((a) => a.open({ file })));
     const claim = sliceClaimer(Math.ceil(file.size / 524288), sliceBytes / 524288);
     const t0 = performance.now();
-    const bytes = (await Promise.all(apis.map((a) => a.readAll(proxy(claim), 'read')))).reduce((a, b) => a + b, 0);
+    const bytes = (await Promise.all(apis.map((a) => a.readAll(proxy(claim), mode)))).reduce((a, b) => a + b, 0);
     return { bytes, ms: performance.now() - t0 };
   } finally {
     for (const w of ws) w.terminate();

@@ -5,6 +5,7 @@ import { BLOCK_SIZE, BlockState, type ByteSource, type DiskImage } from '../imag
 import { toBase64, webCryptoSha256 } from './block-digest.ts';
 import { BlockPipeline, type BlockSink, type PipelineBatch, type PipelineSpec, type Slice } from './block-pipeline.ts';
 import { fillRandom } from './upload-test-kit.ts';
+import { sleep } from './retry.ts';
 
 /** An image over bytes with given block states that counts which blocks were read. */
 function image(bytes: Uint8Array, states: number[]): DiskImage & { reads: number[] } {
@@ -225,6 +226,33 @@ describe('BlockPipeline over a raw image in a Blob (file-backed bodies)', () => 
     expect(out).toEqual({ kind: 'finished' });
     expect([...got.values()].map((g) => g.blob)).toEqual([false, false, false, false, false, false]);
     expect(firstDifference(got.get(3)!.bytes, data.subarray(3 * BLOCK_SIZE, 4 * BLOCK_SIZE))).toBe(-1);
+  });
+
+  it('reads slices into reused buffers, and a block sent as bytes keeps its own copy while in flight', async () => {
+    const blocks = 24;
+    const big = new Uint8Array(blocks * BLOCK_SIZE);
+    for (let i = 0; i < blocks; i++) big.fill(i + 1, i * BLOCK_SIZE + 1000, i * BLOCK_SIZE + 9000);
+    const img = openRaw(blobSource(new Blob([big])));
+    let reads = 0;
+    const readInto = img.readBlocksInto!.bind(img);
+    img.readBlocksInto = (first, count, target) => {
+      reads++;
+      return readInto(first, count, target);
+    };
+    const got = new Map<number, Uint8Array>();
+    // Puts that read their body late: by then the slice buffer the block came from has been read into again.
+    const sink: BlockSink = {
+      put: async (i, body, checksum) => {
+        await sleep(3);
+        const bytes = body instanceof Uint8Array ? body.slice() : new Uint8Array(await body.arrayBuffer());
+        expect(toBase64(await webCryptoSha256(bytes))).toBe(checksum);
+        got.set(i, bytes);
+      },
+    };
+    const out = await new BlockPipeline(img, () => sink, webCryptoSha256, { fileBodies: false }).run(spec(blocks, { skipZeros: false, ceiling: 8 }), slices(blocks, 2), () => undefined);
+    expect(out).toEqual({ kind: 'finished' });
+    expect(reads).toBe(12);
+    for (let i = 0; i < blocks; i++) expect(firstDifference(got.get(i)!, big.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE))).toBe(-1);
   });
 
   it('a file changed after its block was hashed fails with a "file changed" sentence, not a credentials one', async () => {

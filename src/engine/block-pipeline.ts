@@ -72,6 +72,58 @@ class BatchBuffer {
   }
 }
 
+/**
+ * Slice buffers reused from read to read: the slice being cut and the one read ahead. A new buffer per slice would
+ * leave tens of MiB of dead ArrayBuffers per worker between garbage collections; reused ones keep a worker's reading
+ * memory at two slices.
+ */
+class SliceBuffers {
+  private free: ArrayBuffer[] = [];
+  private made = 0;
+  private waiting: ((b: ArrayBuffer | null) => void)[] = [];
+  constructor(private readonly max: number) {}
+
+  /** A buffer of at least `bytes`, waiting while every buffer is in use. */
+  async take(bytes: number): Promise<Uint8Array> {
+    let b = this.free.pop() ?? null;
+    if (!b && this.made < this.max) {
+      this.made++;
+      b = new ArrayBuffer(bytes);
+    }
+    b ??= await new Promise<ArrayBuffer | null>((resolve) => this.waiting.push(resolve));
+    if (!b || b.byteLength < bytes) b = new ArrayBuffer(bytes);
+    return new Uint8Array(b);
+  }
+
+  /** Hands a buffer back (the one the last read returned, which may have replaced the one taken). */
+  give(b: ArrayBuffer): void {
+    const w = this.waiting.shift();
+    if (w) w(b);
+    else this.free.push(b);
+  }
+
+  /** A buffer lost to a failed read: another may be made in its place. */
+  lost(): void {
+    const w = this.waiting.shift();
+    if (w) w(null);
+    else this.made--;
+  }
+}
+
+/** A slice read into a pooled buffer, released once every block cut from it has been hashed (or skipped). */
+interface SliceHold {
+  pending: number;
+  dispatched: boolean;
+  release: () => void;
+}
+
+function settle(hold: SliceHold | null): void {
+  if (hold && hold.dispatched && hold.pending === 0) {
+    hold.dispatched = false;
+    hold.release();
+  }
+}
+
 /** Makes the sink for a snapshot (an EBS client bound to the snapshot id). */
 export type SinkFactory = (snapshotId: string) => BlockSink;
 
@@ -148,7 +200,8 @@ export class BlockPipeline {
 
     // Hashes a block and decides whether it goes out; resolves to what to send, or null when it was skipped.
     // The block's view of its slice is dropped when this returns, so a block in flight does not pin its slice.
-    const prepare = async (index: number, bytes: Uint8Array): Promise<{ digest: Uint8Array; body: Uint8Array | Blob } | null> => {
+    // `pooled`: bytes lie in a reused slice buffer, so a block sent as bytes gets its own copy.
+    const prepare = async (index: number, bytes: Uint8Array, pooled: boolean): Promise<{ digest: Uint8Array; body: Uint8Array | Blob } | null> => {
       const digest = await this.sha256(bytes);
       // Over a parent: equal content is inherited, and a zero block over a parent hole stays a hole.
       if (spec.parent && (bitSet(spec.parent.present, index) ? equalDigest(digest, spec.parent.digests, index * 32) : isAllZero(bytes))) {
@@ -158,8 +211,8 @@ export class BlockPipeline {
         return null;
       }
       // A Blob over the file is sent by the browser straight from disk: no copy of the block stays in memory.
-      const body = (this.sink && this.options.fileBodies !== false && (await this.image.blockBlob?.(index))) || bytes;
-      return { digest, body };
+      const blob = this.sink && this.options.fileBodies !== false ? await this.image.blockBlob?.(index) : null;
+      return { digest, body: blob ?? (this.sink && pooled ? bytes.slice() : bytes) };
     };
 
     // After a failed put of a file-backed body: the bytes sent came from the file now, the checksum from the bytes read
@@ -211,8 +264,17 @@ export class BlockPipeline {
       }
     };
 
-    const send = (index: number, bytes: Uint8Array): Promise<void> =>
-      prepare(index, bytes).then(
+    const send = (index: number, bytes: Uint8Array, hold: SliceHold | null): Promise<void> => {
+      const prepared = prepare(index, bytes, hold !== null);
+      if (hold) {
+        hold.pending++;
+        const done = () => {
+          hold.pending--;
+          settle(hold);
+        };
+        void prepared.then(done, done);
+      }
+      return prepared.then(
         (job) => (job ? transmit(index, job.digest, job.body) : undefined),
         (err: unknown) => {
           // Hashing failures are not the service's: report as they are.
@@ -220,8 +282,11 @@ export class BlockPipeline {
           failure ??= describeFailure(err, { index });
         },
       );
+    };
 
-    const readSlice = async (): Promise<{ first: number; bytes: Uint8Array | null; todo: number[] } | null> => {
+    const readInto = this.image.readBlocksInto?.bind(this.image);
+    const buffers = new SliceBuffers(2);
+    const readSlice = async (): Promise<{ first: number; bytes: Uint8Array | null; todo: number[]; hold: SliceHold | null } | null> => {
       for (;;) {
         if (this.stopping || failure) return null;
         const s = await claim();
@@ -240,9 +305,23 @@ export class BlockPipeline {
         if (!todo.length) continue;
         const lo = todo[0]!;
         const hi = todo[todo.length - 1]!;
+        const count = hi - lo + 1;
+        if (readInto) {
+          const target = await buffers.take(count * BLOCK_SIZE);
+          let bytes: Uint8Array;
+          try {
+            bytes = await readInto(lo, count, target);
+          } catch (err) {
+            buffers.lost();
+            failure ??= describeFailure(err, { index: lo, reading: true });
+            return null;
+          }
+          const buffer = bytes.buffer as ArrayBuffer;
+          return { first: lo, bytes, todo, hold: { pending: 0, dispatched: false, release: () => buffers.give(buffer) } };
+        }
         try {
-          const bytes = await this.image.readBlocks(lo, hi - lo + 1);
-          return { first: lo, bytes, todo };
+          const bytes = await this.image.readBlocks(lo, count);
+          return { first: lo, bytes, todo, hold: null };
         } catch (err) {
           failure ??= describeFailure(err, { index: lo, reading: true });
           return null;
@@ -267,9 +346,14 @@ export class BlockPipeline {
         await pacer.acquire();
         buf.started.push(i);
         queue();
-        const p = send(i, bytes);
+        const p = send(i, bytes, cur.hold);
         sends.add(p);
         void p.finally(() => sends.delete(p));
+      }
+      // Every block of the slice has been handed on: its buffer goes back once their hashing is done.
+      if (cur.hold) {
+        cur.hold.dispatched = true;
+        settle(cur.hold);
       }
       if (failure) break;
     }

@@ -11,14 +11,31 @@ export function memorySource(bytes: Uint8Array): ByteSource {
   };
 }
 
+/** ByteSource.readInto where the source has it; otherwise a read copied into target (same contract). */
+export async function readIntoFrom(source: ByteSource, offset: number, target: Uint8Array): Promise<Uint8Array> {
+  if (source.readInto) return source.readInto(offset, target);
+  const bytes = await source.read(offset, target.length);
+  target.set(bytes);
+  return target.subarray(0, bytes.length);
+}
+
 /** A view of [offset, offset+length) of another source, e.g. a disk inside an OVA. */
 export function subSource(source: ByteSource, offset: number, length: number): ByteSource {
   const size = Math.max(0, Math.min(length, source.size - offset));
   const within = (at: number) => offset + Math.min(Math.max(0, at), size);
   const slice = source.slice?.bind(source);
+  const readInto = source.readInto?.bind(source);
   return {
     size,
     ...(slice ? { slice: (at: number, end: number) => slice(within(at), within(end)) } : {}),
+    ...(readInto
+      ? {
+          readInto: (at: number, target: Uint8Array) => {
+            const start = Math.min(Math.max(0, at), size);
+            return readInto(offset + start, target.subarray(0, Math.max(0, Math.min(target.length, size - start))));
+          },
+        }
+      : {}),
     async read(at, n) {
       const start = Math.min(Math.max(0, at), size);
       const end = Math.min(size, start + Math.max(0, n));

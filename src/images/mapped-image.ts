@@ -83,10 +83,20 @@ export function mappedImage(m: ImageMap): DiskImage {
   let lastUnit: { key: number; bytes: Uint8Array } | undefined;
 
   async function readBlocks(first: number, count: number): Promise<Uint8Array> {
+    return fill(first, count, new Uint8Array(count * BLOCK_SIZE));
+  }
+
+  // A reused buffer holds an earlier slice: zero it first, as holes and the tail are never written.
+  async function readBlocksInto(first: number, count: number, target: Uint8Array): Promise<Uint8Array> {
+    return fill(first, count, target.subarray(0, count * BLOCK_SIZE).fill(0));
+  }
+
+  /** Writes the virtual bytes of blocks [first, first+count) into out (zeroed, count × BLOCK_SIZE bytes). */
+  async function fill(first: number, count: number, out: Uint8Array): Promise<Uint8Array> {
     if (!Number.isSafeInteger(first) || !Number.isSafeInteger(count) || first < 0 || count < 0) {
       throw new RangeError(`readBlocks(${first}, ${count}): block range must be non-negative integers`);
     }
-    const out = new Uint8Array(count * BLOCK_SIZE);
+    if (out.length < count * BLOCK_SIZE) throw new RangeError(`readBlocksInto(${first}, ${count}): the buffer holds ${out.length} bytes`);
     const vstart = first * BLOCK_SIZE;
     const vend = Math.min((first + count) * BLOCK_SIZE, m.virtualSize);
     if (vstart >= vend) return out;
@@ -182,6 +192,7 @@ export function mappedImage(m: ImageMap): DiskImage {
     notices: m.notices,
     blockStates,
     readBlocks,
+    readBlocksInto,
     ...(m.source.slice ? { blockBlob } : {}),
   };
 }

@@ -5,6 +5,7 @@ export function openRaw(source: ByteSource): DiskImage {
   const virtualSize = source.size;
   const blockCount = Math.ceil(virtualSize / BLOCK_SIZE);
   const slice = source.slice?.bind(source);
+  const readInto = source.readInto?.bind(source);
   return {
     format: 'raw',
     virtualSize,
@@ -21,6 +22,18 @@ export function openRaw(source: ByteSource): DiskImage {
       out.set(bytes);
       return out;
     },
+    ...(readInto
+      ? {
+          async readBlocksInto(first: number, count: number, target: Uint8Array) {
+            const length = count * BLOCK_SIZE;
+            const got = await readInto(first * BLOCK_SIZE, target.subarray(0, length));
+            // The buffer is reused: past the end of the file it still holds an earlier slice, so zero it.
+            const out = new Uint8Array(got.buffer, got.byteOffset, length);
+            if (got.length < length) out.fill(0, got.length);
+            return out;
+          },
+        }
+      : {}),
     // Every whole block lies in the file as is; the short last block needs zero padding, so it is read instead.
     ...(slice ? { blockBlob: (index: number) => ((index + 1) * BLOCK_SIZE <= virtualSize ? slice(index * BLOCK_SIZE, (index + 1) * BLOCK_SIZE) : null) } : {}),
   };

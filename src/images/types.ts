@@ -12,6 +12,13 @@ export interface ByteSource {
   read(offset: number, length: number): Promise<Uint8Array>;
   /** Bytes [offset, end) as a Blob that refers to the source without copying (Blob/File sources only). */
   slice?(offset: number, end: number): Blob;
+  /**
+   * Reads [offset, offset+target.length) into target's memory, so a caller can reuse one buffer for every read instead
+   * of leaving a new one to the garbage collector each time. Returns the bytes read (shorter only where the source
+   * ends) as a view at target's offset; its buffer may be a new one that took over target's memory (a BYOB stream
+   * read transfers it), so the caller keeps the returned view's buffer, never target's.
+   */
+  readInto?(offset: number, target: Uint8Array): Promise<Uint8Array>;
 }
 
 /** What a reader knows of a block without reading its data. */
@@ -43,6 +50,12 @@ export interface DiskImage {
    * past virtualSize and in unallocated or zero regions the bytes are zero. Reads are coalesced.
    */
   readBlocks(first: number, count: number): Promise<Uint8Array>;
+  /**
+   * readBlocks into target's memory (at least count × BLOCK_SIZE bytes, its content ignored): the same bytes as
+   * readBlocks, as a view of count × BLOCK_SIZE bytes whose buffer the caller keeps for the next read (it may replace
+   * target's, see ByteSource.readInto). Absent where the source cannot read into a buffer.
+   */
+  readBlocksInto?(first: number, count: number, target: Uint8Array): Promise<Uint8Array>;
   /**
    * Block `index` as a Blob over the file itself (no copy: slices of the file, zero runs from one shared zero Blob),
    * where the format stores the block uncompressed (raw, and allocated clusters of the other formats); null where it
