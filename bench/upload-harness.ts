@@ -81,15 +81,16 @@ async function readRun(mode: 'read' | 'scan' | 'hash', workers = 2, sliceBytes =
   }
 }
 
-/** Transport ceiling: PutSnapshotBlock of pre-hashed blocks straight from this page, `concurrency` in flight, bodies as the engine sends them. */
+/** Transport ceiling: PutSnapshotBlock of distinct pre-hashed blocks straight from this page, `concurrency` in flight, bodies as the engine sends them. */
 async function rawPuts(connection: Connection, blocks: number, concurrency: number, blobBodies = connection.kind !== 'emulator'): Promise<{ bytes: number; ms: number }> {
   const { ebs, close } = await createClients(connection, { blobBodies });
   try {
     const snap = await ebs.send(new StartSnapshotCommand({ VolumeSize: Math.max(1, Math.ceil(blocks / 2048)) }));
-    const data = Array.from({ length: 8 }, (_, k) => {
+    // Every block distinct: the stores keep each content once, so repeated bodies would be cheaper than an upload's.
+    const data = Array.from({ length: blocks }, (_, k) => {
       const b = new Uint8Array(524288);
       crypto.getRandomValues(b.subarray(0, 65536));
-      b[100000] = k + 1;
+      new DataView(b.buffer).setUint32(100000, k + 1);
       return b;
     });
     const sums = await Promise.all(data.map(async (d) => toBase64(await webCryptoSha256(d))));
@@ -98,7 +99,7 @@ async function rawPuts(connection: Connection, blocks: number, concurrency: numb
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         for (let i = next++; i < blocks; i = next++) {
-          await ebs.send(new PutSnapshotBlockCommand({ SnapshotId: snap.SnapshotId!, BlockIndex: i, BlockData: data[i % 8]!, DataLength: 524288, Checksum: sums[i % 8]!, ChecksumAlgorithm: 'SHA256' }));
+          await ebs.send(new PutSnapshotBlockCommand({ SnapshotId: snap.SnapshotId!, BlockIndex: i, BlockData: data[i]!, DataLength: 524288, Checksum: sums[i]!, ChecksumAlgorithm: 'SHA256' }));
         }
       }),
     );

@@ -116,7 +116,9 @@ export default async function uploadBench(): Promise<BenchRow[]> {
     };
 
     // (c) upload into the in-browser emulator (IndexedDB).
+    log('c* raw puts into the in-browser emulator');
     const cRaw = await rawPuts({ kind: 'emulator', dbName: `bench-raw-${Date.now()}` }, 8);
+    log(`c* ${cRaw.toFixed(1)} MiB/s; c upload into the in-browser emulator`);
     rows.push({ group: g, name: '(c*) raw SDK puts from the page into the in-browser emulator, 8 in flight, bodies as the engine sends them (bytes)', value: cRaw, unit: 'MiB/s' });
     const c = await upload(page, { kind: 'emulator', dbName: `bench-${Date.now()}` });
     const cMiBps = c.bytes / MiB / (c.ms / 1000);

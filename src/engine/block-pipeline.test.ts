@@ -131,6 +131,37 @@ describe('BlockPipeline', () => {
     expect(c2.written().length).toBeLessThan(8);
   });
 
+  it('holds a written block\'s slot until its batch is recorded; a dry run, which records nothing, does not wait', async () => {
+    for (const dry of [false, true]) {
+      let hashed = 0;
+      let hashedAtFirstAnswer = -1;
+      const pending: { resolve: () => void; since: number }[] = [];
+      const sha = (b: Uint8Array) => {
+        hashed++;
+        return webCryptoSha256(b);
+      };
+      const run = new BlockPipeline(image(bytes, states), dry ? null : () => ({ put: async () => undefined }), sha).run(
+        spec(n, { skipZeros: false, ceiling: 1, floor: 1 }),
+        slices(n, 4),
+        () => new Promise<void>((resolve) => pending.push({ resolve, since: Date.now() })),
+      );
+      // The first delivery is answered only once every block is hashed, or after 500 ms; later ones at once.
+      const answer = setInterval(() => {
+        const d = pending[0];
+        if (!d || (hashedAtFirstAnswer < 0 && hashed < n && Date.now() - d.since < 500)) return;
+        if (hashedAtFirstAnswer < 0) hashedAtFirstAnswer = hashed;
+        pending.shift()!.resolve();
+      }, 5);
+      const out = await run;
+      clearInterval(answer);
+      expect(out).toEqual({ kind: 'finished' });
+      expect(hashed).toBe(n);
+      // One slot: an upload hashes the next block only once the last one is recorded; a dry run hashes on.
+      if (dry) expect(hashedAtFirstAnswer).toBeGreaterThan(1);
+      else expect(hashedAtFirstAnswer).toBe(1);
+    }
+  });
+
   it('keeps one batch in delivery at a time when delivery is asynchronous (a worker), and loses no event', async () => {
     const img = image(bytes, states);
     let pending = 0;

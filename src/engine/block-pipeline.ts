@@ -243,8 +243,10 @@ export class BlockPipeline {
           buf.written.push(index);
           buf.digests.push(digest);
           // The slot stays taken until the block is recorded durably, so a tab closed at any moment re-sends at most
-          // the in-flight window (blocks sent plus blocks acknowledged but not yet in the ledger).
-          buf.durable.push(() => pacer.release({ ok: true, latencyMs }));
+          // the in-flight window (blocks sent plus blocks acknowledged but not yet in the ledger). A dry run sends
+          // nothing, so there is nothing to re-send: its slot is free at once.
+          if (this.sink) buf.durable.push(() => pacer.release({ ok: true, latencyMs }));
+          else pacer.release({ ok: true, latencyMs });
           queue();
           return;
         } catch (err) {
