@@ -5,7 +5,7 @@ import type { Route } from '@playwright/test';
 import { DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { spawnEmulator, type SpawnedEmulator } from '../server/spawn-emulator.ts';
 import { makeTestImage } from './helpers/disk-image.ts';
-import { startPaused } from './helpers/ui.ts';
+import { connectToEmulatorServer, startPaused } from './helpers/ui.ts';
 
 test.describe.configure({ timeout: 300_000 });
 
@@ -34,14 +34,7 @@ async function serverState(snapshotId: string): Promise<string> {
 }
 
 test('a cancel whose DeleteSnapshot fails says the snapshot is still pending; Finished offers the delete again', async ({ page }) => {
-  await page.goto('/#/connection');
-  await page.getByLabel('Amazon Web Services').check();
-  await page.getByLabel('Region').fill('us-east-1');
-  await page.getByLabel('Cognito identity pool id').fill(emu.poolId!);
-  await page.getByLabel(/Custom endpoint/).check();
-  await page.getByLabel('Endpoint URL', { exact: true }).fill(emu.url);
-  await page.getByRole('button', { name: 'Test connection' }).click();
-  await expect(page.getByTestId('connection-result')).toHaveAttribute('data-ok', 'true', { timeout: 60_000 });
+  await connectToEmulatorServer(page, emu);
 
   const image = makeTestImage('cancel-delete-failed-128m', 128, 0xd15c05);
   await page.goto('/#/upload');

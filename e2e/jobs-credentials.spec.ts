@@ -1,9 +1,8 @@
 // Credentials that no longer work on resume: an AWS-mode job against `npm run emulator` whose keys the service refuses.
 import { test, expect } from './helpers/test.ts';
-import type { Page } from '@playwright/test';
 import { spawnEmulator, type SpawnedEmulator } from '../server/spawn-emulator.ts';
 import { makeTestImage } from './helpers/disk-image.ts';
-import { pickFile, startPaused, storedJobs, waitForCompleted } from './helpers/ui.ts';
+import { connectToEmulatorServer, pickFile, startPaused, storedJobs, waitForCompleted } from './helpers/ui.ts';
 
 test.describe.configure({ mode: 'serial', timeout: 300_000 });
 
@@ -27,35 +26,9 @@ async function serverPuts(): Promise<number> {
   return n;
 }
 
-/**
- * Connects the page to the emulator server in AWS mode (Cognito identity pool, direct cross-origin endpoint).
- * One more try after a reload: on a loaded machine the dev server's first load of the AWS SDK chunks can abort
- * the very first request (seen as a network failure); what is under test here starts after a working connection.
- */
-async function connect(page: Page): Promise<void> {
-  const result = page.getByTestId('connection-result');
-  for (let attempt = 1; ; attempt++) {
-    await tryConnect(page);
-    if ((await result.getAttribute('data-ok')) === 'true' || attempt === 2) break;
-    await page.reload();
-  }
-  expect(await result.getAttribute('data-ok'), await result.innerText()).toBe('true');
-}
-
-async function tryConnect(page: Page): Promise<void> {
-  await page.goto('/#/connection');
-  await page.getByLabel('Amazon Web Services').check();
-  await page.getByLabel('Region').fill('us-east-1');
-  await page.getByLabel('Cognito identity pool id').fill(emu.poolId!);
-  await page.getByLabel(/Custom endpoint/).check();
-  await page.getByLabel('Endpoint URL', { exact: true }).fill(emu.url);
-  await page.getByRole('button', { name: 'Test connection' }).click();
-  await expect(page.getByTestId('connection-result')).toBeVisible({ timeout: 60_000 });
-}
-
 test('keys the service refuses on resume get a sentence and Reconnect; nothing is sent until the connection works again', async ({ page }) => {
   const image = makeTestImage('credentials-128m', 128, 0x5eed0c);
-  await connect(page);
+  await connectToEmulatorServer(page, emu);
   await page.goto('/#/upload');
   await expect(page.getByTestId('mode')).toContainText('AWS us-east-1');
   // One block at a time, paused early: most of the blocks are left for after the reconnect.
@@ -108,7 +81,7 @@ test('keys the service refuses on resume get a sentence and Reconnect; nothing i
 
   // Once the service accepts the keys again, the same job resumes into the same snapshot.
   await page.unroute(`${emu.url}/**`);
-  await connect(page);
+  await connectToEmulatorServer(page, emu);
   await page.goto('/#/jobs');
   await card.getByRole('button', { name: 'Resume…' }).click();
   await pickFile(page, image.path, card);

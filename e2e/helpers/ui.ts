@@ -184,3 +184,25 @@ export function storedJobs(page: Page): ReturnType<JobsProbe['storedJobs']> {
 export function moveJob(page: Page, jobId: string, connection: import('../../src/engine/upload-types.ts').Connection): Promise<void> {
   return page.evaluate(async ([url, id, c]) => ((await import(/* @vite-ignore */ url)) as JobsProbe).moveJob(id, c), [JOBS_PROBE, jobId, connection] as const);
 }
+
+/**
+ * Connects the page to an emulator server in AWS mode (its Cognito identity pool, custom endpoint) and expects the
+ * test to pass. One more try after a reload: on a loaded machine the dev server's first load of the AWS SDK chunks
+ * can abort the very first request (seen as a network failure); what the callers test starts after a working one.
+ */
+export async function connectToEmulatorServer(page: Page, emu: { url: string; poolId?: string }): Promise<void> {
+  const result = page.getByTestId('connection-result');
+  for (let attempt = 1; ; attempt++) {
+    await page.goto('/#/connection');
+    await page.getByLabel('Amazon Web Services').check();
+    await page.getByLabel('Region').fill('us-east-1');
+    await page.getByLabel('Cognito identity pool id').fill(emu.poolId!);
+    await page.getByLabel(/Custom endpoint/).check();
+    await page.getByLabel('Endpoint URL', { exact: true }).fill(emu.url);
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await expect(result).toBeVisible({ timeout: 60_000 });
+    if ((await result.getAttribute('data-ok')) === 'true' || attempt === 2) break;
+    await page.reload();
+  }
+  expect(await result.getAttribute('data-ok'), await result.innerText()).toBe('true');
+}
