@@ -308,23 +308,14 @@ export class BlockPipeline {
         const lo = todo[0]!;
         const hi = todo[todo.length - 1]!;
         const count = hi - lo + 1;
-        if (readInto) {
-          const target = await buffers.take(count * BLOCK_SIZE);
-          let bytes: Uint8Array;
-          try {
-            bytes = await readInto(lo, count, target);
-          } catch (err) {
-            buffers.lost();
-            failure ??= describeFailure(err, { index: lo, reading: true });
-            return null;
-          }
-          const buffer = bytes.buffer as ArrayBuffer;
-          return { first: lo, bytes, todo, hold: { pending: 0, dispatched: false, release: () => buffers.give(buffer) } };
-        }
+        // Where the image can read into a buffer, the slice goes into one of the pool's, given back once it is cut.
+        const target = readInto ? await buffers.take(count * BLOCK_SIZE) : null;
         try {
-          const bytes = await this.image.readBlocks(lo, count);
-          return { first: lo, bytes, todo, hold: null };
+          const bytes = target ? await readInto!(lo, count, target) : await this.image.readBlocks(lo, count);
+          const buffer = bytes.buffer as ArrayBuffer;
+          return { first: lo, bytes, todo, hold: target ? { pending: 0, dispatched: false, release: () => buffers.give(buffer) } : null };
         } catch (err) {
+          if (target) buffers.lost();
           failure ??= describeFailure(err, { index: lo, reading: true });
           return null;
         }

@@ -68,11 +68,13 @@ export function createPipelineWorkerApi() {
       for (let s = await claim(); s; s = await claim()) {
         const [from, length] = [s.first * 524288, s.count * 524288];
         let bytes: Uint8Array;
-        if (reused.length < length) reused = new Uint8Array(length);
         if (mode === 'read-new') bytes = await file.read(from, length);
-        else if (mode === 'read') bytes = await file.readInto!(from, reused.subarray(0, length));
-        else bytes = image.readBlocksInto ? await image.readBlocksInto(s.first, s.count, reused) : await image.readBlocks(s.first, s.count);
-        if (mode !== 'read-new') reused = new Uint8Array(bytes.buffer as ArrayBuffer);
+        else {
+          if (reused.length < length) reused = new Uint8Array(length);
+          if (mode === 'read') bytes = await file.readInto!(from, reused.subarray(0, length));
+          else bytes = image.readBlocksInto ? await image.readBlocksInto(s.first, s.count, reused) : await image.readBlocks(s.first, s.count);
+          reused = new Uint8Array(bytes.buffer as ArrayBuffer);
+        }
         total += bytes.length;
         if (mode === 'read' || mode === 'read-new') continue;
         for (let o = 0; o < bytes.length; o += 524288) {
