@@ -90,8 +90,9 @@ describe('uploadInProcess', () => {
 
   it('pauses, resumes and finishes; the ledger never loses an acknowledged block', async () => {
     const image = syntheticImage([['random', 64]]);
-    // 5 ms per put, two in flight: the pause, asked for in the progress callback, lands long before the last block.
-    const emu = faultyEmulator({ latencyMs: 5 });
+    // 25 ms per put, two in flight (0.8 s in all): the pause, asked for in the progress callback, lands long before the
+    // last block even when a loaded machine delivers progress late.
+    const emu = faultyEmulator({ latencyMs: 25 });
     const store = memoryLedgerStore();
     const session = await uploadInProcess({ source: memorySource(image), name: 'p.raw', lastModified: 1, connection: conn, clients: emu, store, options: { concurrency: 2, sliceBytes: 4 * 1048576 } });
     await new Promise<void>((r) => {

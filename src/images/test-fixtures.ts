@@ -39,7 +39,16 @@ function text(n: number): Buffer {
 
 /** qemu-img / qemu-io, failing loudly. */
 export function qemu(tool: 'qemu-img' | 'qemu-io', args: string[]): string {
-  return execFileSync(tool, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return execFileSync(tool, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      // LUKS key setup times its PBKDF on the thread's CPU clock and gives up when a busy machine reports no CPU time
+      // for the trial: a property of the moment, not of the arguments, so it is tried again.
+      const stderr = String((err as { stderr?: unknown }).stderr ?? '');
+      if (attempt >= 5 || !stderr.includes('Unable to get accurate CPU usage')) throw err;
+    }
+  }
 }
 
 /** Writes bytes at an offset of a file (for hand-made damage). */
