@@ -380,6 +380,23 @@ describe('emulator over HTTPS with HTTP/2', () => {
     const r = await ebs.send(new PutSnapshotBlockCommand({ SnapshotId: s.SnapshotId, BlockIndex: 0, BlockData: a, DataLength: BLOCK, Checksum: b64(a), ChecksumAlgorithm: 'SHA256' }));
     expect(r.Checksum).toBe(b64(a));
   });
+
+  it('opens its flow-control windows wider than a block, so a PutSnapshotBlock body never waits for window updates', async () => {
+    const session = http2.connect(emu.url, { rejectUnauthorized: false });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const req = session.request({ ':path': '/__admin/health' });
+        req.on('response', () => resolve());
+        req.on('error', reject);
+        req.end();
+      });
+      // The protocol's default is 65,535 bytes for each stream and for the whole connection.
+      expect(session.remoteSettings.initialWindowSize).toBeGreaterThanOrEqual(2 * BLOCK);
+      expect(session.state.remoteWindowSize).toBeGreaterThanOrEqual(32 * BLOCK);
+    } finally {
+      session.close();
+    }
+  });
 });
 
 describe('emulator with --data-dir', () => {
