@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { blockDigestsOfFile, writeImageFile } from '../bench/upload-image-file.ts';
+import { patchJob } from './helpers/ui.ts';
 
 type EngineWindow = {
   __engine: typeof import('../src/engine/api.ts');
@@ -150,4 +151,52 @@ test('resuming with a different file is refused with a sentence, and the job sta
   expect(out.err!.message).toMatch(/content of "other\.img" differs from the file this upload was started from \("disk\.img"\)/);
   expect(out.state).toBe('paused');
   expect(out.after).toBeUndefined();
+});
+
+test('resuming a cancelled job is refused with a sentence, and neither the job nor its snapshot is touched', async ({ page }) => {
+  test.setTimeout(180_000);
+  const dbName = `e2e-resume-cancelled-${Date.now()}`;
+  await quietVite(page);
+  await page.goto('/');
+  await loadEngine(page, imagePath);
+  const jobId = await page.evaluate(async (dbName) => {
+    const w = window as unknown as EngineWindow;
+    const file = (document.getElementById('engine-file') as HTMLInputElement).files![0]!;
+    const run = await w.__engine.startUpload({ file, connection: { kind: 'emulator', dbName }, options: { workers: 1 } });
+    await new Promise<void>((resolve) => run.onProgress((p) => p.writtenBlocks >= 10 && resolve()));
+    await run.pause();
+    return run.jobId;
+  }, dbName);
+  await page.reload();
+  await loadEngine(page, imagePath);
+  // As a cancel whose DeleteSnapshot failed leaves it: cancelled, with its snapshot still pending.
+  await patchJob(page, jobId, { state: 'cancelled', error: 'The pending snapshot could not be deleted.' });
+  const workers: string[] = [];
+  page.on('worker', (w) => void (/upload\.worker/.test(w.url()) && workers.push(w.url())));
+
+  const out = await page.evaluate(
+    async ({ jobId, dbName }) => {
+      const w = window as unknown as EngineWindow;
+      const { model } = await w.__emu.openBrowserEmulator(dbName);
+      const before = await w.__engine.getJob(jobId);
+      const snapshotBefore = await model.store.getSnapshot(before!.snapshotId!);
+      const file = (document.getElementById('engine-file') as HTMLInputElement).files![0]!;
+      const err = await w.__engine.resumeUpload(jobId, file).then(
+        async (run) => {
+          await run.pause();
+          return null;
+        },
+        (e: { name: string; action: string; code: string; message: string }) => ({ name: e.name, action: e.action, code: e.code, message: e.message }),
+      );
+      return { err, before, after: await w.__engine.getJob(jobId), snapshotBefore, snapshotAfter: await model.store.getSnapshot(before!.snapshotId!) };
+    },
+    { jobId, dbName },
+  );
+  expect(out.err).toMatchObject({ name: 'ResumeError', action: 'restart', code: 'cancelled' });
+  expect(out.err!.message).toBe(
+    `This upload was cancelled, so it cannot be resumed (its snapshot ${out.before!.snapshotId} was abandoned with it). Start a new upload of "disk.img".`,
+  );
+  expect(out.after).toEqual(out.before);
+  expect(out.snapshotAfter).toEqual(out.snapshotBefore);
+  expect(workers).toEqual([]);
 });

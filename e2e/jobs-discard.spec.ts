@@ -1,6 +1,6 @@
 import { test, expect } from './helpers/test.ts';
 import { makeTestImage } from './helpers/disk-image.ts';
-import { describeSnapshot, moveJob, pickFile, startPaused, storedJobs } from './helpers/ui.ts';
+import { describeSnapshot, leaveWhileCompleting, moveJob, pickFile, startPaused, storedJobs } from './helpers/ui.ts';
 import type { Page } from '@playwright/test';
 
 test.describe.configure({ timeout: 300_000 });
@@ -51,6 +51,27 @@ test('Discard deletes the abandoned pending snapshot through EC2, then forgets t
   await expect(page.getByRole('heading', { name: 'Unfinished uploads' })).toBeFocused();
   expect(await describeSnapshot(page, snapshotId)).toEqual({ state: 'not-found' });
   expect(await storedJobs(page)).toEqual([]);
+});
+
+test('Discard of a job whose completion was pending says a completed snapshot is kept, and keeps it', async ({ page }) => {
+  const image = makeTestImage('discard-completion-pending-24m', 24, 0xd15c05);
+  const { snapshotId } = await leaveWhileCompleting(page, image.path);
+  // The completion asked for before the tab closed went through: the snapshot is the result now, not litter.
+  await expect.poll(async () => (await describeSnapshot(page, snapshotId)).state, { timeout: 30_000 }).toBe('completed');
+
+  await page.goto('/#/jobs');
+  const card = page.getByTestId('job-card');
+  await expect(card.getByTestId('job-state')).toHaveText('All blocks sent — completion pending');
+  await card.getByRole('button', { name: 'Discard…' }).click();
+  const confirm = card.getByRole('group', { name: /Discard this job\?/ });
+  // The page cannot know whether the completion went through: the sentence is true either way.
+  await expect(confirm).toContainText(`Its snapshot ${snapshotId} will be deleted if it is still pending; if it has completed, it is kept.`);
+  await expect(confirm).not.toContainText('Its pending snapshot');
+  await confirm.getByRole('button', { name: 'Yes, discard', exact: true }).click();
+
+  await expect(card).toHaveCount(0);
+  expect(await storedJobs(page)).toEqual([]);
+  expect((await describeSnapshot(page, snapshotId)).state).toBe('completed');
 });
 
 test('a failed delete says so and offers to forget the job anyway or keep it; nothing is forgotten silently', async ({ page }) => {

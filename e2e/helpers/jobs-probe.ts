@@ -39,3 +39,11 @@ export async function moveJob(jobId: string, connection: Connection): Promise<vo
   if (!job) throw new Error(`no job ${jobId}`);
   await store.putJob({ ...job, connection });
 }
+
+/** Rewrites fields of a stored job (to put it in a state a test cannot reach through the service, e.g. a failed delete). */
+export async function patchJob(jobId: string, patch: Partial<JobRecord>): Promise<void> {
+  const store = idbLedgerStore();
+  const job = await store.getJob(jobId);
+  if (!job) throw new Error(`no job ${jobId}`);
+  await store.putJob({ ...job, ...patch });
+}

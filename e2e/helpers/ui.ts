@@ -72,6 +72,34 @@ export async function startPaused(page: Page, imagePath: string): Promise<void> 
   await expect(page.getByTestId('phase')).toHaveText('Paused', { timeout: 60_000 });
 }
 
+/**
+ * Uploads an image on the Upload view and leaves the page from inside it as soon as CompleteSnapshot was sent and the
+ * run waits for `completed`, then opens it again: a job whose blocks are all acknowledged, completion pending (the
+ * completion asked for went through meanwhile, so its snapshot completes on its own). Returns the job and snapshot ids.
+ */
+export async function leaveWhileCompleting(page: Page, imagePath: string): Promise<{ id: string; snapshotId: string }> {
+  await page.goto('/#/upload');
+  await pickFile(page, imagePath);
+  await startUpload(page);
+  const url = page.url();
+  const left = page.waitForURL('about:blank', { timeout: 170_000 });
+  await page.evaluate(() => {
+    const check = () => {
+      if (document.querySelector('[data-testid="run-panel"]')?.getAttribute('data-phase') !== 'waiting') return;
+      observer.disconnect();
+      location.assign('about:blank');
+    };
+    const observer = new MutationObserver(check);
+    observer.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-phase'] });
+    check();
+  });
+  await left;
+  await page.goto(url);
+  const [job] = await storedJobs(page);
+  expect(job?.state).toBe('completing');
+  return { id: job!.id, snapshotId: job!.snapshotId! };
+}
+
 /** Waits for the final report and returns the snapshot id it names. */
 export async function waitForCompleted(page: Page, timeout = 170_000): Promise<string> {
   const report = page.getByTestId('final-report');
@@ -183,6 +211,11 @@ export function storedJobs(page: Page): ReturnType<JobsProbe['storedJobs']> {
 /** Rewrites a stored job's connection (to make its snapshot unreachable from the page). */
 export function moveJob(page: Page, jobId: string, connection: import('../../src/engine/upload-types.ts').Connection): Promise<void> {
   return page.evaluate(async ([url, id, c]) => ((await import(/* @vite-ignore */ url)) as JobsProbe).moveJob(id, c), [JOBS_PROBE, jobId, connection] as const);
+}
+
+/** Rewrites fields of a stored job, behind the page's back. */
+export function patchJob(page: Page, jobId: string, patch: Partial<import('../../src/engine/upload-types.ts').JobRecord>): Promise<void> {
+  return page.evaluate(async ([url, id, p]) => ((await import(/* @vite-ignore */ url)) as JobsProbe).patchJob(id, p), [JOBS_PROBE, jobId, patch] as const);
 }
 
 /**

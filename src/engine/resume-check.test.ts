@@ -3,7 +3,7 @@ import { CompleteSnapshotCommand, StartSnapshotCommand } from '@aws-sdk/client-e
 import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
 import { createMemoryEmulator } from '../emulator/index.ts';
 import { ResumeError } from './upload-types.ts';
-import { checkResumableSnapshot } from './resume-check.ts';
+import { checkResumableSnapshot, refuseFinishedJob } from './resume-check.ts';
 
 describe('checkResumableSnapshot', () => {
   it('passes a pending snapshot, then explains a timeout with the way forward', async () => {
@@ -38,5 +38,38 @@ describe('checkResumableSnapshot', () => {
     const job = { snapshotId: SnapshotId!, params: { volumeSizeGiB: 1, timeoutMinutes: 60 } };
     await expect(checkResumableSnapshot(emu.ec2, job)).rejects.toMatchObject({ name: 'ResumeError', action: 'discard', code: 'finished' });
     await expect(checkResumableSnapshot(emu.ec2, job, { completionPending: true })).resolves.toBeUndefined();
+  });
+});
+
+describe('refuseFinishedJob', () => {
+  const job = (state: 'cancelled' | 'completed' | 'paused', snapshotId?: string, snapshotDeleted?: boolean) => ({
+    state,
+    ...(snapshotId ? { snapshotId } : {}),
+    ...(snapshotDeleted ? { snapshotDeleted } : {}),
+    fingerprint: { name: 'disk.img', size: 1, lastModified: 1, firstBlockSha256: '', lastBlockSha256: '' },
+  });
+
+  it('refuses a cancelled job, saying what became of its snapshot and to start a new upload', () => {
+    const cases: [ReturnType<typeof job>, string][] = [
+      [job('cancelled', 'snap-1', true), 'its snapshot snap-1 was deleted'],
+      [job('cancelled', 'snap-1'), 'its snapshot snap-1 was abandoned with it'],
+      [job('cancelled'), 'no snapshot had been started'],
+    ];
+    for (const [j, fate] of cases) {
+      const err = (() => {
+        try {
+          refuseFinishedJob(j);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(ResumeError);
+      expect(err).toMatchObject({ action: 'restart', code: 'cancelled', message: `This upload was cancelled, so it cannot be resumed (${fate}). Start a new upload of "disk.img".` });
+    }
+  });
+
+  it('refuses a completed job and lets an unfinished one through', () => {
+    expect(() => refuseFinishedJob(job('completed', 'snap-2'))).toThrow('This upload already completed as snap-2.');
+    expect(() => refuseFinishedJob(job('paused', 'snap-3'))).not.toThrow();
   });
 });

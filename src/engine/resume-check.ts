@@ -4,6 +4,19 @@ import { ResumeError, type JobRecord } from './upload-types.ts';
 import { classifyFailure } from './retry.ts';
 
 /**
+ * Throws ResumeError when the job's own record rules a resume out (it completed, or was cancelled); asks no service
+ * and touches nothing, so call it before anything else of a resume.
+ */
+export function refuseFinishedJob(job: Pick<JobRecord, 'state' | 'snapshotId' | 'snapshotDeleted' | 'fingerprint'>): void {
+  const id = job.snapshotId;
+  if (job.state === 'completed') throw new ResumeError(`This upload already completed as ${id}.`, 'discard', 'finished');
+  if (job.state === 'cancelled') {
+    const snapshot = !id ? 'no snapshot had been started' : job.snapshotDeleted ? `its snapshot ${id} was deleted` : `its snapshot ${id} was abandoned with it`;
+    throw new ResumeError(`This upload was cancelled, so it cannot be resumed (${snapshot}). Start a new upload of "${job.fingerprint.name}".`, 'restart', 'cancelled');
+  }
+}
+
+/**
  * Throws ResumeError when the job's snapshot timed out, vanished, completed, or the credentials fail; passes when pending
  * or EC2 is unreachable. `completionPending` (every block sent): a completed snapshot passes too, since resuming then only
  * completes it (CompleteSnapshot on a completed snapshot answers `completed`) and records the result.

@@ -17,7 +17,8 @@ import {
 } from './upload-types.ts';
 import { bestSha256 } from './block-digest.ts';
 import type { PipelineSpec } from './block-pipeline.ts';
-import { checkResumableSnapshot } from './resume-check.ts';
+import { checkResumableSnapshot, refuseFinishedJob } from './resume-check.ts';
+import { completionSession, recordsEveryBlock } from './completion-session.ts';
 import { fingerprintMismatch, fingerprintOf } from './fingerprint.ts';
 import { JOBS_CHANNEL, holdJobLock } from './job-lock.ts';
 import { completionPending, newJobRecord, resolveParams } from './job-record.ts';
@@ -29,7 +30,7 @@ import { readParentArrays } from './parent.ts';
 import type { EBSClient } from '@aws-sdk/client-ebs';
 import type { PipelineWorkerApi } from './pipeline-worker-api.ts';
 import { DEFAULTS, sliceBlocksFor } from './upload-image.ts';
-import { UploadSession, type PipelineRunner } from './upload-session.ts';
+import { UploadSession, type ManifestSink, type PipelineRunner } from './upload-session.ts';
 import { canSkipZeros } from './volume.ts';
 
 /** Engine-wide settings a host page may override (tests, benchmarks). */
@@ -137,8 +138,22 @@ async function parentArrays(parentId: string | undefined, blockCount: number, eb
   return { present, digests };
 }
 
-/** Runs a job (new or resumed) in this tab: lock, pool, session, broadcasts. */
-async function runJob(job: JobRecord, file: File, connection: Connection, opts: UploadOptions, prepared: { image: DiskImage; blockStates: Uint8Array }): Promise<UploadRun> {
+/** Keeps a completed snapshot's block digests as its manifest (a later version over it sends only what changed). */
+function manifestSink(params: JobRecord['params']): ManifestSink {
+  return async (m) => {
+    const parentManifest = params.parentSnapshotId ? await idbManifestStore().get(params.parentSnapshotId) : undefined;
+    const digests = new Map<number, Uint8Array>();
+    m.indices.forEach((i, k) => digests.set(i, m.digests.subarray(k * 32, k * 32 + 32)));
+    await saveManifest(buildManifest({ snapshotId: m.snapshotId, volumeSizeGiB: m.volumeSizeGiB, digests, imageSize: m.imageSize, ...(parentManifest ? { parent: parentManifest } : {}) }));
+  };
+}
+
+/** What a run reads: the opened file, or nothing when every block is recorded and only CompleteSnapshot is left. */
+type RunSource = { file: File; prepared: { image: DiskImage; blockStates: Uint8Array } } | 'complete-only';
+
+/** Runs a job (new or resumed) in this tab: lock, pool (none when only completing), session, broadcasts. */
+async function runJob(job: JobRecord, connection: Connection, opts: UploadOptions, source: RunSource): Promise<UploadRun> {
+  refuseFinishedJob(job);
   const release = await holdJobLock(job.id);
   if (!release) throw new ResumeError('This upload is running in another tab. Take it over there, or from here with "take over".', 'takeover', 'busy');
   const cleanups: (() => void)[] = [release];
@@ -155,31 +170,32 @@ async function runJob(job: JobRecord, file: File, connection: Connection, opts: 
     const { sha256 } = await bestSha256();
     const clients = await createClients(connection);
     cleanups.push(() => clients.close());
-    const pool = await startPool(file, connection, poolSize(opts));
-    cleanups.push(pool.terminate);
     const params = job.params;
-    const parent = await parentArrays(params.parentSnapshotId, prepared.image.blockCount, clients.ebs, opts.parentCompare);
-    const session = new UploadSession(job, {
-      store: store(),
-      ebs: clients.ebs,
-      ec2: clients.ec2,
-      runners: pool.runners,
-      sha256,
-      blockStates: prepared.blockStates,
-      blockCount: prepared.image.blockCount,
-      skipZeros: canSkipZeros(params),
-      ...(parent ? { parent } : {}),
-      floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
-      ceiling: opts.concurrency ?? DEFAULTS.concurrency,
-      sliceBlocks: sliceBlocksFor(opts.sliceBytes),
-      manifest: async (m) => {
-        const parentManifest = params.parentSnapshotId ? await idbManifestStore().get(params.parentSnapshotId) : undefined;
-        const digests = new Map<number, Uint8Array>();
-        m.indices.forEach((i, k) => digests.set(i, m.digests.subarray(k * 32, k * 32 + 32)));
-        await saveManifest(buildManifest({ snapshotId: m.snapshotId, volumeSizeGiB: m.volumeSizeGiB, digests, imageSize: m.imageSize, ...(parentManifest ? { parent: parentManifest } : {}) }));
-      },
-      onEnd: cleanup,
-    });
+    let session: UploadSession;
+    if (source === 'complete-only') {
+      session = completionSession(job, { store: store(), ebs: clients.ebs, ec2: clients.ec2, sha256, manifest: manifestSink(params), onEnd: cleanup });
+    } else {
+      const { file, prepared } = source;
+      const pool = await startPool(file, connection, poolSize(opts));
+      cleanups.push(pool.terminate);
+      const parent = await parentArrays(params.parentSnapshotId, prepared.image.blockCount, clients.ebs, opts.parentCompare);
+      session = new UploadSession(job, {
+        store: store(),
+        ebs: clients.ebs,
+        ec2: clients.ec2,
+        runners: pool.runners,
+        sha256,
+        blockStates: prepared.blockStates,
+        blockCount: prepared.image.blockCount,
+        skipZeros: canSkipZeros(params),
+        ...(parent ? { parent } : {}),
+        floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
+        ceiling: opts.concurrency ?? DEFAULTS.concurrency,
+        sliceBlocks: sliceBlocksFor(opts.sliceBytes),
+        manifest: manifestSink(params),
+        onEnd: cleanup,
+      });
+    }
     if (typeof BroadcastChannel !== 'undefined') {
       const ch = new BroadcastChannel(JOBS_CHANNEL);
       ch.onmessage = (m: MessageEvent<JobBroadcast>) => {
@@ -245,7 +261,7 @@ export async function startUpload(args: StartUploadArgs): Promise<UploadRun> {
   });
   // The ClientToken is persisted before StartSnapshot is ever sent.
   await store().putJob(job);
-  return runJob(job, file, args.connection, opts, prepared);
+  return runJob(job, args.connection, opts, { file, prepared });
 }
 
 async function fileForResume(job: JobRecord, given?: FileInput): Promise<File> {
@@ -277,11 +293,19 @@ async function checkSnapshot(job: JobRecord, connection: Connection): Promise<vo
   }
 }
 
-/** Resumes an unfinished job; throws ResumeError with the way forward when it cannot. */
+/**
+ * Resumes an unfinished job; throws ResumeError with the way forward when it cannot (a completed or cancelled job,
+ * among others). A job whose every block is recorded only completes its snapshot: the file is neither needed nor read.
+ */
 export async function resumeUpload(jobId: string, file?: FileInput, connection?: Connection, options: UploadOptions = {}): Promise<UploadRun> {
   const job = await store().getJob(jobId);
   if (!job) throw new ResumeError('This upload is no longer recorded in this browser. Start a new upload.', 'restart', 'not-found');
-  if (job.state === 'completed') throw new ResumeError(`This upload already completed as ${job.snapshotId}.`, 'discard', 'finished');
+  refuseFinishedJob(job);
+  if (completionPending(job) && (await recordsEveryBlock(store(), job))) {
+    const conn = connection ?? job.connection;
+    await checkSnapshot(job, conn);
+    return runJob(job, conn, options, 'complete-only');
+  }
   const f = await fileForResume(job, file);
   const { sha256 } = await bestSha256();
   const fp = await fingerprintOf(blobSource(f), { name: f.name, lastModified: f.lastModified }, sha256);
@@ -295,7 +319,7 @@ export async function resumeUpload(jobId: string, file?: FileInput, connection?:
   const updated: JobRecord = file && !(file instanceof Blob) ? { ...job, fileHandle: file } : job;
   // The parent comparison chosen at the start holds for every session (older records without it: send all).
   const parentCompare = options.parentCompare ?? job.parentCompare;
-  return runJob(updated, f, conn, { ...options, ...(parentCompare ? { parentCompare } : {}) }, prepared);
+  return runJob(updated, conn, { ...options, ...(parentCompare ? { parentCompare } : {}) }, { file: f, prepared });
 }
 
 /** A sentence for any error the engine raises (UI helper). */

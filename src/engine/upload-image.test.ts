@@ -3,7 +3,7 @@ import { CompleteSnapshotCommand, type EBSClient } from '@aws-sdk/client-ebs';
 import { DeleteSnapshotCommand, DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { createHash } from 'node:crypto';
 import { BLOCK_SIZE } from '../images/types.ts';
-import { UploadError } from './upload-types.ts';
+import { ResumeError, UploadError } from './upload-types.ts';
 import { memoryLedgerStore } from './ledger.ts';
 import { startJobSession, uploadInProcess } from './upload-image.ts';
 import { bestSha256 } from './block-digest.ts';
@@ -143,6 +143,36 @@ describe('uploadInProcess', () => {
     expect((await store.getJob(job.id))!.state).toBe('completed');
     const back = await readSnapshot(emu.reader, report.snapshotId, image.length);
     expect(Buffer.compare(Buffer.from(back), Buffer.from(image))).toBe(0);
+  });
+
+  it('refuses to resume a cancelled job with a sentence, and sends or records nothing', async () => {
+    const image = syntheticImage([['random', 8]]);
+    const emu = faultyEmulator({ latencyMs: 5 });
+    const store = memoryLedgerStore();
+    const session = await uploadInProcess({ source: memorySource(image), name: 'k.raw', lastModified: 1, connection: conn, clients: emu, store, options: { concurrency: 1 } });
+    await new Promise<void>((r) => {
+      const off = session.onProgress((p) => {
+        if (p.writtenBlocks >= 2) {
+          off();
+          r();
+        }
+      });
+    });
+    await session.pause();
+    // As a cancel whose DeleteSnapshot failed leaves it: cancelled, its snapshot still pending.
+    const paused = (await store.listJobs())[0]!;
+    await store.putJob({ ...paused, state: 'cancelled' });
+    const job = (await store.getJob(paused.id))!;
+    const puts = emu.counts.puts;
+
+    const { sha256 } = await bestSha256();
+    const err = await startJobSession(job, await openImage(memorySource(image)), { store, ebs: emu.ebs, ec2: emu.ec2, sha256, options: {} }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResumeError);
+    expect(err).toMatchObject({ action: 'restart', code: 'cancelled' });
+    expect((err as Error).message).toBe(`This upload was cancelled, so it cannot be resumed (its snapshot ${job.snapshotId} was abandoned with it). Start a new upload of "k.raw".`);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(emu.counts.puts).toBe(puts);
+    expect(await store.getJob(job.id)).toEqual(job);
   });
 
   /** Starts a slow upload and cancels it once a few blocks are written; returns how `done` rejected. */

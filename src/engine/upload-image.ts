@@ -14,6 +14,7 @@ import { memoryLedgerStore, type LedgerStore } from './ledger.ts';
 import { UploadSession, type ManifestSink } from './upload-session.ts';
 import { canSkipZeros } from './volume.ts';
 import { readParentArrays } from './parent.ts';
+import { refuseFinishedJob } from './resume-check.ts';
 
 /** Default engine tuning. */
 // 16 MiB slices: fewer, larger reads cost less CPU per byte than 8 MiB ones (bench/upload dry runs, same-run A/B).
@@ -64,7 +65,7 @@ export async function uploadInProcess(args: {
   });
 }
 
-/** Starts an in-process session for a recorded job (new or resumed) over its opened image: pipelines, parent, pacing. */
+/** Starts an in-process session for a recorded job (new or resumed) over its opened image: pipelines, parent, pacing. Refuses a completed or cancelled job. */
 export async function startJobSession(
   job: JobRecord,
   image: DiskImage,
@@ -83,6 +84,7 @@ export async function startJobSession(
     completionWaitMs?: number;
   },
 ): Promise<UploadSession> {
+  refuseFinishedJob(job);
   const { ebs, options: opts, sha256 } = deps;
   const params = job.params;
   const blockStates = deps.blockStates ?? (await image.blockStates());

@@ -224,7 +224,7 @@ export class ResumeError extends Error {
   constructor(
     message: string,
     readonly action: ResumeAction,
-    /** Stable code: 'file-changed', 'no-file', 'permission', 'snapshot-expired', 'snapshot-gone', 'credentials', 'busy', 'finished'. */
+    /** Stable code: 'file-changed', 'no-file', 'permission', 'snapshot-expired', 'snapshot-gone', 'credentials', 'busy', 'finished', 'cancelled'. */
     readonly code: string,
   ) {
     super(message);

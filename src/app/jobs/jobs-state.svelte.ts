@@ -12,6 +12,7 @@ import {
   type UploadProgress,
 } from '../../engine/api.ts';
 import type { Connection } from '../../aws/clients.ts';
+import { completionPending } from '../../engine/job-record.ts';
 import { connection } from '../shared/connection.svelte.ts';
 import { toProblem, type Problem } from '../shared/problem.ts';
 import { runs } from '../shared/run-state.svelte.ts';
@@ -136,20 +137,23 @@ class JobsState {
 
   /**
    * Resumes a job in this tab (call from a click: it may ask for file permission).
-   * With no stored handle and no picked file, the card asks for the file instead.
+   * With no stored handle and no picked file, the card asks for the file instead, unless every block is sent: then
+   * only the snapshot is completed, which needs no file.
    */
   async resume(job: JobRecord, picked?: PickedFile): Promise<void> {
     if (this.activity[job.id]) return;
     this.#problem(job.id, undefined);
-    const source = picked ? (picked.handle ?? picked.file) : job.fileHandle;
-    if (!source) {
+    // A file picked after all (the engine found a block unrecorded and asked for it) is passed on.
+    const completeOnly = completionPending(job) && !picked;
+    const source = picked ? (picked.handle ?? picked.file) : completeOnly ? undefined : job.fileHandle;
+    if (!source && !completeOnly) {
       this.needsFile = this.#set(this.needsFile, job.id, 'resume');
       return;
     }
     this.lastPicked = this.#set(this.lastPicked, job.id, picked);
     this.activity = this.#set(this.activity, job.id, 'resuming');
     try {
-      if (!picked && job.fileHandle && !(await ensureReadPermission(job.fileHandle))) {
+      if (!picked && !completeOnly && job.fileHandle && !(await ensureReadPermission(job.fileHandle))) {
         this.#problem(job.id, {
           message: `Access to "${job.fingerprint.name}" was not granted. Allow it when asked, or pick the file again.`,
           action: 'repick',
@@ -177,8 +181,8 @@ class JobsState {
     this.#problem(job.id, undefined);
     this.activity = this.#set(this.activity, job.id, 'taking-over');
     try {
-      // Ask for file access first, while the click still counts as a user gesture.
-      if (job.fileHandle && !(await ensureReadPermission(job.fileHandle))) {
+      // Ask for file access first, while the click still counts as a user gesture (completing alone reads no file).
+      if (job.fileHandle && !completionPending(job) && !(await ensureReadPermission(job.fileHandle))) {
         this.#problem(job.id, { message: `Access to "${job.fingerprint.name}" was not granted, so this tab cannot continue the upload.`, code: 'permission' });
         return;
       }
