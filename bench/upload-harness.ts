@@ -23,8 +23,12 @@ function sliceClaimer(blocks: number, sliceBlocks: number): () => Promise<Slice 
   };
 }
 
-/** (a) Read ceiling: workers read 16 MiB slices of the File (into one reused buffer, or a new one each: 'read-new') and discard them. */
-async function readCeiling(workers = 1, sliceBytes = 16 * 1048576, mode: 'read' | 'read-new' = 'read'): Promise<{ bytes: number; ms: number }> {
+/**
+ * (a) Read ceiling: workers read 16 MiB slices of the File into one reused buffer and discard them; 'read' continues
+ * one stream across a worker's consecutive slices, 'read-stream-each' opens one per slice, 'read-new' takes a new
+ * ArrayBuffer per slice.
+ */
+async function readCeiling(workers = 1, sliceBytes = 16 * 1048576, mode: 'read' | 'read-stream-each' | 'read-new' = 'read'): Promise<{ bytes: number; ms: number }> {
   const file = pickedFile();
   const ws = Array.from({ length: workers }, () => new Worker(new URL('../workers/upload.worker.ts', import.meta.url), { type: 'module' }));
   try {

@@ -33,22 +33,8 @@ export async function bestSha256(prefer?: 'webcrypto' | 'wasm'): Promise<{ sha25
   return { sha256: await wasmSha256Factory(), kind: 'wasm' };
 }
 
-/** True when every byte is zero (word-wise scan; falls back to bytes for odd alignments). */
-export function isAllZero(bytes: Uint8Array): boolean {
-  const { byteOffset, byteLength } = bytes;
-  if (byteOffset % 8 === 0 && byteLength % 8 === 0) {
-    const words = new BigUint64Array(bytes.buffer, byteOffset, byteLength / 8);
-    for (let i = 0; i < words.length; i++) if (words[i] !== 0n) return false;
-    return true;
-  }
-  if (byteOffset % 4 === 0 && byteLength % 4 === 0) {
-    const words = new Uint32Array(bytes.buffer, byteOffset, byteLength / 4);
-    for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
-    return true;
-  }
-  for (let i = 0; i < byteLength; i++) if (bytes[i] !== 0) return false;
-  return true;
-}
+// Zero detection lives with the image readers, which also scan while reading.
+export { isAllZero } from '../images/zero-scan.ts';
 
 /** base64 of bytes (no Buffer, runs in browsers and Node). */
 export function toBase64(bytes: Uint8Array): string {

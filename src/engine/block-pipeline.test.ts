@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { blobSource } from '../images/blob-source.ts';
 import { openRaw } from '../images/raw.ts';
-import { BLOCK_SIZE, BlockState, type ByteSource, type DiskImage } from '../images/types.ts';
+import { BLOCK_SIZE, BlockState, Scanned, type ByteSource, type DiskImage } from '../images/types.ts';
 import { toBase64, webCryptoSha256 } from './block-digest.ts';
 import { BlockPipeline, type BlockSink, type PipelineBatch, type PipelineSpec, type Slice } from './block-pipeline.ts';
 import { fillRandom } from './upload-test-kit.ts';
@@ -328,5 +328,83 @@ describe('BlockPipeline over a raw image in a Blob (file-backed bodies)', () => 
     };
     const out = await new BlockPipeline(openRaw(source), () => sink, webCryptoSha256).run(spec(6, { skipZeros: false, ceiling: 1 }), slices(6, 6), () => undefined);
     expect(out).toMatchObject({ kind: 'failed', failure: { code: 'source-changed', action: 'repick' } });
+  });
+});
+
+describe('BlockPipeline reading runs', () => {
+  /** An image over bytes that reads into the caller's buffer, records each read, and reports a zero scan for even blocks. */
+  function scanningImage(bytes: Uint8Array): DiskImage & { calls: [number, number, number][] } {
+    const calls: [number, number, number][] = [];
+    const blockCount = bytes.length / BLOCK_SIZE;
+    return {
+      format: 'raw',
+      virtualSize: bytes.length,
+      blockCount,
+      notices: [],
+      calls,
+      blockStates: async () => new Uint8Array(blockCount).fill(BlockState.Data),
+      readBlocks: async (first, count) => bytes.slice(first * BLOCK_SIZE, (first + count) * BLOCK_SIZE),
+      readBlocksInto: async (first, count, target, scanned) => {
+        calls.push([first, count, target.length / BLOCK_SIZE]);
+        const out = target.subarray(0, count * BLOCK_SIZE);
+        out.set(bytes.subarray(first * BLOCK_SIZE, (first + count) * BLOCK_SIZE));
+        // Odd blocks are left for the pipeline to scan itself.
+        for (let k = 0; k < count && scanned; k++) {
+          if ((first + k) % 2) continue;
+          const zero = out.subarray(k * BLOCK_SIZE, (k + 1) * BLOCK_SIZE).every((b) => b === 0);
+          scanned[k] = zero ? Scanned.AllZero : Scanned.NonZero;
+        }
+        return out;
+      },
+    };
+  }
+
+  it('reads a claimed run a slice at a time, into buffers no larger than a slice', async () => {
+    const n = 20;
+    const bytes = new Uint8Array(n * BLOCK_SIZE);
+    fillRandom(bytes, 3);
+    const img = scanningImage(bytes);
+    const c = collect();
+    const out = await new BlockPipeline(img, () => ({ put: async () => undefined }), webCryptoSha256).run(spec(n, { sliceBlocks: 8 }), slices(n, n), c.onBatch);
+    expect(out).toEqual({ kind: 'finished' });
+    expect(img.calls.map(([f, k]) => [f, k])).toEqual([[0, 8], [8, 8], [16, 4]]);
+    expect(Math.max(...img.calls.map(([, , cap]) => cap))).toBe(8);
+    expect(c.written()).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
+
+  it("skips the blocks the reader saw as zero, and scans those it did not look at itself", async () => {
+    const n = 12;
+    const bytes = new Uint8Array(n * BLOCK_SIZE);
+    // Data in blocks 0, 3, 4 and 9; zeros elsewhere, both in blocks the reader scans (even) and those it leaves (odd).
+    for (const i of [0, 3, 4, 9]) fillRandom(bytes.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE), i + 10);
+    const img = scanningImage(bytes);
+    const c = collect();
+    await new BlockPipeline(img, () => ({ put: async () => undefined }), webCryptoSha256).run(spec(n, { sliceBlocks: 4 }), slices(n, 6), c.onBatch);
+    expect(c.written()).toEqual([0, 3, 4, 9]);
+    expect(c.skipped()).toEqual([1, 2, 5, 6, 7, 8, 10, 11]);
+  });
+
+  it('stops between slices of a run: the rest of the run is neither read nor reported', async () => {
+    const n = 32;
+    const bytes = new Uint8Array(n * BLOCK_SIZE);
+    fillRandom(bytes, 4);
+    const img = scanningImage(bytes);
+    const c = collect();
+    const pipeline = new BlockPipeline(
+      img,
+      () => ({
+        put: async (i) => {
+          if (i === 2) pipeline.stop();
+          await sleep(1);
+        },
+      }),
+      webCryptoSha256,
+    );
+    const out = await pipeline.run(spec(n, { sliceBlocks: 4, ceiling: 1 }), slices(n, n), c.onBatch);
+    expect(out).toEqual({ kind: 'stopped' });
+    // The slice being cut finishes and the one read ahead is sent too; nothing after it is touched.
+    expect(Math.max(...img.calls.map(([f, k]) => f + k))).toBeLessThanOrEqual(8);
+    expect(c.written().length).toBeLessThanOrEqual(8);
+    expect(c.written()).toEqual(Array.from({ length: c.written().length }, (_, i) => i));
   });
 });

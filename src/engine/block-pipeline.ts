@@ -1,5 +1,5 @@
 // The per-worker block loop: claim a slice, read it once, cut blocks, zero-detect, hash, send with retry and pacing.
-import { BLOCK_SIZE, BlockState, type DiskImage } from '../images/types.ts';
+import { BLOCK_SIZE, BlockState, Scanned, type DiskImage } from '../images/types.ts';
 import { isAllZero, toBase64, type Sha256 } from './block-digest.ts';
 import { Pacer } from './pacer.ts';
 import { backoffMs, classifyFailure, shouldRetry, sleep, type FailureClass } from './retry.ts';
@@ -10,7 +10,7 @@ export interface BlockSink {
   put(index: number, body: Uint8Array | Blob, checksumBase64: string): Promise<void>;
 }
 
-/** A run of blocks handed to one worker. */
+/** A run of blocks handed to one worker (read a slice at a time). */
 export interface Slice {
   first: number;
   count: number;
@@ -31,7 +31,12 @@ export interface PipelineSpec {
   parent?: { present: Uint8Array; digests: Uint8Array };
   floor: number;
   ceiling: number;
+  /** Blocks read at a time into one of the worker's two slice buffers (default 8: 4 MiB); a claim may span many. */
+  sliceBlocks?: number;
 }
+
+/** Blocks per slice read when the spec names none. */
+export const DEFAULT_SLICE_BLOCKS = 8;
 
 /** Events of a pipeline, batched (one message per batch across the worker boundary). */
 export interface PipelineBatch {
@@ -288,13 +293,23 @@ export class BlockPipeline {
 
     const readInto = this.image.readBlocksInto?.bind(this.image);
     const buffers = new SliceBuffers(2);
-    const readSlice = async (): Promise<{ first: number; bytes: Uint8Array | null; todo: number[]; hold: SliceHold | null } | null> => {
+    const sliceBlocks = Math.max(1, spec.sliceBlocks ?? DEFAULT_SLICE_BLOCKS);
+    // A claim is a run of blocks, read a slice at a time: consecutive slices continue the file's stream.
+    let run = { next: 0, end: 0 };
+    const readSlice = async (): Promise<{ first: number; bytes: Uint8Array | null; todo: number[]; hold: SliceHold | null; scanned: Uint8Array } | null> => {
       for (;;) {
         if (this.stopping || failure) return null;
-        const s = await claim();
-        if (!s) return null;
+        if (run.next >= run.end) {
+          const s = await claim();
+          if (!s) return null;
+          run = { next: s.first, end: Math.min(spec.blockCount, s.first + s.count) };
+          continue;
+        }
+        const first = run.next;
+        const end = Math.min(run.end, first + sliceBlocks);
+        run.next = end;
         const todo: number[] = [];
-        for (let i = s.first; i < s.first + s.count && i < spec.blockCount; i++) {
+        for (let i = first; i < end; i++) {
           if (bitSet(spec.done, i)) continue;
           const st = spec.blockStates?.[i];
           if (spec.skipZeros && (st === BlockState.Unallocated || st === BlockState.Zero)) {
@@ -311,9 +326,11 @@ export class BlockPipeline {
         // Where the image can read into a buffer, the slice goes into one of the pool's, given back once it is cut.
         const target = readInto ? await buffers.take(count * BLOCK_SIZE) : null;
         try {
-          const bytes = target ? await readInto!(lo, count, target) : await this.image.readBlocks(lo, count);
+          // Where the reader scans for zeros while reading, its findings spare a second pass over cold memory.
+          const scanned = new Uint8Array(count);
+          const bytes = target ? await readInto!(lo, count, target, spec.skipZeros ? scanned : undefined) : await this.image.readBlocks(lo, count);
           const buffer = bytes.buffer as ArrayBuffer;
-          return { first: lo, bytes, todo, hold: target ? { pending: 0, dispatched: false, release: () => buffers.give(buffer) } : null };
+          return { first: lo, bytes, todo, hold: target ? { pending: 0, dispatched: false, release: () => buffers.give(buffer) } : null, scanned };
         } catch (err) {
           if (target) buffers.lost();
           failure ??= describeFailure(err, { index: lo, reading: true });
@@ -331,7 +348,8 @@ export class BlockPipeline {
         if (failure) break;
         const off = (i - cur.first) * BLOCK_SIZE;
         const bytes = cur.bytes.subarray(off, off + BLOCK_SIZE);
-        if (spec.skipZeros && isAllZero(bytes)) {
+        const seen = cur.scanned[i - cur.first]!;
+        if (spec.skipZeros && (seen === Scanned.NotScanned ? isAllZero(bytes) : seen === Scanned.AllZero)) {
           buf.skipped.push(i);
           queue();
           continue;

@@ -46,6 +46,7 @@ export interface SessionDeps {
   parent?: PipelineSpec['parent'];
   floor: number;
   ceiling: number;
+  /** Blocks per read (a worker's slice buffer); claims hand out runs of many slices. */
   sliceBlocks: number;
   manifest?: ManifestSink;
   /** Called when the session ends either way (release locks, terminate workers). */
@@ -56,6 +57,8 @@ export interface SessionDeps {
 
 /** Progress samples at most this often (ms), plus every phase change. */
 const PROGRESS_EVERY_MS = 200;
+/** The longest run of blocks one claim hands a worker: 128 MiB. */
+const RUN_BLOCKS = 256;
 
 /** One upload session of a job: implements UploadRun. */
 export class UploadSession implements UploadRun {
@@ -285,7 +288,10 @@ export class UploadSession implements UploadRun {
     while (this.cursor < blockCount) {
       if (this.pauseRequested || this.cancelRequested || this.releaseRequested) return null;
       const first = this.cursor;
-      const count = Math.min(sliceBlocks, blockCount - first);
+      // Runs of many slices, so a worker reads one stream a long way, shrinking towards the end so the workers
+      // finish together (guided self-scheduling: a share of what is left, between one slice and RUN_BLOCKS).
+      const left = blockCount - first;
+      const count = Math.min(left, Math.max(sliceBlocks, Math.min(RUN_BLOCKS, Math.ceil(left / (2 * this.deps.runners.length)))));
       this.cursor += count;
       // Slices with nothing to do never cross to a worker.
       for (let i = first; i < first + count; i++) {
@@ -314,6 +320,7 @@ export class UploadSession implements UploadRun {
       ...(this.deps.parent ? { parent: this.deps.parent } : {}),
       floor: Math.max(1, Math.floor(this.deps.floor / n)),
       ceiling: Math.max(1, Math.ceil(this.deps.ceiling / n)),
+      sliceBlocks: this.deps.sliceBlocks,
     };
     const outcomes = await Promise.all(
       this.deps.runners.map((r) =>

@@ -1,4 +1,4 @@
-import { ImageFormatError, type ByteSource, type ImageFormat } from './types.ts';
+import { ImageFormatError, type ByteSource, type ImageFormat, type Landed } from './types.ts';
 
 /** A ByteSource over bytes already in memory (tests, small images). */
 export function memorySource(bytes: Uint8Array): ByteSource {
@@ -12,11 +12,13 @@ export function memorySource(bytes: Uint8Array): ByteSource {
 }
 
 /** ByteSource.readInto where the source has it; otherwise a read copied into target (same contract). */
-export async function readIntoFrom(source: ByteSource, offset: number, target: Uint8Array): Promise<Uint8Array> {
-  if (source.readInto) return source.readInto(offset, target);
+export async function readIntoFrom(source: ByteSource, offset: number, target: Uint8Array, landed?: Landed): Promise<Uint8Array> {
+  if (source.readInto) return source.readInto(offset, target, landed);
   const bytes = await source.read(offset, target.length);
   target.set(bytes);
-  return target.subarray(0, bytes.length);
+  const out = target.subarray(0, bytes.length);
+  landed?.(out, 0);
+  return out;
 }
 
 /** A view of [offset, offset+length) of another source, e.g. a disk inside an OVA. */
@@ -30,9 +32,9 @@ export function subSource(source: ByteSource, offset: number, length: number): B
     ...(slice ? { slice: (at: number, end: number) => slice(within(at), within(end)) } : {}),
     ...(readInto
       ? {
-          readInto: (at: number, target: Uint8Array) => {
+          readInto: (at: number, target: Uint8Array, landed?: Landed) => {
             const start = Math.min(Math.max(0, at), size);
-            return readInto(offset + start, target.subarray(0, Math.max(0, Math.min(target.length, size - start))));
+            return readInto(offset + start, target.subarray(0, Math.max(0, Math.min(target.length, size - start))), landed);
           },
         }
       : {}),

@@ -1,5 +1,6 @@
 import { BLOCK_SIZE, BlockState, type DiskImage, type ImageFormat } from './types.ts';
 import { volumeSizeGiB } from './summary.ts';
+import { isAllZero } from './zero-scan.ts';
 
 /** What a new unencrypted snapshot of the image would receive: every non-zero block and its SHA-256. */
 export interface UploadManifest {
@@ -17,12 +18,7 @@ export interface UploadManifest {
 // Blocks read per call: large reads are faster, and memory stays at this many × 512 KiB.
 const READ_BLOCKS = 16;
 
-/** True when every byte is zero. */
-export function isAllZero(bytes: Uint8Array): boolean {
-  const words = bytes.byteOffset % 4 === 0 && bytes.length % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4) : bytes;
-  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
-  return true;
-}
+export { isAllZero };
 
 function base64(bytes: Uint8Array): string {
   let s = '';

@@ -121,7 +121,7 @@ async function openOva(source: ByteSource): Promise<DiskImage> {
     notices,
     blockStates: () => inner.blockStates(),
     readBlocks: (first, count) => inner.readBlocks(first, count),
-    ...(inner.readBlocksInto ? { readBlocksInto: (first: number, count: number, target: Uint8Array) => inner.readBlocksInto!(first, count, target) } : {}),
+    ...(inner.readBlocksInto ? { readBlocksInto: (first: number, count: number, target: Uint8Array, scanned?: Uint8Array) => inner.readBlocksInto!(first, count, target, scanned) } : {}),
     ...(inner.blockBlob ? { blockBlob: (index: number) => inner.blockBlob!(index) } : {}),
   };
 }

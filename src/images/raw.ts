@@ -1,4 +1,5 @@
 import { BLOCK_SIZE, BlockState, type ByteSource, type DiskImage } from './types.ts';
+import { zeroScanner } from './zero-scan.ts';
 
 /** A raw image: the file is the disk, every block holds data. */
 export function openRaw(source: ByteSource): DiskImage {
@@ -24,9 +25,12 @@ export function openRaw(source: ByteSource): DiskImage {
     },
     ...(readInto
       ? {
-          async readBlocksInto(first: number, count: number, target: Uint8Array) {
+          async readBlocksInto(first: number, count: number, target: Uint8Array, scanned?: Uint8Array) {
             const length = count * BLOCK_SIZE;
-            const got = await readInto(first * BLOCK_SIZE, target.subarray(0, length));
+            // Zero detection rides along with the read, on each piece as it lands (still in cache).
+            const scan = scanned ? zeroScanner(scanned, length) : null;
+            const got = await readInto(first * BLOCK_SIZE, target.subarray(0, length), scan?.landed);
+            scan?.finish(got.length);
             // The buffer is reused: past the end of the file it still holds an earlier slice, so zero it.
             const out = new Uint8Array(got.buffer, got.byteOffset, length);
             if (got.length < length) out.fill(0, got.length);

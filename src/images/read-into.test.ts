@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { blobSource } from './blob-source.ts';
 import { memorySource, readIntoFrom, subSource } from './byte-source.ts';
 import { openRaw } from './raw.ts';
-import { BLOCK_SIZE } from './types.ts';
+import { BLOCK_SIZE, Scanned } from './types.ts';
+import { isAllZero, zeroScanner } from './zero-scan.ts';
 
 function pattern(n: number): Uint8Array<ArrayBuffer> {
   const b = new Uint8Array(n);
@@ -45,5 +46,151 @@ describe('readBlocksInto on raw images', () => {
   it('falls back to a copy for sources that cannot read into a buffer', async () => {
     const got = await readIntoFrom(memorySource(data), 5, new Uint8Array(10));
     expect([...got]).toEqual([...data.subarray(5, 15)]);
+  });
+});
+
+/**
+ * A Blob whose stream() is a byte stream, as in browsers (Node 20's Blob streams are not), handing out `chunk` bytes
+ * per pull: what blobSource's BYOB path runs on in Chromium, with the streams opened and cancelled counted.
+ */
+function byteStreamBlob(data: Uint8Array, chunk = 100_003): { blob: Blob; opened: [number, number][]; cancelled: () => number; failAt?: number } {
+  const log = { opened: [] as [number, number][], cancels: 0, failAt: undefined as number | undefined };
+  const make = (start: number, end: number): Blob =>
+    ({
+      size: end - start,
+      slice: (a = 0, b = end - start) => make(start + Math.min(a, end - start), start + Math.min(b, end - start)),
+      arrayBuffer: async () => data.slice(start, end).buffer,
+      stream: () => {
+        log.opened.push([start, end]);
+        let pos = start;
+        return new ReadableStream({
+          type: 'bytes',
+          pull(c) {
+            if (log.failAt !== undefined && pos >= log.failAt) {
+              c.error(new DOMException('The file changed.', 'NotReadableError'));
+              return;
+            }
+            if (pos >= end) {
+              c.close();
+              c.byobRequest?.respond(0);
+              return;
+            }
+            const n = Math.min(chunk, end - pos);
+            c.enqueue(data.slice(pos, pos + n));
+            pos += n;
+          },
+          cancel() {
+            log.cancels++;
+          },
+        });
+      },
+    }) as unknown as Blob;
+  const out = { blob: make(0, data.length), opened: log.opened, cancelled: () => log.cancels };
+  Object.defineProperty(out, 'failAt', { set: (v: number | undefined) => (log.failAt = v), get: () => log.failAt });
+  return out;
+}
+
+describe('blobSource over a byte stream (the browser path)', () => {
+  const data = pattern(9 * BLOCK_SIZE + 777);
+  const slice = 2 * BLOCK_SIZE;
+
+  it('continues one stream while each read starts where the last ended, and gives the same bytes', async () => {
+    const b = byteStreamBlob(data);
+    const src = blobSource(b.blob);
+    let buf = new Uint8Array(slice);
+    let at = 0;
+    while (at < data.length) {
+      const got = await src.readInto!(at, buf.fill(0xee));
+      expect(same(got, data.subarray(at, at + slice))).toBe(true);
+      buf = new Uint8Array(got.buffer as ArrayBuffer, 0, slice);
+      at += got.length;
+    }
+    expect(b.opened).toEqual([[0, data.length]]);
+  });
+
+  it('opens a stream where a read jumps to and cancels the one it leaves', async () => {
+    const b = byteStreamBlob(data);
+    const src = blobSource(b.blob);
+    await src.readInto!(0, new Uint8Array(BLOCK_SIZE));
+    const got = await src.readInto!(5 * BLOCK_SIZE, new Uint8Array(BLOCK_SIZE));
+    expect(same(got, data.subarray(5 * BLOCK_SIZE, 6 * BLOCK_SIZE))).toBe(true);
+    // Back to where the first stream stood: it was cancelled, so a third stream starts there.
+    const back = await src.readInto!(BLOCK_SIZE, new Uint8Array(BLOCK_SIZE));
+    expect(same(back, data.subarray(BLOCK_SIZE, 2 * BLOCK_SIZE))).toBe(true);
+    expect(b.opened.map(([s]) => s)).toEqual([0, 5 * BLOCK_SIZE, BLOCK_SIZE]);
+    expect(b.cancelled()).toBe(2);
+  });
+
+  it('gives reads made while another is under way a stream of their own, each with its own bytes', async () => {
+    const b = byteStreamBlob(data, 65536);
+    const src = blobSource(b.blob);
+    const offsets = [0, 3 * BLOCK_SIZE, 6 * BLOCK_SIZE];
+    const got = await Promise.all(offsets.map((o) => src.readInto!(o, new Uint8Array(slice))));
+    offsets.forEach((o, k) => expect(same(got[k]!, data.subarray(o, o + slice))).toBe(true));
+    expect(b.opened.length).toBe(3);
+    // The one-off streams were bounded to their reads; the shared one continues at 2 blocks.
+    expect(b.opened.slice(1).map(([s, e]) => e - s)).toEqual([slice, slice]);
+    const next = await src.readInto!(slice, new Uint8Array(BLOCK_SIZE));
+    expect(same(next, data.subarray(slice, slice + BLOCK_SIZE))).toBe(true);
+    expect(b.opened.length).toBe(3);
+  });
+
+  it('never reads again from a stream that failed', async () => {
+    const b = byteStreamBlob(data, 65536);
+    const src = blobSource(b.blob);
+    await src.readInto!(0, new Uint8Array(BLOCK_SIZE));
+    b.failAt = BLOCK_SIZE;
+    await expect(src.readInto!(BLOCK_SIZE, new Uint8Array(BLOCK_SIZE))).rejects.toThrow(/file changed/);
+    b.failAt = undefined;
+    const got = await src.readInto!(BLOCK_SIZE, new Uint8Array(BLOCK_SIZE));
+    expect(same(got, data.subarray(BLOCK_SIZE, 2 * BLOCK_SIZE))).toBe(true);
+    expect(b.opened.map(([s]) => s)).toEqual([0, BLOCK_SIZE]);
+  });
+
+  it('tells `landed` of every byte it returns, in order, as views of the bytes themselves', async () => {
+    const b = byteStreamBlob(data, 70_001);
+    const src = blobSource(b.blob);
+    const pieces: [number, number][] = [];
+    const got = await src.readInto!(BLOCK_SIZE, new Uint8Array(3 * BLOCK_SIZE), (bytes, at) => {
+      pieces.push([at, bytes.length]);
+      expect(same(bytes, data.subarray(BLOCK_SIZE + at, BLOCK_SIZE + at + bytes.length))).toBe(true);
+    });
+    expect(got.length).toBe(3 * BLOCK_SIZE);
+    let next = 0;
+    for (const [at, n] of pieces) {
+      expect(at).toBe(next);
+      next += n;
+    }
+    expect(next).toBe(got.length);
+  });
+});
+
+describe('zero scan while reading', () => {
+  // Blocks: data, zero, a single nonzero byte at the very end, zero, and a short tail with data.
+  const img = new Uint8Array(4 * BLOCK_SIZE + 1000);
+  img.set(pattern(BLOCK_SIZE), 0);
+  img[3 * BLOCK_SIZE - 1] = 1;
+  img[4 * BLOCK_SIZE + 999] = 9;
+  const truth = (bytes: Uint8Array, first: number, count: number) =>
+    Array.from({ length: count }, (_, k) => (isAllZero(bytes.subarray((first + k) * BLOCK_SIZE, (first + k + 1) * BLOCK_SIZE)) ? Scanned.AllZero : Scanned.NonZero));
+
+  it('marks each block as the bytes land in odd-sized pieces (byte streams) and in one piece (the fallback)', async () => {
+    for (const blob of [byteStreamBlob(img, 99_991).blob, new Blob([img])]) {
+      const raw = openRaw(blobSource(blob));
+      for (const [first, count] of [[0, 5], [1, 3], [4, 1]] as const) {
+        const scanned = new Uint8Array(count);
+        const got = await raw.readBlocksInto!(first, count, new Uint8Array(count * BLOCK_SIZE).fill(7), scanned);
+        expect([...scanned]).toEqual(truth(img, first, count));
+        expect(same(got, await raw.readBlocks(first, count))).toBe(true);
+      }
+    }
+  });
+
+  it('leaves every block NotScanned when the reader did not show it every byte', () => {
+    const scanned = new Uint8Array(2);
+    const scan = zeroScanner(scanned, 2 * BLOCK_SIZE);
+    scan.landed(new Uint8Array(BLOCK_SIZE), 0);
+    scan.finish(2 * BLOCK_SIZE);
+    expect([...scanned]).toEqual([Scanned.NotScanned, Scanned.NotScanned]);
   });
 });

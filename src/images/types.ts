@@ -18,8 +18,22 @@ export interface ByteSource {
    * ends) as a view at target's offset; its buffer may be a new one that took over target's memory (a BYOB stream
    * read transfers it), so the caller keeps the returned view's buffer, never target's.
    */
-  readInto?(offset: number, target: Uint8Array): Promise<Uint8Array>;
+  readInto?(offset: number, target: Uint8Array, landed?: Landed): Promise<Uint8Array>;
 }
+
+/**
+ * Told of each range of a readInto target as its bytes arrive (`bytes` is a view of them, `at` their offset in the
+ * target), before the next range is read: a look at bytes that are still in the CPU's cache is nearly free.
+ */
+export type Landed = (bytes: Uint8Array, at: number) => void;
+
+/** What a read learnt of each block's bytes while reading it (DiskImage.readBlocksInto's `scanned`). */
+export const Scanned = {
+  /** The reader did not look: the caller must. A new Uint8Array holds this. */
+  NotScanned: 0,
+  AllZero: 1,
+  NonZero: 2,
+} as const;
 
 /** What a reader knows of a block without reading its data. */
 export const BlockState = {
@@ -54,8 +68,10 @@ export interface DiskImage {
    * readBlocks into target's memory (at least count × BLOCK_SIZE bytes, its content ignored): the same bytes as
    * readBlocks, as a view of count × BLOCK_SIZE bytes whose buffer the caller keeps for the next read (it may replace
    * target's, see ByteSource.readInto). Absent where the source cannot read into a buffer.
+   * With `scanned` (count entries), a reader that looked at every byte as it arrived records Scanned.AllZero or
+   * Scanned.NonZero per block; where it did not, the entries stay Scanned.NotScanned.
    */
-  readBlocksInto?(first: number, count: number, target: Uint8Array): Promise<Uint8Array>;
+  readBlocksInto?(first: number, count: number, target: Uint8Array, scanned?: Uint8Array): Promise<Uint8Array>;
   /**
    * Block `index` as a Blob over the file itself (no copy: slices of the file, zero runs from one shared zero Blob),
    * where the format stores the block uncompressed (raw, and allocated clusters of the other formats); null where it
