@@ -33,7 +33,8 @@ export async function launchChromium(): Promise<{ browser: Browser; marker: stri
   return { browser, marker };
 }
 
-function procTree(marker: string): number[] {
+/** The pids of the browser started with `marker` and all its descendants, the browser process first. */
+export function procTree(marker: string): number[] {
   const parent = new Map<number, number>();
   let root = -1;
   for (const d of readdirSync('/proc')) {
@@ -68,6 +69,25 @@ function memBytes(pids: number[]): { rss: number; pss: number } {
     }
   }
   return { rss, pss };
+}
+
+/** What a Chromium process is, from its command line: 'browser', 'renderer', 'renderer (browser UI)', 'utility: network.mojom.NetworkService', … */
+export function processKind(pid: number): string {
+  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0 ]/);
+  const type = args.find((a) => a.startsWith('--type='))?.slice(7) ?? 'browser';
+  const sub = args.find((a) => a.startsWith('--utility-sub-type='))?.slice(19);
+  if (sub) return `${type}: ${sub}`;
+  return args.includes('--top-chrome-webui') ? `${type} (browser UI)` : type;
+}
+
+/** PSS of one process in bytes (0 once it is gone). */
+export function pssOf(pid: number): number {
+  try {
+    const p = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return p ? Number(p[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** Samples the summed RSS (and PSS) of the browser's process tree every intervalMs; stop() returns the peaks in bytes. */
