@@ -73,12 +73,12 @@ export default async function uploadBench(): Promise<BenchRow[]> {
     const { page, close } = await benchPage(browser, vite.url, main);
     const h = (fn: (b: Harness['__bench']) => Promise<unknown>) => page.evaluate(fn as never);
     void h;
-    // (a) read ceiling: one worker, 16 MiB slices, discarding. (a) and (b) alternate three times and each row is the
+    // (a) read ceiling: one worker, 16 MiB slices, discarding. (a) and (b) alternate five times and each row is the
     // median: on a shared machine the load swings within a minute, and a single pair compares two different moments.
     await page.evaluate(() => (window as unknown as Harness).__bench.readCeiling(1, 4 * 1048576)); // warm the file cache
     const aRuns: number[] = [];
     const bRuns: number[] = [];
-    for (let k = 0; k < 3; k++) {
+    for (let k = 0; k < 5; k++) {
       const a = await page.evaluate(() => (window as unknown as Harness).__bench.readCeiling(1));
       aRuns.push(a.bytes / MiB / (a.ms / 1000));
       // (b) dry run through the engine: read + zero-detect + hash (WebCrypto), worker pool.
