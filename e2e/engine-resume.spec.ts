@@ -120,9 +120,8 @@ for (const cut of [0.35, 0.6, 0.85]) {
   });
 }
 
-test('resuming with a different file is refused with a sentence, and the job stays resumable', async ({ page }) => {
-  test.setTimeout(180_000);
-  const dbName = `e2e-resume-other-${Date.now()}`;
+/** Starts an upload of disk.img on the in-browser emulator, pauses it after 10 blocks and reloads the page. */
+async function pausedJobThenReload(page: Page, dbName: string): Promise<string> {
   await quietVite(page);
   await page.goto('/');
   await loadEngine(page, imagePath);
@@ -135,6 +134,13 @@ test('resuming with a different file is refused with a sentence, and the job sta
     return run.jobId;
   }, dbName);
   await page.reload();
+  return jobId;
+}
+
+test('resuming with a different file is refused with a sentence, and the job stays resumable', async ({ page }) => {
+  test.setTimeout(180_000);
+  const dbName = `e2e-resume-other-${Date.now()}`;
+  const jobId = await pausedJobThenReload(page, dbName);
   await loadEngine(page, otherPath);
   const out = await page.evaluate(async (jobId) => {
     const w = window as unknown as EngineWindow;
@@ -156,18 +162,7 @@ test('resuming with a different file is refused with a sentence, and the job sta
 test('resuming a cancelled job is refused with a sentence, and neither the job nor its snapshot is touched', async ({ page }) => {
   test.setTimeout(180_000);
   const dbName = `e2e-resume-cancelled-${Date.now()}`;
-  await quietVite(page);
-  await page.goto('/');
-  await loadEngine(page, imagePath);
-  const jobId = await page.evaluate(async (dbName) => {
-    const w = window as unknown as EngineWindow;
-    const file = (document.getElementById('engine-file') as HTMLInputElement).files![0]!;
-    const run = await w.__engine.startUpload({ file, connection: { kind: 'emulator', dbName }, options: { workers: 1 } });
-    await new Promise<void>((resolve) => run.onProgress((p) => p.writtenBlocks >= 10 && resolve()));
-    await run.pause();
-    return run.jobId;
-  }, dbName);
-  await page.reload();
+  const jobId = await pausedJobThenReload(page, dbName);
   await loadEngine(page, imagePath);
   // As a cancel whose DeleteSnapshot failed leaves it: cancelled, with its snapshot still pending.
   await patchJob(page, jobId, { state: 'cancelled', error: 'The pending snapshot could not be deleted.' });

@@ -1,29 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
-import { CompleteSnapshotCommand, type EBSClient } from '@aws-sdk/client-ebs';
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { bestSha256 } from './block-digest.ts';
 import { completionSession, recordsEveryBlock } from './completion-session.ts';
 import { completionPending } from './job-record.ts';
-import { memoryLedgerStore, type LedgerStore } from './ledger.ts';
-import { uploadInProcess } from './upload-image.ts';
-import { ResumeError, type JobRecord } from './upload-types.ts';
-import { faultyEmulator, memorySource, readSnapshot, syntheticImage } from './upload-test-kit.ts';
+import { memoryLedgerStore } from './ledger.ts';
+import { ResumeError } from './upload-types.ts';
+import { faultyEmulator, readSnapshot, syntheticImage } from './upload-test-kit.ts';
+import { stalledAtCompletion } from './stalled-completion.ts';
 
-const conn = { kind: 'emulator' } as const;
-
-/** Uploads an image whose CompleteSnapshot never answers (the tab closed while completing): every block recorded, snapshot pending. */
-async function stalledAtCompletion(image: Uint8Array, emu: ReturnType<typeof faultyEmulator>, store: LedgerStore): Promise<JobRecord> {
-  const stalled = { send: (c: unknown) => (c instanceof CompleteSnapshotCommand ? new Promise(() => undefined) : emu.ebs.send(c as never)) } as unknown as EBSClient;
-  await uploadInProcess({ source: memorySource(image), name: 'c.raw', lastModified: 1, connection: conn, clients: { ebs: stalled, ec2: emu.ec2 }, store });
-  let job = (await store.listJobs())[0]!;
-  for (let i = 0; i < 200 && job.state !== 'completing'; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-    job = (await store.getJob(job.id))!;
-  }
-  expect(job.state).toBe('completing');
-  expect(completionPending(job)).toBe(true);
-  return job;
-}
 
 describe('completionSession', () => {
   it('completes a job whose every block is recorded with CompleteSnapshot alone: no image, no pipeline, no block sent again', async () => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { CompleteSnapshotCommand, type EBSClient } from '@aws-sdk/client-ebs';
 import { DeleteSnapshotCommand, DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { createHash } from 'node:crypto';
 import { BLOCK_SIZE } from '../images/types.ts';
@@ -7,9 +6,9 @@ import { ResumeError, UploadError } from './upload-types.ts';
 import { memoryLedgerStore } from './ledger.ts';
 import { startJobSession, uploadInProcess } from './upload-image.ts';
 import { bestSha256 } from './block-digest.ts';
-import { completionPending } from './job-record.ts';
 import { openImage } from '../images/open-image.ts';
 import { faultyEmulator, memorySource, readSnapshot, syntheticImage } from './upload-test-kit.ts';
+import { stalledAtCompletion } from './stalled-completion.ts';
 
 const conn = { kind: 'emulator' } as const;
 
@@ -122,15 +121,7 @@ describe('uploadInProcess', () => {
     const emu = faultyEmulator();
     const store = memoryLedgerStore();
     // The first session's CompleteSnapshot never answers: the tab closed while completing.
-    const stalled = { send: (c: unknown) => (c instanceof CompleteSnapshotCommand ? new Promise(() => undefined) : emu.ebs.send(c as never)) } as unknown as EBSClient;
-    await uploadInProcess({ source: memorySource(image), name: 'c.raw', lastModified: 1, connection: conn, clients: { ebs: stalled, ec2: emu.ec2 }, store });
-    let job = (await store.listJobs())[0]!;
-    for (let i = 0; i < 200 && job.state !== 'completing'; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-      job = (await store.getJob(job.id))!;
-    }
-    expect(job.state).toBe('completing');
-    expect(completionPending(job)).toBe(true);
+    const job = await stalledAtCompletion(image, emu, store);
     const putsBefore = emu.counts.puts;
     expect(putsBefore).toBe(16);
 
