@@ -61,31 +61,35 @@ export function createPipelineWorkerApi() {
      * stream of its own per slice; 'read-new': a new ArrayBuffer per slice), or read the image and also zero-scan
      * ('scan') and hash ('hash'); returns bytes read.
      */
-    async readAll(claim: () => Promise<Slice | null>, mode: 'read' | 'read-stream-each' | 'read-new' | 'scan' | 'hash' = 'read'): Promise<number> {
+    async readAll(claim: () => Promise<Slice | null>, mode: 'read' | 'read-stream-each' | 'read-new' | 'scan' | 'hash' = 'read', sliceBlocks = 32): Promise<number> {
       if (!blob || !image) throw new Error('open() first');
       const file = blobSource(blob);
       let reused = new Uint8Array(0);
       let total = 0;
-      for (let s = await claim(); s; s = await claim()) {
-        const [from, length] = [s.first * 524288, s.count * 524288];
-        let bytes: Uint8Array;
-        let scanned = new Uint8Array(0);
-        if (mode === 'read-new') bytes = await file.read(from, length);
-        else {
-          if (reused.length < length) reused = new Uint8Array(length);
-          if (mode === 'read') bytes = await file.readInto!(from, reused.subarray(0, length));
-          // A source over just the slice: its one stream ends with the slice.
-          else if (mode === 'read-stream-each') bytes = await blobSource(blob.slice(from, from + length)).readInto!(0, reused.subarray(0, length));
-          else bytes = image.readBlocksInto ? await image.readBlocksInto(s.first, s.count, reused, (scanned = new Uint8Array(s.count))) : await image.readBlocks(s.first, s.count);
-          reused = new Uint8Array(bytes.buffer as ArrayBuffer);
-        }
-        total += bytes.length;
-        if (mode === 'read' || mode === 'read-new') continue;
-        for (let o = 0; o < bytes.length; o += 524288) {
-          const b = bytes.subarray(o, o + 524288);
-          const seen = scanned[o / 524288] ?? Scanned.NotScanned;
-          const zero = seen === Scanned.NotScanned ? isAllZero(b) : seen === Scanned.AllZero;
-          if (!zero && mode === 'hash') await sha256!(b);
+      // A claim may be a long run: it is read a slice at a time, as the pipeline reads.
+      for (let run = await claim(); run; run = await claim()) {
+        for (let first = run.first; first < run.first + run.count; first += sliceBlocks) {
+          const count = Math.min(sliceBlocks, run.first + run.count - first);
+          const [from, length] = [first * 524288, count * 524288];
+          let bytes: Uint8Array;
+          let scanned = new Uint8Array(0);
+          if (mode === 'read-new') bytes = await file.read(from, length);
+          else {
+            if (reused.length < length) reused = new Uint8Array(length);
+            if (mode === 'read') bytes = await file.readInto!(from, reused.subarray(0, length));
+            // A source over just the slice: its one stream ends with the slice.
+            else if (mode === 'read-stream-each') bytes = await blobSource(blob.slice(from, from + length)).readInto!(0, reused.subarray(0, length));
+            else bytes = image.readBlocksInto ? await image.readBlocksInto(first, count, reused, (scanned = new Uint8Array(count))) : await image.readBlocks(first, count);
+            reused = new Uint8Array(bytes.buffer as ArrayBuffer);
+          }
+          total += bytes.length;
+          if (mode !== 'scan' && mode !== 'hash') continue;
+          for (let o = 0; o < bytes.length; o += 524288) {
+            const b = bytes.subarray(o, o + 524288);
+            const seen = scanned[o / 524288] ?? Scanned.NotScanned;
+            const zero = seen === Scanned.NotScanned ? isAllZero(b) : seen === Scanned.AllZero;
+            if (!zero && mode === 'hash') await sha256!(b);
+          }
         }
       }
       return total;
