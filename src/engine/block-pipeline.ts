@@ -1,5 +1,6 @@
 // The per-worker block loop: claim a slice, read it once, cut blocks, zero-detect, hash, send with retry and pacing.
-import { BLOCK_SIZE, BlockState, Scanned, type DiskImage } from '../images/types.ts';
+import { BLOCK_SIZE, BlockState, type DiskImage } from '../images/types.ts';
+import { blockIsZero } from '../images/zero-scan.ts';
 import { isAllZero, toBase64, type Sha256 } from './block-digest.ts';
 import { Pacer } from './pacer.ts';
 import { backoffMs, classifyFailure, shouldRetry, sleep, type FailureClass } from './retry.ts';
@@ -348,8 +349,7 @@ export class BlockPipeline {
         if (failure) break;
         const off = (i - cur.first) * BLOCK_SIZE;
         const bytes = cur.bytes.subarray(off, off + BLOCK_SIZE);
-        const seen = cur.scanned[i - cur.first]!;
-        if (spec.skipZeros && (seen === Scanned.NotScanned ? isAllZero(bytes) : seen === Scanned.AllZero)) {
+        if (spec.skipZeros && blockIsZero(bytes, cur.scanned[i - cur.first])) {
           buf.skipped.push(i);
           queue();
           continue;

@@ -3,8 +3,9 @@ import { releaseProxy } from 'comlink';
 import { createClients, type Clients, type Connection } from '../aws/clients.ts';
 import { blobSource } from '../images/blob-source.ts';
 import { openImage } from '../images/open-image.ts';
-import { Scanned, type DiskImage } from '../images/types.ts';
-import { bestSha256, isAllZero, type Sha256 } from './block-digest.ts';
+import type { DiskImage } from '../images/types.ts';
+import { blockIsZero } from '../images/zero-scan.ts';
+import { bestSha256, type Sha256 } from './block-digest.ts';
 import { BlockPipeline, type PipelineBatch, type PipelineOutcome, type PipelineSpec, type Slice } from './block-pipeline.ts';
 import { ebsBlockSink } from './ebs-sink.ts';
 
@@ -86,9 +87,7 @@ export function createPipelineWorkerApi() {
           if (mode !== 'scan' && mode !== 'hash') continue;
           for (let o = 0; o < bytes.length; o += 524288) {
             const b = bytes.subarray(o, o + 524288);
-            const seen = scanned[o / 524288] ?? Scanned.NotScanned;
-            const zero = seen === Scanned.NotScanned ? isAllZero(b) : seen === Scanned.AllZero;
-            if (!zero && mode === 'hash') await sha256!(b);
+            if (!blockIsZero(b, scanned[o / 524288]) && mode === 'hash') await sha256!(b);
           }
         }
       }

@@ -153,7 +153,6 @@ type RunSource = { file: File; prepared: { image: DiskImage; blockStates: Uint8A
 
 /** Runs a job (new or resumed) in this tab: lock, pool (none when only completing), session, broadcasts. */
 async function runJob(job: JobRecord, connection: Connection, opts: UploadOptions, source: RunSource): Promise<UploadRun> {
-  refuseFinishedJob(job);
   const release = await holdJobLock(job.id);
   if (!release) throw new ResumeError('This upload is running in another tab. Take it over there, or from here with "take over".', 'takeover', 'busy');
   const cleanups: (() => void)[] = [release];

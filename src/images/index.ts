@@ -3,5 +3,6 @@ export { openImage, detectFormat } from './open-image.ts';
 export { blobSource } from './blob-source.ts';
 export { memorySource, subSource } from './byte-source.ts';
 export { summarizeImage, volumeSizeGiB, type ImageSummary } from './summary.ts';
-export { buildManifest, isAllZero, type UploadManifest } from './manifest.ts';
+export { buildManifest, type UploadManifest } from './manifest.ts';
+export { isAllZero } from './zero-scan.ts';
 export { BLOCK_SIZE, BlockState, ImageFormatError, type ByteSource, type DiskImage, type ImageFormat } from './types.ts';

@@ -18,8 +18,6 @@ export interface UploadManifest {
 // Blocks read per call: large reads are faster, and memory stays at this many × 512 KiB.
 const READ_BLOCKS = 16;
 
-export { isAllZero };
-
 function base64(bytes: Uint8Array): string {
   let s = '';
   for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);

@@ -18,6 +18,11 @@ export function isAllZero(bytes: Uint8Array): boolean {
   return true;
 }
 
+/** Whether a block is all zero, taking the reader's finding (a Scanned value) where it looked, scanning where not. */
+export function blockIsZero(bytes: Uint8Array, seen: number = Scanned.NotScanned): boolean {
+  return seen === Scanned.NotScanned ? isAllZero(bytes) : seen === Scanned.AllZero;
+}
+
 /**
  * Records in `scanned` (one entry per block of a read of `length` bytes) which blocks hold a nonzero byte, looking at
  * each range as it lands. `landed` goes to the reader; `finish(got)` says whether every byte read (got of them) was
