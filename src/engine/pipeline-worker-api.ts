@@ -4,7 +4,7 @@ import { createClients, type Clients, type Connection } from '../aws/clients.ts'
 import { blobSource } from '../images/blob-source.ts';
 import { openImage } from '../images/open-image.ts';
 import type { DiskImage } from '../images/types.ts';
-import { blockIsZero } from '../images/zero-scan.ts';
+import { blockIsZero, zeroScanKind } from '../images/zero-scan.ts';
 import { bestSha256, type Sha256 } from './block-digest.ts';
 import { BlockPipeline, type PipelineBatch, type PipelineOutcome, type PipelineSpec, type Slice } from './block-pipeline.ts';
 import { ebsBlockSink } from './ebs-sink.ts';
@@ -26,8 +26,8 @@ export function createPipelineWorkerApi() {
   let pipeline: BlockPipeline | null = null;
 
   return {
-    /** Opens the image and (when a connection is given) the SDK clients; returns the hash implementation chosen. */
-    async open(args: WorkerOpenArgs): Promise<{ hash: 'webcrypto' | 'wasm'; virtualSize: number }> {
+    /** Opens the image and (when a connection is given) the SDK clients; returns the hash and zero scan chosen. */
+    async open(args: WorkerOpenArgs): Promise<{ hash: 'webcrypto' | 'wasm'; zeroScan: 'simd' | 'js'; virtualSize: number }> {
       blob = args.file instanceof Blob ? args.file : await args.file.getFile();
       image = await openImage(blobSource(blob));
       const best = await bestSha256(args.hash);
@@ -37,7 +37,7 @@ export function createPipelineWorkerApi() {
       clients = args.connection ? await createClients(args.connection, { blobBodies: overFetch }) : null;
       const ebs = clients?.ebs;
       pipeline = new BlockPipeline(image, ebs ? (id) => ebsBlockSink(ebs, id) : null, sha256, { fileBodies: overFetch });
-      return { hash: best.kind, virtualSize: image.virtualSize };
+      return { hash: best.kind, zeroScan: zeroScanKind(), virtualSize: image.virtualSize };
     },
 
     /** Runs the pipeline on slices from claim(); batches go to onBatch. */
