@@ -25,12 +25,35 @@ export async function startPreview(outDir: string): Promise<{ url: string; close
   return { url: url.replace(/\/$/, ''), close: () => new Promise<void>((r) => server.httpServer.close(() => r())) };
 }
 
-/** Chromium with a unique marker switch so its process tree can be found in /proc. */
-export async function launchChromium(): Promise<{ browser: Browser; marker: string }> {
+/**
+ * Headless Chromium 156 preloads the WebUI omnibox popup (chrome://omnibox-popup.top-chrome) in a renderer of its own,
+ * about 76 MiB PSS, though headless has no omnibox. The bench's browser turns that preload off, as the launch options
+ * already turn off sync, component updates and background networking: what is measured is the browser, its services
+ * and the page. Playwright passes a --disable-features list of its own and Chromium keeps only the last such switch,
+ * so the two lists are joined: the first launch reads Playwright's from the browser's command line.
+ */
+const NO_BROWSER_UI = ['WebUIOmniboxPopup', 'WebUIOmniboxAimPopup'];
+let playwrightFeatureSwitch: string | null | undefined;
+
+async function launchMarked(extra: string[], ignore: string[] = []): Promise<{ browser: Browser; marker: string }> {
   const marker = `blockport-bench-${randomUUID()}`;
   const base = chromiumLaunchOptions();
-  const browser = await chromium.launch({ ...base, args: [...(base.args ?? []), `--${marker}`] });
+  const browser = await chromium.launch({ ...base, args: [...(base.args ?? []), ...extra, `--${marker}`], ...(ignore.length ? { ignoreDefaultArgs: ignore } : {}) });
   return { browser, marker };
+}
+
+/** Chromium with a unique marker switch so its process tree can be found in /proc, without the omnibox popup renderer. */
+export async function launchChromium(): Promise<{ browser: Browser; marker: string }> {
+  if (playwrightFeatureSwitch === undefined) {
+    const probe = await launchMarked([]);
+    const root = procTree(probe.marker)[0];
+    const args = root ? readFileSync(`/proc/${root}/cmdline`, 'utf8').split('\0') : [];
+    playwrightFeatureSwitch = args.find((a) => a.startsWith('--disable-features=')) ?? null;
+    await probe.browser.close();
+  }
+  const own = playwrightFeatureSwitch;
+  const features = [...(own ? own.slice('--disable-features='.length).split(',') : []), ...NO_BROWSER_UI].filter(Boolean);
+  return launchMarked([`--disable-features=${features.join(',')}`], own ? [own] : []);
 }
 
 /** The pids of the browser started with `marker` and all its descendants, the browser process first. */
