@@ -194,3 +194,66 @@ describe('zero scan while reading', () => {
     expect([...scanned]).toEqual([Scanned.NotScanned, Scanned.NotScanned]);
   });
 });
+
+/**
+ * A Blob whose BYOB reader honours read(view, { min }) as Chromium's does: it fills at least `min` bytes before it
+ * answers, and answers the read that reaches the end of the blob with its last bytes and done: true.
+ */
+function minReaderBlob(data: Uint8Array, chunk = 70_001): { blob: Blob; mins: number[] } {
+  const mins: number[] = [];
+  const make = (start: number, end: number): Blob =>
+    ({
+      size: end - start,
+      slice: (a = 0, b = end - start) => make(start + Math.min(a, end - start), start + Math.min(b, end - start)),
+      arrayBuffer: async () => data.slice(start, end).buffer,
+      stream: () => ({
+        getReader: () => {
+          let pos = start;
+          return {
+            async read(view: Uint8Array, options?: { min?: number }) {
+              const min = options?.min ?? 1;
+              mins.push(min);
+              // The caller's buffer is handed back as a new one, as a transfer would.
+              const { byteOffset, byteLength } = view;
+              const moved = structuredClone(view.buffer, { transfer: [view.buffer as ArrayBuffer] });
+              const out = new Uint8Array(moved, byteOffset, byteLength);
+              let filled = 0;
+              while (filled < min && pos < end) {
+                const n = Math.min(chunk, end - pos, byteLength - filled);
+                out.set(data.subarray(pos, pos + n), filled);
+                filled += n;
+                pos += n;
+              }
+              return { value: out.subarray(0, filled), done: pos >= end };
+            },
+            cancel: async () => undefined,
+          };
+        },
+      }),
+    }) as unknown as Blob;
+  return { blob: make(0, data.length), mins };
+}
+
+describe('blobSource with read(view, { min })', () => {
+  const data = pattern(5 * BLOCK_SIZE + 999);
+
+  it('asks for a whole block per read (less near the end) and keeps the bytes of the read that ends the stream', async () => {
+    // Chunks of a quarter block, so a read fills exactly what it asked for.
+    const b = minReaderBlob(data, BLOCK_SIZE / 4);
+    const src = blobSource(b.blob);
+    const landedAt: number[] = [];
+    let buf = new Uint8Array(2 * BLOCK_SIZE);
+    let at = 0;
+    while (at < data.length) {
+      const got = await src.readInto!(at, buf.fill(0xee), (bytes, offset) => landedAt.push(offset, bytes.length));
+      expect(same(got, data.subarray(at, at + 2 * BLOCK_SIZE))).toBe(true);
+      buf = new Uint8Array(got.buffer as ArrayBuffer, 0, 2 * BLOCK_SIZE);
+      at += got.length;
+    }
+    expect(at).toBe(data.length);
+    // The last read asks for no more than what the caller wants, the tail of 999 bytes, and ends the stream.
+    expect(b.mins).toEqual([BLOCK_SIZE, BLOCK_SIZE, BLOCK_SIZE, BLOCK_SIZE, BLOCK_SIZE, 999]);
+    // Every byte landed once, block by block.
+    expect(landedAt.filter((_, k) => k % 2 === 1).reduce((x, y) => x + y, 0)).toBe(data.length);
+  });
+});
