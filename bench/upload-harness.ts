@@ -23,26 +23,36 @@ function sliceClaimer(blocks: number, sliceBlocks: number): () => Promise<Slice 
   };
 }
 
+type ReadMode = 'read' | 'read-stream-each' | 'read-new' | 'scan' | 'hash';
+
 /**
- * (a) Read ceiling: workers read 16 MiB slices of the File into one reused buffer and discard them; 'read' continues
- * one stream across a worker's consecutive slices, 'read-stream-each' opens one per slice, 'read-new' takes a new
- * ArrayBuffer per slice.
+ * `workers` upload workers read the picked file in `mode` (see PipelineWorkerApi.readAll), `sliceBytes` at a time,
+ * claiming `claimBlocks` blocks at once; timed from the first claim. Returns bytes read and what open() chose.
  */
-async function readCeiling(workers = 1, sliceBytes = 16 * 1048576, mode: 'read' | 'read-stream-each' | 'read-new' = 'read'): Promise<{ bytes: number; ms: number }> {
+async function workersRead(workers: number, mode: ReadMode, sliceBytes: number, claimBlocks: number, hash?: 'webcrypto' | 'wasm'): Promise<{ bytes: number; ms: number; kind: string }> {
   const file = pickedFile();
   const ws = Array.from({ length: workers }, () => new Worker(new URL('../workers/upload.worker.ts', import.meta.url), { type: 'module' }));
   try {
     const apis = ws.map((w) => wrap<PipelineWorkerApi>(w));
-    await Promise.all(apis.map((a) => a.open({ file })));
-    // One worker claims slice after slice; several claim runs of 128 MiB, so each one's slices still follow each other.
-    const slice = sliceBytes / 524288;
-    const claim = sliceClaimer(Math.ceil(file.size / 524288), workers > 1 ? Math.max(slice, 256) : slice);
+    const kinds = await Promise.all(apis.map((a) => a.open({ file, ...(hash ? { hash } : {}) })));
+    const claim = sliceClaimer(Math.ceil(file.size / 524288), claimBlocks);
     const t0 = performance.now();
-    const bytes = (await Promise.all(apis.map((a) => a.readAll(proxy(claim), mode, slice)))).reduce((a, b) => a + b, 0);
-    return { bytes, ms: performance.now() - t0 };
+    const bytes = (await Promise.all(apis.map((a) => a.readAll(proxy(claim), mode, sliceBytes / 524288)))).reduce((a, b) => a + b, 0);
+    return { bytes, ms: performance.now() - t0, kind: `${kinds[0]!.hash}, ${kinds[0]!.zeroScan} zero scan` };
   } finally {
     for (const w of ws) w.terminate();
   }
+}
+
+/**
+ * (a) Read ceiling: workers read 16 MiB slices of the File into one reused buffer and discard them; 'read' continues
+ * one stream across a worker's consecutive slices, 'read-stream-each' opens one per slice, 'read-new' takes a new
+ * ArrayBuffer per slice. One worker claims slice after slice; several claim runs of 128 MiB, so each one's slices
+ * still follow each other.
+ */
+function readCeiling(workers = 1, sliceBytes = 16 * 1048576, mode: 'read' | 'read-stream-each' | 'read-new' = 'read'): Promise<{ bytes: number; ms: number }> {
+  const slice = sliceBytes / 524288;
+  return workersRead(workers, mode, sliceBytes, workers > 1 ? Math.max(slice, 256) : slice);
 }
 
 /** A run of the engine (dry when connection is null); returns the report and wall time. */
@@ -54,22 +64,9 @@ async function engineRun(connection: Connection | null, options: UploadOptions =
   return { ms: performance.now() - t0, bytes: r.bytesWritten, state: r.state, written: r.blocksWritten, skipped: r.blocksSkipped, snapshotId: r.snapshotId };
 }
 
-/** Dry run through workers with a chosen hash implementation (WebCrypto vs hash-wasm). */
-async function hashRun(hash: 'webcrypto' | 'wasm', workers = 2): Promise<{ bytes: number; ms: number; kind: string }> {
-  const file = pickedFile();
-  const ws = Array.from({ length: workers }, () => new Worker(new URL('../workers/upload.worker.ts', import.meta.url), { type: 'module' }));
-  try {
-    const apis = ws.map((w) => wrap<PipelineWorkerApi>(w));
-    const kinds = await Promise.all(apis.map((a) => a.open({ file, hash })));
-    const blocks = Math.ceil(file.size / 524288);
-    // Runs of 128 MiB per claim, read 16 MiB at a time: each worker's reads follow each other, as in the engine.
-    const claim = sliceClaimer(blocks, 256);
-    const t0 = performance.now();
-    const bytes = (await Promise.all(apis.map((a) => a.readAll(proxy(claim), 'hash')))).reduce((a, b) => a + b, 0);
-    return { bytes, ms: performance.now() - t0, kind: `${kinds[0]!.hash}, ${kinds[0]!.zeroScan} zero scan` };
-  } finally {
-    for (const w of ws) w.terminate();
-  }
+/** Read, zero-scan and hash through two workers with a chosen hash implementation (WebCrypto vs hash-wasm), 16 MiB slices of 128 MiB runs. */
+function hashRun(hash: 'webcrypto' | 'wasm', workers = 2): Promise<{ bytes: number; ms: number; kind: string }> {
+  return workersRead(workers, 'hash', 16 * 1048576, 256, hash);
 }
 
 /** Transport ceiling: PutSnapshotBlock of distinct pre-hashed blocks straight from this page, `concurrency` in flight, bodies as the engine sends them. */
@@ -104,19 +101,8 @@ async function rawPuts(connection: Connection, blocks: number, concurrency: numb
  * Pieces of the dry run on their own: two workers claim runs of 128 MiB and read them a slice at a time ('read'), also
  * zero-scan what lands ('scan'), or also hash the blocks with data ('hash').
  */
-async function readRun(mode: 'read' | 'scan' | 'hash', workers = 2, sliceBytes = 4 * 1048576): Promise<{ bytes: number; ms: number }> {
-  const file = pickedFile();
-  const ws = Array.from({ length: workers }, () => new Worker(new URL('../workers/upload.worker.ts', import.meta.url), { type: 'module' }));
-  try {
-    const apis = ws.map((w) => wrap<PipelineWorkerApi>(w));
-    await Promise.all(apis.map((a) => a.open({ file })));
-    const claim = sliceClaimer(Math.ceil(file.size / 524288), 256);
-    const t0 = performance.now();
-    const bytes = (await Promise.all(apis.map((a) => a.readAll(proxy(claim), mode, sliceBytes / 524288)))).reduce((a, b) => a + b, 0);
-    return { bytes, ms: performance.now() - t0 };
-  } finally {
-    for (const w of ws) w.terminate();
-  }
+function readRun(mode: 'read' | 'scan' | 'hash', workers = 2, sliceBytes = 4 * 1048576): Promise<{ bytes: number; ms: number }> {
+  return workersRead(workers, mode, sliceBytes, 256);
 }
 
 Object.assign(window, { __bench: { readCeiling, readRun, engineRun, hashRun, rawPuts } });

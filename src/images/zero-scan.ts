@@ -1,4 +1,4 @@
-// Zero detection: a word-wise scan of whole blocks, and the same done piecewise while a read's bytes arrive.
+// Zero detection: a SIMD (or word-wise) scan of whole blocks, and the same done piecewise while a read's bytes arrive.
 import { BLOCK_SIZE, Scanned, type Landed } from './types.ts';
 
 /**
@@ -66,16 +66,14 @@ export function isAllZeroJs(bytes: Uint8Array): boolean {
   const head = Math.min(byteLength, (4 - (byteOffset & 3)) & 3);
   for (let i = 0; i < head; i++) if (bytes[i] !== 0) return false;
   const n = (byteLength - head) >> 2;
-  if (n === 0) {
-    for (let k = head; k < byteLength; k++) if (bytes[k] !== 0) return false;
-    return true;
+  if (n > 0) {
+    const w = new Int32Array(bytes.buffer, byteOffset + head, n);
+    let i = 0;
+    for (; i + 16 <= n; i += 16) {
+      if ((w[i]! | w[i + 1]! | w[i + 2]! | w[i + 3]! | w[i + 4]! | w[i + 5]! | w[i + 6]! | w[i + 7]! | w[i + 8]! | w[i + 9]! | w[i + 10]! | w[i + 11]! | w[i + 12]! | w[i + 13]! | w[i + 14]! | w[i + 15]!) !== 0) return false;
+    }
+    for (; i < n; i++) if (w[i] !== 0) return false;
   }
-  const w = new Int32Array(bytes.buffer, byteOffset + head, n);
-  let i = 0;
-  for (; i + 16 <= n; i += 16) {
-    if ((w[i]! | w[i + 1]! | w[i + 2]! | w[i + 3]! | w[i + 4]! | w[i + 5]! | w[i + 6]! | w[i + 7]! | w[i + 8]! | w[i + 9]! | w[i + 10]! | w[i + 11]! | w[i + 12]! | w[i + 13]! | w[i + 14]! | w[i + 15]!) !== 0) return false;
-  }
-  for (; i < n; i++) if (w[i] !== 0) return false;
   for (let k = head + n * 4; k < byteLength; k++) if (bytes[k] !== 0) return false;
   return true;
 }
