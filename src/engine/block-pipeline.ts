@@ -1,7 +1,7 @@
 // The per-worker block loop: claim a slice, read it once, cut blocks, zero-detect, hash, send with retry and pacing.
 import { BLOCK_SIZE, BlockState, type DiskImage } from '../images/types.ts';
-import { blockIsZero } from '../images/zero-scan.ts';
-import { isAllZero, toBase64, type Sha256 } from './block-digest.ts';
+import { blockIsZero, isAllZero } from '../images/zero-scan.ts';
+import { toBase64, type Sha256 } from './block-digest.ts';
 import { Pacer } from './pacer.ts';
 import { backoffMs, classifyFailure, shouldRetry, sleep, type FailureClass } from './retry.ts';
 import { describeFailure, type FailureInfo } from './failure.ts';
