@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeleteSnapshotCommand, DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { PutSnapshotBlockCommand } from '@aws-sdk/client-ebs';
 import { createHash } from 'node:crypto';
 import { BLOCK_SIZE } from '../images/types.ts';
 import { ResumeError, UploadError } from './upload-types.ts';
@@ -170,16 +171,29 @@ describe('uploadInProcess', () => {
   async function cancelAfterSomeBlocks(emu: ReturnType<typeof faultyEmulator>, ec2: EC2Client) {
     const image = syntheticImage([['random', 48]]);
     const store = memoryLedgerStore();
-    const session = await uploadInProcess({ source: memorySource(image), name: 'x.raw', lastModified: 1, connection: conn, clients: { ebs: emu.ebs, ec2 }, store, options: { concurrency: 2 } });
-    await new Promise<void>((r) => {
-      const off = session.onProgress((p) => {
-        if (p.writtenBlocks >= 4) {
-          off();
-          r();
-        }
-      });
+    // Puts after the eighth wait until the cancel is asked for, so the upload cannot finish before it does; the
+    // ninth put says that some blocks are written.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let reached!: () => void;
+    const someWritten = new Promise<void>((r) => (reached = r));
+    let puts = 0;
+    const ebs = new Proxy(emu.ebs, {
+      get: (target, key) =>
+        key === 'send'
+          ? (command: unknown) => {
+              if (!(command instanceof PutSnapshotBlockCommand) || ++puts <= 8) return target.send(command as never);
+              reached();
+              return held.then(() => target.send(command));
+            }
+          : Reflect.get(target, key),
     });
-    await session.cancel();
+    const session = await uploadInProcess({ source: memorySource(image), name: 'x.raw', lastModified: 1, connection: conn, clients: { ebs, ec2 }, store, options: { concurrency: 2 } });
+    await someWritten;
+    // cancel() stops the pipelines before it first waits: the held puts may go on once it is asked for.
+    const cancelling = session.cancel();
+    release();
+    await cancelling;
     const err = (await session.done.catch((e: unknown) => e)) as UploadError;
     const job = (await store.listJobs())[0]!;
     return { err, job, phase: session.progress().phase };
