@@ -1,6 +1,6 @@
 import { test, expect } from './helpers/test.ts';
 import { changeInPlace, copyImage, makeTestImage } from './helpers/disk-image.ts';
-import { emulatorSummary, pickFile, startUpload, waitForPercent } from './helpers/ui.ts';
+import { emulatorSummary, pickFile, reloadAtPercent, startUpload, storedJobs } from './helpers/ui.ts';
 
 test.describe.configure({ timeout: 480_000 });
 
@@ -11,8 +11,8 @@ test('a file changed between sessions is refused with a sentence, and nothing mo
   await page.goto('/#/upload');
   await pickFile(page, working);
   await startUpload(page, { concurrency: 8 });
-  await waitForPercent(page, 35);
-  await page.reload();
+  await reloadAtPercent(page, 35);
+  expect((await storedJobs(page))[0]?.completionPending).toBe(false);
   // Between the sessions the same file is written to (same name and size).
   changeInPlace(working);
 

@@ -1,6 +1,6 @@
 import { test, expect } from './helpers/test.ts';
 import { makeTestImage } from './helpers/disk-image.ts';
-import { copyIntoOpfs, expectUploadedIntact, storedJobs, waitForCompleted, waitForPercent } from './helpers/ui.ts';
+import { copyIntoOpfs, expectUploadedIntact, reloadAtPercent, storedJobs, waitForCompleted } from './helpers/ui.ts';
 
 test.describe.configure({ timeout: 300_000 });
 
@@ -31,11 +31,10 @@ test('a dropped file keeps its FileSystemFileHandle where the browser gives one,
   await expect(page.getByText('The browser gives no lasting access to this file')).toHaveCount(0);
   await page.getByLabel('Blocks in flight').fill('4');
   await page.getByRole('button', { name: 'Start upload' }).click();
-  await waitForPercent(page, 20);
-  await page.reload();
+  await reloadAtPercent(page, 20);
 
   const [job] = await storedJobs(page);
-  expect(job).toMatchObject({ hasHandle: true, handleName: 'drop-handle-96m.img' });
+  expect(job).toMatchObject({ hasHandle: true, handleName: 'drop-handle-96m.img', completionPending: false });
   await page.goto('/#/jobs');
   const card = page.getByTestId('job-card');
   await expect(card).toContainText('kept by the browser: Resume reopens it');

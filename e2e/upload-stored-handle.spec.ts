@@ -1,6 +1,6 @@
 import { test, expect } from './helpers/test.ts';
 import { makeTestImage } from './helpers/disk-image.ts';
-import { copyIntoOpfs, expectUploadedIntact, stubFilePicker, waitForCompleted, waitForPercent } from './helpers/ui.ts';
+import { copyIntoOpfs, expectUploadedIntact, reloadAtPercent, storedJobs, stubFilePicker, waitForCompleted } from './helpers/ui.ts';
 
 test.describe.configure({ timeout: 480_000 });
 
@@ -16,8 +16,8 @@ test('a file picked with the File System Access picker resumes after a reload wi
   await expect(page.getByText('The browser gives no lasting access to this file')).toHaveCount(0);
   await page.getByLabel('Blocks in flight').fill('4');
   await page.getByRole('button', { name: 'Start upload' }).click();
-  await waitForPercent(page, 35);
-  await page.reload();
+  await reloadAtPercent(page, 35);
+  expect((await storedJobs(page))[0]).toMatchObject({ hasHandle: true, completionPending: false });
 
   await page.goto('/#/jobs');
   const card = page.getByTestId('job-card');

@@ -1,6 +1,7 @@
 // Runs in the page (served by Vite): the job ledger and the emulator's EC2 view, read through the app's own modules and the SDK.
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { openBrowserEmulator } from '../../src/emulator/index.ts';
+import { completionPending } from '../../src/engine/job-record.ts';
 import { idbLedgerStore } from '../../src/engine/ledger-idb.ts';
 import type { Connection, JobRecord } from '../../src/engine/upload-types.ts';
 
@@ -19,12 +20,13 @@ export async function describeSnapshot(snapshotId: string, dbName = 'blockport-e
 
 /** The jobs in the ledger, as the page stores them (handles and connection summarised). */
 export async function storedJobs(): Promise<
-  { id: string; state: string; snapshotId?: string; hasHandle: boolean; handleName?: string; parentCompare?: string; connection: Connection }[]
+  { id: string; state: string; snapshotId?: string; completionPending: boolean; hasHandle: boolean; handleName?: string; parentCompare?: string; connection: Connection }[]
 > {
   return (await idbLedgerStore().listJobs()).map((j: JobRecord) => ({
     id: j.id,
     state: j.state,
     ...(j.snapshotId ? { snapshotId: j.snapshotId } : {}),
+    completionPending: completionPending(j),
     hasHandle: !!j.fileHandle,
     ...(j.fileHandle ? { handleName: j.fileHandle.name } : {}),
     ...(j.parentCompare ? { parentCompare: j.parentCompare } : {}),
