@@ -1,8 +1,9 @@
-// How a session hands out work: runs of blocks, long at first and shrinking towards the end, each block once.
+// How a session hands out work (runs of blocks, long at first and shrinking towards the end, each block once) and reports it.
 import { describe, expect, it } from 'vitest';
 import { BlockState } from '../images/types.ts';
 import { webCryptoSha256 } from './block-digest.ts';
 import type { PipelineBatch, PipelineSpec, Slice } from './block-pipeline.ts';
+import type { UploadProgress } from './upload-types.ts';
 import { newJobRecord, resolveParams } from './job-record.ts';
 import { memoryLedgerStore } from './ledger.ts';
 import { UploadSession, type PipelineRunner } from './upload-session.ts';
@@ -13,8 +14,7 @@ function recordingRunner(claims: Slice[]): PipelineRunner {
     async run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown) {
       for (let s = await claim(); s; s = await claim()) {
         claims.push(s);
-        const written = Uint32Array.from({ length: Math.min(s.count, spec.blockCount - s.first) }, (_, k) => s!.first + k);
-        await onBatch({ written, digests: new Uint8Array(written.length * 32), skipped: new Uint32Array(0), started: written, retrying: new Uint32Array(0), retried: 0, inFlight: 0, concurrency: 1 });
+        await onBatch(writtenBatch(spec, s));
         // Let the other runner claim in between, as workers do.
         await new Promise((r) => setTimeout(r, 0));
       }
@@ -24,28 +24,71 @@ function recordingRunner(claims: Slice[]): PipelineRunner {
   };
 }
 
+/** A batch reporting every block of a claimed slice as written. */
+function writtenBatch(spec: PipelineSpec, s: Slice): PipelineBatch {
+  const written = Uint32Array.from({ length: Math.min(s.count, spec.blockCount - s.first) }, (_, k) => s.first + k);
+  return { written, digests: new Uint8Array(written.length * 32), skipped: new Uint32Array(0), started: written, retrying: new Uint32Array(0), retried: 0, inFlight: 0, concurrency: 1 };
+}
+
+/** A session over an all-data image with no service (ebs: null), run by the given runners. */
+async function newSession(blockCount: number, runners: PipelineRunner[], sliceBlocks = 8) {
+  const params = resolveParams({}, blockCount * 524288);
+  const fingerprint = { name: 'x.raw', size: blockCount * 524288, lastModified: 1, firstBlockSha256: '', lastBlockSha256: '' };
+  const job = newJobRecord({ fingerprint, connection: { kind: 'emulator' }, params, format: 'raw', virtualSize: blockCount * 524288, blockCount, blocksToSend: blockCount });
+  const store = memoryLedgerStore();
+  await store.putJob(job);
+  return new UploadSession(job, {
+    store,
+    ebs: null,
+    runners,
+    sha256: webCryptoSha256,
+    blockStates: new Uint8Array(blockCount).fill(BlockState.Data),
+    blockCount,
+    skipZeros: true,
+    floor: 1,
+    ceiling: 2,
+    sliceBlocks,
+  });
+}
+
+describe('UploadSession progress', () => {
+  it('shows the last acknowledged blocks even when nothing follows them inside the throttle interval', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const sent: number[] = [];
+    const runner: PipelineRunner = {
+      async run(spec, claim, onBatch) {
+        // Two batches back to back (the second inside the interval of the first's emit), then silence until the gate.
+        for (let k = 0; k < 2; k++) {
+          const b = writtenBatch(spec, (await claim())!);
+          sent.push(b.written.length);
+          await onBatch(b);
+        }
+        await gate;
+        for (let s = await claim(); s; s = await claim()) await onBatch(writtenBatch(spec, s));
+        return { kind: 'finished' as const };
+      },
+      stop() {},
+    };
+    const session = await newSession(4096, [runner]);
+    const seen: UploadProgress[] = [];
+    session.onProgress((p) => seen.push(p));
+    const run = await session.start();
+    await new Promise((r) => setTimeout(r, 600));
+    // Nothing has happened for 600 ms: what is shown is what was acknowledged.
+    expect(seen.at(-1)?.writtenBlocks).toBe(sent[0]! + sent[1]!);
+    open();
+    expect((await run.done).state).toBe('completed');
+    expect(seen.at(-1)?.writtenBlocks).toBe(4096);
+  });
+});
+
 describe('UploadSession claims', () => {
   it('hands out runs of at most 256 blocks that shrink to a slice near the end, covering every block once', async () => {
     const blockCount = 5000;
     const sliceBlocks = 8;
-    const params = resolveParams({}, blockCount * 524288);
-    const fingerprint = { name: 'x.raw', size: blockCount * 524288, lastModified: 1, firstBlockSha256: '', lastBlockSha256: '' };
-    const job = newJobRecord({ fingerprint, connection: { kind: 'emulator' }, params, format: 'raw', virtualSize: blockCount * 524288, blockCount, blocksToSend: blockCount });
-    const store = memoryLedgerStore();
-    await store.putJob(job);
     const claims: Slice[] = [];
-    const session = new UploadSession(job, {
-      store,
-      ebs: null,
-      runners: [recordingRunner(claims), recordingRunner(claims)],
-      sha256: webCryptoSha256,
-      blockStates: new Uint8Array(blockCount).fill(BlockState.Data),
-      blockCount,
-      skipZeros: true,
-      floor: 1,
-      ceiling: 2,
-      sliceBlocks,
-    });
+    const session = await newSession(blockCount, [recordingRunner(claims), recordingRunner(claims)], sliceBlocks);
     const report = await (await session.start()).done;
     expect(report.state).toBe('completed');
     const covered = new Uint8Array(blockCount);

@@ -73,6 +73,8 @@ export class UploadSession implements UploadRun {
   private blockSubs = new Set<(u: BlockUpdates) => void>();
   private last: UploadProgress;
   private lastEmit = 0;
+  /** The emit owed for progress that arrived inside the throttle interval (so the last state is always shown). */
+  private trailingEmit: ReturnType<typeof setTimeout> | null = null;
   private retried = 0;
   private inFlight = new Map<PipelineRunner, number>();
   private concurrency = new Map<PipelineRunner, number>();
@@ -475,7 +477,15 @@ export class UploadSession implements UploadRun {
 
   private emit(force: boolean): void {
     const now = Date.now();
-    if (!force && now - this.lastEmit < PROGRESS_EVERY_MS) return;
+    if (!force && now - this.lastEmit < PROGRESS_EVERY_MS) {
+      this.trailingEmit ??= setTimeout(() => {
+        this.trailingEmit = null;
+        this.emit(false);
+      }, PROGRESS_EVERY_MS - (now - this.lastEmit));
+      return;
+    }
+    if (this.trailingEmit) clearTimeout(this.trailingEmit);
+    this.trailingEmit = null;
     // Smoothed speed: EWMA over the intervals between samples.
     const dt = (now - this.speedAt) / 1000;
     if (dt >= 0.2) {
