@@ -1,7 +1,7 @@
 // The upload engine in real Chromium: a 256 MiB image with random, compressible and zero regions goes through the
 // worker pool into the in-browser emulator, and every block read back through the SDK equals the image.
 import { quietVite } from './engine-quiet-vite.ts';
-import { test, expect } from '@playwright/test';
+import { test, expect, type Page } from '@playwright/test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,8 +28,8 @@ type EngineWindow = {
   __readback: typeof import('../src/engine/snapshot-readback.ts');
 };
 
-test('uploads a 256 MiB image through the worker pool into the in-browser emulator, byte for byte', async ({ page }) => {
-  test.setTimeout(300_000);
+/** Uploads the image through the engine in the page, with these options; reads the snapshot back. */
+async function engineUpload(page: Page, options: import('../src/engine/api.ts').UploadOptions) {
   await quietVite(page);
   await page.goto('/');
   await page.addScriptTag({ type: 'module', url: '/e2e/engine-harness.ts' });
@@ -41,13 +41,13 @@ test('uploads a 256 MiB image through the worker pool into the in-browser emulat
     document.body.append(input);
   });
   await page.setInputFiles('#engine-file', imagePath);
-  const result = await page.evaluate(async () => {
+  return page.evaluate(async (options) => {
     const w = window as unknown as EngineWindow;
     const engine = w.__engine;
     const file = (document.getElementById('engine-file') as HTMLInputElement).files![0]!;
     const dbName = `e2e-engine-${Date.now()}`;
     const plan = await engine.planUpload(file);
-    const run = await engine.startUpload({ file, connection: { kind: 'emulator', dbName }, options: { description: 'engine e2e', workers: 2 } });
+    const run = await engine.startUpload({ file, connection: { kind: 'emulator', dbName }, options });
     const phases: string[] = [];
     let maxInFlight = 0;
     let blockUpdates = 0;
@@ -73,7 +73,11 @@ test('uploads a 256 MiB image through the worker pool into the in-browser emulat
       mapSkipped: map.filter((m) => m === 1).length,
       back,
     };
-  });
+  }, options);
+}
+
+/** What every engine upload of the image must show: the report, the job, the block map and the blocks read back. */
+function expectUploaded(result: Awaited<ReturnType<typeof engineUpload>>) {
   const blockCount = expected.digests.length;
   const zeroCount = expected.zero.filter(Boolean).length;
   expect(result.plan).toEqual({ blockCount, volumeSizeGiB: 1, format: 'raw' });
@@ -91,4 +95,22 @@ test('uploads a 256 MiB image through the worker pool into the in-browser emulat
   expect(result.back.listed).toBe(blockCount - zeroCount);
   const mismatched = result.back.digests.map((d, i) => (d === expected.digests[i] ? -1 : i)).filter((i) => i >= 0);
   expect(mismatched).toEqual([]);
+}
+
+test('uploads a 256 MiB image through the worker pool into the in-browser emulator, byte for byte', async ({ page }) => {
+  test.setTimeout(300_000);
+  const started: string[] = [];
+  page.on('worker', (w) => void (w.url().includes('upload.worker') && started.push(w.url())));
+  expectUploaded(await engineUpload(page, { description: 'engine e2e', workers: 2 }));
+  // 512 blocks are within one worker's share (2048 by default): the two workers are never replaced.
+  expect(started).toHaveLength(2);
+});
+
+test('workers replaced every 64 claimed blocks upload the same snapshot, byte for byte', async ({ page }) => {
+  test.setTimeout(300_000);
+  const started: string[] = [];
+  page.on('worker', (w) => void (w.url().includes('upload.worker') && started.push(w.url())));
+  expectUploaded(await engineUpload(page, { description: 'engine e2e, recycled workers', workers: 2, recycleBlocks: 64 }));
+  // Two workers to begin with, and successors for them as their shares ran out.
+  expect(started.length).toBeGreaterThan(2);
 });

@@ -32,6 +32,8 @@ export interface PipelineSpec {
   parent?: { present: Uint8Array; digests: Uint8Array };
   floor: number;
   ceiling: number;
+  /** Blocks in flight to start with (a worker taking over from a retired one starts where it was); default 4. */
+  initial?: number;
   /** Blocks read at a time into one of the worker's two slice buffers (default 8: 4 MiB); a claim may span many. */
   sliceBlocks?: number;
 }
@@ -155,7 +157,7 @@ export class BlockPipeline {
   async run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown): Promise<PipelineOutcome> {
     this.stopping = false;
     this.sink = spec.snapshotId && this.makeSink ? this.makeSink(spec.snapshotId) : null;
-    const pacer = new Pacer({ floor: spec.floor, ceiling: spec.ceiling });
+    const pacer = new Pacer({ floor: spec.floor, ceiling: spec.ceiling, ...(spec.initial ? { initial: spec.initial } : {}) });
     let buf = new BatchBuffer();
     let flushQueued = false;
     let lastDelivery: unknown = undefined;

@@ -30,6 +30,7 @@ import { readParentArrays } from './parent.ts';
 import type { EBSClient } from '@aws-sdk/client-ebs';
 import type { PipelineWorkerApi } from './pipeline-worker-api.ts';
 import { DEFAULTS, sliceBlocksFor } from './upload-image.ts';
+import { recyclingRunner, type WorkerSlot } from './recycling-runner.ts';
 import { UploadSession, type ManifestSink, type PipelineRunner } from './upload-session.ts';
 import { canSkipZeros } from './volume.ts';
 
@@ -39,6 +40,8 @@ export const engineSettings = {
   jobsDb: undefined as string | undefined,
   /** Largest default worker pool. */
   maxWorkers: 4,
+  /** Blocks a worker claims before it is replaced by a fresh one (see recycling-runner.ts); 0: never. */
+  recycleBlocks: 2048,
 };
 
 function store(): LedgerStore {
@@ -82,40 +85,35 @@ async function workerConnection(c: Connection): Promise<Connection> {
 }
 
 /** Starts the worker pool over the file; each worker gets the File once. */
-async function startPool(file: File, connection: Connection | undefined, n: number): Promise<{ runners: PipelineRunner[]; terminate: () => void }> {
-  const workers: Worker[] = [];
-  const remotes: Remote<PipelineWorkerApi>[] = [];
+/** The upload workers: n runners, each replacing its worker every `recycleBlocks` claimed blocks; terminate() ends them all. */
+async function startPool(file: File, connection: Connection | undefined, n: number, recycleBlocks: number): Promise<{ runners: PipelineRunner[]; terminate: () => void }> {
   const conn = connection && (await workerConnection(connection));
-  for (let k = 0; k < n; k++) {
-    const w = new Worker(new URL('../../workers/upload.worker.ts', import.meta.url), { type: 'module', name: `blockport-upload-${k}` });
-    workers.push(w);
-    remotes.push(wrap<PipelineWorkerApi>(w));
-  }
-  // Credential ports to this thread, closed with the pool (finish, failure, pause, cancel all end the run here).
-  const releases: (() => void)[] = [];
-  const terminate = () => {
-    for (const w of workers) w.terminate();
-    for (const release of releases.splice(0)) release();
-  };
-  try {
+  let made = 0;
+  const spawn = async (): Promise<WorkerSlot> => {
+    const w = new Worker(new URL('../../workers/upload.worker.ts', import.meta.url), { type: 'module', name: `blockport-upload-${made++}` });
+    const r = wrap<PipelineWorkerApi>(w);
     // AWS mode: each worker gets a port to this thread's credential cache (refreshed here, never persisted).
-    await Promise.all(
-      remotes.map((r) => {
-        if (!conn) return r.open({ file });
-        const w = connectionForWorker(conn);
-        releases.push(w.release);
-        return r.open(transfer({ file, connection: w.connection }, w.transfer));
-      }),
-    );
-  } catch (err) {
-    terminate();
-    throw err;
+    const c = conn ? connectionForWorker(conn) : null;
+    const terminate = () => {
+      w.terminate();
+      c?.release();
+    };
+    try {
+      await (c ? r.open(transfer({ file, connection: c.connection }, c.transfer)) : r.open({ file }));
+    } catch (err) {
+      terminate();
+      throw err;
+    }
+    return { runner: { run: (spec, claim, onBatch) => r.run(spec, proxy(claim), proxy(onBatch)), stop: () => r.stop() }, terminate };
+  };
+  const started = await Promise.allSettled(Array.from({ length: n }, spawn));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    for (const s of started) if (s.status === 'fulfilled') s.value.terminate();
+    throw failed.reason;
   }
-  const runners: PipelineRunner[] = remotes.map((r) => ({
-    run: (spec: PipelineSpec, claim, onBatch) => r.run(spec, proxy(claim), proxy(onBatch)),
-    stop: () => r.stop(),
-  }));
-  return { runners, terminate };
+  const runners = started.map((s) => recyclingRunner((s as PromiseFulfilledResult<WorkerSlot>).value, spawn, recycleBlocks));
+  return { runners, terminate: () => runners.forEach((r) => r.terminate()) };
 }
 
 function poolSize(opts: UploadOptions): number {
@@ -175,7 +173,7 @@ async function runJob(job: JobRecord, connection: Connection, opts: UploadOption
       session = completionSession(job, { store: store(), ebs: clients.ebs, ec2: clients.ec2, sha256, manifest: manifestSink(params), onEnd: cleanup });
     } else {
       const { file, prepared } = source;
-      const pool = await startPool(file, connection, poolSize(opts));
+      const pool = await startPool(file, connection, poolSize(opts), opts.recycleBlocks ?? engineSettings.recycleBlocks);
       cleanups.push(pool.terminate);
       const parent = await parentArrays(params.parentSnapshotId, prepared.image.blockCount, clients.ebs, opts.parentCompare);
       session = new UploadSession(job, {
@@ -219,7 +217,7 @@ async function dryRun(file: File, opts: UploadOptions, prepared: { image: DiskIm
   const params = resolveParams(opts, prepared.image.virtualSize);
   const fingerprint = { name: file.name, size: file.size, lastModified: file.lastModified, firstBlockSha256: '', lastBlockSha256: '' };
   const job = newJobRecord({ fingerprint, connection: { kind: 'emulator' }, params, format: prepared.image.format, virtualSize: prepared.image.virtualSize, blockCount: prepared.image.blockCount, blocksToSend: countData(prepared.blockStates) });
-  const pool = await startPool(file, undefined, poolSize(opts));
+  const pool = await startPool(file, undefined, poolSize(opts), opts.recycleBlocks ?? engineSettings.recycleBlocks);
   const mem = memoryLedgerStore();
   await mem.putJob(job);
   const session = new UploadSession(job, {

@@ -23,6 +23,11 @@ export interface SnapshotParams {
 export interface UploadOptions extends SnapshotParams {
   /** Worker count; default min(hardwareConcurrency, 4). Ignored in Node (one in-process pipeline). */
   workers?: number;
+  /**
+   * Blocks a worker claims before a fresh one replaces it (its garbage goes with it); default 2048 (1 GiB of image),
+   * 0 never. Ignored in Node.
+   */
+  recycleBlocks?: number;
   /** Ceiling of blocks in flight across all workers; default 16 (HTTP/2 or emulator), pacing adapts below it. */
   concurrency?: number;
   /** Floor of blocks in flight; default 2. */
