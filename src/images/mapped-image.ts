@@ -82,17 +82,26 @@ export function mappedImage(m: ImageMap): DiskImage {
   // The last inflated unit: a 2 MiB compressed cluster spans four blocks read by separate calls.
   let lastUnit: { key: number; bytes: Uint8Array } | undefined;
 
+  // Where the source reads into memory it is given (Blob sources), reads reuse memory instead of leaving a new buffer
+  // per span to the garbage collector (4 GiB of qcow2 was 1 000 buffers of 4 MiB): a span that is one run of data
+  // lands in the caller's buffer where it belongs, any other in this scratch buffer, which grows to the largest span.
+  const readInto = m.source.readInto?.bind(m.source);
+  let scratch: Uint8Array = new Uint8Array(0);
+
   async function readBlocks(first: number, count: number): Promise<Uint8Array> {
-    return fill(first, count, new Uint8Array(count * BLOCK_SIZE));
+    return fill(first, count, new Uint8Array(count * BLOCK_SIZE), false);
   }
 
   // A reused buffer holds an earlier slice: zero it first, as holes and the tail are never written.
   async function readBlocksInto(first: number, count: number, target: Uint8Array): Promise<Uint8Array> {
-    return fill(first, count, target.subarray(0, count * BLOCK_SIZE).fill(0));
+    return fill(first, count, target.subarray(0, count * BLOCK_SIZE).fill(0), true);
   }
 
-  /** Writes the virtual bytes of blocks [first, first+count) into out (zeroed, count × BLOCK_SIZE bytes). */
-  async function fill(first: number, count: number, out: Uint8Array): Promise<Uint8Array> {
+  /**
+   * Writes the virtual bytes of blocks [first, first+count) into out (zeroed, count × BLOCK_SIZE bytes). With `reuse`,
+   * reads go into out and the scratch buffer; the answer is a view of out's memory, whose buffer may be a new one.
+   */
+  async function fill(first: number, count: number, out: Uint8Array, reuse: boolean): Promise<Uint8Array> {
     if (!Number.isSafeInteger(first) || !Number.isSafeInteger(count) || first < 0 || count < 0) {
       throw new RangeError(`readBlocks(${first}, ${count}): block range must be non-negative integers`);
     }
@@ -121,12 +130,11 @@ export function mappedImage(m: ImageMap): DiskImage {
         spans.push({ start: fs, end: fe, pieces: [p] });
       }
     }
-    const buffers = await Promise.all(spans.map((s) => m.source.read(s.start, s.end - s.start)));
     for (const p of cached) {
       if (p.kind === 'compressed' && lastUnit) out.set(lastUnit.bytes.subarray(p.start - p.unitStart, p.end - p.unitStart), p.start - vstart);
     }
-    spans.forEach((s, i) => {
-      const buf = buffers[i]!;
+    /** Copies a span's pieces from its bytes (buf, read from the span's start) to their places in out. */
+    const place = (s: Span, buf: Uint8Array) => {
       for (const p of s.pieces) {
         if (p.kind === 'zero') continue;
         const at = p.fileOffset - s.start;
@@ -141,7 +149,29 @@ export function mappedImage(m: ImageMap): DiskImage {
           out.set(unit.subarray(p.start - p.unitStart, p.end - p.unitStart), p.start - vstart);
         }
       }
-    });
+    };
+    if (!reuse || !readInto) {
+      const buffers = await Promise.all(spans.map((s) => m.source.read(s.start, s.end - s.start)));
+      spans.forEach((s, i) => place(s, buffers[i]!));
+      return out;
+    }
+    // One span after another (the scratch buffer serves each in turn); a read may move the memory it was given to a
+    // new buffer (a BYOB stream read transfers it), so out and scratch are taken again from what each read returns.
+    for (const s of spans) {
+      const len = s.end - s.start;
+      const only = s.pieces.length === 1 ? s.pieces[0]! : null;
+      if (only?.kind === 'data') {
+        const [base, n, at] = [out.byteOffset, out.length, only.start - vstart];
+        const got = await readInto(s.start, out.subarray(at, at + len));
+        out = new Uint8Array(got.buffer, base, n);
+        if (got.length < len) throw truncated(m.format, 'data');
+      } else {
+        if (scratch.length < len) scratch = new Uint8Array(len);
+        const got = await readInto(s.start, scratch.subarray(0, len));
+        scratch = new Uint8Array(got.buffer);
+        place(s, got);
+      }
+    }
     return out;
   }
 
