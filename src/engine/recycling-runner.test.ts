@@ -44,6 +44,19 @@ function cursorClaim(blockCount: number, size: number): () => Promise<Slice | nu
   };
 }
 
+/** A runner (shares of 20 blocks) whose successors start only when released; `spawning` resolves as one is asked for. */
+function heldSpawn(log: Parameters<typeof fakeWorker>[0]) {
+  let go!: () => void;
+  let asked!: () => void;
+  const spawning = new Promise<void>((res) => (asked = res));
+  const r = recyclingRunner(fakeWorker(log), async () => {
+    asked();
+    await new Promise<void>((res) => (go = res));
+    return fakeWorker(log);
+  }, 20);
+  return { r, spawning, release: () => go() };
+}
+
 const SPEC: PipelineSpec = { blockCount: 100, done: new Uint8Array(13), skipZeros: true, floor: 1, ceiling: 64 };
 
 describe('recyclingRunner', () => {
@@ -84,14 +97,7 @@ describe('recyclingRunner', () => {
 
   it('a stop while a worker retires ends the successor and runs nothing more; the next pass carries on', async () => {
     const log: Parameters<typeof fakeWorker>[0] = [];
-    let release!: () => void;
-    let spawnStarted!: () => void;
-    const spawning = new Promise<void>((r) => (spawnStarted = r));
-    const r = recyclingRunner(fakeWorker(log), async () => {
-      spawnStarted();
-      await new Promise<void>((go) => (release = go));
-      return fakeWorker(log);
-    }, 20);
+    const { r, spawning, release } = heldSpawn(log);
     const claim = cursorClaim(100, 10);
     const running = r.run(SPEC, claim, () => undefined);
     await spawning;
@@ -122,14 +128,7 @@ describe('recyclingRunner', () => {
 
   it('terminate() while a successor starts ends both', async () => {
     const log: Parameters<typeof fakeWorker>[0] = [];
-    let release!: () => void;
-    let spawnStarted!: () => void;
-    const spawning = new Promise<void>((r) => (spawnStarted = r));
-    const r = recyclingRunner(fakeWorker(log), async () => {
-      spawnStarted();
-      await new Promise<void>((go) => (release = go));
-      return fakeWorker(log);
-    }, 20);
+    const { r, spawning, release } = heldSpawn(log);
     const running = r.run(SPEC, cursorClaim(100, 10), () => undefined);
     await spawning;
     r.terminate();
