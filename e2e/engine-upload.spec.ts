@@ -28,8 +28,8 @@ type EngineWindow = {
   __readback: typeof import('../src/engine/snapshot-readback.ts');
 };
 
-/** Uploads the image through the engine in the page, with these options; reads the snapshot back. */
-async function engineUpload(page: Page, options: import('../src/engine/api.ts').UploadOptions) {
+/** Uploads the image through the engine in the page, with these options (paused for a moment once `pauseAt` blocks are written); reads the snapshot back. */
+async function engineUpload(page: Page, options: import('../src/engine/api.ts').UploadOptions, pauseAt = 0) {
   await quietVite(page);
   await page.goto('/');
   await page.addScriptTag({ type: 'module', url: '/e2e/engine-harness.ts' });
@@ -41,7 +41,7 @@ async function engineUpload(page: Page, options: import('../src/engine/api.ts').
     document.body.append(input);
   });
   await page.setInputFiles('#engine-file', imagePath);
-  return page.evaluate(async (options) => {
+  return page.evaluate(async ([options, pauseAt]) => {
     const w = window as unknown as EngineWindow;
     const engine = w.__engine;
     const file = (document.getElementById('engine-file') as HTMLInputElement).files![0]!;
@@ -51,7 +51,12 @@ async function engineUpload(page: Page, options: import('../src/engine/api.ts').
     const phases: string[] = [];
     let maxInFlight = 0;
     let blockUpdates = 0;
+    let paused = false;
     run.onProgress((p) => {
+      if (pauseAt && !paused && p.writtenBlocks >= pauseAt) {
+        paused = true;
+        void run.pause().then(() => setTimeout(() => run.resume(), 200));
+      }
       if (phases.at(-1) !== p.phase) phases.push(p.phase);
       maxInFlight = Math.max(maxInFlight, p.inFlight);
     });
@@ -73,7 +78,7 @@ async function engineUpload(page: Page, options: import('../src/engine/api.ts').
       mapSkipped: map.filter((m) => m === 1).length,
       back,
     };
-  }, options);
+  }, [options, pauseAt] as const);
 }
 
 /** What every engine upload of the image must show: the report, the job, the block map and the blocks read back. */
@@ -106,11 +111,13 @@ test('uploads a 256 MiB image through the worker pool into the in-browser emulat
   expect(started).toHaveLength(2);
 });
 
-test('workers replaced every 64 claimed blocks upload the same snapshot, byte for byte', async ({ page }) => {
+test('workers replaced every 64 claimed blocks upload the same snapshot, byte for byte, across a pause', async ({ page }) => {
   test.setTimeout(300_000);
   const started: string[] = [];
   page.on('worker', (w) => void (w.url().includes('upload.worker') && started.push(w.url())));
-  expectUploaded(await engineUpload(page, { description: 'engine e2e, recycled workers', workers: 2, recycleBlocks: 64 }));
+  const result = await engineUpload(page, { description: 'engine e2e, recycled workers', workers: 2, recycleBlocks: 64 }, 100);
+  expectUploaded(result);
+  expect(result.phases).toContain('paused');
   // Two workers to begin with, and successors for them as their shares ran out.
   expect(started.length).toBeGreaterThan(2);
 });
