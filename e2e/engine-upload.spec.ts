@@ -1,5 +1,6 @@
 // The upload engine in real Chromium: a 256 MiB image with random, compressible and zero regions goes through the
-// worker pool into the in-browser emulator, and every block read back through the SDK equals the image.
+// worker pool into the in-browser emulator (once with workers replaced as they go), and every block read back through
+// the SDK equals the image.
 import { quietVite } from './engine-quiet-vite.ts';
 import { test, expect, type Page } from '@playwright/test';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -28,8 +29,13 @@ type EngineWindow = {
   __readback: typeof import('../src/engine/snapshot-readback.ts');
 };
 
-/** Uploads the image through the engine in the page, with these options (paused for a moment once `pauseAt` blocks are written); reads the snapshot back. */
+/**
+ * Uploads the image through the engine in the page, with these options (paused for a moment once `pauseAt` blocks are
+ * written); reads the snapshot back, and counts the upload workers the page started.
+ */
 async function engineUpload(page: Page, options: import('../src/engine/api.ts').UploadOptions, pauseAt = 0) {
+  const started: string[] = [];
+  page.on('worker', (w) => void (w.url().includes('upload.worker') && started.push(w.url())));
   await quietVite(page);
   await page.goto('/');
   await page.addScriptTag({ type: 'module', url: '/e2e/engine-harness.ts' });
@@ -41,7 +47,7 @@ async function engineUpload(page: Page, options: import('../src/engine/api.ts').
     document.body.append(input);
   });
   await page.setInputFiles('#engine-file', imagePath);
-  return page.evaluate(async ([options, pauseAt]) => {
+  const result = await page.evaluate(async ([options, pauseAt]) => {
     const w = window as unknown as EngineWindow;
     const engine = w.__engine;
     const file = (document.getElementById('engine-file') as HTMLInputElement).files![0]!;
@@ -79,10 +85,11 @@ async function engineUpload(page: Page, options: import('../src/engine/api.ts').
       back,
     };
   }, [options, pauseAt] as const);
+  return { ...result, started };
 }
 
 /** What every engine upload of the image must show: the report, the job, the block map and the blocks read back. */
-function expectUploaded(result: Awaited<ReturnType<typeof engineUpload>>) {
+function expectUploaded(result: Omit<Awaited<ReturnType<typeof engineUpload>>, 'started'>) {
   const blockCount = expected.digests.length;
   const zeroCount = expected.zero.filter(Boolean).length;
   expect(result.plan).toEqual({ blockCount, volumeSizeGiB: 1, format: 'raw' });
@@ -104,18 +111,15 @@ function expectUploaded(result: Awaited<ReturnType<typeof engineUpload>>) {
 
 test('uploads a 256 MiB image through the worker pool into the in-browser emulator, byte for byte', async ({ page }) => {
   test.setTimeout(300_000);
-  const started: string[] = [];
-  page.on('worker', (w) => void (w.url().includes('upload.worker') && started.push(w.url())));
-  expectUploaded(await engineUpload(page, { description: 'engine e2e', workers: 2 }));
+  const { started, ...result } = await engineUpload(page, { description: 'engine e2e', workers: 2 });
+  expectUploaded(result);
   // 512 blocks are within one worker's share (2048 by default): the two workers are never replaced.
   expect(started).toHaveLength(2);
 });
 
 test('workers replaced every 64 claimed blocks upload the same snapshot, byte for byte, across a pause', async ({ page }) => {
   test.setTimeout(300_000);
-  const started: string[] = [];
-  page.on('worker', (w) => void (w.url().includes('upload.worker') && started.push(w.url())));
-  const result = await engineUpload(page, { description: 'engine e2e, recycled workers', workers: 2, recycleBlocks: 64 }, 100);
+  const { started, ...result } = await engineUpload(page, { description: 'engine e2e, recycled workers', workers: 2, recycleBlocks: 64 }, 100);
   expectUploaded(result);
   expect(result.phases).toContain('paused');
   // Two workers to begin with, and successors for them as their shares ran out.

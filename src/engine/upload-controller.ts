@@ -1,5 +1,5 @@
 // Main-thread controller (browser): plans, fingerprints, records the job, drives the worker pool.
-import { proxy, transfer, wrap, type Remote } from 'comlink';
+import { proxy, transfer, wrap } from 'comlink';
 import { connectionForWorker, createClients, type Connection } from '../aws/clients.ts';
 import { blobSource } from '../images/blob-source.ts';
 import { openImage } from '../images/open-image.ts';
@@ -84,9 +84,11 @@ async function workerConnection(c: Connection): Promise<Connection> {
   return { ...c, credentials: await c.credentials() };
 }
 
-/** Starts the worker pool over the file; each worker gets the File once. */
-/** The upload workers: n runners, each replacing its worker every `recycleBlocks` claimed blocks; terminate() ends them all. */
-async function startPool(file: File, connection: Connection | undefined, n: number, recycleBlocks: number): Promise<{ runners: PipelineRunner[]; terminate: () => void }> {
+/**
+ * Starts the worker pool over the file (each worker gets the File once): one runner per worker, each replacing its
+ * worker every `recycleBlocks` claimed blocks; terminate() ends them all.
+ */
+async function startPool(file: File, connection: Connection | undefined, opts: UploadOptions): Promise<{ runners: PipelineRunner[]; terminate: () => void }> {
   const conn = connection && (await workerConnection(connection));
   let made = 0;
   const spawn = async (): Promise<WorkerSlot> => {
@@ -106,12 +108,13 @@ async function startPool(file: File, connection: Connection | undefined, n: numb
     }
     return { runner: { run: (spec, claim, onBatch) => r.run(spec, proxy(claim), proxy(onBatch)), stop: () => r.stop() }, terminate };
   };
-  const started = await Promise.allSettled(Array.from({ length: n }, spawn));
+  const started = await Promise.allSettled(Array.from({ length: poolSize(opts) }, spawn));
   const failed = started.find((s) => s.status === 'rejected');
   if (failed) {
     for (const s of started) if (s.status === 'fulfilled') s.value.terminate();
     throw failed.reason;
   }
+  const recycleBlocks = opts.recycleBlocks ?? engineSettings.recycleBlocks;
   const runners = started.map((s) => recyclingRunner((s as PromiseFulfilledResult<WorkerSlot>).value, spawn, recycleBlocks));
   return { runners, terminate: () => runners.forEach((r) => r.terminate()) };
 }
@@ -173,7 +176,7 @@ async function runJob(job: JobRecord, connection: Connection, opts: UploadOption
       session = completionSession(job, { store: store(), ebs: clients.ebs, ec2: clients.ec2, sha256, manifest: manifestSink(params), onEnd: cleanup });
     } else {
       const { file, prepared } = source;
-      const pool = await startPool(file, connection, poolSize(opts), opts.recycleBlocks ?? engineSettings.recycleBlocks);
+      const pool = await startPool(file, connection, opts);
       cleanups.push(pool.terminate);
       const parent = await parentArrays(params.parentSnapshotId, prepared.image.blockCount, clients.ebs, opts.parentCompare);
       session = new UploadSession(job, {
@@ -217,7 +220,7 @@ async function dryRun(file: File, opts: UploadOptions, prepared: { image: DiskIm
   const params = resolveParams(opts, prepared.image.virtualSize);
   const fingerprint = { name: file.name, size: file.size, lastModified: file.lastModified, firstBlockSha256: '', lastBlockSha256: '' };
   const job = newJobRecord({ fingerprint, connection: { kind: 'emulator' }, params, format: prepared.image.format, virtualSize: prepared.image.virtualSize, blockCount: prepared.image.blockCount, blocksToSend: countData(prepared.blockStates) });
-  const pool = await startPool(file, undefined, poolSize(opts), opts.recycleBlocks ?? engineSettings.recycleBlocks);
+  const pool = await startPool(file, undefined, opts);
   const mem = memoryLedgerStore();
   await mem.putJob(job);
   const session = new UploadSession(job, {
