@@ -6,6 +6,8 @@ import { createBackend } from './backend.ts';
 import { listen } from './transport.ts';
 
 async function main(): Promise<void> {
+  // Node 20.19+ is supported with the locked SDK versions; the SDK's notice about its future releases is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   let parsed;
   try {
     parsed = parseFlags(process.argv.slice(2));
