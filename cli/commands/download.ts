@@ -5,8 +5,8 @@ import { Agent as HttpAgent } from 'node:http';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createClients, type Clients, type Connection } from '../../src/aws/clients.ts';
-import { downloadSnapshot, newBitmap, type DownloadProgress, type DownloadTarget } from '../../src/engine/download.ts';
-import { DownloadError } from '../../src/engine/download-error.ts';
+import { downloadSnapshot, newBitmap, type DownloadProgress, type DownloadTarget } from '../../src/engine/download/download.ts';
+import { DownloadError } from '../../src/engine/download/download-error.ts';
 
 export const usage = `Usage: blockport download <snapshot-id> <file> [options]
 

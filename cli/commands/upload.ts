@@ -10,12 +10,12 @@ import { createClients, publicConnection, type Connection } from '../../src/aws/
 import { openImage } from '../../src/images/open-image.ts';
 import { BlockState, ImageFormatError, type ByteSource } from '../../src/images/types.ts';
 import { ResumeError, UploadError, type Fingerprint, type JobRecord, type SnapshotParams, type UploadOptions, type UploadProgress, type UploadReport } from '../../src/engine/upload-types.ts';
-import { startJobSession } from '../../src/engine/upload-image.ts';
+import { startJobSession } from '../../src/engine/upload/upload-image.ts';
 import { bestSha256 } from '../../src/engine/block-digest.ts';
 import { fingerprintOf } from '../../src/engine/fingerprint.ts';
 import { newJobRecord, resolveParams } from '../../src/engine/job-record.ts';
-import { checkResumableSnapshot } from '../../src/engine/resume-check.ts';
-import { UploadSession } from '../../src/engine/upload-session.ts';
+import { checkResumableSnapshot } from '../../src/engine/upload/resume-check.ts';
+import { UploadSession } from '../../src/engine/upload/upload-session.ts';
 import { fileSource } from '../node-source.ts';
 import { openFileLedger, StateFileError, type FileLedgerStore } from '../upload-ledger-file.ts';
 

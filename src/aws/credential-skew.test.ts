@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
-import { uploadInProcess } from '../engine/upload-image.ts';
+import { uploadInProcess } from '../engine/upload/upload-image.ts';
 import { memorySource, readSnapshot, syntheticImage } from '../engine/upload-test-kit.ts';
 import { advise } from './advice.ts';
 import { createAwsClients, type AwsConnection } from './aws-connection.ts';

@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { CompleteSnapshotCommand, type EBSClient } from '@aws-sdk/client-ebs';
 import { completionPending } from './job-record.ts';
 import type { LedgerStore } from './ledger.ts';
-import { uploadInProcess } from './upload-image.ts';
+import { uploadInProcess } from './upload/upload-image.ts';
 import type { JobRecord } from './upload-types.ts';
 import { memorySource, type faultyEmulator } from './upload-test-kit.ts';
 

@@ -2,7 +2,7 @@
 import { createClients, type Connection } from '../../aws/clients.ts';
 import { deleteSnapshot, listSnapshots } from '../../aws/snapshots.ts';
 import { startUpload } from '../../engine/api.ts';
-import { idbManifestStore } from '../../engine/manifest-idb.ts';
+import { idbManifestStore } from '../../engine/browser/manifest-idb.ts';
 import { lineageTree, type Placed } from './lineage-tree.ts';
 
 /** One snapshot as the library shows it. */

@@ -1,11 +1,11 @@
 // A download as a resumable job: ledger record + file handle + connection → downloadSnapshot. Runs in a worker.
 import { releaseProxy, transfer, wrap } from 'comlink';
-import { createClients, type Connection } from '../aws/clients.ts';
-import { downloadSnapshot, type DownloadProgress, type DownloadResult } from './download.ts';
-import { DownloadError } from './download-error.ts';
+import { createClients, type Connection } from '../../aws/clients.ts';
+import { downloadSnapshot, type DownloadProgress, type DownloadResult } from '../download/download.ts';
+import { DownloadError } from '../download/download-error.ts';
 import { DownloadLedger, type DownloadRecord } from './download-ledger.ts';
 import { openHere, openStagingTarget, removeStaged, stagingDir, writeStagedFile } from './download-staging.ts';
-import { openHandleTarget, type AsyncAccessHandle } from './download-target.ts';
+import { openHandleTarget, type AsyncAccessHandle } from '../download/download-target.ts';
 import type { WriterApi } from './download-writer.ts';
 
 /** What a worker needs to run (or resume) the download recorded under recordId. */
@@ -200,7 +200,7 @@ function owned(data: Uint8Array): Uint8Array<ArrayBuffer> {
  */
 async function openInWriter(file: FileSystemFileHandle): Promise<AsyncAccessHandle> {
   if (typeof Worker === 'undefined') return openHere(file);
-  const worker = new Worker(new URL('../../workers/download-writer.worker.ts', import.meta.url), { type: 'module', name: 'blockport-download-writer' });
+  const worker = new Worker(new URL('../../../workers/download-writer.worker.ts', import.meta.url), { type: 'module', name: 'blockport-download-writer' });
   const api = wrap<WriterApi>(worker);
   const end = (): void => {
     api[releaseProxy]();

@@ -1,7 +1,7 @@
 // One IndexedDB record per download: what it reads, where it writes, and which blocks are durably written.
 import { openDB, type IDBPDatabase } from 'idb';
-import type { Connection } from '../aws/clients.ts';
-import { bitmapSet } from './download.ts';
+import type { Connection } from '../../aws/clients.ts';
+import { bitmapSet } from '../download/download.ts';
 
 /** Life of a download. */
 export type DownloadState = 'running' | 'paused' | 'completed' | 'error';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DownloadError } from './download-error.ts';
+import { DownloadError } from '../download/download-error.ts';
 import { BlockSlots, checkRoom, explainStagingError, writeStagedFile, type WritableSink } from './download-staging.ts';
-import { bitmapSet } from './download.ts';
+import { bitmapSet } from '../download/download.ts';
 
 const MiB = 1048576;
 

@@ -2,9 +2,9 @@
 // holes (slot k = the k-th written block), then written into the picked file in one ascending pass. A picked file's
 // writable stream commits only on close, and reopening it with keepExistingData copies the whole file, so it
 // cannot hold checkpoints itself. Packing keeps the staged copy (and the quota it needs) to the written data.
-import type { DownloadTarget } from './download.ts';
-import { DownloadError } from './download-error.ts';
-import { asAsyncHandle, asyncHandleTarget, type AsyncAccessHandle, type SyncAccessHandle } from './download-target.ts';
+import type { DownloadTarget } from '../download/download.ts';
+import { DownloadError } from '../download/download-error.ts';
+import { asAsyncHandle, asyncHandleTarget, type AsyncAccessHandle, type SyncAccessHandle } from '../download/download-target.ts';
 
 /** The OPFS directory that holds staged downloads. */
 export const STAGING_DIR = 'blockport-staging';

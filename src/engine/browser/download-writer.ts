@@ -1,6 +1,6 @@
 // The download writer: an OPFS sync access handle served from its own worker, so synchronous writes never
 // stall the thread that fetches and verifies blocks (or runs the in-browser emulator).
-import type { AsyncAccessHandle, SyncAccessHandle } from './download-target.ts';
+import type { AsyncAccessHandle, SyncAccessHandle } from '../download/download-target.ts';
 
 let handle: SyncAccessHandle | undefined;
 

@@ -1,5 +1,5 @@
 // One tab per job: Web Locks for ownership, BroadcastChannel for progress and take-over.
-import type { JobBroadcast } from './upload-types.ts';
+import type { JobBroadcast } from '../upload-types.ts';
 
 /** The BroadcastChannel that carries job events between tabs. */
 export const JOBS_CHANNEL = 'blockport-jobs';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { CompleteSnapshotCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { createMemoryEmulator } from '../emulator/index.ts';
+import { createMemoryEmulator } from '../../emulator/index.ts';
 import { deleteAbandonedSnapshot } from './jobs.ts';
-import { UploadError, type JobRecord } from './upload-types.ts';
+import { UploadError, type JobRecord } from '../upload-types.ts';
 
 const jobWith = (snapshotId?: string) => ({ ...(snapshotId ? { snapshotId } : {}), params: { volumeSizeGiB: 1, timeoutMinutes: 60 } }) as JobRecord;
 

@@ -1,12 +1,12 @@
 // Job records in IndexedDB: list, get, discard (the ledger's public face for the UI).
-import { createClients } from '../aws/clients.ts';
-import type { Connection, JobRecord } from './upload-types.ts';
+import { createClients } from '../../aws/clients.ts';
+import type { Connection, JobRecord } from '../upload-types.ts';
 import { isJobBusy } from './job-lock.ts';
 import { idbLedgerStore } from './ledger-idb.ts';
-import { deleteAbandonedSnapshot, deleteFailure, type DiscardOutcome } from './snapshot-cleanup.ts';
-import { UploadError } from './upload-types.ts';
+import { deleteAbandonedSnapshot, deleteFailure, type DiscardOutcome } from '../upload/snapshot-cleanup.ts';
+import { UploadError } from '../upload-types.ts';
 
-export { deleteAbandonedSnapshot, type DiscardOutcome } from './snapshot-cleanup.ts';
+export { deleteAbandonedSnapshot, type DiscardOutcome } from '../upload/snapshot-cleanup.ts';
 
 /** All jobs, newest first. */
 export async function listJobs(): Promise<JobRecord[]> {

@@ -1,7 +1,7 @@
 // The ledger in IndexedDB: job records and ledger pages, committed together in one transaction.
 import { openDB, type IDBPDatabase } from 'idb';
-import type { JobRecord } from './upload-types.ts';
-import type { LedgerPage, LedgerStore } from './ledger.ts';
+import type { JobRecord } from '../upload-types.ts';
+import type { LedgerPage, LedgerStore } from '../ledger.ts';
 
 /** IndexedDB database of upload jobs. */
 export const JOBS_DB = 'blockport-jobs';

@@ -1,5 +1,5 @@
 import { openDB, type IDBPDatabase } from 'idb';
-import type { Manifest, ManifestStore } from './manifest.ts';
+import type { Manifest, ManifestStore } from '../manifest.ts';
 
 /** IndexedDB database that keeps one manifest per snapshot Blockport uploaded. */
 export const MANIFEST_DB = 'blockport-manifests';

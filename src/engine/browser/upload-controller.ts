@@ -1,9 +1,9 @@
 // Main-thread controller (browser): plans, fingerprints, records the job, drives the worker pool.
 import { proxy, transfer, wrap } from 'comlink';
-import { connectionForWorker, createClients, type Connection } from '../aws/clients.ts';
-import { blobSource } from '../images/blob-source.ts';
-import { openImage } from '../images/open-image.ts';
-import { BlockState, type DiskImage } from '../images/types.ts';
+import { connectionForWorker, createClients, type Connection } from '../../aws/clients.ts';
+import { blobSource } from '../../images/blob-source.ts';
+import { openImage } from '../../images/open-image.ts';
+import { BlockState, type DiskImage } from '../../images/types.ts';
 import {
   ResumeError,
   UploadError,
@@ -14,25 +14,25 @@ import {
   type UploadOptions,
   type UploadPlan,
   type UploadRun,
-} from './upload-types.ts';
-import { bestSha256 } from './block-digest.ts';
-import type { PipelineSpec } from './block-pipeline.ts';
-import { checkResumableSnapshot, refuseFinishedJob } from './resume-check.ts';
-import { completionSession, recordsEveryBlock } from './completion-session.ts';
-import { fingerprintMismatch, fingerprintOf } from './fingerprint.ts';
+} from '../upload-types.ts';
+import { bestSha256 } from '../block-digest.ts';
+import type { PipelineSpec } from '../block-pipeline.ts';
+import { checkResumableSnapshot, refuseFinishedJob } from '../upload/resume-check.ts';
+import { completionSession, recordsEveryBlock } from '../upload/completion-session.ts';
+import { fingerprintMismatch, fingerprintOf } from '../fingerprint.ts';
 import { JOBS_CHANNEL, holdJobLock } from './job-lock.ts';
-import { completionPending, newJobRecord, resolveParams } from './job-record.ts';
+import { completionPending, newJobRecord, resolveParams } from '../job-record.ts';
 import { idbLedgerStore } from './ledger-idb.ts';
-import { memoryLedgerStore, type LedgerStore } from './ledger.ts';
-import { buildManifest } from './manifest.ts';
+import { memoryLedgerStore, type LedgerStore } from '../ledger.ts';
+import { buildManifest } from '../manifest.ts';
 import { idbManifestStore, saveManifest } from './manifest-idb.ts';
-import { readParentArrays } from './parent.ts';
+import { readParentArrays } from '../parent.ts';
 import type { EBSClient } from '@aws-sdk/client-ebs';
-import type { PipelineWorkerApi } from './pipeline-worker-api.ts';
-import { DEFAULTS, sliceBlocksFor } from './upload-image.ts';
-import { recyclingRunner, type WorkerSlot } from './recycling-runner.ts';
-import { UploadSession, type ManifestSink, type PipelineRunner } from './upload-session.ts';
-import { canSkipZeros } from './volume.ts';
+import type { PipelineWorkerApi } from '../upload/pipeline-worker-api.ts';
+import { DEFAULTS, sliceBlocksFor } from '../upload/upload-image.ts';
+import { recyclingRunner, type WorkerSlot } from '../upload/recycling-runner.ts';
+import { UploadSession, type ManifestSink, type PipelineRunner } from '../upload/upload-session.ts';
+import { canSkipZeros } from '../volume.ts';
 
 /** Engine-wide settings a host page may override (tests, benchmarks). */
 export const engineSettings = {
@@ -92,7 +92,7 @@ async function startPool(file: File, connection: Connection | undefined, opts: U
   const conn = connection && (await workerConnection(connection));
   let made = 0;
   const spawn = async (): Promise<WorkerSlot> => {
-    const w = new Worker(new URL('../../workers/upload.worker.ts', import.meta.url), { type: 'module', name: `blockport-upload-${made++}` });
+    const w = new Worker(new URL('../../../workers/upload.worker.ts', import.meta.url), { type: 'module', name: `blockport-upload-${made++}` });
     const r = wrap<PipelineWorkerApi>(w);
     // AWS mode: each worker gets a port to this thread's credential cache (refreshed here, never persisted).
     const c = conn ? connectionForWorker(conn) : null;

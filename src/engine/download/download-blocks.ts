@@ -1,6 +1,6 @@
 import { ListSnapshotBlocksCommand, type EBSClient } from '@aws-sdk/client-ebs';
 import { DownloadError, isAbort, isSnapshotNotFound, isStaleToken } from './download-error.ts';
-import { DEFAULT_BACKOFF, withRetry } from './retry.ts';
+import { DEFAULT_BACKOFF, withRetry } from '../retry.ts';
 
 /** One written block of a snapshot and the token that reads it. */
 export interface ListedBlock {

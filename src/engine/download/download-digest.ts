@@ -1,7 +1,7 @@
 // The block digest for reads: the engine's shared SHA-256 (WebCrypto, hash-wasm fallback), chosen once.
-import { bestSha256, type Sha256 } from './block-digest.ts';
+import { bestSha256, type Sha256 } from '../block-digest.ts';
 
-export { toBase64, fromBase64, isAllZero } from './block-digest.ts';
+export { toBase64, fromBase64, isAllZero } from '../block-digest.ts';
 
 let best: Promise<Sha256> | undefined;
 

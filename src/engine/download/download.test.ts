@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { CompleteSnapshotCommand, ListSnapshotBlocksCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
-import { createMemoryEmulator } from '../emulator/index.ts';
+import { createMemoryEmulator } from '../../emulator/index.ts';
 import { bitmapHas, downloadSnapshot, fetchBlock, newBitmap, type DownloadTarget } from './download.ts';
 import { DownloadError } from './download-error.ts';
 import { sha256, toBase64 } from './download-digest.ts';
 import { memoryTarget } from './download-target.ts';
-import { patternBlock, writeSnapshot } from './download-fixture.ts';
+import { patternBlock, writeSnapshot } from '../download-fixture.ts';
 
 const BS = 524288;
 const GiB = 1024 ** 3;

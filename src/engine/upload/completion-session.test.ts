@@ -1,12 +1,12 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
-import { bestSha256 } from './block-digest.ts';
+import { bestSha256 } from '../block-digest.ts';
 import { completionSession, recordsEveryBlock } from './completion-session.ts';
-import { completionPending } from './job-record.ts';
-import { memoryLedgerStore } from './ledger.ts';
-import { ResumeError } from './upload-types.ts';
-import { faultyEmulator, readSnapshot, syntheticImage } from './upload-test-kit.ts';
-import { stalledAtCompletion } from './stalled-completion.ts';
+import { completionPending } from '../job-record.ts';
+import { memoryLedgerStore } from '../ledger.ts';
+import { ResumeError } from '../upload-types.ts';
+import { faultyEmulator, readSnapshot, syntheticImage } from '../upload-test-kit.ts';
+import { stalledAtCompletion } from '../stalled-completion.ts';
 
 
 describe('completionSession', () => {

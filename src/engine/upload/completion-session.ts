@@ -1,11 +1,11 @@
 // Completing a job whose every block is recorded: only CompleteSnapshot is left, so no file is read and no pipeline runs.
 import type { EBSClient } from '@aws-sdk/client-ebs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { BlockState } from '../images/types.ts';
-import type { Sha256 } from './block-digest.ts';
-import { BlockLedger, type LedgerStore } from './ledger.ts';
+import { BlockState } from '../../images/types.ts';
+import type { Sha256 } from '../block-digest.ts';
+import { BlockLedger, type LedgerStore } from '../ledger.ts';
 import { refuseFinishedJob } from './resume-check.ts';
-import type { JobRecord } from './upload-types.ts';
+import type { JobRecord } from '../upload-types.ts';
 import { UploadSession, type ManifestSink, type PipelineRunner } from './upload-session.ts';
 
 /** True when the job's ledger (not only its counters) marks every block written or skipped. */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Comlink from 'comlink';
 import { createPipelineWorkerApi, type PipelineWorkerApi } from './pipeline-worker-api.ts';
-import type { PipelineBatch, Slice } from './block-pipeline.ts';
+import type { PipelineBatch, Slice } from '../block-pipeline.ts';
 
 // Every MessagePort made while the test runs, and which of them were closed (Node ports say so with 'close').
 const RealChannel = globalThis.MessageChannel;

@@ -1,12 +1,12 @@
 // What an upload worker exposes over comlink: open the file once, run pipelines on claimed slices, measure.
 import { releaseProxy } from 'comlink';
-import { createClients, type Clients, type Connection } from '../aws/clients.ts';
-import { blobSource } from '../images/blob-source.ts';
-import { openImage } from '../images/open-image.ts';
-import type { DiskImage } from '../images/types.ts';
-import { blockIsZero, zeroScanKind } from '../images/zero-scan.ts';
-import { bestSha256, type Sha256 } from './block-digest.ts';
-import { BlockPipeline, type PipelineBatch, type PipelineOutcome, type PipelineSpec, type Slice } from './block-pipeline.ts';
+import { createClients, type Clients, type Connection } from '../../aws/clients.ts';
+import { blobSource } from '../../images/blob-source.ts';
+import { openImage } from '../../images/open-image.ts';
+import type { DiskImage } from '../../images/types.ts';
+import { blockIsZero, zeroScanKind } from '../../images/zero-scan.ts';
+import { bestSha256, type Sha256 } from '../block-digest.ts';
+import { BlockPipeline, type PipelineBatch, type PipelineOutcome, type PipelineSpec, type Slice } from '../block-pipeline.ts';
 import { ebsBlockSink } from './ebs-sink.ts';
 
 /** Arguments of open(): the file (or handle) crosses to the worker once; bytes never do. */

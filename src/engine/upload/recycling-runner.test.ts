@@ -1,7 +1,7 @@
 // Workers replaced after their share of blocks: every block still claimed once, the pacer's window carried over,
 // nothing run after a stop, a successor that cannot start reported, the retired workers ended.
 import { describe, expect, it } from 'vitest';
-import type { PipelineBatch, PipelineSpec, Slice } from './block-pipeline.ts';
+import type { PipelineBatch, PipelineSpec, Slice } from '../block-pipeline.ts';
 import { recyclingRunner, type WorkerSlot } from './recycling-runner.ts';
 
 /** A fake worker: runs claimed slices, reports each as written, its window one more each batch. */

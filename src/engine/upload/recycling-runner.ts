@@ -3,7 +3,7 @@
 // and V8 objects) only in a worker's full collections, about every 30 s under upload, so a long-lived worker's heaps
 // grow with the image; a fresh worker starts empty. Measured on a 4 GiB upload (npm run bench:memory): the peak of the
 // browser's processes went from 518–525 MiB to 473–484 MiB at the same speed (README, "Reading it").
-import type { PipelineBatch, PipelineOutcome, PipelineSpec, Slice } from './block-pipeline.ts';
+import type { PipelineBatch, PipelineOutcome, PipelineSpec, Slice } from '../block-pipeline.ts';
 import type { PipelineRunner } from './upload-session.ts';
 
 /** One worker: its runner, and how to end it (the worker and anything it holds, such as a credential port). */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CompleteSnapshotCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
-import { createMemoryEmulator } from '../emulator/index.ts';
-import { ResumeError } from './upload-types.ts';
+import { createMemoryEmulator } from '../../emulator/index.ts';
+import { ResumeError } from '../upload-types.ts';
 import { checkResumableSnapshot, refuseFinishedJob } from './resume-check.ts';
 
 describe('checkResumableSnapshot', () => {

@@ -1,7 +1,7 @@
 // Before resuming: is the job's snapshot still pending? Each other answer gets a sentence and a way forward.
 import { DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { ResumeError, type JobRecord } from './upload-types.ts';
-import { classifyFailure } from './retry.ts';
+import { ResumeError, type JobRecord } from '../upload-types.ts';
+import { classifyFailure } from '../retry.ts';
 
 /**
  * Throws ResumeError when the job's own record rules a resume out (it completed, or was cancelled); asks no service

@@ -1,8 +1,8 @@
 // Deleting an abandoned pending snapshot through EC2 (Discard, Cancel): one path, one sentence when it fails.
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { deleteSnapshot, snapshotState } from '../aws/snapshots.ts';
-import { classifyFailure } from './retry.ts';
-import { UploadError, type JobRecord } from './upload-types.ts';
+import { deleteSnapshot, snapshotState } from '../../aws/snapshots.ts';
+import { classifyFailure } from '../retry.ts';
+import { UploadError, type JobRecord } from '../upload-types.ts';
 
 /** What discarding (or cancelling) did to the job's snapshot. */
 export type DiscardOutcome =

@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { DeleteSnapshotCommand, DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { PutSnapshotBlockCommand } from '@aws-sdk/client-ebs';
 import { createHash } from 'node:crypto';
-import { BLOCK_SIZE } from '../images/types.ts';
-import { ResumeError, UploadError } from './upload-types.ts';
-import { memoryLedgerStore } from './ledger.ts';
+import { BLOCK_SIZE } from '../../images/types.ts';
+import { ResumeError, UploadError } from '../upload-types.ts';
+import { memoryLedgerStore } from '../ledger.ts';
 import { startJobSession, uploadInProcess } from './upload-image.ts';
-import { bestSha256 } from './block-digest.ts';
-import { openImage } from '../images/open-image.ts';
-import { faultyEmulator, memorySource, readSnapshot, syntheticImage } from './upload-test-kit.ts';
-import { stalledAtCompletion } from './stalled-completion.ts';
+import { bestSha256 } from '../block-digest.ts';
+import { openImage } from '../../images/open-image.ts';
+import { faultyEmulator, memorySource, readSnapshot, syntheticImage } from '../upload-test-kit.ts';
+import { stalledAtCompletion } from '../stalled-completion.ts';
 
 const conn = { kind: 'emulator' } as const;
 

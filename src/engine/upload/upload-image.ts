@@ -1,19 +1,19 @@
 // Starting an upload in-process (Node CLI, tests): open the image, record the job, run one pipeline.
 import type { EBSClient } from '@aws-sdk/client-ebs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import type { Connection } from '../aws/clients.ts';
-import { openImage } from '../images/open-image.ts';
-import { BlockState, type ByteSource, type DiskImage } from '../images/types.ts';
-import type { JobRecord, UploadOptions } from './upload-types.ts';
-import { bestSha256, type Sha256 } from './block-digest.ts';
-import { BlockPipeline } from './block-pipeline.ts';
+import type { Connection } from '../../aws/clients.ts';
+import { openImage } from '../../images/open-image.ts';
+import { BlockState, type ByteSource, type DiskImage } from '../../images/types.ts';
+import type { JobRecord, UploadOptions } from '../upload-types.ts';
+import { bestSha256, type Sha256 } from '../block-digest.ts';
+import { BlockPipeline } from '../block-pipeline.ts';
 import { ebsBlockSink } from './ebs-sink.ts';
-import { fingerprintOf } from './fingerprint.ts';
-import { newJobRecord, resolveParams } from './job-record.ts';
-import { memoryLedgerStore, type LedgerStore } from './ledger.ts';
+import { fingerprintOf } from '../fingerprint.ts';
+import { newJobRecord, resolveParams } from '../job-record.ts';
+import { memoryLedgerStore, type LedgerStore } from '../ledger.ts';
 import { UploadSession, type ManifestSink } from './upload-session.ts';
-import { canSkipZeros } from './volume.ts';
-import { readParentArrays } from './parent.ts';
+import { canSkipZeros } from '../volume.ts';
+import { readParentArrays } from '../parent.ts';
 import { refuseFinishedJob } from './resume-check.ts';
 
 /** Default engine tuning. */

@@ -1,11 +1,11 @@
 // How a session hands out work (runs of blocks, long at first and shrinking towards the end, each block once) and reports it.
 import { describe, expect, it } from 'vitest';
-import { BlockState } from '../images/types.ts';
-import { webCryptoSha256 } from './block-digest.ts';
-import type { PipelineBatch, PipelineSpec, Slice } from './block-pipeline.ts';
-import type { UploadProgress } from './upload-types.ts';
-import { newJobRecord, resolveParams } from './job-record.ts';
-import { memoryLedgerStore } from './ledger.ts';
+import { BlockState } from '../../images/types.ts';
+import { webCryptoSha256 } from '../block-digest.ts';
+import type { PipelineBatch, PipelineSpec, Slice } from '../block-pipeline.ts';
+import type { UploadProgress } from '../upload-types.ts';
+import { newJobRecord, resolveParams } from '../job-record.ts';
+import { memoryLedgerStore } from '../ledger.ts';
 import { UploadSession, type PipelineRunner } from './upload-session.ts';
 
 /** A runner that claims until told there is no more, reporting every claimed block as written. */

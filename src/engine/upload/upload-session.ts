@@ -1,7 +1,7 @@
 // The coordinator of one upload: start (ClientToken first), hand slices to pipelines, record acks, complete, wait.
 import { CompleteSnapshotCommand, StartSnapshotCommand, type EBSClient } from '@aws-sdk/client-ebs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { BLOCK_SIZE, BlockState } from '../images/types.ts';
+import { BLOCK_SIZE, BlockState } from '../../images/types.ts';
 import {
   BlockMark,
   UploadError,
@@ -11,14 +11,14 @@ import {
   type UploadProgress,
   type UploadReport,
   type UploadRun,
-} from './upload-types.ts';
-import { linearAggregate } from './aggregate.ts';
-import type { Sha256 } from './block-digest.ts';
-import type { PipelineBatch, PipelineOutcome, PipelineSpec, Slice } from './block-pipeline.ts';
-import { describeFailure, type FailureInfo } from './failure.ts';
+} from '../upload-types.ts';
+import { linearAggregate } from '../aggregate.ts';
+import type { Sha256 } from '../block-digest.ts';
+import type { PipelineBatch, PipelineOutcome, PipelineSpec, Slice } from '../block-pipeline.ts';
+import { describeFailure, type FailureInfo } from '../failure.ts';
 import { deleteAbandonedSnapshot } from './snapshot-cleanup.ts';
-import { BlockLedger, type LedgerStore } from './ledger.ts';
-import { withRetry } from './retry.ts';
+import { BlockLedger, type LedgerStore } from '../ledger.ts';
+import { withRetry } from '../retry.ts';
 import { waitForCompletion } from './wait-completion.ts';
 
 /** A pipeline in a worker or in-process: runs slices claimed from the session. */

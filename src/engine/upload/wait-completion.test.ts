@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CompleteSnapshotCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
-import { createMemoryEmulator } from '../emulator/index.ts';
-import { toBase64, webCryptoSha256 } from './block-digest.ts';
+import { createMemoryEmulator } from '../../emulator/index.ts';
+import { toBase64, webCryptoSha256 } from '../block-digest.ts';
 import { waitForCompletion } from './wait-completion.ts';
 
 async function snapshotWithOneBlock(emu: ReturnType<typeof createMemoryEmulator>, aggregateOk: boolean) {

@@ -1,7 +1,7 @@
 // After CompleteSnapshot: wait until the snapshot is really `completed` (EC2 state, or its blocks readable).
 import { ListSnapshotBlocksCommand, type EBSClient } from '@aws-sdk/client-ebs';
 import { DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { classifyFailure, sleep } from './retry.ts';
+import { classifyFailure, sleep } from '../retry.ts';
 
 /** The service's verdict on a completed-requested snapshot. */
 export interface CompletionVerdict {
