@@ -176,9 +176,9 @@ test('a staged copy the browser cleared is not trusted: the download starts over
   await page.goto('/#/download');
   const BS = 524288;
   const { snapshotId, want } = await page.evaluate(async (BS) => {
-    const u = { clients: '/src/aws/clients.ts', fixture: '/src/engine/download-fixture.ts', ledger: '/src/engine/browser/download-ledger.ts' } as Record<string, string>;
+    const u = { clients: '/src/aws/clients.ts', fixture: '/src/engine/testing/download-fixture.ts', ledger: '/src/engine/browser/download-ledger.ts' } as Record<string, string>;
     const { createClients } = (await import(/* @vite-ignore */ u.clients!)) as typeof import('../src/aws/clients.ts');
-    const { writeSnapshot, patternBlock } = (await import(/* @vite-ignore */ u.fixture!)) as typeof import('../src/engine/download-fixture.ts');
+    const { writeSnapshot, patternBlock } = (await import(/* @vite-ignore */ u.fixture!)) as typeof import('../src/engine/testing/download-fixture.ts');
     const { DownloadLedger } = (await import(/* @vite-ignore */ u.ledger!)) as typeof import('../src/engine/browser/download-ledger.ts');
     const blocks = new Map([[0, patternBlock(11)], [5, patternBlock(12)], [6, patternBlock(13)]]);
     const { ebs, close } = await createClients({ kind: 'emulator' });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
-import { patternBlock, writeSnapshot } from '../../src/engine/download-fixture.ts';
+import { patternBlock, writeSnapshot } from '../../src/engine/testing/download-fixture.ts';
 
 const run = promisify(execFile);
 const BS = 524288;

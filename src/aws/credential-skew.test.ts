@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
 import { uploadInProcess } from '../engine/upload/upload-image.ts';
-import { memorySource, readSnapshot, syntheticImage } from '../engine/upload-test-kit.ts';
+import { memorySource, readSnapshot, syntheticImage } from '../engine/testing/upload-test-kit.ts';
 import { advise } from './advice.ts';
 import { createAwsClients, type AwsConnection } from './aws-connection.ts';
 import { awsCredentials } from './aws-session.ts';

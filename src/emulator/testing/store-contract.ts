@@ -1,7 +1,7 @@
 // Behaviour every EmulatorStore must show, as plain async checks: run by Vitest (memory), Chromium (IndexedDB)
 // and usable by any other store (e.g. a filesystem store) with `runStoreContract(() => openMyStore())`.
-import { BLOCK_SIZE, type EmulatorStore, type PutBlockItem, type SnapshotRecord } from './store.ts';
-import { sha256Base64 } from './tokens.ts';
+import { BLOCK_SIZE, type EmulatorStore, type PutBlockItem, type SnapshotRecord } from '../store.ts';
+import { sha256Base64 } from '../tokens.ts';
 
 /** One named check over a fresh store. */
 export interface StoreCheck {

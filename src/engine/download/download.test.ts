@@ -5,7 +5,7 @@ import { bitmapHas, downloadSnapshot, fetchBlock, newBitmap, type DownloadTarget
 import { DownloadError } from './download-error.ts';
 import { sha256, toBase64 } from './download-digest.ts';
 import { memoryTarget } from './download-target.ts';
-import { patternBlock, writeSnapshot } from '../download-fixture.ts';
+import { patternBlock, writeSnapshot } from '../testing/download-fixture.ts';
 
 const BS = 524288;
 const GiB = 1024 ** 3;

@@ -8,8 +8,8 @@ import {
   StartSnapshotCommand,
   type EBSClient,
 } from '@aws-sdk/client-ebs';
-import { sha256, toBase64 } from './download/download-digest.ts';
-import { listBlocks } from './download/download-blocks.ts';
+import { sha256, toBase64 } from '../download/download-digest.ts';
+import { listBlocks } from '../download/download-blocks.ts';
 
 const BS = 524288;
 

@@ -1,7 +1,7 @@
 // Reads a completed snapshot back through the SDK and hashes every block (verification in tests and benchmarks).
 import { GetSnapshotBlockCommand, ListSnapshotBlocksCommand, type EBSClient } from '@aws-sdk/client-ebs';
-import { BLOCK_SIZE } from '../images/types.ts';
-import { toBase64, webCryptoSha256 } from './block-digest.ts';
+import { BLOCK_SIZE } from '../../images/types.ts';
+import { toBase64, webCryptoSha256 } from '../block-digest.ts';
 
 /** base64 SHA-256 of each of blockCount blocks as a reader of the snapshot sees them (holes read as zeros). */
 export async function snapshotBlockDigests(ebs: EBSClient, snapshotId: string, blockCount: number): Promise<{ digests: string[]; listed: number }> {

@@ -1,10 +1,10 @@
 // Test helper (Vitest): an upload left as a closed tab leaves it while completing.
 import { expect } from 'vitest';
 import { CompleteSnapshotCommand, type EBSClient } from '@aws-sdk/client-ebs';
-import { completionPending } from './job-record.ts';
-import type { LedgerStore } from './ledger.ts';
-import { uploadInProcess } from './upload/upload-image.ts';
-import type { JobRecord } from './upload-types.ts';
+import { completionPending } from '../job-record.ts';
+import type { LedgerStore } from '../ledger.ts';
+import { uploadInProcess } from '../upload/upload-image.ts';
+import type { JobRecord } from '../upload-types.ts';
 import { memorySource, type faultyEmulator } from './upload-test-kit.ts';
 
 /** Uploads an image whose CompleteSnapshot never answers (the tab closed while completing): every block recorded, snapshot pending. */

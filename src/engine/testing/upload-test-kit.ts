@@ -1,11 +1,11 @@
 // Test helpers shared by engine tests: a synthetic image source and an emulator with injected faults.
 import { EBSClient, GetSnapshotBlockCommand, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { createEmulatorHandler, createMemoryEmulator, EMULATOR_CREDENTIALS, handleEbsRequest, handleEc2Request } from '../emulator/index.ts';
-import { textBytes } from '../emulator/http.ts';
-import type { EbsModel } from '../emulator/model.ts';
-import { BLOCK_SIZE, type ByteSource } from '../images/types.ts';
-import { tuneEbsClient } from '../aws/clients.ts';
+import { createEmulatorHandler, createMemoryEmulator, EMULATOR_CREDENTIALS, handleEbsRequest, handleEc2Request } from '../../emulator/index.ts';
+import { textBytes } from '../../emulator/http.ts';
+import type { EbsModel } from '../../emulator/model.ts';
+import { BLOCK_SIZE, type ByteSource } from '../../images/types.ts';
+import { tuneEbsClient } from '../../aws/clients.ts';
 
 /** Region kinds of a synthetic image. */
 export type RegionKind = 'random' | 'text' | 'zero';

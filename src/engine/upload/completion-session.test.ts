@@ -5,8 +5,8 @@ import { completionSession, recordsEveryBlock } from './completion-session.ts';
 import { completionPending } from '../job-record.ts';
 import { memoryLedgerStore } from '../ledger.ts';
 import { ResumeError } from '../upload-types.ts';
-import { faultyEmulator, readSnapshot, syntheticImage } from '../upload-test-kit.ts';
-import { stalledAtCompletion } from '../stalled-completion.ts';
+import { faultyEmulator, readSnapshot, syntheticImage } from '../testing/upload-test-kit.ts';
+import { stalledAtCompletion } from '../testing/stalled-completion.ts';
 
 
 describe('completionSession', () => {

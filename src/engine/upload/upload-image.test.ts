@@ -8,8 +8,8 @@ import { memoryLedgerStore } from '../ledger.ts';
 import { startJobSession, uploadInProcess } from './upload-image.ts';
 import { bestSha256 } from '../block-digest.ts';
 import { openImage } from '../../images/open-image.ts';
-import { faultyEmulator, memorySource, readSnapshot, syntheticImage } from '../upload-test-kit.ts';
-import { stalledAtCompletion } from '../stalled-completion.ts';
+import { faultyEmulator, memorySource, readSnapshot, syntheticImage } from '../testing/upload-test-kit.ts';
+import { stalledAtCompletion } from '../testing/stalled-completion.ts';
 
 const conn = { kind: 'emulator' } as const;
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { zlibSync } from 'fflate';
-import { BLOCK_SIZE } from './types.ts';
+import { BLOCK_SIZE } from '../types.ts';
 
 const MiB = 1024 * 1024;
 // Bump when a recipe changes, so a stale cache is never used.
