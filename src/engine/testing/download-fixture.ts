@@ -1,13 +1,5 @@
 // Test and bench fixture: writes a snapshot through the real EBS SDK calls (Start, Put, Complete) and waits for it.
-import {
-  CompleteSnapshotCommand,
-  GetSnapshotBlockCommand,
-  ListChangedBlocksCommand,
-  ListSnapshotBlocksCommand,
-  PutSnapshotBlockCommand,
-  StartSnapshotCommand,
-  type EBSClient,
-} from '@aws-sdk/client-ebs';
+import { CompleteSnapshotCommand, GetSnapshotBlockCommand, ListChangedBlocksCommand, ListSnapshotBlocksCommand, PutSnapshotBlockCommand, StartSnapshotCommand, type EBSClient } from '@aws-sdk/client-ebs';
 import { sha256, toBase64 } from '../download/download-digest.ts';
 import { listBlocks } from '../download/download-blocks.ts';
 

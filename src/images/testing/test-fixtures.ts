@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { zlibSync } from 'fflate';
 import { BLOCK_SIZE } from '../types.ts';
+import type { UploadManifest } from '../manifest.ts';
 
 const MiB = 1024 * 1024;
 // Bump when a recipe changes, so a stale cache is never used.
@@ -243,15 +244,7 @@ export function oracleRaw(path: string, qemuFormat: string): string {
 }
 
 /** The upload manifest computed straight from raw bytes (the expected value for `inspect --json`). */
-export function manifestOfRaw(raw: Uint8Array, format: string): {
-  format: string;
-  virtualSize: number;
-  blockSize: number;
-  volumeSizeGiB: number;
-  changedBlocksCount: number;
-  aggregateChecksum: string;
-  blocks: Record<string, string>;
-} {
+export function manifestOfRaw(raw: Uint8Array, format: string): Omit<UploadManifest, 'format'> & { format: string } {
   const blocks: Record<string, string> = {};
   const digests: Buffer[] = [];
   const zero = Buffer.alloc(BLOCK_SIZE);
