@@ -7,6 +7,7 @@ import { cognitoOperation, handleCognitoRequest, UNSIGNED_COGNITO_OPERATIONS } f
 import { MODEL_KEYS, runtimeView, validateRuntimePatch, type ServerConfig } from './config.ts';
 import { isPreflight, preflightResponse, withCors } from './cors.ts';
 import { drawFault, PutRateLimiter } from './faults.ts';
+import { adminRefusal, randomAdminToken } from './admin-guard.ts';
 import { authErrorResponse, ebsErrorResponse, internalErrorResponse, throttleResponse, type ServiceName } from './aws-errors.ts';
 
 /** The EBS and EC2 services behind the pipeline (the shared emulator model and its wire code). */
@@ -42,10 +43,6 @@ export type Outcome = { drop: false; response: EmuResponse } | { drop: true };
 
 const PUT_BLOCK = /^\/snapshots\/([^/]+)\/blocks\/[^/]+$/;
 
-function isLoopback(addr: string): boolean {
-  return addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.') || addr === '';
-}
-
 function parseJson(body: Uint8Array): unknown {
   try {
     return JSON.parse(new TextDecoder().decode(body) || '{}');
@@ -78,6 +75,8 @@ export class EmulatorApp {
     readonly config: ServerConfig,
     readonly backend: EmulatorBackend,
   ) {
+    // No empty token: an app made without one (tests, embedding) still refuses admin calls from strangers.
+    if (!config.adminToken) config.adminToken = randomAdminToken();
     this.cognito = new CognitoService({ credentialTtlSeconds: config.credentialTtlSeconds, region: config.region, clock: () => this.wallNow() });
   }
 
@@ -186,9 +185,8 @@ export class EmulatorApp {
 
   private async admin(req: IncomingRequest): Promise<EmuResponse> {
     const c = this.config;
-    if (!c.adminRemote && !isLoopback(req.remoteAddress)) {
-      return jsonResponse(403, { error: 'admin endpoints answer loopback clients only (start with --admin-remote to change)' });
-    }
+    const refused = adminRefusal(req, c);
+    if (refused) return refused;
     const path = req.path.replace(/\/+$/, '');
     const key = `${req.method} ${path}`;
     switch (key) {

@@ -44,6 +44,8 @@ export interface StartupConfig {
   identityPool?: string;
   /** Answer /__admin/* to non-loopback clients too. */
   adminRemote: boolean;
+  /** Secret every /__admin/* request must carry (Bearer or X-Blockport-Admin-Token); empty: a random one at start. */
+  adminToken: string;
   /** Region used in identity pool ids. */
   region: string;
   /** Extra key pairs standing for other accounts. */
@@ -63,6 +65,7 @@ export function defaultConfig(): ServerConfig {
     port: 4566,
     tls: false,
     adminRemote: false,
+    adminToken: '',
     region: 'us-east-1',
     verbose: false,
     accounts: [],

@@ -22,6 +22,12 @@ async function main(): Promise<void> {
     return;
   }
   const config = parsed.config;
+  config.adminToken ||= process.env.BLOCKPORT_ADMIN_TOKEN ?? '';
+  if (config.adminToken && !/^[\x21-\x7e]{16,256}$/.test(config.adminToken)) {
+    console.error('emulator: BLOCKPORT_ADMIN_TOKEN needs 16 to 256 printable characters without spaces');
+    process.exitCode = 2;
+    return;
+  }
   const backend = await createBackend({
     dataDir: config.dataDir,
     completionDelayMs: config.completionDelayMs,
@@ -36,11 +42,16 @@ async function main(): Promise<void> {
   const server = await listen(app, { host: config.host, port: config.port, tls: config.tls, bodyTimeoutMs: config.bodyTimeoutMs });
   config.port = server.port;
 
-  console.log(`Blockport EBS emulator listening on ${server.url}`);
-  console.log(`  store: ${backend.storeKind}${config.dataDir ? ` (${config.dataDir})` : ''}; CORS ${config.cors ? 'on' : 'off'}; keys ${config.accessKeyId}/${config.secretAccessKey}`);
-  if (poolId) console.log(`  identity pool ${config.identityPool}: ${poolId}`);
-  if (config.tls) console.log('  TLS: self-signed certificate (HTTP/2 and HTTP/1.1); clients must trust it or skip verification');
-  console.log(`  admin: ${server.url}/__admin/health`);
+  // One write, so a reader that waits for the URL line sees the whole banner.
+  const banner = [
+    `Blockport EBS emulator listening on ${server.url}`,
+    `  store: ${backend.storeKind}${config.dataDir ? ` (${config.dataDir})` : ''}; CORS ${config.cors ? 'on' : 'off'}; keys ${config.accessKeyId}/${config.secretAccessKey}`,
+    ...(poolId ? [`  identity pool ${config.identityPool}: ${poolId}`] : []),
+    ...(config.tls ? ['  TLS: self-signed certificate (HTTP/2 and HTTP/1.1); clients must trust it or skip verification'] : []),
+    `  admin token: ${app.config.adminToken} (send it as "Authorization: Bearer <token>" or "X-Blockport-Admin-Token: <token>")`,
+    `  admin: curl -H 'Authorization: Bearer ${app.config.adminToken}' ${server.url}/__admin/health`,
+  ];
+  console.log(banner.join('\n'));
 
   const shutdown = (signal: string): void => {
     console.log(`emulator: ${signal}, finishing requests in flight`);

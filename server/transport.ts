@@ -232,6 +232,8 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
     });
   });
   const port = (server.address() as AddressInfo).port;
+  // Admin calls check their Host against the port actually bound (--port 0 picks one).
+  app.config.port = port;
   const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
   const url = `${opts.tls ? 'https' : 'http'}://${shownHost}:${port}`;
 

@@ -10,6 +10,7 @@ Prints one line per check and exits 1 if any failed.
 import base64
 import hashlib
 import json
+import os
 import sys
 import time
 import traceback
@@ -453,8 +454,9 @@ def _():
 
 # ---------------------------------------------------------------- Cognito Identity
 def admin(path, body=None):
+    headers = {'Authorization': f"Bearer {os.environ['BLOCKPORT_ADMIN_TOKEN']}", 'Content-Type': 'application/json'}
     req = urllib.request.Request(f'{URL}/__admin/{path}', data=None if body is None else json.dumps(body).encode(),
-                                 method='GET' if body is None else 'POST')
+                                 method='GET' if body is None else 'POST', headers=headers)
     with urllib.request.urlopen(req) as r:
         return json.loads(r.read())
 
