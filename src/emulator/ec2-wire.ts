@@ -33,10 +33,20 @@ export function ec2ErrorResponse(err: unknown, requestId = newRequestId()): EmuR
   );
 }
 
-/** Parameters of a query-protocol request: form body (POST) merged over the query string. */
+/** Parameters of a query-protocol request: the query string and the form body (POST), each name given once. */
 function params(req: EmuRequest): Map<string, string> {
   const out = new Map<string, string>(Object.entries(req.query));
-  if (req.body.length) for (const [k, v] of new URLSearchParams(new TextDecoder().decode(req.body))) out.set(k, v);
+  if (req.body.length) {
+    const seen = new Set<string>();
+    for (const [k, v] of new URLSearchParams(new TextDecoder().decode(req.body))) {
+      // The body must not override what the query string (perhaps a presigned URL) says, nor itself.
+      if (k in req.query || seen.has(k)) {
+        throw new Ec2Error('InvalidParameterCombination', `The parameter ${k} is given more than once (in the query string and the request body, or twice in the body); give it once.`);
+      }
+      seen.add(k);
+      out.set(k, v);
+    }
+  }
   return out;
 }
 
