@@ -54,6 +54,8 @@ export interface StartupConfig {
   verbose: boolean;
   /** A request body that stalls this long is answered as it is (short), then the connection is closed. */
   bodyTimeoutMs: number;
+  /** Connections open at once; beyond, new ones are closed on arrival. */
+  maxConnections: number;
 }
 
 export type ServerConfig = StartupConfig & RuntimeConfig;
@@ -70,6 +72,7 @@ export function defaultConfig(): ServerConfig {
     verbose: false,
     accounts: [],
     bodyTimeoutMs: 20_000,
+    maxConnections: 512,
     completionDelayMs: 1000,
     putAfterStartLagMs: 0,
     readAfterCompleteLagMs: 0,

@@ -30,6 +30,7 @@ Usage: npm run emulator -- [flags]
   --region R                region in identity pool ids (default us-east-1)
   --tls                     HTTPS with HTTP/2 (and HTTP/1.1) on a generated self-signed certificate
   --body-timeout-ms N       a request body stalling this long is answered as short, then closed (default 20000)
+  --max-connections N       connections open at once; more are closed on arrival (default 512)
   --admin-remote            answer /__admin/* from non-loopback clients too
   --admin-token T           the token /__admin/* requires (env BLOCKPORT_ADMIN_TOKEN; default: random, printed at start)
   --verbose                 log every request to stderr
@@ -151,6 +152,9 @@ export function parseFlags(argv: string[]): { config: ServerConfig; help: boolea
         break;
       case '--body-timeout-ms':
         c.bodyTimeoutMs = num(flag, value(), 1);
+        break;
+      case '--max-connections':
+        c.maxConnections = num(flag, value(), 1, 65535);
         break;
       case '--admin-remote':
         c.adminRemote = true;

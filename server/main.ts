@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const app = new EmulatorApp(config, backend);
   for (const a of config.accounts) app.addAccount(a.accessKeyId, a.secretAccessKey, a.accountId);
   const poolId = config.identityPool ? await app.createStartupPool(config.identityPool) : undefined;
-  const server = await listen(app, { host: config.host, port: config.port, tls: config.tls, bodyTimeoutMs: config.bodyTimeoutMs });
+  const server = await listen(app, { host: config.host, port: config.port, tls: config.tls, bodyTimeoutMs: config.bodyTimeoutMs, maxConnections: config.maxConnections });
   config.port = server.port;
 
   // One write, so a reader that waits for the URL line sees the whole banner.

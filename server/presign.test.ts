@@ -7,19 +7,24 @@ import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { EBSClient, StartSnapshotCommand, PutSnapshotBlockCommand, CompleteSnapshotCommand } from '@aws-sdk/client-ebs';
 import { EC2Client, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { SignatureV4 } from '@smithy/signature-v4';
+import type { SourceData } from '@smithy/types';
 import { spawnEmulator, type SpawnedEmulator } from './spawn-emulator.ts';
 
 const BLOCK = 524288;
 const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
 
+function bytes(d: SourceData): string | Uint8Array {
+  return typeof d === 'string' ? d : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d);
+}
+
 /** SHA-256 and HMAC-SHA-256 in the shape the SDK's signer takes. */
 class Sha256 {
   private h: Hash | Hmac;
-  constructor(secret?: string | Uint8Array) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', secret);
+  constructor(secret?: SourceData) {
+    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
   }
-  update(data: string | Uint8Array): void {
-    this.h.update(data);
+  update(data: SourceData): void {
+    this.h.update(bytes(data));
   }
   async digest(): Promise<Uint8Array> {
     return new Uint8Array(this.h.digest());

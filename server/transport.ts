@@ -20,6 +20,8 @@ export interface ListenOptions {
   bodyTimeoutMs?: number;
   /** How long a stop waits for requests in flight before cutting connections. */
   graceMs?: number;
+  /** Connections open at once; beyond, new ones are closed on arrival (default 512). */
+  maxConnections?: number;
 }
 
 /** A listening server. */
@@ -114,7 +116,14 @@ function drop(req: Req): void {
   else req.socket.destroy();
 }
 
-function send(req: Req, res: Res, r: EmuResponse, close: boolean, now: number = Date.now()): void {
+/** How long a connection refused before its body may keep sending (discarded, never buffered) before it is cut. */
+const LINGER_MS = 2000;
+
+/**
+ * Sends a response. `close`: the connection closes after it; 'linger': closes too, but first lets the client's
+ * unread body drain into nothing for a moment, so the answer is not lost to a TCP reset.
+ */
+function send(req: Req, res: Res, r: EmuResponse, close: boolean | 'linger', now: number = Date.now()): void {
   // The service's own time (POST /__admin/clock skewMs), which SDKs correct their clocks and expiry checks from.
   const headers: Record<string, string | number> = { Date: new Date(now).toUTCString(), ...r.headers, 'Content-Length': r.body.byteLength };
   if (close && !isH2(req)) headers.Connection = 'close';
@@ -128,7 +137,14 @@ function send(req: Req, res: Res, r: EmuResponse, close: boolean, now: number = 
   // A body left unread (too large or stalled) cannot be skipped safely: close once the answer is out.
   if (close) {
     if (isH2(req)) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
-    else res.on('finish', () => req.socket.destroy());
+    else if (close === 'linger') {
+      res.on('finish', () => {
+        const sock = req.socket;
+        sock.end();
+        req.resume();
+        setTimeout(() => sock.destroy(), LINGER_MS).unref();
+      });
+    } else res.on('finish', () => req.socket.destroy());
   }
 }
 
@@ -158,6 +174,21 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
           remoteAddress = req.socket?.remoteAddress ?? '';
         } catch {
           // An HTTP/2 session already gone has no socket; the request is answered (or dropped) all the same.
+        }
+        const head = { method: req.method ?? 'GET', path, query, headers, rawQuery, remoteAddress };
+        // Declared-too-large first (nothing to read), then what the headers alone can refuse: no body is read for either.
+        const declared = Number(req.headers['content-length']);
+        if (!(Number.isFinite(declared) && declared > MAX_BODY_BYTES)) {
+          const early = app.screen(head);
+          if (early) {
+            app.requests++;
+            if (req.headers['content-length'] !== '0' && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) {
+              app.connections.refusedBeforeBody++;
+            }
+            if (app.config.verbose) console.error(`${head.method} ${req.url} → ${early.status} (before the body)`);
+            send(req, res, early, 'linger', app.wallNow());
+            return;
+          }
         }
         const b = await readBody(req, bodyTimeoutMs);
         if (b.kind === 'gone') return;
@@ -207,13 +238,21 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
     });
     server.on('secureConnection', (s: Duplex) => {
       sockets.add(s);
-      s.on('close', () => sockets.delete(s));
+      app.connections.open++;
+      s.on('close', () => {
+        sockets.delete(s);
+        app.connections.open--;
+      });
     });
   } else {
     const s = http.createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, onRequest);
     s.on('connection', (sock: Duplex) => {
       sockets.add(sock);
-      sock.on('close', () => sockets.delete(sock));
+      app.connections.open++;
+      sock.on('close', () => {
+        sockets.delete(sock);
+        app.connections.open--;
+      });
     });
     // Unparseable requests get a 400 and a closed connection, never a crash.
     s.on('clientError', (_err, sock: Duplex) => {
@@ -223,6 +262,9 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
     server = s;
   }
   server.on('error', (err) => console.error('emulator: server error', err));
+  // Beyond this many open connections, new ones are closed on arrival: idle or stalled clients cannot pile up.
+  server.maxConnections = opts.maxConnections ?? 512;
+  server.on('drop', () => app.connections.refused++);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
