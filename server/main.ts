@@ -4,6 +4,7 @@ import { parseFlags, HELP, FlagError } from './flags.ts';
 import { EmulatorApp } from './app.ts';
 import { createBackend } from './backend.ts';
 import { listen } from './transport.ts';
+import { DirLockedError } from '../src/emulator/stores/dir-lock.ts';
 
 async function main(): Promise<void> {
   let parsed;
@@ -28,14 +29,24 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const backend = await createBackend({
-    dataDir: config.dataDir,
-    completionDelayMs: config.completionDelayMs,
-    putAfterStartLagMs: config.putAfterStartLagMs,
-    readAfterCompleteLagMs: config.readAfterCompleteLagMs,
-    maxPendingSnapshots: config.maxPendingSnapshots,
-    enforceQuotas: config.enforceQuotas,
-  });
+  let backend;
+  try {
+    backend = await createBackend({
+      dataDir: config.dataDir,
+      completionDelayMs: config.completionDelayMs,
+      putAfterStartLagMs: config.putAfterStartLagMs,
+      readAfterCompleteLagMs: config.readAfterCompleteLagMs,
+      maxPendingSnapshots: config.maxPendingSnapshots,
+      enforceQuotas: config.enforceQuotas,
+    });
+  } catch (err) {
+    if (err instanceof DirLockedError) {
+      console.error(`emulator: ${err.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
   const app = new EmulatorApp(config, backend);
   for (const a of config.accounts) app.addAccount(a.accessKeyId, a.secretAccessKey, a.accountId);
   const poolId = config.identityPool ? await app.createStartupPool(config.identityPool) : undefined;

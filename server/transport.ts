@@ -126,7 +126,8 @@ const LINGER_MS = 2000;
 function send(req: Req, res: Res, r: EmuResponse, close: boolean | 'linger', now: number = Date.now()): void {
   // The service's own time (POST /__admin/clock skewMs), which SDKs correct their clocks and expiry checks from.
   const headers: Record<string, string | number> = { Date: new Date(now).toUTCString(), ...r.headers, 'Content-Length': r.body.byteLength };
-  if (close && !isH2(req)) headers.Connection = 'close';
+  // Not for 'linger': Node would then destroy the socket itself on finish, resetting it over the unread body.
+  if (close === true && !isH2(req)) headers.Connection = 'close';
   try {
     (res as http.ServerResponse).writeHead(r.status, headers);
     res.end(Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength));
