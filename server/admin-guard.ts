@@ -58,7 +58,9 @@ export function adminRefusal(
   if (req.headers.origin !== undefined) {
     return refuse(403, 'admin endpoints refuse requests from web pages (an Origin header was sent); call them from a script or the command line');
   }
-  if (!hostAllowed(req.headers.host, c)) {
+  // Listening on every address with --admin-remote, the machine's own names are unknown: the token guards alone.
+  const anyHost = c.adminRemote && (c.host === '0.0.0.0' || c.host === '::');
+  if (!anyHost && !hostAllowed(req.headers.host, c)) {
     return refuse(403, `admin endpoints answer only a Host of this server (localhost, 127.0.0.1 or ${c.host}, port ${c.port}); got ${req.headers.host ?? 'none'}`);
   }
   const token = presentedToken(req.headers);
