@@ -1,7 +1,7 @@
 // The request pipeline, independent of sockets: admin, CORS, routing by service, SigV4, faults, then the service.
 
 import { jsonResponse, type EmuRequest, type EmuResponse } from '../src/emulator/http.ts';
-import { verifySigV4, hasSignature, parseSigV4, type KnownCredential, type SignedRequest } from '../src/emulator/sigv4.ts';
+import { verifySigV4, hasSignature, parseSigV4, checkSigV4Head, type KnownCredential, type SignedRequest } from '../src/emulator/sigv4.ts';
 import { CognitoService } from '../src/emulator/cognito.ts';
 import { cognitoOperation, handleCognitoRequest, UNSIGNED_COGNITO_OPERATIONS } from '../src/emulator/cognito-wire.ts';
 import { MODEL_KEYS, runtimeView, validateRuntimePatch, type ServerConfig } from './config.ts';
@@ -155,13 +155,8 @@ export class EmulatorApp {
     const form = head.method === 'POST' && (head.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
     const service = this.route(probe) ?? (form ? 'ec2' : undefined);
     if (!service) return ebsErrorResponse('UnknownOperationException', 404, `No operation at ${head.method} ${head.path}`);
-    const p = parseSigV4(signed);
-    if ('ok' in p) return authErrorResponse(service, p.code, p.message);
-    const cred = this.lookup(p.accessKeyId);
-    if (!cred || (cred.sessionToken !== undefined && p.sessionToken !== cred.sessionToken)) {
-      return authErrorResponse(service, 'UnrecognizedClient', 'The security token included in the request is invalid.');
-    }
-    return undefined;
+    const h = checkSigV4Head(signed, { lookup: this.lookup, now: this.wallNow() });
+    return 'ok' in h ? authErrorResponse(service, h.code, h.message) : undefined;
   }
 
   /** Answers one request. */

@@ -59,4 +59,21 @@ describe('connections under an unauthenticated flood', () => {
     const ebs = new EBSClient({ endpoint: emu.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     expect((await ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }))).SnapshotId).toMatch(/^snap-/);
   });
+
+  it('refuses a known key whose signature date is an hour old from the headers, its body never awaited', async () => {
+    const u = new URL(emu.url);
+    const date = toAmzDate(Date.now() - 3_600_000);
+    const head =
+      `PUT /snapshots/snap-0123456789abcdef0/blocks/0 HTTP/1.1\r\nHost: ${u.host}\r\nContent-Length: 524288\r\nX-Amz-Date: ${date}\r\n` +
+      `Authorization: AWS4-HMAC-SHA256 Credential=test/${date.slice(0, 8)}/us-east-1/ebs/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}\r\n\r\n`;
+    const answer = await new Promise<string>((resolve) => {
+      let got = '';
+      const sock = net.connect(Number(u.port), u.hostname, () => sock.write(head));
+      sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      sock.on('error', () => undefined);
+      sock.on('close', () => resolve(got));
+    });
+    expect(answer).toMatch(/^HTTP\/1.1 403/);
+    expect(answer).toMatch(/Signature expired/);
+  });
 });

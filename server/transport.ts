@@ -155,6 +155,9 @@ function send(req: Req, res: Res, r: EmuResponse, close: boolean | 'linger', now
 // With these, a block never waits for the window.
 const H2_STREAM_WINDOW = 4 * 1048576;
 const H2_CONNECTION_WINDOW = 64 * 1048576;
+// Streams one HTTP/2 connection may have open at once (Node's default is unbounded): well above the 32–64 uploads
+// keep in flight, far below what would let one connection hold the server's memory.
+const H2_MAX_STREAMS = 256;
 
 /** Starts listening; the printed URL uses the actual port (so --port 0 works). */
 export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<RunningServer> {
@@ -229,7 +232,7 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
   if (opts.tls) {
     const pems = await selfSignedCertificate(opts.host);
     cert = pems.cert;
-    server = http2.createSecureServer({ key: pems.key, cert: pems.cert, allowHTTP1: true, settings: { initialWindowSize: H2_STREAM_WINDOW } }, onRequest);
+    server = http2.createSecureServer({ key: pems.key, cert: pems.cert, allowHTTP1: true, settings: { initialWindowSize: H2_STREAM_WINDOW, maxConcurrentStreams: H2_MAX_STREAMS } }, onRequest);
     // Idle or stalled connections (HTTP/1.1 and HTTP/2 alike) are closed after two minutes.
     server.setTimeout(120_000);
     server.on('session', (s: http2.ServerHttp2Session) => {

@@ -306,7 +306,18 @@ function timingSafeEqual(a: string, b: string): boolean {
 
 /** Verifies a SigV4-signed request: header or query signature, session token, expiry, clock skew. */
 export async function verifySigV4(req: SignedRequest, opts: VerifyOptions): Promise<SigV4Result> {
-  const parsed = parseSigV4(req);
+  const head = checkSigV4Head(req, opts);
+  if ('ok' in head) return head;
+  const { parsed, cred } = head;
+  return verifySignature(req, opts, parsed, cred);
+}
+
+/**
+ * Everything SigV4 can check before the body arrives: the header or query is complete, the key is known (with its
+ * session token, unexpired), the credential scope's date agrees and the request time is within the window.
+ */
+export function checkSigV4Head(req: Omit<SignedRequest, 'body'>, opts: VerifyOptions): { parsed: SigV4Parsed; cred: KnownCredential } | SigV4Failure {
+  const parsed = parseSigV4({ ...req, body: new Uint8Array(0) });
   if ('ok' in parsed) return parsed;
   const now = opts.now ?? Date.now();
   const skew = opts.clockSkewMs ?? 5 * 60_000;
@@ -343,6 +354,10 @@ export async function verifySigV4(req: SignedRequest, opts: VerifyOptions): Prom
       `Signature not yet current: ${parsed.amzDate} is still later than ${toAmzDate(now + skew)} (${toAmzDate(now)} + ${minutes} min.)`,
     );
   }
+  return { parsed, cred };
+}
+
+async function verifySignature(req: SignedRequest, opts: VerifyOptions, parsed: SigV4Parsed, cred: KnownCredential): Promise<SigV4Result> {
 
   const presigned = req.headers.authorization === undefined;
   const declared = req.headers['x-amz-content-sha256'];
