@@ -192,6 +192,19 @@ describe('FsStore', () => {
     store.close();
   });
 
+  it('reads a journal of many lines as a stream (lines across read-buffer boundaries), and ignores only a torn last line', async () => {
+    const rec = (i: number) => ({
+      id: `snap-${i.toString(16).padStart(17, '0')}`, ownerId: '111122223333', volumeSize: 1, parentId: null, description: 'd'.repeat(200), tags: [],
+      encrypted: false, kmsKeyArn: null, sseType: 'none', timeoutMinutes: 60, startTime: i, lastWriteTime: null, clientToken: null,
+      requestFingerprint: null, completion: null, failure: null, deleted: false, ownBlocks: 0, puts: 0,
+    });
+    const text = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ t: 's', r: [rec(i)] })).join('\n');
+    await writeFile(join(dir, 'journal.jsonl'), `${text}\n{"t":"s","r":[{"id":"snap-`);
+    const store = await FsStore.open(dir);
+    expect((await store.listSnapshots()).length).toBe(3000);
+    store.close();
+  });
+
   it('refuses a second store on a directory in use, takes over a stale lock, and keeps the token key 0600', async () => {
     const store = await FsStore.open(dir);
     await expect(FsStore.open(dir)).rejects.toThrow(/in use by another emulator \(process \d+\); stop that one first, or start this one with another --data-dir/);

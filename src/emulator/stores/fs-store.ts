@@ -152,11 +152,19 @@ export class FsStore implements EmulatorStore {
     const tmp = join(this.dir, 'journal.jsonl.tmp');
     // Taken in one tick: the state as of every line applied so far (all of them written, see drain()).
     const { snapshots, blocks } = this.index;
-    const head = snapshots.size ? [`${JSON.stringify({ t: 's', r: [...snapshots.values()] } satisfies JournalLine)}\n`] : [];
+    // One line per snapshot, so no line grows with the number of snapshots.
+    const head = [...snapshots.values()].map((r) => `${JSON.stringify({ t: 's', r: [r] } satisfies JournalLine)}\n`);
     const records = [...blocks.values()].flatMap((own) => [...own.values()].map((b) => ({ ...b })));
     const fh = await open(tmp, 'w');
     try {
-      let chunk = head.join('');
+      let chunk = '';
+      for (const line of head) {
+        chunk += line;
+        if (chunk.length > 1 << 20) {
+          await fh.write(chunk);
+          chunk = '';
+        }
+      }
       for (const b of records) {
         chunk += `${JSON.stringify({ t: 'p', b } satisfies JournalLine)}\n`;
         if (chunk.length > 1 << 20) {
