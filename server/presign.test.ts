@@ -104,6 +104,20 @@ describe.skipIf(!hasBoto3())('presigned requests (boto3 generate_presigned_url)'
     }
   });
 
+  it('accepts a URL the JS SDK\'s SignatureV4.presign makes for ListSnapshotBlocks (it signs the empty body\'s hash too)', async () => {
+    const u = new URL(emu.url);
+    const signer = new SignatureV4({ credentials: creds, region: 'us-east-1', service: 'ebs', sha256: Sha256 });
+    const signed = await signer.presign(
+      { method: 'GET', protocol: 'http:', hostname: u.hostname, port: Number(u.port), path: `/snapshots/${snap}/blocks`, query: {}, headers: { host: u.host } },
+      { expiresIn: 300 },
+    );
+    const q = new URLSearchParams(signed.query as Record<string, string>).toString();
+    const r = await fetch(`${emu.url}/snapshots/${snap}/blocks?${q}`);
+    const text = await r.text();
+    expect(r.status, text).toBe(200);
+    expect((JSON.parse(text) as { Blocks: { BlockIndex: number }[] }).Blocks.map((b) => b.BlockIndex)).toEqual([5]);
+  });
+
   it('refuses X-Amz-Expires beyond seven days, and URLs past their expiry, in each service\'s error shape', async () => {
     const week = await fetch(urls.describeWeekPlus, { method: 'POST' });
     expect(week.status).toBe(400);
