@@ -3,6 +3,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { EmuResponse } from '../src/emulator/http.ts';
 import type { EmulatorApp, IncomingRequest } from './app.ts';
@@ -126,8 +127,18 @@ const LINGER_MS = 2000;
 function send(req: Req, res: Res, r: EmuResponse, close: boolean | 'linger', now: number = Date.now()): void {
   // The service's own time (POST /__admin/clock skewMs), which SDKs correct their clocks and expiry checks from.
   const headers: Record<string, string | number> = { Date: new Date(now).toUTCString(), ...r.headers, 'Content-Length': r.body.byteLength };
-  // Not for 'linger': Node would then destroy the socket itself on finish, resetting it over the unread body.
-  if (close === true && !isH2(req)) headers.Connection = 'close';
+  if (close && !isH2(req)) headers.Connection = 'close';
+  if (close === 'linger' && !isH2(req)) {
+    // With Connection: close, Node destroys the socket as soon as the answer is written; over a body still arriving
+    // that is a TCP reset, which can discard the answer at the client. Instead: half-close, discard what still
+    // comes (never buffered), and cut the connection a moment later.
+    const sock = req.socket as net.Socket & { destroySoon?: () => void };
+    sock.destroySoon = () => {
+      sock.end();
+      req.resume();
+      setTimeout(() => sock.destroy(), LINGER_MS).unref();
+    };
+  }
   try {
     (res as http.ServerResponse).writeHead(r.status, headers);
     res.end(Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength));
@@ -138,14 +149,7 @@ function send(req: Req, res: Res, r: EmuResponse, close: boolean | 'linger', now
   // A body left unread (too large or stalled) cannot be skipped safely: close once the answer is out.
   if (close) {
     if (isH2(req)) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
-    else if (close === 'linger') {
-      res.on('finish', () => {
-        const sock = req.socket;
-        sock.end();
-        req.resume();
-        setTimeout(() => sock.destroy(), LINGER_MS).unref();
-      });
-    } else res.on('finish', () => req.socket.destroy());
+    else if (close === true) res.on('finish', () => req.socket.destroy());
   }
 }
 
