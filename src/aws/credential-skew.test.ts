@@ -17,7 +17,7 @@ const MIN = 60_000;
 let emu: SpawnedEmulator;
 
 async function admin(path: string, body: unknown): Promise<Record<string, unknown>> {
-  const r = await fetch(`${emu.url}/__admin/${path}`, { method: 'POST', body: JSON.stringify(body) });
+  const r = await emu.admin(path, body);
   expect(r.status).toBe(200);
   return (await r.json()) as Record<string, unknown>;
 }

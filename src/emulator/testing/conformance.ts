@@ -762,7 +762,7 @@ scenarios.push(
     },
   },
   {
-    name: "another account cannot write to a snapshot, nor see it as its own",
+    name: "another account cannot write to, see, describe or delete a snapshot",
     needs: ['otherAccount'],
     async run(ctx) {
       const other = await ctx.otherAccount!();
@@ -775,6 +775,12 @@ scenarios.push(
       await rejects(other.ebs.send(new CompleteSnapshotCommand({ SnapshotId: id, ChangedBlocksCount: 0 })), { name: 'AccessDeniedException', status: 403, reason: 'UNAUTHORIZED_ACCOUNT' }, 'complete for another account');
       const mine = await other.ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }));
       ok(!(mine.Snapshots ?? []).some((s) => s.SnapshotId === id), "OwnerIds self excludes another account's snapshot");
+      const all = await other.ec2.send(new DescribeSnapshotsCommand({}));
+      ok(!(all.Snapshots ?? []).some((s) => s.SnapshotId === id), "DescribeSnapshots leaves out another account's snapshot");
+      await rejects(other.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [id] })), { name: 'InvalidSnapshot.NotFound', status: 400 }, "describe another account's snapshot");
+      await rejects(other.ec2.send(new DeleteSnapshotCommand({ SnapshotId: id })), { name: 'InvalidSnapshot.NotFound', status: 400 }, "delete another account's snapshot");
+      const still = await ctx.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [id] }));
+      eq(still.Snapshots!.map((s) => s.SnapshotId), [id], 'the owner still has it');
     },
   },
   {
