@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     readAfterCompleteLagMs: config.readAfterCompleteLagMs,
     maxPendingSnapshots: config.maxPendingSnapshots,
     enforceQuotas: config.enforceQuotas,
+    encryptionByDefault: config.encryptionByDefault,
   });
   const app = new EmulatorApp(config, backend);
   for (const a of config.accounts) app.addAccount(a.accessKeyId, a.secretAccessKey, a.accountId);
