@@ -248,6 +248,7 @@ export function manifestOfRaw(raw: Uint8Array, format: string): {
   virtualSize: number;
   blockSize: number;
   volumeSizeGiB: number;
+  allBlocksCount: number;
   changedBlocksCount: number;
   aggregateChecksum: string;
   blocks: Record<string, string>;
@@ -271,6 +272,7 @@ export function manifestOfRaw(raw: Uint8Array, format: string): {
     virtualSize: raw.length,
     blockSize: BLOCK_SIZE,
     volumeSizeGiB: Math.max(1, Math.ceil(raw.length / 2 ** 30)),
+    allBlocksCount: Math.ceil(raw.length / BLOCK_SIZE),
     changedBlocksCount: digests.length,
     aggregateChecksum: createHash('sha256').update(Buffer.concat(digests)).digest('base64'),
     blocks,
