@@ -13,4 +13,9 @@ describe('the cost of zero blocks, in words', () => {
     expect(sendLine(plan, true)).toBe('3.60 GiB to send; 16.4 GiB of empty blocks skipped');
     expect(skipLabel(plan)).toBe('Skip empty blocks: sends 3.60 GiB instead of 20.0 GiB; only safe if volumes made from this snapshot are never encrypted');
   });
+  it('a raw image shows no empty blocks before reading: the words do not promise a saving', () => {
+    const raw = { blockCount: 8, blocksToSend: 8 };
+    expect(sendLine(raw, true)).toBe('up to 4.00 MiB to send; empty blocks found while reading are skipped');
+    expect(skipLabel(raw)).toBe('Skip empty blocks (found while reading); only safe if volumes made from this snapshot are never encrypted');
+  });
 });
