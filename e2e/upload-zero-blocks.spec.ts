@@ -4,7 +4,7 @@ import { test, expect } from './helpers/test.ts';
 import type { Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { makeTestImage } from './helpers/disk-image.ts';
-import { pickFile, readBack, startUpload, waitForCompleted } from './helpers/ui.ts';
+import { pickFile, readBack, reloadAtPercent, startUpload, waitForCompleted } from './helpers/ui.ts';
 
 test.describe.configure({ timeout: 300_000 });
 
@@ -73,4 +73,27 @@ test('every block is written by default; the keyboard ticks "Skip empty blocks";
   const back3 = await readBack(page, third, image.blockCount);
   expect(back3.listed).toEqual(all);
   await page.screenshot({ path: '/tmp/blockport-zero-blocks-encrypted.png', fullPage: true });
+});
+
+test('the choice to skip empty blocks holds after a reload and a resume from Jobs', async ({ page }) => {
+  const image = makeTestImage('zero-blocks-resume-64m', 64, 0x2e71, 0);
+  const zeros = new Set(image.zeroBlocks);
+  expect(zeros.size).toBeGreaterThan(8);
+  const data = [...Array(image.blockCount).keys()].filter((i) => !zeros.has(i));
+
+  await page.goto('/#/upload');
+  await pickFile(page, image.path);
+  await startUpload(page, { skipEmptyBlocks: true, concurrency: 1 });
+  const reached = await reloadAtPercent(page, 10);
+  expect(reached).toBeLessThan(100);
+
+  await page.goto('/#/jobs');
+  const card = page.getByTestId('job-card');
+  await card.getByRole('button', { name: 'Resume…' }).click();
+  await pickFile(page, image.path, card);
+  const snapshotId = await waitForCompleted(page);
+  expect(await reportCounts(page)).toEqual({ written: data.length, skipped: zeros.size });
+  const back = await readBack(page, snapshotId, image.blockCount);
+  expect(back.listed).toEqual(data);
+  expect(back.digests.flatMap((d, i) => (d === image.digests[i] ? [] : [i]))).toEqual([]);
 });
