@@ -40,6 +40,7 @@ async function main(): Promise<void> {
   console.log(`Blockport EBS emulator listening on ${server.url}`);
   console.log(`  store: ${backend.storeKind}${config.dataDir ? ` (${config.dataDir})` : ''}; CORS ${config.cors ? 'on' : 'off'}; keys ${config.accessKeyId}/${config.secretAccessKey}`);
   if (poolId) console.log(`  identity pool ${config.identityPool}: ${poolId}`);
+  if (config.encryptionByDefault) console.log('  encryption by default: every new snapshot is encrypted (StartSnapshot answers SseType sse-ebs)');
   if (config.tls) console.log('  TLS: self-signed certificate (HTTP/2 and HTTP/1.1); clients must trust it or skip verification');
   console.log(`  admin: ${server.url}/__admin/health`);
 
