@@ -101,12 +101,11 @@ describe('blockport upload against npm run emulator', () => {
   });
 
   const env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
-  const admin = (patch: Record<string, unknown>) => fetch(`${emu.url}/__admin/config`, { method: 'POST', body: JSON.stringify(patch) });
   /** boto3 reads every listed block of a snapshot: {state, volumeSize, blocks: {index: base64 sha256}}. */
-  const botoRead = async (snap: string) => {
+  const botoRead = async (snap: string, url = emu.url) => {
     const script = join(dir, 'read.py');
     await writeFile(script, BOTO_READER);
-    const py = spawnSync('python3', [script, emu.url, snap], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const py = spawnSync('python3', [script, url, snap], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     expect(py.stderr).toBe('');
     return JSON.parse(py.stdout) as { state: string; volumeSize: number; blocks: Record<string, string> };
   };
@@ -148,13 +147,13 @@ describe('blockport upload against npm run emulator', () => {
     expect(expected.digests.filter((d, i) => (back.blocks[i] ?? zeroDigest) !== d).length).toBe(0);
   });
 
-  it('--zero-blocks skip against encryption by default: every block is written, and stderr says why', async () => {
+  it('--zero-blocks skip against `npm run emulator -- --encryption-by-default`: every block is written, and stderr says why', async () => {
     const image = join(dir, 'sse.img');
     await writeImageFile(image, [['random', 4], ['zero', 6], ['random', 2]], 777);
     const expected = await blockDigestsOfFile(image);
-    expect((await admin({ encryptionByDefault: true })).ok).toBe(true);
+    const sse = await spawnEmulator(['--completion-delay-ms', '200', '--encryption-by-default']);
     try {
-      const res = await runCli([image, '--endpoint', emu.url, '--zero-blocks', 'skip', '--json', '--no-progress'], env);
+      const res = await runCli([image, '--endpoint', sse.url, '--zero-blocks', 'skip', '--json', '--no-progress'], env);
       expect(res.code).toBe(0);
       const said = ownLines(res.stderr);
       expect(said).toHaveLength(1);
@@ -164,11 +163,11 @@ describe('blockport upload against npm run emulator', () => {
       expect(expected.zero.some((z) => z)).toBe(true);
       expect(report).toMatchObject({ State: 'completed', ChangedBlocksCount: all, BlocksSkipped: 0 });
       expect(report.ZeroBlocksNote).toMatch(/encrypts this snapshot/);
-      const back = await botoRead(report.SnapshotId as string);
+      const back = await botoRead(report.SnapshotId as string, sse.url);
       expect(Object.keys(back.blocks).map(Number)).toEqual([...Array(all).keys()]);
       expect(expected.digests.filter((d, i) => back.blocks[i] !== d).length).toBe(0);
     } finally {
-      await admin({ encryptionByDefault: false });
+      expect(await sse.stop()).toBe(0);
     }
   });
 
