@@ -60,6 +60,7 @@ test('every block is written by default; the keyboard ticks "Skip empty blocks";
   await page.goto('/#/connection');
   await page.getByLabel(/Emulate an account with EBS encryption by default/).check();
   await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByTestId('mode')).toHaveText(/In-browser emulator \(encryption by default\)/);
   await page.goto('/#/upload');
   await page.getByRole('button', { name: 'Upload another image' }).click();
   await pickFile(page, image.path);

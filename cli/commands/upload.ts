@@ -35,7 +35,7 @@ Options:
   --zero-blocks M       empty blocks: write (default; the snapshot reads back identical on any volume, encrypted
                         or not) or skip (less to send; safe only if no volume made from the snapshot is ever
                         encrypted). An encrypted snapshot (--encrypted, or the account's encryption by default)
-                        writes them whatever is chosen, and says so.
+                        writes them whatever is chosen, and says so. A resumed upload keeps its first choice.
   --encrypted           encrypted snapshot
   --kms-key-arn ARN     KMS key for --encrypted
   --parent SNAPSHOT_ID  new version over a completed parent snapshot: only blocks that differ from it are sent
