@@ -17,7 +17,7 @@ test('a dropped file is planned like a picked one, and the form is usable from t
   await expect(page.getByTestId('picked-name')).toHaveText('dropped.img');
   await expect(page.getByTestId('plan-format')).toHaveText('raw');
   await expect(page.getByTestId('plan-virtual-size')).toContainText('3,145,728 bytes');
-  await expect(page.getByTestId('plan-blocks')).toContainText('6 of 6 blocks');
+  await expect(page.getByTestId('plan-blocks')).toContainText('all 6 blocks');
   await expect(page.getByText('The browser gives no lasting access to this file')).toBeVisible();
 
   // Every option is reachable by its label and by Tab, in reading order.

@@ -12,6 +12,8 @@ export interface RuntimeConfig {
   maxPendingSnapshots: number;
   /** Enforce the service quotas per second (StartSnapshot 10, List 50, Put 1000 per snapshot, …). */
   enforceQuotas: boolean;
+  /** The account's EBS encryption by default: StartSnapshot without Encrypted still makes an encrypted snapshot. */
+  encryptionByDefault: boolean;
   /** Added before every EBS/EC2 request is answered. */
   latencyMs: number;
   /** Share of EBS requests answered 500 InternalServerException. */
@@ -78,6 +80,7 @@ export function defaultConfig(): ServerConfig {
     readAfterCompleteLagMs: 0,
     maxPendingSnapshots: 100,
     enforceQuotas: false,
+    encryptionByDefault: false,
     latencyMs: 0,
     errorRate: 0,
     throttleRate: 0,
@@ -93,9 +96,9 @@ export function defaultConfig(): ServerConfig {
 
 const RATE_KEYS = ['errorRate', 'throttleRate', 'dropRate'] as const;
 /** Settings the EBS model itself holds. */
-export const MODEL_KEYS = ['completionDelayMs', 'putAfterStartLagMs', 'readAfterCompleteLagMs', 'maxPendingSnapshots', 'enforceQuotas'] as const;
+export const MODEL_KEYS = ['completionDelayMs', 'putAfterStartLagMs', 'readAfterCompleteLagMs', 'maxPendingSnapshots', 'enforceQuotas', 'encryptionByDefault'] as const;
 const COUNT_KEYS = ['completionDelayMs', 'putAfterStartLagMs', 'readAfterCompleteLagMs', 'maxPendingSnapshots', 'latencyMs', 'putRateLimit', 'credentialTtlSeconds'] as const;
-const RUNTIME_KEYS: readonly string[] = [...RATE_KEYS, ...COUNT_KEYS, 'enforceQuotas', 'cors', 'corsOrigins', 'accessKeyId', 'secretAccessKey'];
+const RUNTIME_KEYS: readonly string[] = [...RATE_KEYS, ...COUNT_KEYS, 'enforceQuotas', 'encryptionByDefault', 'cors', 'corsOrigins', 'accessKeyId', 'secretAccessKey'];
 
 /** Checks a partial runtime config (from JSON); returns the problems, empty when valid. */
 export function validateRuntimePatch(patch: Record<string, unknown>): string[] {
@@ -116,7 +119,7 @@ export function validateRuntimePatch(patch: Record<string, unknown>): string[] {
       problems.push(`${k} must be a number ≥ 0`);
     }
     if (k === 'credentialTtlSeconds' && typeof v === 'number' && v < 1) problems.push('credentialTtlSeconds must be ≥ 1');
-    if ((k === 'cors' || k === 'enforceQuotas') && typeof v !== 'boolean') problems.push(`${k} must be true or false`);
+    if ((k === 'cors' || k === 'enforceQuotas' || k === 'encryptionByDefault') && typeof v !== 'boolean') problems.push(`${k} must be true or false`);
     if (k === 'corsOrigins' && !(Array.isArray(v) && v.every((o) => typeof o === 'string'))) problems.push('corsOrigins must be a list of origins');
     if ((k === 'accessKeyId' || k === 'secretAccessKey') && !(typeof v === 'string' && v.length > 0)) problems.push(`${k} must be a non-empty string`);
   }
@@ -126,8 +129,9 @@ export function validateRuntimePatch(patch: Record<string, unknown>): string[] {
 /** The runtime part of a config, for display. */
 export function runtimeView(c: ServerConfig): RuntimeConfig {
   const { completionDelayMs, putAfterStartLagMs, readAfterCompleteLagMs, maxPendingSnapshots, enforceQuotas, latencyMs, errorRate, throttleRate, dropRate, putRateLimit } = c;
-  const { cors, corsOrigins, credentialTtlSeconds, accessKeyId, secretAccessKey } = c;
+  const { cors, corsOrigins, credentialTtlSeconds, accessKeyId, secretAccessKey, encryptionByDefault } = c;
   return {
+    encryptionByDefault,
     completionDelayMs,
     putAfterStartLagMs,
     readAfterCompleteLagMs,

@@ -30,13 +30,16 @@ describe('command-line flags', () => {
       '--cors', 'off', '--cors-origins', 'http://a, http://b', '--identity-pool', 'pool', '--credential-ttl', '900', '--tls',
       '--access-key-id', 'AK', '--secret-access-key', 'SK', '--admin-remote', '--body-timeout-ms', '100',
       '--admin-token', 'a-token-of-20-chars!', '--max-connections', '64',
+      '--encryption-by-default',
     ]);
     expect(config).toMatchObject({
       host: '0.0.0.0', port: 0, dataDir: '/tmp/x', completionDelayMs: 5, latencyMs: 7, errorRate: 0.1, throttleRate: 0.2,
       dropRate: 0.05, putRateLimit: 1000, cors: false, corsOrigins: ['http://a', 'http://b'], identityPool: 'pool',
       credentialTtlSeconds: 900, tls: true, accessKeyId: 'AK', secretAccessKey: 'SK', adminRemote: true, bodyTimeoutMs: 100,
       adminToken: 'a-token-of-20-chars!', maxConnections: 64,
+      encryptionByDefault: true,
     });
+    expect(parseFlags([]).config.encryptionByDefault).toBe(false);
   });
 
   it('refuses bad values and unknown flags with a sentence', () => {
@@ -67,5 +70,7 @@ describe('runtime config patches', () => {
     expect(validateRuntimePatch({ errorRate: 0.5, cors: false, corsOrigins: ['*'], identityPool: 'p2', maxPendingSnapshots: 3 })).toEqual([]);
     expect(validateRuntimePatch({ port: 1 })).toEqual(['port cannot be changed at runtime (restart with the flag)']);
     expect(validateRuntimePatch({ dropRate: -1, cors: 'yes', latencyMs: 'x' })).toHaveLength(3);
+    expect(validateRuntimePatch({ encryptionByDefault: true })).toEqual([]);
+    expect(validateRuntimePatch({ encryptionByDefault: 'yes' })).toEqual(['encryptionByDefault must be true or false']);
   });
 });

@@ -15,6 +15,7 @@ Usage: npm run emulator -- [flags]
   --read-after-complete-lag-ms N  reads answer 404 this long after completion (observed AWS lag; default 0)
   --max-pending-snapshots N pending snapshots allowed at once (default 100)
   --enforce-quotas          enforce the service quotas per second (StartSnapshot 10, List 50, Put 1000/snapshot, …)
+  --encryption-by-default   the account encrypts every new snapshot (StartSnapshot answers SseType sse-ebs)
   --account KEY:SECRET:ID   accept another key pair, standing for account ID (12 digits); repeatable
   --latency-ms N            latency added to every EBS/EC2 request (default 0)
   --error-rate P            share of EBS requests answered 500 InternalServerException (0..1)
@@ -100,6 +101,9 @@ export function parseFlags(argv: string[]): { config: ServerConfig; help: boolea
         break;
       case '--enforce-quotas':
         c.enforceQuotas = true;
+        break;
+      case '--encryption-by-default':
+        c.encryptionByDefault = true;
         break;
       case '--account': {
         const v = value();

@@ -40,6 +40,7 @@ async function main(): Promise<void> {
       readAfterCompleteLagMs: config.readAfterCompleteLagMs,
       maxPendingSnapshots: config.maxPendingSnapshots,
       enforceQuotas: config.enforceQuotas,
+      encryptionByDefault: config.encryptionByDefault,
     });
   } catch (err) {
     if (err instanceof DirLockedError) {
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
     `Blockport EBS emulator listening on ${server.url}`,
     `  store: ${backend.storeKind}${config.dataDir ? ` (${config.dataDir})` : ''}; CORS ${config.cors ? 'on' : 'off'}; keys ${config.accessKeyId}/${config.secretAccessKey}`,
     ...(poolId ? [`  identity pool ${config.identityPool}: ${poolId}`] : []),
+    ...(config.encryptionByDefault ? ['  encryption by default: every new snapshot is encrypted (StartSnapshot answers SseType sse-ebs)'] : []),
     ...(config.tls ? ['  TLS: self-signed certificate (HTTP/2 and HTTP/1.1); clients must trust it or skip verification'] : []),
     `  admin token: ${app.config.adminToken} (send it as "Authorization: Bearer <token>" or "X-Blockport-Admin-Token: <token>")`,
     `  admin: curl -H 'Authorization: Bearer ${app.config.adminToken}' ${server.url}/__admin/health`,

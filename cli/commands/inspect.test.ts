@@ -46,6 +46,7 @@ describe('blockport inspect', () => {
     expect(r.out).toMatch(/volume size:\s+1 GiB/);
     expect(r.out).toMatch(/blocks:\s+32 of 512 KiB/);
     expect(r.out).toMatch(new RegExp(`non-zero:\\s+${want.changedBlocksCount} blocks`));
+    expect(r.out).toMatch(/to send:\s+32 blocks \(16 MiB \(16777216 bytes\)\), zero blocks included/);
     const allocated = Number(/allocated:\s+(\d+) blocks/.exec(r.out)![1]);
     expect(allocated).toBeGreaterThanOrEqual(want.changedBlocksCount);
     expect(allocated).toBeLessThan(32);

@@ -8,16 +8,17 @@ import { ImageFormatError } from '../../src/images/types.ts';
 export const usage = `Usage: blockport inspect <image> [--json]
 
 Detects the image's format from its content and shows the format, virtual size,
-EBS volume size, and how many 512 KiB blocks are allocated and non-zero
-(the blocks an upload sends).
+EBS volume size, and how many 512 KiB blocks are allocated and non-zero.
+An upload writes every block by default; with --zero-blocks skip, only the non-zero ones.
 
 Formats: raw, qcow2 (v2/v3, deflate/zstd, extended L2), VMDK (monolithicSparse,
 streamOptimized), VHD (fixed, dynamic), VHDX (fixed, dynamic), VDI (dynamic,
 static), OVA (the first disk inside).
 
   --json   Print the upload manifest instead: {"format", "virtualSize", "blockSize",
-           "volumeSizeGiB", "changedBlocksCount", "aggregateChecksum", "blocks"},
-           every non-zero block's base64 SHA-256, as a new snapshot would receive.`;
+           "volumeSizeGiB", "allBlocksCount", "changedBlocksCount", "aggregateChecksum", "blocks"}:
+           allBlocksCount is what an upload writes by default (every block, zero blocks included);
+           the rest describes an upload with --zero-blocks skip (every non-zero block's base64 SHA-256).`;
 
 function size(bytes: number): string {
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -67,7 +68,8 @@ export async function run(args: string[]): Promise<number> {
       `volume size:   ${s.volumeSizeGiB} GiB`,
       `blocks:        ${s.blockCount} of 512 KiB`,
       `allocated:     ${s.allocatedBlocks} blocks`,
-      `non-zero:      ${m.changedBlocksCount} blocks (${size(m.changedBlocksCount * 524288)} to send)`,
+      `non-zero:      ${m.changedBlocksCount} blocks (${size(m.changedBlocksCount * 524288)} to send with --zero-blocks skip)`,
+      `to send:       ${m.allBlocksCount} blocks (${size(m.allBlocksCount * 524288)}), zero blocks included (the default)`,
     ];
     console.log(lines.join('\n'));
     return 0;

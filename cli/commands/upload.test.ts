@@ -32,6 +32,11 @@ while True:
 print(json.dumps({'state': state, 'volumeSize': page['VolumeSize'], 'blocks': out}))
 `;
 
+/** What the CLI itself said on stderr (Node's own warnings left out). */
+function ownLines(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l.startsWith('blockport upload:'));
+}
+
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'upload', ...args], { cwd: root, env: { ...process.env, ...env } });
@@ -47,6 +52,10 @@ describe('blockport upload (arguments)', () => {
   it('parses flags, repeated tags and the image', () => {
     const p = parseUploadArgs(['disk.img', '--endpoint', 'http://127.0.0.1:1', '--tag', 'a=1', '--tag=b=x=y', '--volume-size', '8', '--concurrency=4', '--json', '--no-progress']);
     expect(p).toMatchObject({ image: 'disk.img', endpoint: 'http://127.0.0.1:1', json: true, progress: false, options: { tags: { a: '1', b: 'x=y' }, volumeSizeGiB: 8, concurrency: 4 } });
+    expect(p.options.zeroBlocks).toBeUndefined();
+    expect(parseUploadArgs(['d.img', '--zero-blocks', 'skip']).options.zeroBlocks).toBe('skip');
+    expect(parseUploadArgs(['d.img', '--zero-blocks=write']).options.zeroBlocks).toBe('write');
+    expect(() => parseUploadArgs(['d.img', '--zero-blocks', 'maybe'])).toThrow(/--zero-blocks takes write or skip, got maybe/);
   });
 
   it('names the snapshot options a resume cannot apply (only those given and different)', () => {
@@ -58,6 +67,8 @@ describe('blockport upload (arguments)', () => {
       '--tag',
       '--volume-size',
     ]);
+    expect(ignoredOnResume(parseUploadArgs(['disk.img', '--zero-blocks', 'skip']).options, started, 'skip')).toEqual([]);
+    expect(ignoredOnResume(parseUploadArgs(['disk.img', '--zero-blocks', 'write']).options, started, 'skip')).toEqual(['--zero-blocks']);
   });
 
   it('refuses a bad command line with exit 2 and a sentence', async () => {
@@ -89,33 +100,75 @@ describe('blockport upload against npm run emulator', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('uploads an image that boto3 reads back byte-identical, with a JSON report on stdout', async () => {
+  const env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+  /** boto3 reads every listed block of a snapshot: {state, volumeSize, blocks: {index: base64 sha256}}. */
+  const botoRead = async (snap: string, url = emu.url) => {
+    const script = join(dir, 'read.py');
+    await writeFile(script, BOTO_READER);
+    const py = spawnSync('python3', [script, url, snap], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    expect(py.stderr).toBe('');
+    return JSON.parse(py.stdout) as { state: string; volumeSize: number; blocks: Record<string, string> };
+  };
+
+  it('writes every block by default, zero blocks included: boto3 lists them all and reads back byte-identical', async () => {
     const image = join(dir, 'disk.img');
     await writeImageFile(image, [['random', 10], ['zero', 12], ['text', 8], ['zero', 3], ['random', 5]], 54321);
     const expected = await blockDigestsOfFile(image);
-    const res = await runCli([image, '--endpoint', emu.url, '--description', 'cli test', '--tag', 'team=blockport', '--json'], {
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_REGION: 'us-east-1',
-    });
+    const res = await runCli([image, '--endpoint', emu.url, '--description', 'cli test', '--tag', 'team=blockport', '--json'], env);
     expect(res.stderr).toMatch(/uploading \d+%/);
+    expect(res.stderr).not.toMatch(/empty blocks are written/);
     expect(res.code).toBe(0);
     const report = JSON.parse(res.stdout) as Record<string, unknown>;
-    const dataBlocks = expected.zero.filter((z) => !z).length;
-    expect(report).toMatchObject({ State: 'completed', ChangedBlocksCount: dataBlocks, BlocksSkipped: expected.zero.length - dataBlocks, VolumeSize: 1 });
+    const all = expected.zero.length;
+    expect(expected.zero.filter((z) => z).length).toBeGreaterThan(10);
+    expect(report).toMatchObject({ State: 'completed', ChangedBlocksCount: all, BlocksWritten: all, BlocksSkipped: 0, VolumeSize: 1 });
     expect(report.SnapshotId).toMatch(/^snap-/);
-
-    const script = join(dir, 'read.py');
-    await writeFile(script, BOTO_READER);
-    const py = spawnSync('python3', [script, emu.url, report.SnapshotId as string], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    expect(py.stderr).toBe('');
-    const back = JSON.parse(py.stdout) as { state: string; volumeSize: number; blocks: Record<string, string> };
+    const back = await botoRead(report.SnapshotId as string);
     expect(back.state).toBe('completed');
     expect(back.volumeSize).toBe(1);
+    // Every block is listed, the zero ones too, each with the image's own content.
+    expect(Object.keys(back.blocks).map(Number)).toEqual([...Array(all).keys()]);
+    expect(expected.digests.filter((d, i) => back.blocks[i] !== d).length).toBe(0);
+  });
+
+  it('--zero-blocks skip: only non-zero blocks are listed, and the holes read back as the zeros they were', async () => {
+    const image = join(dir, 'skip.img');
+    await writeImageFile(image, [['random', 10], ['zero', 12], ['text', 8], ['zero', 3], ['random', 5]], 54321);
+    const expected = await blockDigestsOfFile(image);
+    const res = await runCli([image, '--endpoint', emu.url, '--zero-blocks', 'skip', '--json', '--no-progress'], env);
+    expect(res.code).toBe(0);
+    expect(ownLines(res.stderr)).toEqual([]);
+    const report = JSON.parse(res.stdout) as Record<string, unknown>;
+    const data = expected.zero.flatMap((z, i) => (z ? [] : [i]));
+    expect(report).toMatchObject({ State: 'completed', ChangedBlocksCount: data.length, BlocksSkipped: expected.zero.length - data.length });
+    const back = await botoRead(report.SnapshotId as string);
+    expect(Object.keys(back.blocks).map(Number)).toEqual(data);
     const zeroDigest = expected.digests[expected.zero.indexOf(true)];
-    const mismatches = expected.digests.filter((d, i) => (back.blocks[i] ?? zeroDigest) !== d).length;
-    expect(mismatches).toBe(0);
-    expect(Object.keys(back.blocks).length).toBe(dataBlocks);
+    expect(expected.digests.filter((d, i) => (back.blocks[i] ?? zeroDigest) !== d).length).toBe(0);
+  });
+
+  it('--zero-blocks skip against `npm run emulator -- --encryption-by-default`: every block is written, and stderr says why', async () => {
+    const image = join(dir, 'sse.img');
+    await writeImageFile(image, [['random', 4], ['zero', 6], ['random', 2]], 777);
+    const expected = await blockDigestsOfFile(image);
+    const sse = await spawnEmulator(['--completion-delay-ms', '200', '--encryption-by-default']);
+    try {
+      const res = await runCli([image, '--endpoint', sse.url, '--zero-blocks', 'skip', '--json', '--no-progress'], env);
+      expect(res.code).toBe(0);
+      const said = ownLines(res.stderr);
+      expect(said).toHaveLength(1);
+      expect(said[0]).toMatch(/^blockport upload: The service encrypts this snapshot \(sse-ebs.*so empty blocks are written as well: .*\.$/);
+      const report = JSON.parse(res.stdout) as Record<string, unknown>;
+      const all = expected.zero.length;
+      expect(expected.zero.some((z) => z)).toBe(true);
+      expect(report).toMatchObject({ State: 'completed', ChangedBlocksCount: all, BlocksSkipped: 0 });
+      expect(report.ZeroBlocksNote).toMatch(/encrypts this snapshot/);
+      const back = await botoRead(report.SnapshotId as string, sse.url);
+      expect(Object.keys(back.blocks).map(Number)).toEqual([...Array(all).keys()]);
+      expect(expected.digests.filter((d, i) => back.blocks[i] !== d).length).toBe(0);
+    } finally {
+      expect(await sse.stop()).toBe(0);
+    }
   });
 
   it('says why when the credentials are refused, exit 1', async () => {
@@ -127,8 +180,7 @@ describe('blockport upload against npm run emulator', () => {
     expect(res.stdout).toBe('');
   });
 
-  it('resumes after SIGINT: the re-run sends only blocks not recorded, a changed image is refused, boto3 reads back byte-identical', { timeout: 300_000 }, async () => {
-    const env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+  it('resumes after SIGINT: the re-run sends only blocks not recorded and keeps --zero-blocks skip, a changed image is refused, boto3 reads back byte-identical', { timeout: 300_000 }, async () => {
     const image = join(dir, 'resume.img');
     await writeImageFile(image, [['random', 40], ['zero', 6], ['random', 18]], 4321);
     const expected = await blockDigestsOfFile(image);
@@ -143,7 +195,7 @@ describe('blockport upload against npm run emulator', () => {
 
     // Slow every request so the interrupt lands mid-upload whatever the machine's speed.
     expect((await setLatency(250)).ok).toBe(true);
-    const child = spawn(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'upload', image, '--endpoint', emu.url, '--concurrency', String(window), '--no-progress'], {
+    const child = spawn(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'upload', image, '--endpoint', emu.url, '--zero-blocks', 'skip', '--concurrency', String(window), '--no-progress'], {
       cwd: root,
       env: { ...process.env, ...env },
     });
@@ -176,11 +228,12 @@ describe('blockport upload against npm run emulator', () => {
     expect(recorded(await readState())).toBe(kept);
     await utimes(image, atime, mtime);
 
+    // The re-run names no --zero-blocks: the choice recorded with the job (skip) holds.
     const again = await runCli([image, '--endpoint', emu.url, '--json', '--no-progress'], env);
     expect(again.stderr).not.toMatch(/blockport upload: (?!resuming)/);
     expect(again.code).toBe(0);
     const report = JSON.parse(again.stdout) as Record<string, unknown>;
-    expect(report).toMatchObject({ SnapshotId: snap, State: 'completed', ChangedBlocksCount: dataBlocks, BlocksResumed: kept });
+    expect(report).toMatchObject({ SnapshotId: snap, State: 'completed', ChangedBlocksCount: dataBlocks, BlocksSkipped: expected.zero.length - dataBlocks, BlocksResumed: kept });
     expect(existsSync(state)).toBe(false);
     // The re-run sent exactly what the ledger lacked; what was sent twice is at most the blocks that were in flight.
     expect(putsFor(snap) - putsFirstRun).toBe(dataBlocks - kept);

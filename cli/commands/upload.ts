@@ -6,6 +6,7 @@ import { publicConnection, type Connection } from '../../src/aws/clients.ts';
 import { openImage } from '../../src/images/open-image.ts';
 import { BlockState, ImageFormatError, type ByteSource } from '../../src/images/types.ts';
 import { ResumeError, UploadError, type Fingerprint, type JobRecord, type SnapshotParams, type UploadOptions, type UploadProgress, type UploadReport } from '../../src/engine/upload-types.ts';
+import { zeroBlocksChoice, type ZeroBlocks } from '../../src/engine/zero-blocks.ts';
 import { startJobSession } from '../../src/engine/upload/upload-image.ts';
 import { bestSha256 } from '../../src/engine/block-digest.ts';
 import { fingerprintOf } from '../../src/engine/fingerprint.ts';
@@ -28,7 +29,11 @@ Options:
   --tag k=v             a tag; repeat for more (≤ 50)
   --volume-size N       volume size in GiB (default: image size rounded up to whole GiB)
   --timeout MINUTES     StartSnapshot timeout, 10–4320 (default 1440)
-  --encrypted           encrypted snapshot (zero blocks are then written, not skipped)
+  --zero-blocks M       empty blocks: write (default; the snapshot reads back identical on any volume, encrypted
+                        or not) or skip (less to send; safe only if no volume made from the snapshot is ever
+                        encrypted). An encrypted snapshot (--encrypted, or the account's encryption by default)
+                        writes them whatever is chosen, and says so. A resumed upload keeps its first choice.
+  --encrypted           encrypted snapshot
   --kms-key-arn ARN     KMS key for --encrypted
   --parent SNAPSHOT_ID  new version over a completed parent snapshot: only blocks that differ from it are sent
   --parent-compare M    how differences are found: read (the parent's blocks, default) or all (send every block)
@@ -117,6 +122,12 @@ export function parseUploadArgs(args: string[]): Parsed {
         out.options.parentCompare = m;
         break;
       }
+      case '--zero-blocks': {
+        const m = value();
+        if (m !== 'write' && m !== 'skip') throw new UsageError(`--zero-blocks takes write or skip, got ${m}.`);
+        out.options.zeroBlocks = m;
+        break;
+      }
       case '--concurrency':
         out.options.concurrency = intFlag(flag, value(), 1, 1024);
         break;
@@ -172,6 +183,7 @@ export function reportJson(r: UploadReport): Record<string, unknown> {
     BytesWritten: r.bytesWritten,
     DurationMs: r.durationMs,
     AverageMiBps: Number(r.avgMiBps.toFixed(2)),
+    ...(r.zeroBlocksNote ? { ZeroBlocksNote: r.zeroBlocksNote } : {}),
   };
 }
 
@@ -191,7 +203,7 @@ function sameConnection(a: Connection, b: Connection): boolean {
 }
 
 /** The snapshot options given now that differ from those the resumed snapshot was started with (as flag names). */
-export function ignoredOnResume(given: UploadOptions, started: SnapshotParams): string[] {
+export function ignoredOnResume(given: UploadOptions, started: SnapshotParams, startedZeroBlocks?: ZeroBlocks): string[] {
   const out: string[] = [];
   const differs = <T>(flag: string, now: T | undefined, then: T | undefined) => {
     if (now !== undefined && JSON.stringify(now) !== JSON.stringify(then)) out.push(flag);
@@ -203,6 +215,7 @@ export function ignoredOnResume(given: UploadOptions, started: SnapshotParams): 
   differs('--encrypted', given.encrypted || undefined, started.encrypted || undefined);
   differs('--kms-key-arn', given.kmsKeyArn, started.kmsKeyArn);
   differs('--parent', given.parentSnapshotId, started.parentSnapshotId);
+  differs('--zero-blocks', given.zeroBlocks, startedZeroBlocks);
   return out;
 }
 
@@ -295,7 +308,7 @@ export async function run(args: string[]): Promise<number> {
         throw new ResumeError(`${err.message.replace(/ Start the upload again[^.]*\./, '')} Pass --restart to upload the image as a new snapshot.`, err.action, err.code);
       }
       resumedBlocks = store.writtenBlocks();
-      const ignored = ignoredOnResume(p.options, job.params);
+      const ignored = ignoredOnResume(p.options, job.params, zeroBlocksChoice(job));
       if (ignored.length)
         console.error(`blockport upload: ${ignored.join(', ')} differ${ignored.length === 1 ? 's' : ''} from the upload being resumed, which keeps what it was started with; pass --restart to upload with the new value${ignored.length === 1 ? '' : 's'}.`);
       if (p.progress)
@@ -315,11 +328,19 @@ export async function run(args: string[]): Promise<number> {
         blockCount: image.blockCount,
         blocksToSend,
         ...(p.options.parentCompare ? { parentCompare: p.options.parentCompare } : {}),
+        ...(p.options.zeroBlocks ? { zeroBlocks: p.options.zeroBlocks } : {}),
       });
       // The ClientToken is on disk before StartSnapshot is sent: a re-run after a lost answer finds the same snapshot.
       await store.putJob(job);
     }
     const session = await sessionFor(job, source, store, clients, p.options);
+    // Why empty blocks are written although skipping was chosen: said once, with or without progress lines.
+    let noted = false;
+    session.onProgress((pr) => {
+      if (noted || !pr.zeroBlocksNote) return;
+      noted = true;
+      process.stderr.write(`${p.progress && tty ? '\r\x1b[K' : ''}blockport upload: ${pr.zeroBlocksNote}\n`);
+    });
     if (p.progress) {
       let lastPhase = '';
       session.onProgress((pr) => {

@@ -11,8 +11,9 @@ export async function pickFile(page: Page, path: string, scope: Page | Locator =
 }
 
 /** Fills the options that differ from the defaults and starts the upload. */
-export async function startUpload(page: Page, opts: { description?: string; tags?: string; concurrency?: number } = {}): Promise<void> {
+export async function startUpload(page: Page, opts: { description?: string; tags?: string; concurrency?: number; skipEmptyBlocks?: boolean } = {}): Promise<void> {
   await expect(page.getByTestId('plan')).toBeVisible({ timeout: 60_000 });
+  if (opts.skipEmptyBlocks) await page.getByRole('checkbox', { name: /^Skip empty blocks/ }).check();
   if (opts.description !== undefined) await page.getByLabel('Description').fill(opts.description);
   if (opts.tags !== undefined) await page.getByLabel('Tags').fill(opts.tags);
   if (opts.concurrency !== undefined) await page.getByLabel('Blocks in flight').fill(String(opts.concurrency));

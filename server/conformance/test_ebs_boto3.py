@@ -465,6 +465,21 @@ def admin(path, body=None):
         return json.loads(r.read())
 
 
+@check('Encryption by default: StartSnapshot without Encrypted answers sse-ebs and the default key; EC2 shows Encrypted')
+def _():
+    assert ebs.start_snapshot(VolumeSize=1)['SseType'] == 'none'
+    admin('config', {'encryptionByDefault': True})
+    try:
+        r = ebs.start_snapshot(VolumeSize=1)
+        assert r['SseType'] == 'sse-ebs', r
+        assert r['KmsKeyArn'].startswith('arn:aws:kms:') and ':key/' in r['KmsKeyArn'], r
+        s = state_of(r['SnapshotId'])
+        assert s['Encrypted'] is True and s['KmsKeyId'] == r['KmsKeyArn'], s
+    finally:
+        admin('config', {'encryptionByDefault': False})
+    assert ebs.start_snapshot(VolumeSize=1)['SseType'] == 'none'
+
+
 @check('Cognito: pools managed with a signature; GetId/GetCredentialsForIdentity unsigned; issued keys pass SigV4 on EBS and EC2')
 def _():
     cog = client('cognito-identity')

@@ -10,7 +10,13 @@ export type Credentials = AwsCredentialIdentity | AwsCredentialIdentityProvider;
 
 /** Where EBS calls go. Stored in the ledger without `credentials`. */
 export type Connection =
-  | { kind: 'emulator'; /** IndexedDB database of the in-browser emulator. */ dbName?: string }
+  | {
+      kind: 'emulator';
+      /** IndexedDB database of the in-browser emulator. */
+      dbName?: string;
+      /** The emulated account encrypts every new snapshot (EBS encryption by default). */
+      encryptionByDefault?: boolean;
+    }
   | {
       kind: 'endpoint';
       /** e.g. https://127.0.0.1:4566; absent = the AWS endpoint of `region`. */
@@ -45,7 +51,7 @@ export interface ClientOptions {
 
 /** The connection without secrets, safe to store. */
 export function publicConnection(c: Connection): Connection {
-  if (c.kind === 'emulator') return { kind: 'emulator', ...(c.dbName ? { dbName: c.dbName } : {}) };
+  if (c.kind === 'emulator') return { kind: 'emulator', ...(c.dbName ? { dbName: c.dbName } : {}), ...(c.encryptionByDefault ? { encryptionByDefault: true } : {}) };
   if (c.kind === 'aws') return publicAwsConnection(c);
   return { kind: 'endpoint', region: c.region, ...(c.endpoint ? { endpoint: c.endpoint } : {}) };
 }
@@ -90,7 +96,7 @@ export function tuneEbsClient(ebs: EBSClient, opts: { blobBodies?: boolean } = {
 export async function createClients(c: Connection, opts: ClientOptions = {}): Promise<Clients> {
   if (c.kind === 'emulator') {
     const { openBrowserEmulator, createEmulatorHandler, handleEbsRequest, handleEc2Request, EMULATOR_CREDENTIALS } = await import('../emulator/index.ts');
-    const { model } = await openBrowserEmulator(c.dbName);
+    const { model } = await openBrowserEmulator(c.dbName, c.encryptionByDefault ? { encryptionByDefault: true } : {});
     const common = { region: 'us-east-1', credentials: EMULATOR_CREDENTIALS, maxAttempts: 1 };
     const ebs = new EBSClient({ ...common, requestHandler: createEmulatorHandler((r) => handleEbsRequest(model, r)) });
     const ec2 = new EC2Client({ ...common, requestHandler: createEmulatorHandler((r) => handleEc2Request(model, r)) });

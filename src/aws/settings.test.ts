@@ -25,6 +25,13 @@ describe('connection settings', () => {
     expect(loadSettings(s, aws)).toEqual({ ...aws, endpoint: { mode: 'custom', url: 'http://127.0.0.1:4566' } });
   });
 
+  it('keeps the in-browser emulator\'s encryption-by-default setting, and nothing else it does not know', () => {
+    const s = memoryStorage();
+    saveSettings(s, { kind: 'emulator', encryptionByDefault: true });
+    expect(loadSettings(s)).toEqual({ kind: 'emulator', encryptionByDefault: true });
+    expect(parseSettings(JSON.stringify({ kind: 'emulator', encryptionByDefault: 'yes', extra: 1 }))).toEqual({ kind: 'emulator' });
+  });
+
   it('stores no secret even when the value carries one', () => {
     const s = memoryStorage();
     const leaky = {

@@ -17,7 +17,7 @@ export interface AwsSettings {
 }
 
 /** What the app connects to. */
-export type ConnectionSettings = { kind: 'emulator' } | AwsSettings;
+export type ConnectionSettings = { kind: 'emulator'; /** The emulated account encrypts every new snapshot. */ encryptionByDefault?: boolean } | AwsSettings;
 
 /** The key under which settings are stored in localStorage. */
 export const SETTINGS_KEY = 'blockport.connection';
@@ -58,7 +58,7 @@ export function settingsProblems(s: ConnectionSettings): string[] {
 
 /** Keeps only the known, non-secret fields (whatever the input carried). */
 export function publicSettings(s: ConnectionSettings): ConnectionSettings {
-  if (s.kind !== 'aws') return { kind: 'emulator' };
+  if (s.kind !== 'aws') return { kind: 'emulator', ...(s.encryptionByDefault === true ? { encryptionByDefault: true } : {}) };
   const e = s.endpoint;
   const endpoint: EndpointMode =
     e.mode === 'relay' ? { mode: 'relay', basePath: e.basePath ?? '' } : e.mode === 'custom' ? { mode: 'custom', url: e.url } : { mode: 'direct' };
@@ -76,7 +76,7 @@ export function parseSettings(text: string | null | undefined): ConnectionSettin
   if (!text) return undefined;
   try {
     const v = JSON.parse(text) as ConnectionSettings;
-    if (v?.kind === 'emulator') return { kind: 'emulator' };
+    if (v?.kind === 'emulator') return publicSettings(v);
     if (v?.kind !== 'aws' || typeof v.region !== 'string' || typeof v.identityPoolId !== 'string') return undefined;
     if (!v.endpoint || !['relay', 'direct', 'custom'].includes(v.endpoint.mode)) return undefined;
     const s = publicSettings(v);

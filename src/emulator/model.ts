@@ -28,6 +28,8 @@ export interface EbsModelConfig {
   region: string;
   /** Enforce the per-second request quotas of the reference (per model instance; off by default). */
   enforceQuotas: boolean;
+  /** The account's EBS encryption by default: every new snapshot is encrypted whatever `Encrypted` says. */
+  encryptionByDefault: boolean;
 }
 
 /** EBS direct API operation names. */
@@ -175,6 +177,7 @@ const DEFAULT_CONFIG: EbsModelConfig = {
   accountId: '111122223333',
   region: 'us-east-1',
   enforceQuotas: false,
+  encryptionByDefault: false,
 };
 /** Requests per second per account (and per snapshot for puts), from the reference's Quotas section. */
 const QUOTAS: Record<EbsOperation, number> = {
@@ -335,7 +338,7 @@ export class EbsModel {
           throw new EbsError('ConflictException', 409, 'Current request does not match request stored with this token.');
         }
       }
-      let encrypted = input.encrypted === true;
+      let encrypted = input.encrypted === true || this.config.encryptionByDefault;
       let kmsKeyArn = input.kmsKeyArn ?? null;
       if (parentId) {
         const parent = all.get(parentId);

@@ -26,7 +26,7 @@ export interface PipelineSpec {
   done: Uint8Array;
   /** Image BlockState per block; Unallocated/Zero blocks are skipped unread when skipZeros. */
   blockStates?: Uint8Array;
-  /** Zero blocks may be skipped (new, unencrypted, no parent). */
+  /** Empty blocks are skipped: the person chose so and the service left the snapshot unencrypted (see zero-blocks.ts). */
   skipZeros: boolean;
   /** Versions over a parent (issue 6): present = bit per parent block with content, digests = 32 bytes per index. */
   parent?: { present: Uint8Array; digests: Uint8Array };

@@ -4,6 +4,7 @@ import { publicConnection } from '../aws/clients.ts';
 import type { ImageFormat } from '../images/types.ts';
 import { DEFAULT_TIMEOUT_MINUTES, UploadError, type Fingerprint, type JobRecord, type SnapshotParams } from './upload-types.ts';
 import { defaultVolumeSizeGiB, timeoutProblem, volumeSizeProblem } from './volume.ts';
+import { decideZeroBlocks, type ZeroBlocks } from './zero-blocks.ts';
 
 function randomId(): string {
   return typeof crypto.randomUUID === 'function' ? crypto.randomUUID() : Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
@@ -33,12 +34,18 @@ export function newJobRecord(args: {
   format: ImageFormat;
   virtualSize: number;
   blockCount: number;
+  /** Blocks the image's tables say hold data. */
   blocksToSend: number;
+  /** Empty blocks: written (default) or skipped; kept with the job so a resume does the same. */
+  zeroBlocks?: ZeroBlocks;
   fileHandle?: FileSystemFileHandle;
   /** Saved only for a version over a parent, so a resume compares the same way. */
   parentCompare?: 'read' | 'all';
 }): JobRecord {
   const now = Date.now();
+  const zeroBlocks = args.zeroBlocks ?? 'write';
+  // Until StartSnapshot answers, the plan follows the request: every block unless empty ones may be skipped.
+  const skip = decideZeroBlocks({ choice: zeroBlocks, ...args.params }).skip;
   return {
     id: randomId(),
     created: now,
@@ -48,11 +55,12 @@ export function newJobRecord(args: {
     connection: publicConnection(args.connection),
     params: args.params,
     ...(args.params.parentSnapshotId && args.parentCompare ? { parentCompare: args.parentCompare } : {}),
+    zeroBlocks,
     format: args.format,
     virtualSize: args.virtualSize,
     clientToken: randomId(),
     state: 'new',
-    counters: { totalBlocks: args.blockCount, writtenBlocks: 0, skippedBlocks: 0, bytesWritten: 0, blocksToSend: args.blocksToSend },
+    counters: { totalBlocks: args.blockCount, writtenBlocks: 0, skippedBlocks: 0, bytesWritten: 0, blocksToSend: skip || args.params.parentSnapshotId ? args.blocksToSend : args.blockCount },
   };
 }
 

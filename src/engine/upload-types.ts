@@ -1,8 +1,10 @@
 // Types, constants and error classes of the upload engine (re-exported by api.ts; internal modules import this file).
 import type { Connection } from '../aws/clients.ts';
 import type { ImageFormat } from '../images/types.ts';
+import type { ZeroBlocks } from './zero-blocks.ts';
 
 export type { Connection } from '../aws/clients.ts';
+export type { ZeroBlocks } from './zero-blocks.ts';
 export { BLOCK_SIZE } from '../images/types.ts';
 
 /** What the person chose for the snapshot; everything optional has a sensible default. */
@@ -38,6 +40,11 @@ export interface UploadOptions extends SnapshotParams {
   dryRun?: boolean;
   /** New version without a recorded manifest of the parent: 'read' its blocks to send only differences, or send 'all' (default). */
   parentCompare?: 'read' | 'all';
+  /**
+   * Empty blocks: 'write' (default; the snapshot reads back identical even on an encrypted volume) or 'skip' (less to
+   * send; safe only if no volume made from it is ever encrypted). An encrypted snapshot writes them whatever is chosen.
+   */
+  zeroBlocks?: ZeroBlocks;
 }
 
 /** Default StartSnapshot Timeout: 24 hours, long enough for a night and a morning. */
@@ -62,7 +69,7 @@ export interface JobCounters {
   totalBlocks: number;
   /** Blocks whose PutSnapshotBlock returned 201 and whose ack is committed. */
   writtenBlocks: number;
-  /** Blocks not sent because they are zero/unallocated and skipping is safe. */
+  /** Blocks not sent because they are zero/unallocated and skipping them was chosen (or a parent holds them). */
   skippedBlocks: number;
   bytesWritten: number;
   /** Blocks planned to be sent (after skipping what the image marks empty). */
@@ -82,6 +89,14 @@ export interface JobRecord {
   params: SnapshotParams & { volumeSizeGiB: number; timeoutMinutes: number };
   /** How a version over a parent without a manifest finds unchanged blocks (UploadOptions.parentCompare); absent in older records = 'all'. */
   parentCompare?: 'read' | 'all';
+  /** The person's choice for empty blocks (UploadOptions.zeroBlocks); absent in older records (see zeroBlocksChoice). */
+  zeroBlocks?: ZeroBlocks;
+  /** The StartSnapshot answer's SseType (none | sse-ebs | sse-kms), recorded with the snapshot id. */
+  sseType?: string;
+  /** Whether empty blocks are skipped, decided once StartSnapshot answered and kept for every later session. */
+  skipZeros?: boolean;
+  /** The sentence saying why empty blocks are written although skipping them was chosen. */
+  zeroBlocksNote?: string;
   format: ImageFormat;
   virtualSize: number;
   /** Saved before StartSnapshot is sent, so a retried start returns the same snapshot. */
@@ -136,13 +151,15 @@ export interface UploadProgress {
   /** Current adaptive concurrency (blocks in flight allowed). */
   concurrency: number;
   expiresAt?: number;
+  /** Why empty blocks are written although skipping them was chosen (the service encrypts the snapshot). */
+  zeroBlocksNote?: string;
 }
 
 /** State of one block on the block map. */
 export const BlockMark = {
   /** Not done yet. */
   Pending: 0,
-  /** Empty (zero or unallocated) and skipped safely. */
+  /** Not sent: empty and skipping chosen, or unchanged over a parent. */
   Skipped: 1,
   /** Acknowledged by the service (201) and recorded. */
   Written: 2,
@@ -179,6 +196,8 @@ export interface UploadReport {
   durationMs: number;
   /** Average MiB/s of bytes written in this session. */
   avgMiBps: number;
+  /** Why empty blocks were written although skipping them was chosen. */
+  zeroBlocksNote?: string;
 }
 
 /** A running upload, owned by this tab. */
@@ -213,7 +232,7 @@ export interface UploadPlan {
   /** Default volume size: virtual size rounded up to whole GiB, at least 1. */
   volumeSizeGiB: number;
   blockCount: number;
-  /** Blocks the image says hold data (zero detection may skip more when safe). */
+  /** Blocks the image says hold data (zero detection may find more empty ones while reading). */
   blocksToSend: number;
   /** One image BlockState per block (0 unallocated, 1 zero, 2 data). */
   blockStates: Uint8Array;

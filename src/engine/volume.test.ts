@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canSkipZeros, defaultVolumeSizeGiB, timeoutProblem, volumeSizeProblem } from './volume.ts';
+import { defaultVolumeSizeGiB, timeoutProblem, volumeSizeProblem } from './volume.ts';
 import { resolveParams } from './job-record.ts';
 import { fingerprintMismatch } from './fingerprint.ts';
 
@@ -27,12 +27,6 @@ describe('volume size and parameters', () => {
     expect(resolveParams({}, 3 * GiB)).toMatchObject({ volumeSizeGiB: 3, timeoutMinutes: 1440 });
     expect(() => resolveParams({ encrypted: true, parentSnapshotId: 'snap-1' }, GiB)).toThrow(/inherits the parent’s encryption/);
     expect(() => resolveParams({ description: 'x'.repeat(256) }, GiB)).toThrow(/at most 255/);
-  });
-
-  it('skips zeros only on a new, unencrypted snapshot without a parent', () => {
-    expect(canSkipZeros({})).toBe(true);
-    expect(canSkipZeros({ encrypted: true })).toBe(false);
-    expect(canSkipZeros({ parentSnapshotId: 'snap-1' })).toBe(false);
   });
 });
 

@@ -30,8 +30,3 @@ export function timeoutProblem(minutes: number): string | undefined {
     return `The snapshot timeout ${minutes} minutes is not valid: choose a whole number of minutes between 10 and 4320 (72 hours).`;
   return undefined;
 }
-
-/** Zero blocks may be skipped only on a new, unencrypted snapshot without a parent (holes read as zeros there). */
-export function canSkipZeros(p: { encrypted?: boolean; parentSnapshotId?: string }): boolean {
-  return !p.encrypted && !p.parentSnapshotId;
-}

@@ -2,12 +2,15 @@ import { BLOCK_SIZE, BlockState, type DiskImage, type ImageFormat } from './type
 import { volumeSizeGiB } from './summary.ts';
 import { isAllZero } from './zero-scan.ts';
 
-/** What a new unencrypted snapshot of the image would receive: every non-zero block and its SHA-256. */
+/** What a new unencrypted snapshot of the image would receive with empty blocks skipped: every non-zero block and its SHA-256. */
 export interface UploadManifest {
   format: ImageFormat;
   virtualSize: number;
   blockSize: number;
   volumeSizeGiB: number;
+  /** Blocks an upload writes by default (every block of the image, zero blocks included). */
+  allBlocksCount: number;
+  /** Non-zero blocks: what an upload writes when empty blocks are skipped (the blocks listed here). */
   changedBlocksCount: number;
   /** base64(SHA-256 of the concatenated raw digests of the listed blocks, in index order): EBS's LINEAR aggregate. */
   aggregateChecksum: string;
@@ -55,6 +58,7 @@ export async function buildManifest(image: DiskImage, onProgress?: (done: number
     virtualSize: image.virtualSize,
     blockSize: BLOCK_SIZE,
     volumeSizeGiB: volumeSizeGiB(image.virtualSize),
+    allBlocksCount: image.blockCount,
     changedBlocksCount: digests.length,
     aggregateChecksum: base64(new Uint8Array(await crypto.subtle.digest('SHA-256', all))),
     blocks,

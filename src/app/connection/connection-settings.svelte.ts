@@ -24,6 +24,8 @@ export interface ConnectionForm {
   loginProvider: string;
   /** Memory only: never stored, never logged. */
   loginToken: string;
+  /** In-browser emulator: the emulated account encrypts every new snapshot. */
+  encryptionByDefault: boolean;
 }
 
 function formOf(s: ConnectionSettings): ConnectionForm {
@@ -37,12 +39,13 @@ function formOf(s: ConnectionSettings): ConnectionForm {
     customUrl: aws?.endpoint.mode === 'custom' ? aws.endpoint.url : '',
     loginProvider: aws?.loginProvider ?? '',
     loginToken: '',
+    encryptionByDefault: s.kind === 'emulator' && s.encryptionByDefault === true,
   };
 }
 
 /** The settings a form describes (nothing secret in them). */
 export function settingsOf(f: ConnectionForm): ConnectionSettings {
-  if (f.kind === 'emulator') return { kind: 'emulator' };
+  if (f.kind === 'emulator') return { kind: 'emulator', ...(f.encryptionByDefault ? { encryptionByDefault: true } : {}) };
   const endpoint: AwsSettings['endpoint'] =
     f.mode === 'relay' ? { mode: 'relay', basePath: f.basePath.trim() } : f.mode === 'custom' ? { mode: 'custom', url: f.customUrl.trim() } : { mode: 'direct' };
   return {
@@ -120,7 +123,7 @@ class ConnectionSettingsState {
     this.#unsubscribe = undefined;
     if (s.kind === 'emulator') {
       this.#creds = undefined;
-      connection.set({ kind: 'emulator' });
+      connection.set({ kind: 'emulator', ...(s.encryptionByDefault ? { encryptionByDefault: true } : {}) });
       return;
     }
     const creds = awsCredentials(s, { origin: location.origin, login });

@@ -15,7 +15,7 @@ class ConnectionState {
 
 /** A short human name for a connection: "In-browser emulator", "AWS eu-west-1", "Endpoint 127.0.0.1:4566". */
 export function connectionLabel(c: Connection): string {
-  if (c.kind === 'emulator') return 'In-browser emulator';
+  if (c.kind === 'emulator') return c.encryptionByDefault ? 'In-browser emulator (encryption by default)' : 'In-browser emulator';
   if (c.kind === 'aws') return `AWS ${c.settings.region}`;
   if (c.endpoint) {
     try {

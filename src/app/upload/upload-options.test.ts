@@ -22,6 +22,15 @@ describe('parseOptions', () => {
     const r = parseOptions(defaultOptionsForm(3), 3);
     expect(r).toEqual({ ok: true, options: { volumeSizeGiB: 3, timeoutMinutes: 1440, concurrency: 16 } });
   });
+  it('skips empty blocks only when ticked, and never for an encrypted snapshot or a new version', () => {
+    const ticked = { ...defaultOptionsForm(1), skipZeroBlocks: true };
+    expect(defaultOptionsForm(1).skipZeroBlocks).toBe(false);
+    expect(parseOptions(ticked, 1)).toMatchObject({ ok: true, options: { zeroBlocks: 'skip' } });
+    const enc = parseOptions({ ...ticked, encrypted: true }, 1);
+    expect(enc.ok && enc.options.zeroBlocks).toBe(undefined);
+    const child = parseOptions({ ...ticked, parentSnapshotId: 'snap-0123456789abcdef0' }, 1);
+    expect(child.ok && child.options.zeroBlocks).toBe(undefined);
+  });
   it('refuses a volume smaller than the image, and out-of-range timeout and concurrency', () => {
     const form = { ...defaultOptionsForm(3), volumeSizeGiB: '2', timeoutMinutes: '5', concurrency: '0' };
     const r = parseOptions(form, 3);

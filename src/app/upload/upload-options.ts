@@ -17,6 +17,8 @@ export interface OptionsForm {
   parentSnapshotId: string;
   /** Without a recorded manifest of the parent: read its blocks or send every block. */
   parentCompare: 'read' | 'all';
+  /** Skip empty blocks (off: every block is written, so the snapshot reads back identical even on encrypted volumes). */
+  skipZeroBlocks: boolean;
 }
 
 export type OptionsField = keyof OptionsForm;
@@ -45,7 +47,13 @@ export function defaultOptionsForm(minVolumeGiB: number): OptionsForm {
     concurrency: String(DEFAULT_CONCURRENCY),
     parentSnapshotId: '',
     parentCompare: 'read',
+    skipZeroBlocks: false,
   };
+}
+
+/** Whether the form can skip empty blocks: only for a new, unencrypted snapshot (a new version has its own rule). */
+export function canChooseSkip(form: Pick<OptionsForm, 'encrypted' | 'parentSnapshotId'>): boolean {
+  return !form.encrypted && !(form.parentSnapshotId ?? '').trim();
 }
 
 /** Parses `key=value` lines into tags, or says which line is wrong and how to fix it. */
@@ -121,6 +129,8 @@ export function parseOptions(form: OptionsForm, minVolumeGiB: number): ParsedOpt
     options.parentSnapshotId = parent;
     options.parentCompare = form.parentCompare ?? 'read';
   }
+
+  if (form.skipZeroBlocks && canChooseSkip(form)) options.zeroBlocks = 'skip';
 
   return Object.keys(errors).length ? { ok: false, errors } : { ok: true, options };
 }

@@ -32,7 +32,7 @@ export interface ConformanceContext {
   completionDelayMs: number;
   /** Changes a runtime setting of the emulator (lags, limits); absent for a remote emulator without admin access. */
   configure?: (
-    patch: Partial<{ putAfterStartLagMs: number; readAfterCompleteLagMs: number; maxPendingSnapshots: number; enforceQuotas: boolean }>,
+    patch: Partial<{ putAfterStartLagMs: number; readAfterCompleteLagMs: number; maxPendingSnapshots: number; enforceQuotas: boolean; encryptionByDefault: boolean }>,
   ) => void | Promise<void>;
   /** Makes the next call of an operation answer the given error (fault injection). */
   failNext?: (op: string, fault: { code: string; status: number; message: string; reason?: string }) => void | Promise<void>;
@@ -608,6 +608,35 @@ export const scenarios: Scenario[] = [
         invalid('INVALID_VOLUME_SIZE'),
         'child smaller than its parent',
       );
+    },
+  },
+  {
+    name: 'encryption by default (account setting): StartSnapshot without Encrypted answers SseType sse-ebs and the default key; EC2 shows Encrypted',
+    needs: ['configure'],
+    async run(ctx) {
+      const plain = await ctx.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+      eq([plain.SseType, plain.KmsKeyArn ?? null], ['none', null], 'without the setting, an unencrypted snapshot');
+      await put(ctx, plain.SnapshotId!, 0, 91);
+      await complete(ctx, plain.SnapshotId!, new Map([[0, 91]]));
+      await ctx.configure!({ encryptionByDefault: true });
+      try {
+        const s = await ctx.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+        eq(s.SseType, 'sse-ebs', 'SseType without Encrypted');
+        ok(/^arn:aws:kms:[a-z0-9-]+:\d{12}:key\//.test(s.KmsKeyArn ?? ''), `the account's default key ARN, got ${s.KmsKeyArn}`);
+        const d = await describe(ctx, s.SnapshotId!);
+        eq([d.Encrypted, d.KmsKeyId], [true, s.KmsKeyArn], 'EC2 view: Encrypted with the default key');
+        const off = await ctx.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Encrypted: false }));
+        eq(off.SseType, 'sse-ebs', 'Encrypted false cannot opt out of encryption by default');
+        const arn = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+        const kms = await ctx.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Encrypted: true, KmsKeyArn: arn }));
+        eq([kms.SseType, kms.KmsKeyArn], ['sse-kms', arn], 'a given key still wins');
+        const child = await ctx.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, ParentSnapshotId: plain.SnapshotId }));
+        eq(child.SseType, 'sse-ebs', 'a new version of an unencrypted parent is encrypted too');
+        eq((await describe(ctx, child.SnapshotId!)).Encrypted, true, 'the child shows Encrypted');
+      } finally {
+        await ctx.configure!({ encryptionByDefault: false });
+      }
+      eq((await ctx.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }))).SseType, 'none', 'the setting turned off again');
     },
   },
   {

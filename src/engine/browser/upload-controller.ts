@@ -32,7 +32,6 @@ import type { PipelineWorkerApi } from '../upload/pipeline-worker-api.ts';
 import { DEFAULTS, sliceBlocksFor } from '../upload/upload-image.ts';
 import { recyclingRunner, type WorkerSlot } from '../upload/recycling-runner.ts';
 import { UploadSession, type ManifestSink, type PipelineRunner } from '../upload/upload-session.ts';
-import { canSkipZeros } from '../volume.ts';
 
 /** Engine-wide settings a host page may override (tests, benchmarks). */
 export const engineSettings = {
@@ -187,7 +186,6 @@ async function runJob(job: JobRecord, connection: Connection, opts: UploadOption
         sha256,
         blockStates: prepared.blockStates,
         blockCount: prepared.image.blockCount,
-        skipZeros: canSkipZeros(params),
         ...(parent ? { parent } : {}),
         floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
         ceiling: opts.concurrency ?? DEFAULTS.concurrency,
@@ -219,7 +217,7 @@ async function dryRun(file: File, opts: UploadOptions, prepared: { image: DiskIm
   const { sha256 } = await bestSha256();
   const params = resolveParams(opts, prepared.image.virtualSize);
   const fingerprint = { name: file.name, size: file.size, lastModified: file.lastModified, firstBlockSha256: '', lastBlockSha256: '' };
-  const job = newJobRecord({ fingerprint, connection: { kind: 'emulator' }, params, format: prepared.image.format, virtualSize: prepared.image.virtualSize, blockCount: prepared.image.blockCount, blocksToSend: countData(prepared.blockStates) });
+  const job = newJobRecord({ fingerprint, connection: { kind: 'emulator' }, params, format: prepared.image.format, virtualSize: prepared.image.virtualSize, blockCount: prepared.image.blockCount, blocksToSend: countData(prepared.blockStates), ...(opts.zeroBlocks ? { zeroBlocks: opts.zeroBlocks } : {}) });
   const pool = await startPool(file, undefined, opts);
   const mem = memoryLedgerStore();
   await mem.putJob(job);
@@ -230,7 +228,6 @@ async function dryRun(file: File, opts: UploadOptions, prepared: { image: DiskIm
     sha256,
     blockStates: prepared.blockStates,
     blockCount: prepared.image.blockCount,
-    skipZeros: canSkipZeros(params),
     floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
     ceiling: opts.concurrency ?? DEFAULTS.concurrency,
     sliceBlocks: sliceBlocksFor(opts.sliceBytes),
@@ -258,6 +255,7 @@ export async function startUpload(args: StartUploadArgs): Promise<UploadRun> {
     blocksToSend: countData(prepared.blockStates),
     ...(args.file instanceof Blob ? {} : { fileHandle: args.file }),
     ...(opts.parentCompare ? { parentCompare: opts.parentCompare } : {}),
+    ...(opts.zeroBlocks ? { zeroBlocks: opts.zeroBlocks } : {}),
   });
   // The ClientToken is persisted before StartSnapshot is ever sent.
   await store().putJob(job);

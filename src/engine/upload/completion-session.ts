@@ -46,7 +46,6 @@ export function completionSession(
     // Every block counts as data and none is skipped here: a block the ledger lacks reaches the runner, which refuses.
     blockStates: new Uint8Array(blockCount).fill(BlockState.Data),
     blockCount,
-    skipZeros: false,
     floor: 1,
     ceiling: 1,
     sliceBlocks: 1,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeleteSnapshotCommand, DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { PutSnapshotBlockCommand } from '@aws-sdk/client-ebs';
+import { ListSnapshotBlocksCommand, PutSnapshotBlockCommand, type EBSClient } from '@aws-sdk/client-ebs';
 import { createHash } from 'node:crypto';
 import { BLOCK_SIZE } from '../../images/types.ts';
 import { ResumeError, UploadError } from '../upload-types.ts';
@@ -13,6 +13,17 @@ import { stalledAtCompletion } from '../testing/stalled-completion.ts';
 
 const conn = { kind: 'emulator' } as const;
 
+async function listedIndices(ebs: EBSClient, snapshotId: string): Promise<number[]> {
+  const out: number[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId, NextToken, MaxResults: 10000 }));
+    for (const b of page.Blocks ?? []) out.push(b.BlockIndex!);
+    NextToken = page.NextToken ?? undefined;
+  } while (NextToken);
+  return out;
+}
+
 function aggregateOf(image: Uint8Array, indices: number[]): string {
   const h = createHash('sha256');
   for (const i of indices) {
@@ -24,25 +35,113 @@ function aggregateOf(image: Uint8Array, indices: number[]): string {
 }
 
 describe('uploadInProcess', () => {
-  it('uploads random, compressible and zero regions to a completed snapshot that reads back byte for byte', async () => {
+  it('writes every block by default, zero blocks included: all are listed and the snapshot reads back byte for byte', async () => {
     const image = syntheticImage([['random', 20], ['zero', 30], ['text', 10], ['zero', 5], ['random', 7]], 12345);
     const emu = faultyEmulator();
     const session = await uploadInProcess({ source: memorySource(image), name: 'disk.raw', lastModified: 1, connection: conn, clients: emu, options: { description: 'test' } });
     const report = await session.done;
     expect(report.state).toBe('completed');
-    // 20 + 10 + 7 data blocks and the partial tail; 35 zero blocks skipped.
-    const dataBlocks = [...Array(20).keys(), ...Array.from({ length: 10 }, (_, k) => 50 + k), ...Array.from({ length: 8 }, (_, k) => 65 + k)];
-    expect(report.blocksWritten).toBe(38);
-    expect(report.changedBlocksCount).toBe(38);
-    expect(report.blocksSkipped).toBe(35);
-    expect(report.volumeSizeGiB).toBe(1);
-    expect(report.aggregateChecksum).toBe(aggregateOf(image, dataBlocks));
+    // 72 whole blocks and the partial tail, every one written.
+    const all = [...Array(73).keys()];
+    expect(report).toMatchObject({ blocksWritten: 73, changedBlocksCount: 73, blocksSkipped: 0, volumeSizeGiB: 1 });
+    expect(report.zeroBlocksNote).toBeUndefined();
+    expect(report.aggregateChecksum).toBe(aggregateOf(image, all));
+    expect(await listedIndices(emu.reader, report.snapshotId)).toEqual(all);
     const ec2 = await emu.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [report.snapshotId] }));
     expect(ec2.Snapshots?.[0]?.State).toBe('completed');
     expect(ec2.Snapshots?.[0]?.Description).toBe('test');
     const back = await readSnapshot(emu.reader, report.snapshotId, image.length);
     expect(Buffer.compare(Buffer.from(back), Buffer.from(image))).toBe(0);
+    expect(emu.counts.puts).toBe(73);
+  });
+
+  it('skips zero blocks when asked to: only data blocks are listed, and it still reads back byte for byte', async () => {
+    const image = syntheticImage([['random', 20], ['zero', 30], ['text', 10], ['zero', 5], ['random', 7]], 12345);
+    const emu = faultyEmulator();
+    const store = memoryLedgerStore();
+    const session = await uploadInProcess({ source: memorySource(image), name: 'disk.raw', lastModified: 1, connection: conn, clients: emu, store, options: { zeroBlocks: 'skip' } });
+    const report = await session.done;
+    expect(report.state).toBe('completed');
+    // 20 + 10 + 7 data blocks and the partial tail; 35 zero blocks skipped.
+    const dataBlocks = [...Array(20).keys(), ...Array.from({ length: 10 }, (_, k) => 50 + k), ...Array.from({ length: 8 }, (_, k) => 65 + k)];
+    expect(report).toMatchObject({ blocksWritten: 38, changedBlocksCount: 38, blocksSkipped: 35 });
+    expect(report.aggregateChecksum).toBe(aggregateOf(image, dataBlocks));
+    expect(await listedIndices(emu.reader, report.snapshotId)).toEqual(dataBlocks);
+    const back = await readSnapshot(emu.reader, report.snapshotId, image.length);
+    expect(Buffer.compare(Buffer.from(back), Buffer.from(image))).toBe(0);
     expect(emu.counts.puts).toBe(38);
+    expect((await store.listJobs())[0]).toMatchObject({ zeroBlocks: 'skip', sseType: 'none', skipZeros: true });
+  });
+
+  it('writes zero blocks when skipping was chosen but the service encrypts the snapshot (encryption by default), and says why', async () => {
+    const image = syntheticImage([['random', 3], ['zero', 4], ['text', 2]]);
+    const emu = faultyEmulator();
+    emu.model.config.encryptionByDefault = true;
+    const store = memoryLedgerStore();
+    const session = await uploadInProcess({ source: memorySource(image), name: 'd.raw', lastModified: 1, connection: conn, clients: emu, store, options: { zeroBlocks: 'skip' } });
+    const notes = new Set<string | undefined>();
+    session.onProgress((p) => notes.add(p.zeroBlocksNote));
+    const report = await session.done;
+    expect(report).toMatchObject({ state: 'completed', blocksWritten: 9, blocksSkipped: 0, changedBlocksCount: 9 });
+    expect(report.aggregateChecksum).toBe(aggregateOf(image, [...Array(9).keys()]));
+    expect(report.zeroBlocksNote).toMatch(/^The service encrypts this snapshot \(sse-ebs.*so empty blocks are written as well/);
+    expect(notes.has(report.zeroBlocksNote)).toBe(true);
+    expect(await listedIndices(emu.reader, report.snapshotId)).toEqual([...Array(9).keys()]);
+    expect((await store.listJobs())[0]).toMatchObject({ zeroBlocks: 'skip', sseType: 'sse-ebs', skipZeros: false, counters: { blocksToSend: 9 } });
+  });
+
+  it('a resumed job keeps the decision recorded after StartSnapshot, whatever is asked or answered later', async () => {
+    const image = syntheticImage([['random', 8], ['zero', 24], ['random', 8], ['zero', 24]]);
+    const emu = faultyEmulator({ latencyMs: 5 });
+    emu.model.config.encryptionByDefault = true;
+    const store = memoryLedgerStore();
+    const first = await uploadInProcess({ source: memorySource(image), name: 'r.raw', lastModified: 1, connection: conn, clients: emu, store, options: { zeroBlocks: 'skip', concurrency: 1, sliceBytes: 4 * 1048576 } });
+    await new Promise<void>((r) => {
+      const off = first.onProgress((p) => {
+        if (p.writtenBlocks >= 4) {
+          off();
+          r(first.release());
+        }
+      });
+    });
+    await first.done.catch(() => undefined);
+    const job = (await store.listJobs())[0]!;
+    expect(job).toMatchObject({ state: 'paused', skipZeros: false, sseType: 'sse-ebs' });
+    expect(job.counters.writtenBlocks).toBeLessThan(64);
+    // The account setting is gone and the resume asks for nothing: the snapshot is encrypted, so zeros are still written.
+    emu.model.config.encryptionByDefault = false;
+    const { sha256 } = await bestSha256();
+    const resumed = await startJobSession(job, await openImage(memorySource(image)), { store, ebs: emu.ebs, ec2: emu.ec2, sha256, options: {} });
+    const report = await resumed.done;
+    expect(report).toMatchObject({ state: 'completed', blocksWritten: 64, blocksSkipped: 0 });
+    expect(report.zeroBlocksNote).toMatch(/encrypts this snapshot/);
+    expect(await listedIndices(emu.reader, report.snapshotId)).toEqual([...Array(64).keys()]);
+  });
+
+  it('a resumed job keeps the choice to skip zero blocks', async () => {
+    const image = syntheticImage([['random', 32], ['zero', 24], ['random', 32], ['zero', 24]]);
+    const emu = faultyEmulator({ latencyMs: 5 });
+    const store = memoryLedgerStore();
+    const first = await uploadInProcess({ source: memorySource(image), name: 's.raw', lastModified: 1, connection: conn, clients: emu, store, options: { zeroBlocks: 'skip', concurrency: 1, sliceBytes: 4 * 1048576 } });
+    await new Promise<void>((r) => {
+      const off = first.onProgress((p) => {
+        if (p.writtenBlocks >= 4) {
+          off();
+          r(first.release());
+        }
+      });
+    });
+    await first.done.catch(() => undefined);
+    const job = (await store.listJobs())[0]!;
+    expect(job.counters.writtenBlocks).toBeLessThan(64);
+    const { sha256 } = await bestSha256();
+    // Options given on resume do not change the recorded choice.
+    const resumed = await startJobSession(job, await openImage(memorySource(image)), { store, ebs: emu.ebs, ec2: emu.ec2, sha256, options: { zeroBlocks: 'write' } });
+    const report = await resumed.done;
+    expect(report).toMatchObject({ state: 'completed', blocksWritten: 64, blocksSkipped: 48 });
+    expect(await listedIndices(emu.reader, report.snapshotId)).toEqual([...Array(32).keys(), ...Array.from({ length: 32 }, (_, k) => 56 + k)]);
+    const back = await readSnapshot(emu.reader, report.snapshotId, image.length);
+    expect(Buffer.compare(Buffer.from(back), Buffer.from(image))).toBe(0);
   });
 
   it('writes zero blocks on an encrypted snapshot (holes may not read back as zeros there)', async () => {

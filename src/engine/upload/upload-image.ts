@@ -12,7 +12,6 @@ import { fingerprintOf } from '../fingerprint.ts';
 import { newJobRecord, resolveParams } from '../job-record.ts';
 import { memoryLedgerStore, type LedgerStore } from '../ledger.ts';
 import { UploadSession, type ManifestSink } from './upload-session.ts';
-import { canSkipZeros } from '../volume.ts';
 import { readParentArrays } from '../parent.ts';
 import { refuseFinishedJob } from './resume-check.ts';
 
@@ -51,7 +50,7 @@ export async function uploadInProcess(args: {
   const fingerprint = await fingerprintOf(args.source, { name: args.name, lastModified: args.lastModified }, sha256);
   let blocksToSend = 0;
   for (const s of blockStates) if (s === BlockState.Data) blocksToSend++;
-  const job = newJobRecord({ fingerprint, connection: args.connection, params, format: image.format, virtualSize: image.virtualSize, blockCount: image.blockCount, blocksToSend });
+  const job = newJobRecord({ fingerprint, connection: args.connection, params, format: image.format, virtualSize: image.virtualSize, blockCount: image.blockCount, blocksToSend, ...(opts.zeroBlocks ? { zeroBlocks: opts.zeroBlocks } : {}) });
   const store = args.store ?? memoryLedgerStore();
   await store.putJob(job);
   return startJobSession(job, image, {
@@ -102,7 +101,6 @@ export async function startJobSession(
     sha256,
     blockStates,
     blockCount: image.blockCount,
-    skipZeros: canSkipZeros(params),
     ...(parent ? { parent } : {}),
     floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
     ceiling: opts.concurrency ?? DEFAULTS.concurrency,

@@ -44,7 +44,6 @@ async function newSession(blockCount: number, runners: PipelineRunner[], sliceBl
     sha256: webCryptoSha256,
     blockStates: new Uint8Array(blockCount).fill(BlockState.Data),
     blockCount,
-    skipZeros: true,
     floor: 1,
     ceiling: 2,
     sliceBlocks,

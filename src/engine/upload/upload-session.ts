@@ -20,6 +20,7 @@ import { deleteAbandonedSnapshot } from './snapshot-cleanup.ts';
 import { BlockLedger, type LedgerStore } from '../ledger.ts';
 import { withRetry } from '../retry.ts';
 import { waitForCompletion } from './wait-completion.ts';
+import { decideZeroBlocks, zeroBlocksChoice, type ZeroBlocksDecision } from '../zero-blocks.ts';
 
 /** A pipeline in a worker or in-process: runs slices claimed from the session. */
 export interface PipelineRunner {
@@ -41,8 +42,6 @@ export interface SessionDeps {
   /** One image BlockState per block. */
   blockStates: Uint8Array;
   blockCount: number;
-  /** Zero-skip allowed (new, unencrypted, no parent). */
-  skipZeros: boolean;
   parent?: PipelineSpec['parent'];
   floor: number;
   ceiling: number;
@@ -89,6 +88,8 @@ export class UploadSession implements UploadRun {
   private resumeWaiter: (() => void) | null = null;
   private running: Promise<void> | null = null;
   private cursor = 0;
+  /** What this run does with empty blocks: the job's choice, as the StartSnapshot answer allowed. */
+  private zero: ZeroBlocksDecision;
 
   constructor(
     private job: JobRecord,
@@ -102,6 +103,7 @@ export class UploadSession implements UploadRun {
     // Callers may only look at `done` later; an unobserved rejection must not crash Node.
     this.done.catch(() => undefined);
     this.map = new Uint8Array(deps.blockCount);
+    this.zero = this.zeroDecision();
     this.last = this.sample();
   }
 
@@ -178,6 +180,13 @@ export class UploadSession implements UploadRun {
     await this.running?.catch(() => undefined);
   }
 
+  /** The decision recorded after StartSnapshot; before it (or in a dry run, or for older records) the request's. */
+  private zeroDecision(): ZeroBlocksDecision {
+    const j = this.job;
+    if (j.skipZeros !== undefined) return { skip: j.skipZeros, ...(j.zeroBlocksNote ? { note: j.zeroBlocksNote } : {}) };
+    return decideZeroBlocks({ choice: zeroBlocksChoice(j), ...j.params, sseType: j.sseType });
+  }
+
   private get ebs(): EBSClient {
     if (!this.deps.ebs) throw new Error('no EBS client (dry run)');
     return this.deps.ebs;
@@ -187,6 +196,7 @@ export class UploadSession implements UploadRun {
     const dry = this.deps.ebs === null;
     try {
       if (!dry && !this.job.snapshotId) await this.startSnapshot();
+      this.zero = this.zeroDecision();
       this.setJob({ state: 'running', error: undefined });
       for (;;) {
         this.setPhase('uploading');
@@ -280,13 +290,26 @@ export class UploadSession implements UploadRun {
     );
     if (!out.SnapshotId) throw new UploadError('StartSnapshot returned no snapshot id; try again.', 'service');
     const now = Date.now();
-    this.setJob({ snapshotId: out.SnapshotId, startedAt: now, expiresAt: now + p.timeoutMinutes * 60_000 });
+    // The service's answer, not the request, says whether the snapshot is encrypted; the decision is kept with the id.
+    const sseType = out.SseType ?? 'none';
+    const zero = decideZeroBlocks({ choice: zeroBlocksChoice(this.job), ...p, sseType });
+    const counters = zero.skip ? this.job.counters : { ...this.job.counters, blocksToSend: p.parentSnapshotId ? this.job.counters.blocksToSend : this.deps.blockCount };
+    this.setJob({
+      snapshotId: out.SnapshotId,
+      startedAt: now,
+      expiresAt: now + p.timeoutMinutes * 60_000,
+      sseType,
+      skipZeros: zero.skip,
+      ...(zero.note ? { zeroBlocksNote: zero.note } : {}),
+      counters,
+    });
     await this.ledger.flush();
     this.emit(true);
   }
 
   private claim = async (): Promise<Slice | null> => {
-    const { blockCount, sliceBlocks, blockStates, skipZeros } = this.deps;
+    const { blockCount, sliceBlocks, blockStates } = this.deps;
+    const skipZeros = this.zero.skip;
     while (this.cursor < blockCount) {
       if (this.pauseRequested || this.cancelRequested || this.releaseRequested) return null;
       const first = this.cursor;
@@ -318,7 +341,7 @@ export class UploadSession implements UploadRun {
       blockCount: this.deps.blockCount,
       done,
       blockStates: this.deps.blockStates,
-      skipZeros: this.deps.skipZeros,
+      skipZeros: this.zero.skip,
       ...(this.deps.parent ? { parent: this.deps.parent } : {}),
       floor: Math.max(1, Math.floor(this.deps.floor / n)),
       ceiling: Math.max(1, Math.ceil(this.deps.ceiling / n)),
@@ -423,6 +446,7 @@ export class UploadSession implements UploadRun {
       changedBlocksCount: written,
       durationMs,
       avgMiBps: durationMs > 0 ? this.sessionBytes / 1048576 / (durationMs / 1000) : 0,
+      ...(this.zero.note ? { zeroBlocksNote: this.zero.note } : {}),
     };
     if (state === 'completed' && !dry && this.deps.manifest) {
       const indices = Uint32Array.from(l.writtenIndices());
@@ -472,6 +496,7 @@ export class UploadSession implements UploadRun {
       etaSeconds: etaSeconds === null ? null : Math.round(etaSeconds),
       concurrency: concurrency || this.deps.ceiling,
       ...(this.job.expiresAt ? { expiresAt: this.job.expiresAt } : {}),
+      ...(this.zero?.note ? { zeroBlocksNote: this.zero.note } : {}),
     };
   }
 

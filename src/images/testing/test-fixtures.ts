@@ -264,6 +264,7 @@ export function manifestOfRaw(raw: Uint8Array, format: string): Omit<UploadManif
     virtualSize: raw.length,
     blockSize: BLOCK_SIZE,
     volumeSizeGiB: Math.max(1, Math.ceil(raw.length / 2 ** 30)),
+    allBlocksCount: Math.ceil(raw.length / BLOCK_SIZE),
     changedBlocksCount: digests.length,
     aggregateChecksum: createHash('sha256').update(Buffer.concat(digests)).digest('base64'),
     blocks,
