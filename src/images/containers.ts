@@ -186,7 +186,7 @@ async function zipEntry(archive: ByteSource, e: ZipEntry, opts: UnwrapOptions): 
       'unsupported',
     );
   }
-  return unpack(decodeStream('deflate', sourceStream(archive, data, data + e.compressedSize)), opts, `"${e.name}"`, 'deflate', e.size);
+  return unpack(decodeStream('deflate', sourceStream(archive, data, data + e.compressedSize), e.crc), opts, `"${e.name}"`, 'deflate', e.size);
 }
 
 /** Spools a decoded stream, holding it to what its container declares, or to the 64 TiB disk limit when it declares nothing. */

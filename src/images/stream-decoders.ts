@@ -4,6 +4,9 @@ import * as xzModule from 'xz-decompress';
 import bzip2 from 'unbzip2-stream/lib/bzip2.js';
 import bitIterator, { type BitReader } from 'unbzip2-stream/lib/bit_iterator.js';
 import type { ByteStream } from './byte-stream.ts';
+import { crc32 } from './crc32.ts';
+import { ZstdFrames, xxhash64, low32 } from './zstd-frames.ts';
+import type { IHasher } from 'hash-wasm';
 import { ImageFormatError } from './types.ts';
 
 // A UMD bundle: Node sees only its default export, a bundler its named ones.
@@ -30,9 +33,12 @@ export function damaged(codec: StreamCodec, detail: string, code = 'corrupt'): I
   );
 }
 
-/** Decodes a compressed stream as it is read; output is bounded per read whatever the ratio. */
-export function decodeStream(codec: StreamCodec, input: ByteStream): ByteStream {
-  const out = codec === 'xz' ? xzStream(input) : codec === 'bzip2' ? bzip2Stream(input) : pushStream(codec, input);
+/**
+ * Decodes a compressed stream as it is read; output is bounded per read whatever the ratio. gzip members are checked
+ * against their CRC-32 and length, a zip entry against the `crc` its directory gives.
+ */
+export function decodeStream(codec: StreamCodec, input: ByteStream, crc?: number): ByteStream {
+  const out = codec === 'xz' ? xzStream(input) : codec === 'bzip2' ? bzip2Stream(input) : pushStream(codec, input, crc);
   return {
     async next() {
       try {
@@ -55,16 +61,48 @@ function describe(err: unknown): string {
 }
 
 /** gzip (every member), raw deflate and zstd (every frame) through their push decoders. */
-function pushStream(codec: 'gzip' | 'zstd' | 'deflate', input: ByteStream): ByteStream {
+function pushStream(codec: 'gzip' | 'zstd' | 'deflate', input: ByteStream, expectCrc?: number): ByteStream {
   const queue: Uint8Array[] = [];
   let ended = false;
   let finished = false;
+  // gzip and zip check what they inflate: a CRC-32 and length per member (or entry).
+  const checked = codec !== 'zstd';
+  let crc = 0;
+  let length = 0;
+  const recent = new RecentInput();
+  // zstd frames are followed through their headers, so each frame's output meets its checksum when the frame ends.
+  const frames = codec === 'zstd' ? new ZstdFrames() : undefined;
+  let xxh: IHasher | undefined;
+  // A frame shorter than fzstd's first read (18 bytes) is decoded with the next one, so its output cannot be told apart.
+  let framesChecked = true;
   const ondata = (chunk: Uint8Array, final: boolean): void => {
-    if (chunk.length) queue.push(codec === 'zstd' ? chunk.slice() : chunk);
+    if (chunk.length) {
+      queue.push(codec === 'zstd' ? chunk.slice() : chunk);
+      if (xxh && framesChecked) xxh.update(queue[queue.length - 1]!);
+      if (checked) {
+        crc = crc32(chunk, crc);
+        length += chunk.length;
+      }
+    }
     if (final) finished = true;
   };
-  const decoder =
-    codec === 'gzip' ? new Gunzip(ondata) : codec === 'deflate' ? new Inflate(ondata) : new ZstdDecompress((chunk, final) => ondata(chunk, Boolean(final)));
+  /** Compares the member that ended where input offset `end` is with its trailer (CRC-32, length mod 2^32). */
+  const checkMember = (end: number): void => {
+    const t = recent.at(end - 8, 8);
+    if (!t) return;
+    const want = (t[0]! | (t[1]! << 8) | (t[2]! << 16) | (t[3]! << 24)) >>> 0;
+    const size = (t[4]! | (t[5]! << 8) | (t[6]! << 16) | (t[7]! << 24)) >>> 0;
+    if (want !== crc || size !== length % 2 ** 32) throw damaged('gzip', 'a member’s checksum does not match its data');
+    crc = 0;
+    length = 0;
+  };
+  let decoder: Gunzip | Inflate | ZstdDecompress;
+  if (codec === 'gzip') {
+    const g = new Gunzip(ondata);
+    g.onmember = (offset) => checkMember(offset);
+    decoder = g;
+  } else if (codec === 'deflate') decoder = new Inflate(ondata);
+  else decoder = new ZstdDecompress((chunk, final) => ondata(chunk, Boolean(final)));
   const piece = Math.floor(PIECE[codec]);
   let pending: Uint8Array | null = null;
   return {
@@ -76,11 +114,28 @@ function pushStream(codec: 'gzip' | 'zstd' | 'deflate', input: ByteStream): Byte
           ended = true;
           decoder.push(new Uint8Array(0), true);
           if (!finished && !queue.length) throw damaged(codec, 'it ends in the middle of the compressed data', 'truncated');
+          if (codec === 'gzip') checkMember(recent.end);
+          if (codec === 'deflate' && expectCrc !== undefined && crc !== expectCrc) {
+            throw damaged(codec, 'the checksum of the unpacked file does not match the archive’s');
+          }
           continue;
         }
-        const p = pending.subarray(0, piece);
+        let p = pending.subarray(0, piece);
+        let frameEnded = false;
+        if (frames) {
+          xxh ??= await xxhash64().then((h) => (h.init(), h));
+          const r = frames.feed(p);
+          p = p.subarray(0, r.used);
+          frameEnded = r.frameEnded;
+        }
         pending = pending.subarray(p.length);
+        recent.add(p);
         decoder.push(p, false);
+        if (frameEnded && xxh) {
+          if (frames!.endedFrameBytes < 18) framesChecked = false;
+          if (framesChecked && frames!.stored !== undefined && frames!.stored !== low32(xxh)) throw damaged('zstd', 'a frame’s checksum does not match its data');
+          xxh.init();
+        }
       }
       return queue.shift()!;
     },
@@ -90,6 +145,31 @@ function pushStream(codec: 'gzip' | 'zstd' | 'deflate', input: ByteStream): Byte
       await input.cancel();
     },
   };
+}
+
+/** The last 64 KiB of input, where a gzip member's trailer is found once the next member starts. */
+class RecentInput {
+  private buf = new Uint8Array(65536);
+  /** Total bytes added. */
+  end = 0;
+
+  add(bytes: Uint8Array): void {
+    for (const b of bytes.length > this.buf.length ? [bytes.subarray(bytes.length - this.buf.length)] : [bytes]) {
+      const at = this.end % this.buf.length;
+      const first = Math.min(b.length, this.buf.length - at);
+      this.buf.set(b.subarray(0, first), at);
+      this.buf.set(b.subarray(first), 0);
+    }
+    this.end += bytes.length;
+  }
+
+  /** Bytes [offset, offset+n) if still held. */
+  at(offset: number, n: number): Uint8Array | undefined {
+    if (offset < 0 || offset < this.end - this.buf.length || offset + n > this.end) return undefined;
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.buf[(offset + i) % this.buf.length]!;
+    return out;
+  }
 }
 
 /** xz through xz-embedded in WebAssembly: one output buffer per read. */

@@ -5,6 +5,8 @@ export interface ZipEntry {
   name: string;
   /** 0 stored, 8 deflate. */
   method: number;
+  /** CRC-32 of the unpacked file. */
+  crc: number;
   compressedSize: number;
   size: number;
   /** Where the entry's local header starts. */
@@ -86,6 +88,7 @@ export async function listZip(source: ByteSource): Promise<ZipEntry[]> {
     if (at + 46 > cd.length || u32(cd, at) !== CENTRAL) throw zipDamaged(`entry ${n + 1} of its central directory is damaged`);
     const flags = u16(cd, at + 8);
     const method = u16(cd, at + 10);
+    const crc = u32(cd, at + 16);
     let compressedSize = u32(cd, at + 20);
     let size = u32(cd, at + 24);
     const nameLen = u16(cd, at + 28);
@@ -115,7 +118,7 @@ export async function listZip(source: ByteSource): Promise<ZipEntry[]> {
         'encrypted',
       );
     }
-    out.push({ name, method, compressedSize, size, headerOffset });
+    out.push({ name, method, crc, compressedSize, size, headerOffset });
   }
   return out;
 }
