@@ -17,6 +17,8 @@ import { newJobRecord, resolveParams } from '../../src/engine/job-record.ts';
 import { checkResumableSnapshot } from '../../src/engine/resume-check.ts';
 import { UploadSession } from '../../src/engine/upload-session.ts';
 import { fileSource } from '../node-source.ts';
+import { tempSpool } from '../temp-spool.ts';
+import { unwrapContainers } from '../../src/images/containers.ts';
 import { openFileLedger, StateFileError, type FileLedgerStore } from '../upload-ledger-file.ts';
 
 export const usage = `Usage: blockport upload <image> [options]
@@ -268,6 +270,9 @@ export async function run(args: string[]): Promise<number> {
   });
   const clients = await createClients(connection, { defaultCredentials: fromNodeProviderChain(), requestHandler });
   const source = await fileSource(p.image);
+  // A packed disk (.xz, .tar.gz, .zip, …) is unpacked to a temporary file on each run; a resume skips what was sent.
+  const spool = tempSpool();
+  let disk: ByteSource = source;
   let lastLine = 0;
   const tty = process.stderr.isTTY;
   let interrupted = false;
@@ -276,6 +281,13 @@ export async function run(args: string[]): Promise<number> {
     const { sha256 } = await bestSha256();
     // Whole milliseconds, rounded as fs.Stats.mtime is (sub-millisecond mtimes do not survive every copy tool).
     const fingerprint = await fingerprintOf(source, { name: basename(p.image), lastModified: Math.round(st.mtimeMs) }, sha256);
+    const unwrapped = await unwrapContainers(source, {
+      spool,
+      ...(p.progress ? { progress: (what: string, n: number) => process.stderr.write(tty ? `\r\x1b[Kunpacking ${what}: ${mib(n)} MiB` : '') } : {}),
+    });
+    if (unwrapped.container.length && p.progress) process.stderr.write(`${tty ? '\r\x1b[K' : ''}blockport upload: unpacked ${unwrapped.container.join(' in ')} to a temporary file.\n`);
+    for (const n of unwrapped.notices) console.error(`notice: ${n}`);
+    disk = unwrapped.source;
     let job = store.job;
     let resumedBlocks = 0;
     if (job) {
@@ -314,7 +326,7 @@ export async function run(args: string[]): Promise<number> {
       if (p.progress)
         console.error(`blockport upload: resuming ${job.snapshotId ?? 'the upload'} from ${statePath}: ${resumedBlocks} of ${job.counters.blocksToSend} blocks already sent.`);
     } else {
-      const image = await openImage(source);
+      const image = await openImage(disk);
       const blockStates = await image.blockStates();
       let blocksToSend = 0;
       for (const b of blockStates) if (b === BlockState.Data) blocksToSend++;
@@ -332,7 +344,7 @@ export async function run(args: string[]): Promise<number> {
       // The ClientToken is on disk before StartSnapshot is sent: a re-run after a lost answer finds the same snapshot.
       await store.putJob(job);
     }
-    const session = await sessionFor(job, source, store, clients, p.options);
+    const session = await sessionFor(job, disk, store, clients, p.options);
     if (p.progress) {
       let lastPhase = '';
       session.onProgress((pr) => {
@@ -392,6 +404,7 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   } finally {
     if (onSigint) process.off('SIGINT', onSigint);
+    await spool.dispose();
     await source.close();
     clients.close();
   }

@@ -133,14 +133,14 @@ interface Candidate {
 }
 
 /**
- * The disk in an archive: the largest entry that is a whole number of sectors of at least 1 MiB, or whose content is a
- * disk format or a container; a notice names the other candidates.
+ * The disk in an archive: the largest entry of at least 1 MiB, or whose content is a disk format or a container
+ * (a smaller disk); a notice names the other candidates.
  */
 async function chooseDisk(entries: Candidate[], kind: 'tar' | 'zip'): Promise<{ open(): Promise<ByteSource>; notice?: string }> {
   const disks: Candidate[] = [];
   for (const e of entries) {
     if (e.size === 0) continue;
-    if ((e.size >= 2 ** 20 && e.size % 512 === 0) || (e.head && looksLikeDisk(await e.head()))) disks.push(e);
+    if (e.size >= 2 ** 20 || (e.head && looksLikeDisk(await e.head()))) disks.push(e);
   }
   disks.sort((a, b) => b.size - a.size);
   const best = disks[0];
