@@ -127,6 +127,7 @@ describe('blockport upload against npm run emulator', () => {
     packStep('xz', `${image}.tar`, `${image}.tar.xz`);
     const res = await runCli([`${image}.tar.xz`, '--endpoint', emu.url, '--json'], { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' });
     expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/packed\.img\.tar\.xz is xz-compressed; it is unpacked to a temporary file in .* before any block is sent\./);
     expect(res.stderr).toMatch(/unpacked xz in tar to a temporary file/);
     const report = JSON.parse(res.stdout) as Record<string, unknown>;
     const script = join(dir, 'read.py');

@@ -18,7 +18,8 @@ import { checkResumableSnapshot } from '../../src/engine/resume-check.ts';
 import { UploadSession } from '../../src/engine/upload-session.ts';
 import { fileSource } from '../node-source.ts';
 import { tempSpool } from '../temp-spool.ts';
-import { unwrapContainers } from '../../src/images/containers.ts';
+import { tmpdir } from 'node:os';
+import { detectContainer, unwrapContainers } from '../../src/images/containers.ts';
 import { openFileLedger, StateFileError, type FileLedgerStore } from '../upload-ledger-file.ts';
 
 export const usage = `Usage: blockport upload <image> [options]
@@ -281,6 +282,17 @@ export async function run(args: string[]): Promise<number> {
     const { sha256 } = await bestSha256();
     // Whole milliseconds, rounded as fs.Stats.mtime is (sub-millisecond mtimes do not survive every copy tool).
     const fingerprint = await fingerprintOf(source, { name: basename(p.image), lastModified: Math.round(st.mtimeMs) }, sha256);
+    const outer = detectContainer(await source.read(0, Math.min(source.size, 4096)));
+    // The plan before the work: a packed disk is unpacked first, and a resume unpacks it again.
+    if (outer && p.progress) {
+      const dir = process.env.BLOCKPORT_TMPDIR ?? tmpdir();
+      const again = store.job ? ', then the blocks already sent are skipped' : '';
+      console.error(
+        outer === 'tar' || outer === 'zip'
+          ? `blockport upload: ${p.image} is a ${outer} archive; its disk is read in place, or unpacked to a temporary file in ${dir} first if it is compressed${again}.`
+          : `blockport upload: ${p.image} is ${outer}-compressed; it is unpacked to a temporary file in ${dir} before any block is sent${again}.`,
+      );
+    }
     const unwrapped = await unwrapContainers(source, {
       spool,
       ...(p.progress ? { progress: (what: string, n: number) => process.stderr.write(tty ? `\r\x1b[Kunpacking ${what}: ${mib(n)} MiB` : '') } : {}),
