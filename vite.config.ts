@@ -39,5 +39,8 @@ export default defineConfig({
     proxy: relayProxy(),
   },
   preview: { proxy: relayProxy() },
+  // CommonJS decoders that only workers import: bundled up front, so the dev server does not reload a page mid-test
+  // when a worker first asks for them.
+  optimizeDeps: { include: ['xz-decompress', 'unbzip2-stream/lib/bzip2.js', 'unbzip2-stream/lib/bit_iterator.js'] },
   build: { target: 'es2022', sourcemap: true },
 });

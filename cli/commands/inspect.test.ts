@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from './inspect.ts';
 import { FORMAT_FIXTURES, cached, fixture, fixtureOracle, manifestOfRaw, qemu, sourceRaw } from '../../src/images/testing/test-fixtures.ts';
+import { PACKED_FIXTURES, packedFixture } from '../../src/images/testing/container-fixtures.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -85,5 +86,33 @@ describe('blockport inspect', () => {
     const p = spawnSync(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'inspect', fixture('stream.vmdk', sourceRaw(16)), '--json'], { encoding: 'utf8', cwd: root });
     expect(p.status).toBe(0);
     expect(JSON.parse(p.stdout)).toEqual(manifestOfRaw(readFileSync(fixtureOracle('stream.vmdk', sourceRaw(16))), 'vmdk'));
+  });
+});
+
+describe('blockport inspect --json on packed disks', () => {
+  const cases = PACKED_FIXTURES.filter((p) => ['plain.raw.xz', 'v3.qcow2.gz', 'stream.vmdk.zip-deflate', 'plain.raw.tar-gnu.gz', 'v3.qcow2.zip-stored.bz2'].includes(p.name));
+  it.each(cases.map((p) => [p.name, p] as const))('%s: the unpacked image’s manifest, with the container chain', async (_name, p) => {
+    const src = sourceRaw(16);
+    const spec = FORMAT_FIXTURES.find((f) => f.name === p.inner)!;
+    const r = await inspect([packedFixture(p), '--json']);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({ ...manifestOfRaw(readFileSync(fixtureOracle(p.inner, src)), spec.format), container: p.container });
+  });
+
+  it('says which containers it peeled off', async () => {
+    const r = await inspect([packedFixture(cases.find((p) => p.name === 'plain.raw.tar-gnu.gz')!)]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/packed in:\s+gzip in tar/);
+    expect(r.out).toMatch(/format:\s+raw/);
+  });
+
+  it('refuses a damaged container with its sentence', async () => {
+    const path = cached('inspect-cut.raw.xz', (out) => {
+      const b = readFileSync(packedFixture(PACKED_FIXTURES.find((p) => p.name === 'plain.raw.xz')!));
+      writeFileSync(out, b.subarray(0, b.length >> 1));
+    });
+    const r = await inspect([path, '--json']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/This xz file is truncated .*pick the complete file/);
   });
 });

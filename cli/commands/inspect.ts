@@ -1,5 +1,6 @@
 import { fileSource } from '../node-source.ts';
-import { openImage } from '../../src/images/open-image.ts';
+import { openPackedImage } from '../../src/images/open-packed-image.ts';
+import { tempSpool } from '../temp-spool.ts';
 import { buildManifest } from '../../src/images/manifest.ts';
 import { summarizeImage } from '../../src/images/summary.ts';
 import { ImageFormatError } from '../../src/images/types.ts';
@@ -14,9 +15,13 @@ An upload writes every block by default; with --zero-blocks skip, only the non-z
 Formats: raw, qcow2 (v2/v3, deflate/zstd, extended L2), VMDK (monolithicSparse,
 streamOptimized), VHD (fixed, dynamic), VHDX (fixed, dynamic), VDI (dynamic,
 static), OVA (the first disk inside).
+Also inside .gz, .xz, .zst, .bz2, .tar and .zip, nested up to three deep
+(.tar.gz, .vmdk.zip, .qcow2.xz), recognised by content; a format that must be
+read at random is first unpacked to a temporary file (BLOCKPORT_TMPDIR).
 
   --json   Print the upload manifest instead: {"format", "virtualSize", "blockSize",
-           "volumeSizeGiB", "allBlocksCount", "changedBlocksCount", "aggregateChecksum", "blocks"}:
+           "volumeSizeGiB", "allBlocksCount", "changedBlocksCount", "aggregateChecksum", "blocks"} and
+           "container" (e.g. ["tar","gzip"]) when the disk was packed:
            allBlocksCount is what an upload writes by default (every block, zero blocks included);
            the rest describes an upload with --zero-blocks skip (every non-zero block's base64 SHA-256).`;
 
@@ -52,17 +57,20 @@ export async function run(args: string[]): Promise<number> {
     console.error(`blockport inspect: cannot open ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path and that you may read the file.`);
     return 1;
   }
+  const spool = tempSpool();
   try {
-    const image = await openImage(src);
+    const image = await openPackedImage(src, { spool });
     for (const n of image.notices) console.error(`notice: ${n}`);
     if (json) {
-      console.log(JSON.stringify(await buildManifest(image)));
+      const manifest = await buildManifest(image);
+      console.log(JSON.stringify(image.container.length ? { ...manifest, container: image.container } : manifest));
       return 0;
     }
     const s = await summarizeImage(image);
     const m = await buildManifest(image);
     const lines = [
       `image:         ${path}`,
+      ...(image.container.length ? [`packed in:     ${image.container.join(' in ')}`] : []),
       `format:        ${s.format}${s.subformat ? ` (${s.subformat})` : ''}`,
       `virtual size:  ${size(s.virtualSize)}`,
       `volume size:   ${s.volumeSizeGiB} GiB`,
@@ -80,6 +88,7 @@ export async function run(args: string[]): Promise<number> {
     }
     throw err;
   } finally {
+    await spool.dispose();
     await src.close();
   }
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
 import { blockDigestsOfFile, writeImageFile } from '../../bench/upload-image-file.ts';
 import { ignoredOnResume, parseUploadArgs, run } from './upload.ts';
+import { packStep } from '../../src/images/testing/container-fixtures.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -169,6 +170,27 @@ describe('blockport upload against npm run emulator', () => {
     } finally {
       expect(await sse.stop()).toBe(0);
     }
+  });
+
+  it('uploads a disk packed as it is downloaded (raw in a .tar.xz): boto3 reads back the unpacked disk', async () => {
+    const image = join(dir, 'packed.img');
+    await writeImageFile(image, [['random', 6], ['zero', 10], ['text', 4]], 777);
+    const expected = await blockDigestsOfFile(image);
+    packStep('tar-gnu', image, `${image}.tar`);
+    packStep('xz', `${image}.tar`, `${image}.tar.xz`);
+    const res = await runCli([`${image}.tar.xz`, '--endpoint', emu.url, '--json'], { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/packed\.img\.tar\.xz is xz-compressed; it is unpacked to a temporary file in .* before any block is sent\./);
+    expect(res.stderr).toMatch(/unpacked xz in tar to a temporary file/);
+    const report = JSON.parse(res.stdout) as Record<string, unknown>;
+    const script = join(dir, 'read.py');
+    await writeFile(script, BOTO_READER);
+    const py = spawnSync('python3', [script, emu.url, report.SnapshotId as string], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const back = JSON.parse(py.stdout) as { state: string; blocks: Record<string, string> };
+    expect(back.state).toBe('completed');
+    const zeroDigest = expected.digests[expected.zero.indexOf(true)];
+    expect(expected.digests.filter((d, i) => (back.blocks[i] ?? zeroDigest) !== d).length).toBe(0);
+    expect(Object.keys(back.blocks).length).toBe(expected.zero.filter((z) => !z).length);
   });
 
   it('says why when the credentials are refused, exit 1', async () => {

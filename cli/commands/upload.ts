@@ -14,6 +14,9 @@ import { newJobRecord, resolveParams } from '../../src/engine/job-record.ts';
 import { checkResumableSnapshot } from '../../src/engine/upload/resume-check.ts';
 import { UploadSession } from '../../src/engine/upload/upload-session.ts';
 import { fileSource } from '../node-source.ts';
+import { tempSpool } from '../temp-spool.ts';
+import { tmpdir } from 'node:os';
+import { detectContainer, unwrapContainers } from '../../src/images/containers.ts';
 import { openFileLedger, StateFileError, type FileLedgerStore } from '../upload-ledger-file.ts';
 import { endpointFlag, nodeClients, UsageError } from '../shared.ts';
 
@@ -268,6 +271,9 @@ export async function run(args: string[]): Promise<number> {
   const connection: Connection = { kind: 'endpoint', region, ...(p.endpoint ? { endpoint: p.endpoint } : {}) };
   const clients = await nodeClients(connection, { verifySsl: p.verifySsl, sockets: p.options.concurrency ?? 16 });
   const source = await fileSource(p.image);
+  // A packed disk (.xz, .tar.gz, .zip, …) is unpacked to a temporary file on each run; a resume skips what was sent.
+  const spool = tempSpool();
+  let disk: ByteSource = source;
   let lastLine = 0;
   const tty = process.stderr.isTTY;
   let interrupted = false;
@@ -276,6 +282,24 @@ export async function run(args: string[]): Promise<number> {
     const { sha256 } = await bestSha256();
     // Whole milliseconds, rounded as fs.Stats.mtime is (sub-millisecond mtimes do not survive every copy tool).
     const fingerprint = await fingerprintOf(source, { name: basename(p.image), lastModified: Math.round(st.mtimeMs) }, sha256);
+    const outer = detectContainer(await source.read(0, Math.min(source.size, 4096)));
+    // The plan before the work: a packed disk is unpacked first, and a resume unpacks it again.
+    if (outer && p.progress) {
+      const dir = process.env.BLOCKPORT_TMPDIR ?? tmpdir();
+      const again = store.job ? ', then the blocks already sent are skipped' : '';
+      console.error(
+        outer === 'tar' || outer === 'zip'
+          ? `blockport upload: ${p.image} is a ${outer} archive; its disk is read in place, or unpacked to a temporary file in ${dir} first if it is compressed${again}.`
+          : `blockport upload: ${p.image} is ${outer}-compressed; it is unpacked to a temporary file in ${dir} before any block is sent${again}.`,
+      );
+    }
+    const unwrapped = await unwrapContainers(source, {
+      spool,
+      ...(p.progress ? { progress: (what: string, n: number) => process.stderr.write(tty ? `\r\x1b[Kunpacking ${what}: ${mib(n)} MiB` : '') } : {}),
+    });
+    if (unwrapped.container.length && p.progress) process.stderr.write(`${tty ? '\r\x1b[K' : ''}blockport upload: unpacked ${unwrapped.container.join(' in ')} to a temporary file.\n`);
+    for (const n of unwrapped.notices) console.error(`notice: ${n}`);
+    disk = unwrapped.source;
     let job = store.job;
     let resumedBlocks = 0;
     if (job) {
@@ -314,7 +338,7 @@ export async function run(args: string[]): Promise<number> {
       if (p.progress)
         console.error(`blockport upload: resuming ${job.snapshotId ?? 'the upload'} from ${statePath}: ${resumedBlocks} of ${job.counters.blocksToSend} blocks already sent.`);
     } else {
-      const image = await openImage(source);
+      const image = await openImage(disk);
       const blockStates = await image.blockStates();
       let blocksToSend = 0;
       for (const b of blockStates) if (b === BlockState.Data) blocksToSend++;
@@ -333,7 +357,7 @@ export async function run(args: string[]): Promise<number> {
       // The ClientToken is on disk before StartSnapshot is sent: a re-run after a lost answer finds the same snapshot.
       await store.putJob(job);
     }
-    const session = await sessionFor(job, source, store, clients, p.options);
+    const session = await sessionFor(job, disk, store, clients, p.options);
     // Why empty blocks are written although skipping was chosen: said once, with or without progress lines.
     let noted = false;
     session.onProgress((pr) => {
@@ -400,6 +424,7 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   } finally {
     if (onSigint) process.off('SIGINT', onSigint);
+    await spool.dispose();
     await source.close();
     clients.close();
   }

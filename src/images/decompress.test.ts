@@ -73,8 +73,17 @@ describe('decompressUnit', () => {
     }
   });
 
-  it('caps output at the unit size even when the stream holds more', () => {
+  it('refuses a stream that inflates past its unit instead of cutting it short', () => {
     const big = new Uint8Array(1 << 20).fill(7);
-    expect(decompressUnit('qcow2', 'deflate-raw', deflateSync(big), 65536)).toEqual(new Uint8Array(65536).fill(7));
+    const over = /inflates to more than the 65536 bytes it may hold/;
+    expect(() => decompressUnit('qcow2', 'deflate-raw', deflateSync(big), 65536)).toThrow(over);
+    expect(() => decompressUnit('vmdk', 'zlib', zlibSync(big), 65536)).toThrow(/compressed grain inflates to more/);
+    expect(() => decompressUnit('qcow2', 'zstd', new Uint8Array(execFileSync('zstd', ['-c', '-q'], { input: Buffer.from(big) })), 65536)).toThrow(over);
+    // A frame that does not declare its size is caught by what it writes past the unit.
+    const noSize = new Uint8Array(execFileSync('zstd', ['-c', '-q', '--no-content-size'], { input: Buffer.from(big) }));
+    expect(() => decompressUnit('qcow2', 'zstd', noSize, 65536)).toThrow(over);
+    // Exactly one unit, and a short one, still read.
+    expect(decompressUnit('qcow2', 'deflate-raw', deflateSync(big.subarray(0, 65536)), 65536)).toEqual(big.subarray(0, 65536));
+    expect(decompressUnit('qcow2', 'deflate-raw', deflateSync(big.subarray(0, 100)), 65536).subarray(0, 101)).toEqual(new Uint8Array(101).fill(7, 0, 100));
   });
 });

@@ -38,18 +38,33 @@ export function isTarHeader(h: Uint8Array): boolean {
   return sum === stored;
 }
 
-/** Lists the regular files of a tar archive (ustar, GNU long names, pax paths). */
-export async function listTar(source: ByteSource): Promise<TarEntry[]> {
+/** The error for a plain tar archive (not an OVA) that contradicts itself. */
+function tarDamaged(detail: string, code = 'corrupt'): ImageFormatError {
+  return new ImageFormatError(
+    `This tar archive is ${code === 'truncated' ? 'truncated' : 'damaged'} (${detail}), so the disk inside cannot be read. Download or copy it again and pick the complete file.`,
+    undefined,
+    code,
+  );
+}
+
+/** Lists the regular files of a tar archive (ustar, GNU long names and base-256 sizes, pax paths and sizes). */
+export async function listTar(source: ByteSource, plain = false): Promise<TarEntry[]> {
   const out: TarEntry[] = [];
   let off = 0;
   let longName: string | undefined;
+  let paxSize: number | undefined;
+  const bad = (detail: string): ImageFormatError => (plain ? tarDamaged(detail) : corrupt('ova', detail));
   for (let n = 0; off + 512 <= source.size; n++) {
-    if (n > MAX_ENTRIES) throw corrupt('ova', `it holds more than ${MAX_ENTRIES} entries`);
-    const h = await readExact(source, off, 512, 'ova', 'archive entries');
+    if (n > MAX_ENTRIES) throw bad(`it holds more than ${MAX_ENTRIES} entries`);
+    const h = await readExact(source, off, 512, 'ova', 'archive entries').catch((err: unknown) => {
+      throw plain ? tarDamaged('it ends inside an entry header', 'truncated') : err;
+    });
     if (h.every((b) => b === 0)) break;
-    if (!isTarHeader(h)) throw corrupt('ova', `the archive entry at byte ${off} has a bad header checksum`);
-    const size = octal(h, 124, 12);
+    if (!isTarHeader(h)) throw bad(`the archive entry at byte ${off} has a bad header checksum`);
+    const size = paxSize ?? octal(h, 124, 12);
+    paxSize = undefined;
     if (!Number.isSafeInteger(size) || off + 512 + size > source.size) {
+      if (plain) throw tarDamaged(`it ends inside the file "${cstr(h, 0, 100)}"`, 'truncated');
       throw new ImageFormatError(
         `This OVA ends inside the file "${cstr(h, 0, 100)}": it is truncated. Download or export the appliance again and pick the complete file.`,
         'ova',
@@ -66,6 +81,9 @@ export async function listTar(source: ByteSource): Promise<TarEntry[]> {
       else {
         const m = /\d+ path=([^\n]*)\n/.exec(body);
         if (m) longName = m[1];
+        // pax gives sizes of 8 GiB and more as a record, the header's field then being zero or wrong.
+        const z = /\d+ size=(\d+)\n/.exec(body);
+        if (z) paxSize = Number(z[1]);
       }
     } else {
       if (longName !== undefined) name = longName;

@@ -2,6 +2,7 @@ import { BlockState, ImageFormatError, type ByteSource, type DiskImage } from '.
 import { checkVirtualSize, corrupt, readExact, truncated } from './byte-source.ts';
 import { mappedImage, PieceList, type Piece } from './mapped-image.ts';
 import { TableCache } from './table-cache.ts';
+import { FileClaims, shared } from './file-claims.ts';
 
 // L1 tables above this are refused: 32 MiB of L1 already maps 2 EiB with 64 KiB clusters.
 const MAX_L1_BYTES = 32 * 1024 * 1024;
@@ -132,15 +133,63 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
   const sectorsMask = 2 ** (clusterBits - 8) - 1;
   const subSize = clusterSize / 32;
 
-  async function l2For(l1Index: number): Promise<DataView | undefined> {
+  function l2Offset(l1Index: number): number {
     const hi = l1.getUint32(l1Index * 8) & 0x00ffffff;
     const lo = l1.getUint32(l1Index * 8 + 4) & 0xfffffe00;
     const off = hi * 2 ** 32 + (lo >>> 0);
-    if (off === 0) return undefined;
+    if (off === 0) return 0;
     if (off % clusterSize !== 0) throw corrupt('qcow2', `an L2 table offset (${off}) is not cluster-aligned`);
     if (off < clusterSize || (off < l1End && off + clusterSize > l1Offset)) throw corrupt('qcow2', `an L2 table at ${off} overlaps the header or the L1 table`);
     if (off + clusterSize > fileSize) throw truncated('qcow2', 'L2 tables');
-    return l2Cache.get(off, clusterSize);
+    return off;
+  }
+
+  // Every place the active image uses is claimed once: the header, L1, refcount structures and L2 tables now, each
+  // L2 table's clusters when it is first read. A table or cluster used twice is refused, so a small file cannot claim
+  // terabytes by pointing many entries at one table or one cluster.
+  const claims = new FileClaims('qcow2', clusterSize);
+  claims.claim(0, clusterSize, 'the header');
+  claims.claim(l1Offset, l1Needed * 8, 'the L1 table');
+  await claimRefcounts(source, dv, clusterSize, claims);
+  for (let i = 0; i < l1Needed; i++) {
+    const off = l2Offset(i);
+    if (off) claims.claim(off, clusterSize, 'an L2 table');
+  }
+  const compressedHosts = new FileClaims('qcow2', clusterSize);
+  const compressedStarts = new Set<number>();
+  const checkedL2 = new Set<number>();
+
+  /** Claims the clusters an L2 table hands out, the first time the table is read. */
+  function claimL2(l2: DataView, l1Index: number): void {
+    const n = Math.min(l2Entries, clusters - l1Index * l2Entries);
+    for (let j = 0; j < n; j++) {
+      const at = j * entryBytes;
+      const hi = l2.getUint32(at);
+      const lo = l2.getUint32(at + 4);
+      if (hi & 0x40000000) {
+        const off = (hi & offHiMask) * 2 ** 32 + lo;
+        if (compressedStarts.has(off) || claims.has(off)) throw shared('qcow2', 'a compressed cluster', off);
+        compressedStarts.add(off);
+        compressedHosts.mark(off);
+        continue;
+      }
+      const off = (hi & 0x00ffffff) * 2 ** 32 + ((lo & 0xfffffe00) >>> 0);
+      if (off === 0) continue;
+      if (extendedL2 ? l2.getUint32(at + 12) === 0 : version === 3 && lo & 1) continue;
+      if (compressedHosts.has(off)) throw shared('qcow2', 'a data cluster', off);
+      claims.claim(off, clusterSize, 'a data cluster');
+    }
+  }
+
+  async function l2For(l1Index: number): Promise<DataView | undefined> {
+    const off = l2Offset(l1Index);
+    if (off === 0) return undefined;
+    const l2 = await l2Cache.get(off, clusterSize);
+    if (!checkedL2.has(off)) {
+      claimL2(l2, l1Index);
+      checkedL2.add(off);
+    }
+    return l2;
   }
 
   function checkData(off: number, length = clusterSize): void {
@@ -218,4 +267,19 @@ export async function openQcow2(source: ByteSource): Promise<DiskImage> {
     );
   }
   return mappedImage({ format: 'qcow2', subformat: version === 2 ? 'v2' : 'v3', virtualSize, notices, source, map });
+}
+
+/** Claims the refcount table and its blocks (header fields 48 and 56), where they lie inside the file. */
+async function claimRefcounts(source: ByteSource, dv: DataView, clusterSize: number, claims: FileClaims): Promise<void> {
+  const tableOffset = u64(dv, 48);
+  const tableBytes = dv.getUint32(56) * clusterSize;
+  if (tableOffset === 0 || tableBytes === 0 || tableOffset % clusterSize !== 0) return;
+  claims.claim(tableOffset, tableBytes, 'the refcount table');
+  if (tableBytes > MAX_L1_BYTES || tableOffset + tableBytes > source.size) return;
+  const t = await readExact(source, tableOffset, tableBytes, 'qcow2', 'refcount table');
+  const tv = new DataView(t.buffer, t.byteOffset, t.byteLength);
+  for (let at = 0; at + 8 <= tableBytes; at += 8) {
+    const off = (tv.getUint32(at) & 0x00ffffff) * 2 ** 32 + ((tv.getUint32(at + 4) & 0xfffffe00) >>> 0);
+    if (off !== 0) claims.claim(off, clusterSize, 'a refcount block');
+  }
 }

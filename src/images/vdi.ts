@@ -2,6 +2,7 @@ import { BlockState, ImageFormatError, type ByteSource, type DiskImage } from '.
 import { checkVirtualSize, corrupt, readExact, truncated } from './byte-source.ts';
 import { mappedImage, PieceList, type Piece } from './mapped-image.ts';
 import { TableCache } from './table-cache.ts';
+import { FileClaims } from './file-claims.ts';
 
 const SIGNATURE = 0xbeda107f;
 // Block map read per page of 16384 entries, so a huge map is never read at once.
@@ -60,6 +61,17 @@ export async function openVdi(source: ByteSource): Promise<DiskImage> {
   const cache = new TableCache(source, 'vdi', 'block map');
   const mapBytes = needed * 4;
   const fileSize = source.size;
+  // Each data block is handed out once, checked per page of the map when it is first read: a block shared by many
+  // entries would let a small file claim terabytes.
+  const claims = new FileClaims('vdi', blockSize, dataOffset);
+  const checkedPages = new Set<number>();
+  const claimPage = (v: DataView, p: number): void => {
+    const n = Math.min(v.byteLength, mapBytes - p) / 4;
+    for (let k = 0; k < n; k++) {
+      const e = v.getUint32(k * 4, true);
+      if (e < 0xfffffffe) claims.claim(dataOffset + e * blockSize, blockSize, 'a data block');
+    }
+  };
 
   async function map(start: number, end: number): Promise<Piece[]> {
     const list = new PieceList();
@@ -74,6 +86,10 @@ export async function openVdi(source: ByteSource): Promise<DiskImage> {
       if (p !== page || !v) {
         v = await cache.get(mapOffset + p, Math.min(MAP_PAGE, mapBytes - p));
         page = p;
+        if (!checkedPages.has(p)) {
+          claimPage(v, p);
+          checkedPages.add(p);
+        }
       }
       const e = v.getUint32(byte - p, true);
       if (e === 0xffffffff) list.zero(a, b);

@@ -1,6 +1,7 @@
 import { ImageFormatError, type ByteSource, type DiskImage } from './types.ts';
 import { checkVirtualSize, corrupt, readExact, truncated } from './byte-source.ts';
 import { mappedImage, PieceList, type Piece } from './mapped-image.ts';
+import { shared } from './file-claims.ts';
 
 const MAX_BAT_BYTES = 64 * 1024 * 1024;
 const MAX_GEOMETRY = 65535 * 16 * 255;
@@ -63,6 +64,11 @@ export async function openVhd(source: ByteSource): Promise<DiskImage> {
   const bat = new DataView(batBytes.buffer, batBytes.byteOffset, batBytes.byteLength);
   const bitmapBytes = Math.ceil(blockSize / 512 / 8 / 512) * 512;
   const fileSize = source.size;
+  checkBlocks(bat, blocks, bitmapBytes + blockSize, [
+    [0, 512],
+    [dataOffset, dataOffset + 1024],
+    [batOffset, batOffset + Math.ceil((blocks * 4) / 512) * 512],
+  ]);
 
   async function map(start: number, end: number): Promise<Piece[]> {
     const list = new PieceList();
@@ -82,4 +88,23 @@ export async function openVhd(source: ByteSource): Promise<DiskImage> {
     return list.items;
   }
   return mappedImage({ format: 'vhd', subformat: 'dynamic', virtualSize, notices: [], source, map });
+}
+
+/**
+ * Refuses a block table that hands out one place twice (two entries on one block, or a block over the header or the
+ * table): a small file could otherwise claim terabytes. Sorting the starts keeps it O(n log n) in time and 8 bytes per block.
+ */
+function checkBlocks(bat: DataView, blocks: number, span: number, metadata: [number, number][]): void {
+  const starts = new Float64Array(blocks);
+  let n = 0;
+  for (let i = 0; i < blocks; i++) {
+    const sector = bat.getUint32(i * 4);
+    if (sector !== 0xffffffff) starts[n++] = sector * 512;
+  }
+  const sorted = starts.subarray(0, n).sort();
+  for (let k = 0; k < n; k++) {
+    const a = sorted[k]!;
+    if (k + 1 < n && sorted[k + 1]! < a + span) throw shared('vhd', 'a data block', sorted[k + 1]!);
+    for (const [ms, me] of metadata) if (a < me && ms < a + span) throw shared('vhd', 'a data block', a);
+  }
 }

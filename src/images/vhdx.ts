@@ -3,6 +3,7 @@ import { checkVirtualSize, corrupt, readExact, truncated } from './byte-source.t
 import { crc32c } from './crc32c.ts';
 import { mappedImage, PieceList, type Piece } from './mapped-image.ts';
 import { TableCache } from './table-cache.ts';
+import { FileClaims } from './file-claims.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -165,6 +166,29 @@ export async function openVhdx(source: ByteSource): Promise<DiskImage> {
   const batEntries = payloadBlocks + Math.floor((payloadBlocks - 1) / chunkRatio);
   if (batEntries * 8 > bat.length) throw corrupt('vhdx', `its block table holds ${Math.floor(bat.length / 8)} entries but the disk needs ${batEntries}`);
   const batCache = new TableCache(source, 'vhdx', 'block allocation table');
+  // Each MiB of the file is handed out once: headers, log, block table and metadata now, a BAT page's blocks when it is
+  // first read. A block shared by many entries would let a small file claim terabytes, so it is refused.
+  const claims = new FileClaims('vhdx', MiB);
+  claims.claim(0, MiB, 'the headers');
+  const logOffset = u64(header, 72);
+  const logLength = header.getUint32(68, true);
+  if (logLength > 0 && logOffset >= MiB) claims.claim(logOffset, logLength, 'the log');
+  claims.claim(bat.offset, bat.length, 'the block table');
+  claims.claim(meta.offset, meta.length, 'the metadata region');
+  const checkedPages = new Set<number>();
+  const claimPage = (v: DataView, p: number): void => {
+    const first = p / 8;
+    const n = Math.min(v.byteLength / 8, batEntries - first);
+    for (let k = first; k < first + n; k++) {
+      // Every (chunkRatio+1)th entry describes a sector bitmap, not a payload block.
+      if ((k + 1) % (chunkRatio + 1) === 0) continue;
+      const lo = v.getUint32((k - first) * 8, true);
+      if ((lo & 7) !== 6) continue;
+      const block = k - Math.floor(k / (chunkRatio + 1));
+      const off = (v.getUint32((k - first) * 8 + 4, true) * 4096 + (lo >>> 20)) * MiB;
+      claims.claim(off, Math.min(blockSize, virtualSize - block * blockSize), 'a data block');
+    }
+  };
 
   async function map(start: number, end: number): Promise<Piece[]> {
     const list = new PieceList();
@@ -179,6 +203,10 @@ export async function openVhdx(source: ByteSource): Promise<DiskImage> {
       if (p !== page || !v) {
         v = await batCache.get(bat!.offset + p, Math.min(BAT_PAGE, bat!.length - p));
         page = p;
+        if (!checkedPages.has(p)) {
+          claimPage(v, p);
+          checkedPages.add(p);
+        }
       }
       const lo = v.getUint32(byte - p, true);
       const state = lo & 7;

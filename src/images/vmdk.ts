@@ -2,6 +2,7 @@ import { BlockState, ImageFormatError, type ByteSource, type DiskImage } from '.
 import { checkVirtualSize, corrupt, readExact, truncated } from './byte-source.ts';
 import { mappedImage, PieceList, type Piece } from './mapped-image.ts';
 import { TableCache } from './table-cache.ts';
+import { FileClaims } from './file-claims.ts';
 import { parseVmdkDescriptor, refuseVmdkDescriptor } from './vmdk-descriptor.ts';
 
 const MAX_GD_BYTES = 32 * 1024 * 1024;
@@ -100,6 +101,31 @@ export async function openVmdk(source: ByteSource): Promise<DiskImage> {
   const zeroedGrain = (flags & FLAG_ZEROED_GRAIN) !== 0;
   const compressedBound = grainBytes + 4096 + (markers ? 12 : 0);
 
+  // Each sector is handed out once: header, descriptor, grain directory and grain tables now, a table's grains when it
+  // is first read. Grain tables or grains used twice would let a small file claim terabytes, so they are refused.
+  const claims = new FileClaims('vmdk', 512);
+  claims.claim(0, 512, 'the header');
+  if (descOffset > 0 && descSize > 0) claims.claim(descOffset * 512, descSize * 512, 'the descriptor');
+  claims.claim(gdOffset * 512, gdEntries * 4, 'the grain directory');
+  for (let t = 0; t < gdEntries; t++) {
+    const gtSector = gd.getUint32(t * 4, true);
+    if (gtSector === 0) continue;
+    if (gtSector * 512 + gtBytes > fileSize) throw truncated('vmdk', 'grain tables');
+    claims.claim(gtSector * 512, gtBytes, 'a grain table');
+  }
+  const checkedGt = new Set<number>();
+
+  /** Claims the grains a grain table hands out, the first time the table is read. */
+  function claimGrains(gt: DataView, t: number): void {
+    const n = Math.min(gtes, grains - t * gtes);
+    for (let j = 0; j < n; j++) {
+      const entry = gt.getUint32(j * 4, true);
+      if (entry === 0 || (entry === 1 && zeroedGrain)) continue;
+      // A compressed grain's length is known only from its data: its first sector is its own.
+      claims.claim(entry * 512, compressed ? 512 : grainBytes, 'a grain');
+    }
+  }
+
   async function map(start: number, end: number): Promise<Piece[]> {
     const list = new PieceList();
     let g = Math.floor(start / grainBytes);
@@ -115,6 +141,10 @@ export async function openVmdk(source: ByteSource): Promise<DiskImage> {
       }
       if (gtSector * 512 + gtBytes > fileSize) throw truncated('vmdk', 'grain tables');
       const gt = await gtCache.get(gtSector * 512, gtBytes);
+      if (!checkedGt.has(gtSector)) {
+        claimGrains(gt, t);
+        checkedGt.add(gtSector);
+      }
       for (; g < lastInTable; g++) {
         const gs = g * grainBytes;
         const a = Math.max(start, gs);

@@ -1,0 +1,102 @@
+import type { ByteSource } from './types.ts';
+
+/** Bytes read once, front to back: a decompressor's output, or a file read in order. */
+export interface ByteStream {
+  /** The next bytes (never empty), or null at the end. */
+  next(): Promise<Uint8Array | null>;
+  /** Stops reading and frees what the stream holds (a decoder's memory, a file's reader). */
+  cancel(): Promise<void>;
+  /** Bytes of input consumed so far (for progress against the compressed file's size). */
+  readonly consumed?: () => number;
+}
+
+// Large reads keep the per-read cost of a Blob or a file descriptor small against the bytes moved.
+const READ_CHUNK = 4 * 1024 * 1024;
+
+/** Reads [from, to) of a random-access source in order. */
+export function sourceStream(source: ByteSource, from = 0, to = source.size, chunk = READ_CHUNK): ByteStream {
+  let at = from;
+  return {
+    async next() {
+      if (at >= to) return null;
+      const bytes = await source.read(at, Math.min(chunk, to - at));
+      if (bytes.length === 0) return null;
+      at += bytes.length;
+      return bytes;
+    },
+    async cancel() {
+      at = to;
+    },
+    consumed: () => at - from,
+  };
+}
+
+/** A stream over bytes in memory, cut into chunks of the given size (tests, fuzzing). */
+export function memoryStream(bytes: Uint8Array, chunk = 65536): ByteStream {
+  let at = 0;
+  return {
+    async next() {
+      if (at >= bytes.length) return null;
+      const out = bytes.subarray(at, Math.min(bytes.length, at + chunk));
+      at += out.length;
+      return out;
+    },
+    async cancel() {
+      at = bytes.length;
+    },
+    consumed: () => at,
+  };
+}
+
+/** Reads the first `n` bytes of a stream (fewer if it ends) and a stream that gives them again, then the rest. */
+export async function peek(stream: ByteStream, n: number): Promise<{ head: Uint8Array; stream: ByteStream }> {
+  const parts: Uint8Array[] = [];
+  let have = 0;
+  while (have < n) {
+    const c = await stream.next();
+    if (!c) break;
+    parts.push(c);
+    have += c.length;
+  }
+  const head = concat(parts, have).subarray(0, Math.min(n, have));
+  let replay: Uint8Array[] = parts;
+  return {
+    head,
+    stream: {
+      async next() {
+        const c = replay.shift();
+        return c ?? stream.next();
+      },
+      async cancel() {
+        replay = [];
+        await stream.cancel();
+      },
+      ...(stream.consumed ? { consumed: stream.consumed } : {}),
+    },
+  };
+}
+
+/** Joins chunks into one buffer of `length` bytes. */
+export function concat(parts: Uint8Array[], length = parts.reduce((s, p) => s + p.length, 0)): Uint8Array {
+  if (parts.length === 1 && parts[0]!.length === length) return parts[0]!;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p.subarray(0, length - at), at);
+    at += p.length;
+    if (at >= length) break;
+  }
+  return out;
+}
+
+/** Reads a whole stream into memory (tests and small streams only). */
+export async function readAll(stream: ByteStream, limit = 2 ** 31): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (let c = await stream.next(); c; c = await stream.next()) {
+    parts.push(c);
+    n += c.length;
+    if (n > limit) throw new RangeError(`stream longer than ${limit} bytes`);
+  }
+  return concat(parts, n);
+}
