@@ -18,6 +18,7 @@ import { checkResumableSnapshot } from '../../src/engine/resume-check.ts';
 import { UploadSession } from '../../src/engine/upload-session.ts';
 import { fileSource } from '../node-source.ts';
 import { openFileLedger, StateFileError, type FileLedgerStore } from '../upload-ledger-file.ts';
+import { windowCeiling } from '../../src/engine/window-ceiling.ts';
 
 export const usage = `Usage: blockport upload <image> [options]
 
@@ -35,7 +36,7 @@ Options:
   --kms-key-arn ARN     KMS key for --encrypted
   --parent SNAPSHOT_ID  new version over a completed parent snapshot: only blocks that differ from it are sent
   --parent-compare M    how differences are found: read (the parent's blocks, default) or all (send every block)
-  --concurrency N       ceiling of blocks in flight (default 16; pacing adapts below it)
+  --concurrency N       ceiling of blocks in flight (default 512, 256 MiB; pacing finds the link below it)
   --no-verify-ssl       accept a self-signed certificate (the emulator's --tls)
   --no-progress         no progress lines on stderr
   --json                print the final report as JSON on stdout
@@ -260,7 +261,8 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   const connection: Connection = { kind: 'endpoint', region, ...(p.endpoint ? { endpoint: p.endpoint } : {}) };
-  const agentOpts = { keepAlive: true, maxSockets: Math.max(50, (p.options.concurrency ?? 16) * 2) };
+  // A socket per block in flight: the agent must never be the window's limit.
+  const agentOpts = { keepAlive: true, maxSockets: Math.max(50, p.options.concurrency ?? windowCeiling({ browser: false }).ceiling) };
   const requestHandler = new NodeHttpHandler({
     httpAgent: new HttpAgent(agentOpts),
     httpsAgent: new HttpsAgent({ ...agentOpts, rejectUnauthorized: p.verifySsl }),
