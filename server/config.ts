@@ -14,6 +14,10 @@ export interface RuntimeConfig {
   enforceQuotas: boolean;
   /** Added before every EBS/EC2 request is answered. */
   latencyMs: number;
+  /** A random extra delay in [0, latencyJitterMs) on top of latencyMs, drawn per request. */
+  latencyJitterMs: number;
+  /** MiB/s of the one link all request and response bodies share (0 = unlimited). */
+  bandwidthMiBps: number;
   /** Share of EBS requests answered 500 InternalServerException. */
   errorRate: number;
   /** Share of EBS requests answered 400 RequestThrottledException (ACCOUNT_THROTTLED) or ThrottlingException. */
@@ -73,6 +77,8 @@ export function defaultConfig(): ServerConfig {
     maxPendingSnapshots: 100,
     enforceQuotas: false,
     latencyMs: 0,
+    latencyJitterMs: 0,
+    bandwidthMiBps: 0,
     errorRate: 0,
     throttleRate: 0,
     dropRate: 0,
@@ -88,7 +94,7 @@ export function defaultConfig(): ServerConfig {
 const RATE_KEYS = ['errorRate', 'throttleRate', 'dropRate'] as const;
 /** Settings the EBS model itself holds. */
 export const MODEL_KEYS = ['completionDelayMs', 'putAfterStartLagMs', 'readAfterCompleteLagMs', 'maxPendingSnapshots', 'enforceQuotas'] as const;
-const COUNT_KEYS = ['completionDelayMs', 'putAfterStartLagMs', 'readAfterCompleteLagMs', 'maxPendingSnapshots', 'latencyMs', 'putRateLimit', 'credentialTtlSeconds'] as const;
+const COUNT_KEYS = ['completionDelayMs', 'putAfterStartLagMs', 'readAfterCompleteLagMs', 'maxPendingSnapshots', 'latencyMs', 'putRateLimit', 'credentialTtlSeconds', 'latencyJitterMs', 'bandwidthMiBps'] as const;
 const RUNTIME_KEYS: readonly string[] = [...RATE_KEYS, ...COUNT_KEYS, 'enforceQuotas', 'cors', 'corsOrigins', 'accessKeyId', 'secretAccessKey'];
 
 /** Checks a partial runtime config (from JSON); returns the problems, empty when valid. */
@@ -119,7 +125,7 @@ export function validateRuntimePatch(patch: Record<string, unknown>): string[] {
 
 /** The runtime part of a config, for display. */
 export function runtimeView(c: ServerConfig): RuntimeConfig {
-  const { completionDelayMs, putAfterStartLagMs, readAfterCompleteLagMs, maxPendingSnapshots, enforceQuotas, latencyMs, errorRate, throttleRate, dropRate, putRateLimit } = c;
+  const { completionDelayMs, putAfterStartLagMs, readAfterCompleteLagMs, maxPendingSnapshots, enforceQuotas, latencyMs, latencyJitterMs, bandwidthMiBps, errorRate, throttleRate, dropRate, putRateLimit } = c;
   const { cors, corsOrigins, credentialTtlSeconds, accessKeyId, secretAccessKey } = c;
   return {
     completionDelayMs,
@@ -128,6 +134,8 @@ export function runtimeView(c: ServerConfig): RuntimeConfig {
     maxPendingSnapshots,
     enforceQuotas,
     latencyMs,
+    latencyJitterMs,
+    bandwidthMiBps,
     errorRate,
     throttleRate,
     dropRate,

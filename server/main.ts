@@ -4,6 +4,7 @@ import { parseFlags, HELP, FlagError } from './flags.ts';
 import { EmulatorApp } from './app.ts';
 import { createBackend } from './backend.ts';
 import { listen } from './transport.ts';
+import { mibpsToBytes } from './link-shaper.ts';
 
 async function main(): Promise<void> {
   let parsed;
@@ -33,12 +34,13 @@ async function main(): Promise<void> {
   const app = new EmulatorApp(config, backend);
   for (const a of config.accounts) app.addAccount(a.accessKeyId, a.secretAccessKey, a.accountId);
   const poolId = config.identityPool ? await app.createStartupPool(config.identityPool) : undefined;
-  const server = await listen(app, { host: config.host, port: config.port, tls: config.tls, bodyTimeoutMs: config.bodyTimeoutMs });
+  const server = await listen(app, { host: config.host, port: config.port, tls: config.tls, bodyTimeoutMs: config.bodyTimeoutMs, linkBytesPerSecond: () => mibpsToBytes(app.config.bandwidthMiBps) });
   config.port = server.port;
 
   console.log(`Blockport EBS emulator listening on ${server.url}`);
   console.log(`  store: ${backend.storeKind}${config.dataDir ? ` (${config.dataDir})` : ''}; CORS ${config.cors ? 'on' : 'off'}; keys ${config.accessKeyId}/${config.secretAccessKey}`);
   if (poolId) console.log(`  identity pool ${config.identityPool}: ${poolId}`);
+  if (config.bandwidthMiBps > 0 || config.latencyMs > 0) console.log(`  link: ${config.bandwidthMiBps > 0 ? `${config.bandwidthMiBps} MiB/s shared by all bodies` : 'unlimited bandwidth'}, ${config.latencyMs} ms latency${config.latencyJitterMs > 0 ? ` + 0..${config.latencyJitterMs} ms jitter` : ''}`);
   if (config.tls) console.log('  TLS: self-signed certificate (HTTP/2 and HTTP/1.1); clients must trust it or skip verification');
   console.log(`  admin: ${server.url}/__admin/health`);
 
