@@ -8,6 +8,8 @@ import { classifyFailure } from './retry.ts';
 const GiB = 1024 ** 3;
 /** Blocks in flight at most when the caller sets no ceiling: 64 MiB of blocks. */
 const DEFAULT_DOWNLOAD_CEILING = 128;
+/** Blocks fetched and waiting for their write at most (16 MiB): a wide window must not double the memory it holds. */
+const MAX_QUEUED_WRITES = 32;
 
 /** Where downloaded blocks go: a file opened for random-access writes. */
 export interface DownloadTarget {
@@ -324,8 +326,8 @@ export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadR
           failure ??= err;
         },
       );
-      // Memory stays bounded by the window: at most one queued write per lane beyond those fetching.
-      if (writing > lanesCount) await written.catch(() => undefined);
+      // Memory stays bounded by the window: the blocks fetching plus a short queue of writes (the disk is not the link).
+      if (writing > Math.min(lanesCount, MAX_QUEUED_WRITES)) await written.catch(() => undefined);
       if (pending.length >= 2 * every) await checkpoints.catch(() => undefined);
     }
   };
