@@ -16,7 +16,7 @@ export function endpointFlag(url: string): string {
 
 /** SDK clients for a Node command: the standard credential chain, keep-alive sockets for `sockets` blocks in flight. */
 export function nodeClients(connection: Connection, opts: { verifySsl: boolean; sockets: number }): Promise<Clients> {
-  const agentOpts = { keepAlive: true, maxSockets: Math.max(50, opts.sockets * 2) };
+  const agentOpts = { keepAlive: true, maxSockets: Math.max(50, opts.sockets) };
   const requestHandler = new NodeHttpHandler({
     httpAgent: new HttpAgent(agentOpts),
     httpsAgent: new HttpsAgent({ ...agentOpts, rejectUnauthorized: opts.verifySsl }),

@@ -192,7 +192,8 @@ export class EmulatorApp {
       return { drop: false, response: await handleCognitoRequest(this.cognito, req, region) };
     }
 
-    if (c.latencyMs > 0) await sleep(c.latencyMs);
+    const delay = c.latencyMs + (c.latencyJitterMs > 0 ? Math.random() * c.latencyJitterMs : 0);
+    if (delay > 0) await sleep(delay);
     let drop = false;
     if (service === 'ebs') {
       const f = drawFault(c);

@@ -16,6 +16,10 @@ export interface RuntimeConfig {
   encryptionByDefault: boolean;
   /** Added before every EBS/EC2 request is answered. */
   latencyMs: number;
+  /** A random extra delay in [0, latencyJitterMs) on top of latencyMs, drawn per request. */
+  latencyJitterMs: number;
+  /** MiB/s of the one link all request and response bodies share (0 = unlimited). */
+  bandwidthMiBps: number;
   /** Share of EBS requests answered 500 InternalServerException. */
   errorRate: number;
   /** Share of EBS requests answered 400 RequestThrottledException (ACCOUNT_THROTTLED) or ThrottlingException. */
@@ -82,6 +86,8 @@ export function defaultConfig(): ServerConfig {
     enforceQuotas: false,
     encryptionByDefault: false,
     latencyMs: 0,
+    latencyJitterMs: 0,
+    bandwidthMiBps: 0,
     errorRate: 0,
     throttleRate: 0,
     dropRate: 0,
@@ -97,7 +103,7 @@ export function defaultConfig(): ServerConfig {
 const RATE_KEYS = ['errorRate', 'throttleRate', 'dropRate'] as const;
 /** Settings the EBS model itself holds. */
 export const MODEL_KEYS = ['completionDelayMs', 'putAfterStartLagMs', 'readAfterCompleteLagMs', 'maxPendingSnapshots', 'enforceQuotas', 'encryptionByDefault'] as const;
-const COUNT_KEYS = ['completionDelayMs', 'putAfterStartLagMs', 'readAfterCompleteLagMs', 'maxPendingSnapshots', 'latencyMs', 'putRateLimit', 'credentialTtlSeconds'] as const;
+const COUNT_KEYS = ['completionDelayMs', 'putAfterStartLagMs', 'readAfterCompleteLagMs', 'maxPendingSnapshots', 'latencyMs', 'putRateLimit', 'credentialTtlSeconds', 'latencyJitterMs', 'bandwidthMiBps'] as const;
 const RUNTIME_KEYS: readonly string[] = [...RATE_KEYS, ...COUNT_KEYS, 'enforceQuotas', 'encryptionByDefault', 'cors', 'corsOrigins', 'accessKeyId', 'secretAccessKey'];
 
 /** Checks a partial runtime config (from JSON); returns the problems, empty when valid. */
@@ -128,7 +134,7 @@ export function validateRuntimePatch(patch: Record<string, unknown>): string[] {
 
 /** The runtime part of a config, for display. */
 export function runtimeView(c: ServerConfig): RuntimeConfig {
-  const { completionDelayMs, putAfterStartLagMs, readAfterCompleteLagMs, maxPendingSnapshots, enforceQuotas, latencyMs, errorRate, throttleRate, dropRate, putRateLimit } = c;
+  const { completionDelayMs, putAfterStartLagMs, readAfterCompleteLagMs, maxPendingSnapshots, enforceQuotas, latencyMs, latencyJitterMs, bandwidthMiBps, errorRate, throttleRate, dropRate, putRateLimit } = c;
   const { cors, corsOrigins, credentialTtlSeconds, accessKeyId, secretAccessKey, encryptionByDefault } = c;
   return {
     encryptionByDefault,
@@ -138,6 +144,8 @@ export function runtimeView(c: ServerConfig): RuntimeConfig {
     maxPendingSnapshots,
     enforceQuotas,
     latencyMs,
+    latencyJitterMs,
+    bandwidthMiBps,
     errorRate,
     throttleRate,
     dropRate,

@@ -18,6 +18,8 @@ Usage: npm run emulator -- [flags]
   --encryption-by-default   the account encrypts every new snapshot (StartSnapshot answers SseType sse-ebs)
   --account KEY:SECRET:ID   accept another key pair, standing for account ID (12 digits); repeatable
   --latency-ms N            latency added to every EBS/EC2 request (default 0)
+  --latency-jitter-ms N     a random extra 0..N ms on top of --latency-ms, per request (default 0)
+  --bandwidth MIBPS         one link of MIBPS MiB/s shared by all request and response bodies (default 0: unlimited)
   --error-rate P            share of EBS requests answered 500 InternalServerException (0..1)
   --throttle-rate P         share of EBS requests answered RequestThrottledException / ThrottlingException (0..1)
   --drop-rate P             share of EBS requests processed but whose connection is dropped unanswered (0..1)
@@ -114,6 +116,12 @@ export function parseFlags(argv: string[]): { config: ServerConfig; help: boolea
       }
       case '--latency-ms':
         c.latencyMs = num(flag, value(), 0);
+        break;
+      case '--latency-jitter-ms':
+        c.latencyJitterMs = num(flag, value(), 0);
+        break;
+      case '--bandwidth':
+        c.bandwidthMiBps = num(flag, value(), 0);
         break;
       case '--error-rate':
         c.errorRate = num(flag, value(), 0, 1);

@@ -5,6 +5,7 @@ import { EmulatorApp } from './app.ts';
 import { createBackend } from './backend.ts';
 import { listen } from './transport.ts';
 import { DirLockedError } from '../src/emulator/stores/dir-lock.ts';
+import { mibpsToBytes } from './link-shaper.ts';
 
 async function main(): Promise<void> {
   // Node 20.19+ is supported with the locked SDK versions; the SDK's notice about its future releases is noise here.
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
   const app = new EmulatorApp(config, backend);
   for (const a of config.accounts) app.addAccount(a.accessKeyId, a.secretAccessKey, a.accountId);
   const poolId = config.identityPool ? await app.createStartupPool(config.identityPool) : undefined;
-  const server = await listen(app, { host: config.host, port: config.port, tls: config.tls, bodyTimeoutMs: config.bodyTimeoutMs, maxConnections: config.maxConnections });
+  const server = await listen(app, { host: config.host, port: config.port, tls: config.tls, bodyTimeoutMs: config.bodyTimeoutMs, maxConnections: config.maxConnections, linkBytesPerSecond: () => mibpsToBytes(app.config.bandwidthMiBps) });
   config.port = server.port;
 
   // One write, so a reader that waits for the URL line sees the whole banner.
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
     `  store: ${backend.storeKind}${config.dataDir ? ` (${config.dataDir})` : ''}; CORS ${config.cors ? 'on' : 'off'}; keys ${config.accessKeyId}/${config.secretAccessKey}`,
     ...(poolId ? [`  identity pool ${config.identityPool}: ${poolId}`] : []),
     ...(config.encryptionByDefault ? ['  encryption by default: every new snapshot is encrypted (StartSnapshot answers SseType sse-ebs)'] : []),
+    ...(config.bandwidthMiBps > 0 || config.latencyMs > 0 ? [`  link: ${config.bandwidthMiBps > 0 ? `${config.bandwidthMiBps} MiB/s shared by all bodies` : 'unlimited bandwidth'}, ${config.latencyMs} ms latency${config.latencyJitterMs > 0 ? ` + 0..${config.latencyJitterMs} ms jitter` : ''}`] : []),
     ...(config.tls ? ['  TLS: self-signed certificate (HTTP/2 and HTTP/1.1); clients must trust it or skip verification'] : []),
     `  admin token: ${app.config.adminToken} (send it as "Authorization: Bearer <token>" or "X-Blockport-Admin-Token: <token>")`,
     `  admin: curl -H 'Authorization: Bearer ${app.config.adminToken}' ${server.url}/__admin/health`,

@@ -9,6 +9,7 @@ import type { EmuResponse } from '../src/emulator/http.ts';
 import type { EmulatorApp, IncomingRequest } from './app.ts';
 import { ebsErrorResponse } from './aws-errors.ts';
 import { selfSignedCertificate } from './tls.ts';
+import { LINK_CHUNK_BYTES, linkWait, TokenBucket } from './link-shaper.ts';
 
 /** Largest request body accepted: one 512 KiB block plus slack for JSON and form bodies. */
 export const MAX_BODY_BYTES = 524288 + 65536;
@@ -23,6 +24,8 @@ export interface ListenOptions {
   graceMs?: number;
   /** Connections open at once; beyond, new ones are closed on arrival (default 512). */
   maxConnections?: number;
+  /** Bytes per second of the link all bodies share, read at each chunk (0 or absent: unlimited). */
+  linkBytesPerSecond?: () => number;
 }
 
 /** A listening server. */
@@ -63,7 +66,7 @@ function splitUrl(url: string): { path: string; rawQuery: string; query: Record<
 type BodyResult = { kind: 'ok' | 'short'; body: Uint8Array } | { kind: 'too-large' } | { kind: 'gone' };
 
 /** Reads a body up to MAX_BODY_BYTES; never buffers more, never waits longer than `timeoutMs` for the next byte. */
-function readBody(req: Req, timeoutMs: number): Promise<BodyResult> {
+function readBody(req: Req, timeoutMs: number, link?: TokenBucket): Promise<BodyResult> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return Promise.resolve({ kind: 'too-large' });
   return new Promise((resolve) => {
@@ -93,6 +96,14 @@ function readBody(req: Req, timeoutMs: number): Promise<BodyResult> {
       chunks.push(chunk);
       clearTimeout(timer);
       timer = setTimeout(() => finish({ kind: 'short', body: concat() }), timeoutMs);
+      // A shaped link: the sender waits (backpressure through the socket) until the bucket lets the chunk through.
+      const wait = link ? link.reserve(chunk.length) : 0;
+      if (wait > 0) {
+        req.pause();
+        setTimeout(() => {
+          if (!done) req.resume();
+        }, wait);
+      }
     };
     const onEnd = (): void => finish({ kind: 'ok', body: concat() });
     const onGone = (): void => finish({ kind: 'gone' });
@@ -124,7 +135,7 @@ const LINGER_MS = 2000;
  * Sends a response. `close`: the connection closes after it; 'linger': closes too, but first lets the client's
  * unread body drain into nothing for a moment, so the answer is not lost to a TCP reset.
  */
-function send(req: Req, res: Res, r: EmuResponse, close: boolean | 'linger', now: number = Date.now()): void {
+function send(req: Req, res: Res, r: EmuResponse, close: boolean | 'linger', now: number = Date.now(), link?: TokenBucket): void {
   // The service's own time (POST /__admin/clock skewMs), which SDKs correct their clocks and expiry checks from.
   const headers: Record<string, string | number> = { Date: new Date(now).toUTCString(), ...r.headers, 'Content-Length': r.body.byteLength };
   if (close && !isH2(req)) headers.Connection = 'close';
@@ -141,7 +152,9 @@ function send(req: Req, res: Res, r: EmuResponse, close: boolean | 'linger', now
   }
   try {
     (res as http.ServerResponse).writeHead(r.status, headers);
-    res.end(Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength));
+    const body = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
+    if (link && body.byteLength > 0) void writeShaped(res, body, link);
+    else res.end(body);
   } catch {
     drop(req);
     return;
@@ -150,6 +163,21 @@ function send(req: Req, res: Res, r: EmuResponse, close: boolean | 'linger', now
   if (close) {
     if (isH2(req)) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
     else if (close === true) res.on('finish', () => req.socket.destroy());
+  }
+}
+
+/** Writes a body through the shaped link in small pieces, so responses of many connections share it. */
+async function writeShaped(res: Res, body: Buffer, link: TokenBucket): Promise<void> {
+  try {
+    for (let off = 0; off < body.byteLength; off += LINK_CHUNK_BYTES) {
+      const piece = body.subarray(off, Math.min(body.byteLength, off + LINK_CHUNK_BYTES));
+      await linkWait(link.reserve(piece.byteLength));
+      if (res.destroyed) return;
+      (res as http.ServerResponse).write(piece);
+    }
+    res.end();
+  } catch {
+    // The client went away mid-body: nothing to answer.
   }
 }
 
@@ -166,6 +194,8 @@ const H2_MAX_STREAMS = 256;
 /** Starts listening; the printed URL uses the actual port (so --port 0 works). */
 export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<RunningServer> {
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 20_000;
+  const rate = opts.linkBytesPerSecond;
+  const link = rate ? new TokenBucket(rate) : undefined;
   let inflight = 0;
   let idle: (() => void) | undefined;
   const sockets = new Set<Duplex>();
@@ -198,7 +228,7 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
             return;
           }
         }
-        const b = await readBody(req, bodyTimeoutMs);
+        const b = await readBody(req, bodyTimeoutMs, link);
         if (b.kind === 'gone') return;
         if (b.kind === 'too-large') {
           send(req, res, ebsErrorResponse('ValidationException', 413, `Request body exceeds ${MAX_BODY_BYTES} bytes.`, 'INVALID_PARAMETER_VALUE'), true);
@@ -216,7 +246,7 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
         const out = await app.handle(incoming);
         if (app.config.verbose) console.error(`${incoming.method} ${req.url} → ${out.drop ? 'dropped' : out.response.status}`);
         if (out.drop) drop(req);
-        else send(req, res, out.response, b.kind === 'short', app.wallNow());
+        else send(req, res, out.response, b.kind === 'short', app.wallNow(), link);
       } catch (err) {
         console.error('emulator: unexpected error', err);
         try {

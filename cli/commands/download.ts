@@ -16,7 +16,7 @@ Options:
   --endpoint URL      EBS endpoint, e.g. http://127.0.0.1:4566 for \`npm run emulator\`
   --region R          AWS Region (default: AWS_REGION / AWS_DEFAULT_REGION; us-east-1 with --endpoint)
   --size BYTES        size of the file (e.g. the original image size); default the volume size
-  --concurrency N     blocks in flight (default 16)
+  --concurrency N     ceiling of blocks in flight (default 512; pacing finds the link below it)
   --wait SECONDS      how long to retry a snapshot that is not readable yet (default 90)
   --restart           ignore an earlier interrupted download of this file
   --no-verify-ssl     accept a self-signed certificate (the emulator's --tls)
@@ -101,7 +101,7 @@ interface Parsed extends ReadFlags {
 
 /** Parses the arguments of `download`; throws UsageError with a sentence. */
 export function parseDownloadArgs(args: string[]): Parsed {
-  const out: Parsed = { snapshotId: '', file: '', concurrency: 16, waitSeconds: 90, restart: false, verifySsl: true, progress: true, json: false };
+  const out: Parsed = { snapshotId: '', file: '', concurrency: 512, waitSeconds: 90, restart: false, verifySsl: true, progress: true, json: false };
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const j = parseReadFlag(args, i, out);
@@ -117,7 +117,7 @@ export function parseDownloadArgs(args: string[]): Parsed {
       return n;
     };
     if (a === '--size') out.size = num(1, 65536 * 1024 ** 3);
-    else if (a === '--concurrency') out.concurrency = num(1, 256);
+    else if (a === '--concurrency') out.concurrency = num(1, 1024);
     else if (a === '--wait') out.waitSeconds = num(0, 3600);
     else if (a === '--restart') out.restart = true;
     else if (a.startsWith('-')) throw new UsageError(`Unknown option ${a}. Run \`blockport download --help\` for the options.`);

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { detectContainer, unwrapContainers } from '../../src/images/containers.ts';
 import { openFileLedger, StateFileError, type FileLedgerStore } from '../upload-ledger-file.ts';
 import { endpointFlag, nodeClients, UsageError } from '../shared.ts';
+import { windowCeiling } from '../../src/engine/window-ceiling.ts';
 
 export const usage = `Usage: blockport upload <image> [options]
 
@@ -40,7 +41,7 @@ Options:
   --kms-key-arn ARN     KMS key for --encrypted
   --parent SNAPSHOT_ID  new version over a completed parent snapshot: only blocks that differ from it are sent
   --parent-compare M    how differences are found: read (the parent's blocks, default) or all (send every block)
-  --concurrency N       ceiling of blocks in flight (default 16; pacing adapts below it)
+  --concurrency N       ceiling of blocks in flight (default 512, 256 MiB; pacing finds the link below it)
   --no-verify-ssl       accept a self-signed certificate (the emulator's --tls)
   --no-progress         no progress lines on stderr
   --json                print the final report as JSON on stdout
@@ -269,7 +270,8 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   const connection: Connection = { kind: 'endpoint', region, ...(p.endpoint ? { endpoint: p.endpoint } : {}) };
-  const clients = await nodeClients(connection, { verifySsl: p.verifySsl, sockets: p.options.concurrency ?? 16 });
+  // A socket per block in flight: the agent must never be the window's limit.
+  const clients = await nodeClients(connection, { verifySsl: p.verifySsl, sockets: p.options.concurrency ?? windowCeiling({ browser: false }).ceiling });
   const source = await fileSource(p.image);
   // A packed disk (.xz, .tar.gz, .zip, …) is unpacked to a temporary file on each run; a resume skips what was sent.
   const spool = tempSpool();

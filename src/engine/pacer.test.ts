@@ -1,23 +1,58 @@
 import { describe, expect, it } from 'vitest';
 import { Pacer } from './pacer.ts';
+import { simulate } from './testing/simulated-link.ts';
 
-function succeed(p: Pacer, n: number, latencyMs = 10): void {
-  for (let i = 0; i < n; i++) {
-    void p.acquire();
-    p.release({ ok: true, latencyMs });
-  }
-}
+const NODE = { floor: 2, ceiling: 512 };
 
-describe('Pacer (AIMD)', () => {
-  it('grows additively up to the ceiling', () => {
-    const p = new Pacer({ floor: 2, ceiling: 16, initial: 4 });
-    expect(p.limit).toBe(4);
-    succeed(p, 5);
-    expect(p.limit).toBe(5);
-    succeed(p, 500);
-    expect(p.limit).toBe(16);
+describe('Pacer over simulated links (virtual time)', () => {
+  it('opens to the ceiling within a few round trips on a fat link 1 s away', () => {
+    const r = simulate({ latencyMs: () => 1000, blocksPerSecond: Infinity }, NODE, 30_000);
+    // Tripling per round trip from 16: 48, 144, 432, 512 by the fourth second.
+    expect(r.limits(0, 4_500).max).toBe(512);
+    expect(r.limits(20_000, 30_000).min).toBe(512);
   });
 
+  it('settles near the bandwidth-delay product of a bandwidth-limited link and keeps it full', () => {
+    // 100 blocks/s (50 MiB/s), 100 ms plus 10 ms on the wire: BDP = 11 blocks.
+    const r = simulate({ latencyMs: () => 100, blocksPerSecond: 100 }, NODE, 30_000);
+    const { max, last } = r.limits(10_000, 30_000);
+    expect(last).toBeGreaterThanOrEqual(11);
+    expect(max).toBeLessThanOrEqual(3 * 11 + 4);
+    expect(r.rate(10_000, 30_000)).toBeGreaterThan(95);
+  });
+
+  it('keeps a thin, busy, jittery link full instead of mistaking its queue for collapse', () => {
+    // 24 MiB/s (48 blocks/s), 80 ms plus up to 20 ms of jitter: BDP ≈ 5 blocks.
+    const r = simulate({ latencyMs: () => 80, jitterMs: 20, blocksPerSecond: 48 }, NODE, 30_000);
+    expect(r.rate(5_000, 30_000) / 48).toBeGreaterThan(0.95);
+    expect(r.limits(5_000, 30_000).max).toBeLessThan(40);
+  });
+
+  it('follows a 10× latency spike up and comes back down after it', () => {
+    // 200 blocks/s; 50 ms (BDP 11) → 500 ms (BDP 101) from 20 s to 50 s → 50 ms again.
+    const r = simulate({ latencyMs: (t) => (t > 20_000 && t < 50_000 ? 500 : 50), blocksPerSecond: 200 }, NODE, 110_000);
+    const before = r.limits(10_000, 20_000).last;
+    expect(before).toBeLessThanOrEqual(40);
+    expect(r.limits(30_000, 50_000).max).toBeGreaterThanOrEqual(101);
+    expect(r.rate(30_000, 50_000)).toBeGreaterThan(180);
+    expect(r.limits(100_000, 110_000).last).toBeLessThanOrEqual(before * 2);
+  });
+
+  it('backs off multiplicatively when the service throttles and keeps most of what it allows', () => {
+    // The service allows 200 puts/s, 100 ms away: the link itself would take 512.
+    const r = simulate({ latencyMs: () => 100, blocksPerSecond: Infinity, throttleAbovePerSecond: 200 }, NODE, 30_000);
+    expect(r.limits(10_000, 30_000).max).toBeLessThan(64);
+    expect(r.rate(10_000, 30_000)).toBeGreaterThan(0.7 * 200);
+    expect(r.throttled / (r.delivered + r.throttled)).toBeLessThan(0.3);
+  });
+
+  it('never goes past a ceiling the person set, however fat the link', () => {
+    const r = simulate({ latencyMs: () => 1000, blocksPerSecond: Infinity }, { floor: 2, ceiling: 24 }, 10_000);
+    expect(r.limits(0, 10_000).max).toBe(24);
+  });
+});
+
+describe('Pacer (unit)', () => {
   it('halves on throttling, once per window, never below the floor', async () => {
     const p = new Pacer({ floor: 2, ceiling: 16, initial: 16 });
     for (let i = 0; i < 16; i++) await p.acquire();
@@ -34,17 +69,6 @@ describe('Pacer (AIMD)', () => {
     expect(p.limit).toBe(2);
   });
 
-  it('shrinks when latency jumps, not when it is merely high', () => {
-    const steady = new Pacer({ floor: 1, ceiling: 32, initial: 8 });
-    succeed(steady, 1000, 120);
-    expect(steady.limit).toBe(32);
-    const p = new Pacer({ floor: 1, ceiling: 32, initial: 8 });
-    succeed(p, 100, 10);
-    const before = p.limit;
-    succeed(p, 5, 200);
-    expect(p.limit).toBeLessThan(before);
-  });
-
   it('holds callers beyond the limit until a slot frees', async () => {
     const p = new Pacer({ floor: 1, ceiling: 2, initial: 2 });
     await p.acquire();
@@ -59,13 +83,14 @@ describe('Pacer (AIMD)', () => {
     expect(third).toBe(true);
     expect(p.active).toBe(2);
   });
-});
 
-describe('Pacer limits', () => {
   it('never exceeds a ceiling below the floor', () => {
     const p = new Pacer({ floor: 2, ceiling: 1 });
     expect(p.limit).toBe(1);
-    succeed(p, 100);
+    for (let i = 0; i < 100; i++) {
+      void p.acquire();
+      p.release({ ok: true, latencyMs: 1 });
+    }
     expect(p.limit).toBe(1);
   });
 });

@@ -1,16 +1,49 @@
-// AIMD pacing of blocks in flight: additive increase per window of successes, multiplicative decrease on throttling or rising latency.
+// Pacing of blocks in flight that finds the link: a slow start that doubles the window per round trip, then a window
+// of gain × bottleneck rate × minimum round trip (BBR's estimate of the bandwidth-delay product), under a cap that
+// throttling halves (AWS asks clients to back off multiplicatively) and that grows back a little each round.
 
 /** Pacer settings. */
 export interface PacerOptions {
   floor: number;
+  /** A safety bound (memory, transport, the person's choice), not the operating point. */
   ceiling: number;
-  /** Starting window; default min(ceiling, max(floor, 4)). */
+  /** Starting window; default min(ceiling, max(floor, 16)). */
   initial?: number;
   /** Multiplier on throttling (0.5 = halve). */
   decrease?: number;
-  /** A short-term latency average above this multiple of the long-term one counts as "rising" (decrease ×0.8). */
-  latencyFactor?: number;
+  /** Window over the measured bandwidth-delay product once the link is found (default 2: room for jitter and acks). */
+  gain?: number;
+  /** Blocks added to the window on top of gain × BDP, so a short round trip on a fast machine still fills its cores. */
+  headroom?: number;
+  /** How long a minimum round trip stays valid before the window dips to measure it again (ms). */
+  minRttWindowMs?: number;
+  /** The clock in ms (injectable: tests drive the pacer in virtual time). */
+  now?: () => number;
 }
+
+/** What a request's end tells the pacer. */
+export interface PacerOutcome {
+  ok: boolean;
+  /** How long the successful request took, ms (its round trip). */
+  latencyMs?: number;
+  throttled?: boolean;
+}
+
+type Mode = 'startup' | 'steady' | 'probe-rtt';
+
+/** Rounds the rate filter remembers (BBR's 10 round trips). */
+const RATE_ROUNDS = 10;
+/** Startup ends when the rate has not grown by this factor for PLATEAU_ROUNDS rounds (the pipe is full). */
+const PLATEAU_GROWTH = 1.25;
+const PLATEAU_ROUNDS = 3;
+/** A round whose fastest request took this many times the minimum round trip met a queue: the doubling stops. */
+const QUEUE_RTT_FACTOR = 1.5;
+/** Blocks added per success while starting: the window triples per round trip, as BBR's startup gain of 2.89. */
+const STARTUP_STEP = 2;
+/** The first window: the old fixed ceiling, harmless on any link, and 2 s saved at a 1 s round trip. */
+const DEFAULT_INITIAL = 16;
+/** The window while measuring the minimum round trip again: a quarter, about half the link's BDP, so no queue is left. */
+const PROBE_SHARE = 0.25;
 
 /** An adaptive semaphore: acquire() before a request, release() with its outcome. */
 export class Pacer {
@@ -20,30 +53,63 @@ export class Pacer {
   private inFlight = 0;
   private waiters: (() => void)[] = [];
   private readonly decrease: number;
-  private readonly latencyFactor: number;
-  private fast = 0;
-  private slow = 0;
-  private samples = 0;
+  private readonly gain: number;
+  private readonly headroom: number;
+  private readonly minRttWindowMs: number;
+  private readonly now: () => number;
+  private mode: Mode = 'startup';
+  /** Upper bound from throttling: halved on a throttle, grown back each clean round. */
+  private cap: number;
   // Completions to wait before another decrease: one decrease per window of requests, not per failure.
   private holdOff = 0;
+  private roundStart: number;
+  private roundDelivered = 0;
+  private roundThrottled = false;
+  private roundMinRtt = Infinity;
+  private rates: number[] = [];
+  private bestRate = 0;
+  private flatRounds = 0;
+  private minRtt = Infinity;
+  private minRttAt = 0;
+  private probeStart = 0;
+  private probeMin = Infinity;
+  private probeCount = 0;
+  private windowBeforeProbe = 0;
 
   constructor(opts: PacerOptions) {
     // The ceiling the person asked for wins over the default floor.
     this.ceiling = Math.max(1, Math.floor(opts.ceiling));
     this.floor = Math.max(1, Math.min(this.ceiling, Math.floor(opts.floor)));
-    this.window = Math.min(this.ceiling, Math.max(this.floor, opts.initial ?? 4));
+    this.window = Math.min(this.ceiling, Math.max(this.floor, opts.initial ?? DEFAULT_INITIAL));
     this.decrease = opts.decrease ?? 0.5;
-    this.latencyFactor = opts.latencyFactor ?? 2;
+    this.gain = opts.gain ?? 2;
+    this.headroom = opts.headroom ?? 4;
+    this.minRttWindowMs = opts.minRttWindowMs ?? 10_000;
+    this.now = opts.now ?? (() => performance.now());
+    this.cap = this.ceiling;
+    this.roundStart = this.now();
   }
 
   /** Requests allowed in flight now. */
   get limit(): number {
-    return Math.max(this.floor, Math.min(this.ceiling, Math.floor(this.window)));
+    const w = this.mode === 'probe-rtt' ? this.probeWindow() : this.window;
+    return Math.max(this.floor, Math.min(this.ceiling, this.cap, Math.floor(w)));
   }
 
   /** Requests currently holding a slot. */
   get active(): number {
     return this.inFlight;
+  }
+
+  /** Whether the pacer is still doubling (it has seen no queueing, throttling or error yet). */
+  get starting(): boolean {
+    return this.mode === 'startup';
+  }
+
+  /** The bandwidth-delay product measured so far, in blocks (0 before the first round). */
+  get bdp(): number {
+    const rate = this.maxRate();
+    return Number.isFinite(this.minRtt) ? rate * this.minRtt : 0;
   }
 
   /** Waits for a free slot. */
@@ -55,33 +121,108 @@ export class Pacer {
     return new Promise((resolve) => this.waiters.push(() => { this.inFlight++; resolve(); }));
   }
 
-  /** Frees a slot; outcome drives the window (latency of successful requests, throttled flag). */
-  release(outcome: { ok: boolean; latencyMs?: number; throttled?: boolean } = { ok: true }): void {
+  /** Frees a slot; the outcome drives the window (round trip of successes, throttled flag). */
+  release(outcome: PacerOutcome = { ok: true }): void {
     this.inFlight--;
     if (this.holdOff > 0) this.holdOff--;
-    if (outcome.throttled) this.shrink(this.decrease);
-    else if (outcome.ok) {
-      const lat = outcome.latencyMs;
-      let rising = false;
-      if (lat !== undefined && lat >= 0) {
-        this.samples++;
-        this.fast = this.samples === 1 ? lat : this.fast * 0.7 + lat * 0.3;
-        this.slow = this.samples === 1 ? lat : this.slow * 0.98 + lat * 0.02;
-        // A trend, not a level: latency that grows with the window on a busy link is normal; a sudden jump is congestion.
-        rising = this.samples > 30 && this.fast > this.latencyFactor * Math.max(this.slow, 2);
-      }
-      if (rising) this.shrink(0.8);
-      else this.window = Math.min(this.ceiling, this.window + 1 / Math.max(1, this.window));
-    }
+    if (outcome.throttled) this.throttle();
+    else if (!outcome.ok) {
+      // An error ends the doubling (the link or the service is struggling) without cutting what was found.
+      if (this.mode === 'startup') this.mode = 'steady';
+    } else this.success(outcome.latencyMs);
     this.wake();
   }
 
-  private shrink(factor: number): void {
+  private success(latencyMs: number | undefined): void {
+    if (latencyMs === undefined || latencyMs < 0) {
+      // Nothing was sent (a block found unchanged): the slot only counts toward growth while starting.
+      if (this.mode === 'startup') this.grow(1);
+      return;
+    }
+    const t = this.now();
+    this.roundDelivered++;
+    const rtt = Math.max(latencyMs, 0.01);
+    this.roundMinRtt = Math.min(this.roundMinRtt, rtt);
+    if (rtt <= this.minRtt) {
+      this.minRtt = rtt;
+      this.minRttAt = t;
+    }
+    if (this.mode === 'probe-rtt' && t - latencyMs >= this.probeStart) {
+      this.probeMin = Math.min(this.probeMin, rtt);
+      if (++this.probeCount >= Math.max(2, this.probeWindow())) {
+        this.minRtt = this.probeMin;
+        this.minRttAt = t;
+        this.mode = 'steady';
+        this.window = this.windowBeforeProbe;
+      }
+    }
+    if (this.mode === 'startup') this.grow(STARTUP_STEP);
+    // A round ends when a request sent after it began comes back (one round trip of the window).
+    if (t - latencyMs >= this.roundStart) this.endRound(t);
+  }
+
+  private grow(by: number): void {
+    this.window = Math.min(this.ceiling, this.cap, this.window + by);
+  }
+
+  private endRound(t: number): void {
+    const elapsed = t - this.roundStart;
+    if (elapsed > 0 && this.roundDelivered > 0) {
+      const rate = this.roundDelivered / elapsed;
+      this.rates.push(rate);
+      if (this.rates.length > RATE_ROUNDS) this.rates.shift();
+      if (this.mode === 'startup') {
+        if (rate >= this.bestRate * PLATEAU_GROWTH) {
+          this.bestRate = rate;
+          this.flatRounds = 0;
+        } else if (++this.flatRounds >= PLATEAU_ROUNDS) this.mode = 'steady';
+        // A queue has formed (HyStart): even the round's fastest request took much longer than the fastest seen.
+        if (this.roundMinRtt > QUEUE_RTT_FACTOR * this.minRtt) this.mode = 'steady';
+      }
+    }
+    if (!this.roundThrottled && this.cap < this.ceiling) this.cap = Math.min(this.ceiling, this.cap + Math.max(1, this.cap / 16));
+    this.roundStart = t;
+    this.roundDelivered = 0;
+    this.roundThrottled = false;
+    this.roundMinRtt = Infinity;
+    if (this.mode === 'steady') {
+      const target = this.gain * this.bdp + this.headroom;
+      this.window = Math.min(this.ceiling, this.cap, Math.max(this.floor, target));
+      // The minimum round trip is old: dip for a round to see the link without its queue, unless the ceiling binds
+      // so far below the target that no queue of ours can be in the way.
+      if (t - this.minRttAt > this.minRttWindowMs && target < 2 * Math.min(this.ceiling, this.cap)) {
+        this.mode = 'probe-rtt';
+        this.windowBeforeProbe = this.window;
+        this.probeStart = t;
+        this.probeMin = Infinity;
+        this.probeCount = 0;
+      }
+    }
+  }
+
+  private probeWindow(): number {
+    return Math.max(this.floor, Math.floor(this.windowBeforeProbe * PROBE_SHARE));
+  }
+
+  private maxRate(): number {
+    let m = 0;
+    for (const r of this.rates) if (r > m) m = r;
+    return m;
+  }
+
+  private throttle(): void {
+    this.roundThrottled = true;
+    if (this.mode !== 'steady') {
+      if (this.mode === 'probe-rtt') this.window = this.windowBeforeProbe;
+      this.mode = 'steady';
+    }
     if (this.holdOff > 0) return;
-    this.window = Math.max(this.floor, this.window * factor);
+    const from = Math.min(this.window, this.cap, this.limit);
+    this.cap = Math.max(this.floor, from * this.decrease);
+    this.window = Math.min(this.window, this.cap);
+    // The rates measured before the throttle overstate what the service now allows.
+    this.rates = this.rates.map((r) => r * this.decrease);
     this.holdOff = Math.max(1, this.inFlight);
-    // Let the averages settle at the smaller window before judging latency again.
-    this.samples = 0;
   }
 
   private wake(): void {

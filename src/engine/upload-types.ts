@@ -30,7 +30,10 @@ export interface UploadOptions extends SnapshotParams {
    * 0 never. Ignored in Node.
    */
   recycleBlocks?: number;
-  /** Ceiling of blocks in flight across all workers; default 16 (HTTP/2 or emulator), pacing adapts below it. */
+  /**
+   * Ceiling of blocks in flight across all workers, an upper bound the pacing finds the link below; default: memory
+   * (512 in Node, 128 in a browser) or, in a browser over HTTP/1.1, 12 (six connections per host).
+   */
   concurrency?: number;
   /** Floor of blocks in flight; default 2. */
   minConcurrency?: number;
@@ -150,6 +153,8 @@ export interface UploadProgress {
   etaSeconds: number | null;
   /** Current adaptive concurrency (blocks in flight allowed). */
   concurrency: number;
+  /** A sentence when the window sits at its ceiling (HTTP/1.1's six connections, memory, the person's number). */
+  windowNote?: string;
   expiresAt?: number;
   /** Why empty blocks are written although skipping them was chosen (the service encrypts the snapshot). */
   zeroBlocksNote?: string;

@@ -20,7 +20,7 @@ describe('parseTags', () => {
 describe('parseOptions', () => {
   it('turns the default form into engine options with a night-proof timeout', () => {
     const r = parseOptions(defaultOptionsForm(3), 3);
-    expect(r).toEqual({ ok: true, options: { volumeSizeGiB: 3, timeoutMinutes: 1440, concurrency: 16 } });
+    expect(r).toEqual({ ok: true, options: { volumeSizeGiB: 3, timeoutMinutes: 1440 } });
   });
   it('skips empty blocks only when ticked, and never for an encrypted snapshot or a new version', () => {
     const ticked = { ...defaultOptionsForm(1), skipZeroBlocks: true };
@@ -38,7 +38,7 @@ describe('parseOptions', () => {
     if (r.ok) return;
     expect(r.errors.volumeSizeGiB).toBe('The image needs at least 3 GiB: enter 3 or more.');
     expect(r.errors.timeoutMinutes).toContain('between 10 and 4320');
-    expect(r.errors.concurrency).toContain('between 1 and 64');
+    expect(r.errors.concurrency).toContain('between 1 and 128');
     expect(parseOptions({ ...defaultOptionsForm(1), timeoutMinutes: '4321' }, 1).ok).toBe(false);
     expect(parseOptions({ ...defaultOptionsForm(1), volumeSizeGiB: '1.5' }, 1).ok).toBe(false);
     // What Svelte binds for type=number: numbers, and null for an empty field.

@@ -30,8 +30,8 @@ export type ParsedOptions =
 
 export const TIMEOUT_MIN = 10;
 export const TIMEOUT_MAX = 4320;
-export const CONCURRENCY_MAX = 64;
-export const DEFAULT_CONCURRENCY = 16;
+/** The most a person may set: the browser's memory bound on blocks in flight (128 × 512 KiB = 64 MiB). */
+export const CONCURRENCY_MAX = 128;
 const VOLUME_MAX_GIB = 65536;
 const KMS_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key\/[A-Za-z0-9-]+$/;
 
@@ -44,7 +44,8 @@ export function defaultOptionsForm(minVolumeGiB: number): OptionsForm {
     encrypted: false,
     kmsKeyArn: '',
     timeoutMinutes: String(DEFAULT_TIMEOUT_MINUTES),
-    concurrency: String(DEFAULT_CONCURRENCY),
+    // Empty: the pacing finds the link under the memory and transport bound.
+    concurrency: '',
     parentSnapshotId: '',
     parentCompare: 'read',
     skipZeroBlocks: false,
@@ -118,8 +119,10 @@ export function parseOptions(form: OptionsForm, minVolumeGiB: number): ParsedOpt
   } else options.timeoutMinutes = timeout;
 
   const concurrency = wholeNumber(form.concurrency);
-  if (concurrency === null || concurrency < 1 || concurrency > CONCURRENCY_MAX) {
-    errors.concurrency = `Enter between 1 and ${CONCURRENCY_MAX} blocks in flight.`;
+  if (form.concurrency === null || String(form.concurrency).trim() === '') {
+    // No bound of the person's: the window finds the link under the memory and transport bound.
+  } else if (concurrency === null || concurrency < 1 || concurrency > CONCURRENCY_MAX) {
+    errors.concurrency = `Enter between 1 and ${CONCURRENCY_MAX} blocks in flight, or leave it empty to let the pacing find the link.`;
   } else options.concurrency = concurrency;
 
   const parent = (form.parentSnapshotId ?? '').trim();

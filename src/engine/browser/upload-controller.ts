@@ -32,6 +32,7 @@ import type { PipelineWorkerApi } from '../upload/pipeline-worker-api.ts';
 import { DEFAULTS, sliceBlocksFor } from '../upload/upload-image.ts';
 import { recyclingRunner, type WorkerSlot } from '../upload/recycling-runner.ts';
 import { UploadSession, type ManifestSink, type PipelineRunner } from '../upload/upload-session.ts';
+import { windowCeiling, type CeilingReason } from '../window-ceiling.ts';
 
 /** Engine-wide settings a host page may override (tests, benchmarks). */
 export const engineSettings = {
@@ -118,6 +119,13 @@ async function startPool(file: File, connection: Connection | undefined, opts: U
   return { runners, terminate: () => runners.forEach((r) => r.terminate()) };
 }
 
+/** The session's ceiling in a tab: the person's number, or memory, or HTTP/1.1's six connections per host. */
+function browserCeiling(opts: UploadOptions, connection?: Connection): { ceiling: number; ceilingReason: CeilingReason } {
+  const pageOrigin = typeof location !== 'undefined' ? location.origin : undefined;
+  const c = windowCeiling({ requested: opts.concurrency, browser: true, ...(connection ? { connection } : {}), ...(pageOrigin ? { pageOrigin } : {}) });
+  return { ceiling: c.ceiling, ceilingReason: c.reason };
+}
+
 function poolSize(opts: UploadOptions): number {
   const hc = typeof navigator !== 'undefined' ? navigator.hardwareConcurrency || 2 : 2;
   return Math.max(1, Math.floor(opts.workers ?? Math.min(hc, engineSettings.maxWorkers)));
@@ -188,7 +196,7 @@ async function runJob(job: JobRecord, connection: Connection, opts: UploadOption
         blockCount: prepared.image.blockCount,
         ...(parent ? { parent } : {}),
         floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
-        ceiling: opts.concurrency ?? DEFAULTS.concurrency,
+        ...browserCeiling(opts, connection),
         sliceBlocks: sliceBlocksFor(opts.sliceBytes),
         manifest: manifestSink(params),
         onEnd: cleanup,
@@ -229,7 +237,7 @@ async function dryRun(file: File, opts: UploadOptions, prepared: { image: DiskIm
     blockStates: prepared.blockStates,
     blockCount: prepared.image.blockCount,
     floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
-    ceiling: opts.concurrency ?? DEFAULTS.concurrency,
+    ...browserCeiling(opts),
     sliceBlocks: sliceBlocksFor(opts.sliceBytes),
     onEnd: pool.terminate,
   });

@@ -2,8 +2,14 @@ import { GetSnapshotBlockCommand, type EBSClient } from '@aws-sdk/client-ebs';
 import { listBlocks, refreshToken, withReadLag, type ListedBlock, type ReadLag } from './download-blocks.ts';
 import { sha256, toBase64 } from './download-digest.ts';
 import { DownloadError, isAbort, isStaleToken } from './download-error.ts';
+import { Pacer } from '../pacer.ts';
+import { classifyFailure } from '../retry.ts';
 
 const GiB = 1024 ** 3;
+/** Blocks in flight at most when the caller sets no ceiling: 64 MiB of blocks. */
+const DEFAULT_DOWNLOAD_CEILING = 128;
+/** Blocks fetched and waiting for their write at most (16 MiB): a wide window must not double the memory it holds. */
+const MAX_QUEUED_WRITES = 32;
 
 /** Where downloaded blocks go: a file opened for random-access writes. */
 export interface DownloadTarget {
@@ -49,7 +55,7 @@ export interface DownloadOptions extends ReadLag {
   target: DownloadTarget;
   /** Size of the file in bytes (the original image size, when known); default the volume size. */
   size?: number;
-  /** Blocks in flight; default 8. */
+  /** Ceiling of blocks in flight (the pacing finds the link below it); default 128 (64 MiB of blocks). */
   concurrency?: number;
   /** ListSnapshotBlocks MaxResults (100–10000); default 1000. */
   pageSize?: number;
@@ -272,7 +278,9 @@ export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadR
   const queue = todo();
   let failure: unknown;
 
-  const lanesCount = Math.max(1, opts.concurrency ?? 8);
+  // One lane per slot of the ceiling; the pacer lets as many fetch at once as the link carries.
+  const lanesCount = Math.max(1, opts.concurrency ?? DEFAULT_DOWNLOAD_CEILING);
+  const pacer = new Pacer({ floor: Math.min(2, lanesCount), ceiling: lanesCount });
   let writing = 0;
   const lane = async (): Promise<void> => {
     while (!failure && !signal?.aborted) {
@@ -285,7 +293,16 @@ export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadR
         continue;
       }
       await pace();
-      const data = await fetchBlock(ebs, snapshotId, block, opts);
+      await pacer.acquire();
+      const t0 = performance.now();
+      let data: Uint8Array;
+      try {
+        data = await fetchBlock(ebs, snapshotId, block, opts);
+      } catch (err) {
+        pacer.release({ ok: false, throttled: classifyFailure(err) === 'throttle' });
+        throw err;
+      }
+      pacer.release({ ok: true, latencyMs: performance.now() - t0 });
       arrived++;
       const part = offset + data.length > size ? data.subarray(0, size - offset) : data;
       // The lane fetches on while its block is written; progress counts the block once the write completes.
@@ -309,8 +326,8 @@ export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadR
           failure ??= err;
         },
       );
-      // Memory stays bounded by the window: at most one queued write per lane beyond those fetching.
-      if (writing > lanesCount) await written.catch(() => undefined);
+      // Memory stays bounded by the window: the blocks fetching plus a short queue of writes (the disk is not the link).
+      if (writing > Math.min(lanesCount, MAX_QUEUED_WRITES)) await written.catch(() => undefined);
       if (pending.length >= 2 * every) await checkpoints.catch(() => undefined);
     }
   };

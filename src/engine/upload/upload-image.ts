@@ -14,12 +14,14 @@ import { memoryLedgerStore, type LedgerStore } from '../ledger.ts';
 import { UploadSession, type ManifestSink } from './upload-session.ts';
 import { readParentArrays } from '../parent.ts';
 import { refuseFinishedJob } from './resume-check.ts';
+import { windowCeiling } from '../window-ceiling.ts';
 
 /** Default engine tuning. */
 // 4 MiB slices: a worker reads its run of blocks through one stream, so a slice is only the size of its two reused
 // buffers. Dry runs of the bench image read as fast with 4 MiB as with 16 MiB (790–1120 vs 920–1050 MiB/s, same run),
 // and a 4 GiB upload's renderer peaked 30 MiB lower (bench/upload (f)).
-export const DEFAULTS = { concurrency: 16, minConcurrency: 2, sliceBytes: 4 * 1048576 } as const;
+// The ceiling of blocks in flight is no longer a default here: windowCeiling() bounds it by memory and transport.
+export const DEFAULTS = { minConcurrency: 2, sliceBytes: 4 * 1048576 } as const;
 
 /** Blocks per slice for a slice size in bytes (clamped to 4–16 MiB). */
 export function sliceBlocksFor(bytes: number | undefined): number {
@@ -93,6 +95,7 @@ export async function startJobSession(
   const compare = job.parentCompare ?? opts.parentCompare;
   const parent = params.parentSnapshotId && ebs && compare === 'read' ? await readParentArrays(ebs, params.parentSnapshotId, image.blockCount) : undefined;
   const runners = Array.from({ length: Math.max(1, deps.pipelines ?? 1) }, () => new BlockPipeline(image, ebs ? (id) => ebsBlockSink(ebs, id) : null, sha256));
+  const bound = windowCeiling({ requested: opts.concurrency, browser: false });
   const session = new UploadSession(job, {
     store: deps.store,
     ebs,
@@ -103,7 +106,8 @@ export async function startJobSession(
     blockCount: image.blockCount,
     ...(parent ? { parent } : {}),
     floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
-    ceiling: opts.concurrency ?? DEFAULTS.concurrency,
+    ceiling: bound.ceiling,
+    ceilingReason: bound.reason,
     sliceBlocks: sliceBlocksFor(opts.sliceBytes),
     ...(deps.manifest ? { manifest: deps.manifest } : {}),
     ...(deps.completionWaitMs ? { completionWaitMs: deps.completionWaitMs } : {}),

@@ -19,6 +19,7 @@ import { describeFailure, type FailureInfo } from '../failure.ts';
 import { deleteAbandonedSnapshot } from './snapshot-cleanup.ts';
 import { BlockLedger, type LedgerStore } from '../ledger.ts';
 import { withRetry } from '../retry.ts';
+import { ceilingNote, type CeilingReason } from '../window-ceiling.ts';
 import { waitForCompletion } from './wait-completion.ts';
 import { decideZeroBlocks, zeroBlocksChoice, type ZeroBlocksDecision } from '../zero-blocks.ts';
 
@@ -45,6 +46,8 @@ export interface SessionDeps {
   parent?: PipelineSpec['parent'];
   floor: number;
   ceiling: number;
+  /** What set the ceiling, for the run panel's sentence when the window reaches it. */
+  ceilingReason?: CeilingReason;
   /** Blocks per read (a worker's slice buffer); claims hand out runs of many slices. */
   sliceBlocks: number;
   manifest?: ManifestSink;
@@ -495,9 +498,16 @@ export class UploadSession implements UploadRun {
       speedMiBps,
       etaSeconds: etaSeconds === null ? null : Math.round(etaSeconds),
       concurrency: concurrency || this.deps.ceiling,
+      ...this.windowNote(concurrency),
       ...(this.job.expiresAt ? { expiresAt: this.job.expiresAt } : {}),
       ...(this.zero?.note ? { zeroBlocksNote: this.zero.note } : {}),
     };
+  }
+
+  private windowNote(concurrency: number): { windowNote?: string } {
+    const reason = this.deps.ceilingReason;
+    const note = reason && this.phase === 'uploading' ? ceilingNote({ ceiling: this.deps.ceiling, reason }, concurrency) : undefined;
+    return note ? { windowNote: note } : {};
   }
 
   private emit(force: boolean): void {
