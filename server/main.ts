@@ -32,12 +32,15 @@ async function main(): Promise<void> {
   });
   const app = new EmulatorApp(config, backend);
   for (const a of config.accounts) app.addAccount(a.accessKeyId, a.secretAccessKey, a.accountId);
-  const poolId = config.identityPool ? await app.createStartupPool(config.identityPool) : undefined;
   const server = await listen(app, { host: config.host, port: config.port, tls: config.tls, bodyTimeoutMs: config.bodyTimeoutMs });
   config.port = server.port;
+  app.setOrigin(server.url);
+  const poolId = config.identityPool ? await app.createStartupPool(config.identityPool) : undefined;
 
   console.log(`Blockport EBS emulator listening on ${server.url}`);
   console.log(`  store: ${backend.storeKind}${config.dataDir ? ` (${config.dataDir})` : ''}; CORS ${config.cors ? 'on' : 'off'}; keys ${config.accessKeyId}/${config.secretAccessKey}`);
+  if (app.oidc) console.log(`  sign-in (OpenID Connect): issuer ${app.oidc.issuer}, client ${config.oidcClientId}, users ${config.oidcUsers.map((u) => u.username).join(', ') || '(none: add --oidc-user NAME:PASSWORD)'}`);
+  console.log(`  IAM: ${app.iam ? `Cognito-issued credentials limited by ${config.iamPolicy ?? 'deploy/blockport.json'}` : 'off'}; unauthenticated identities ${config.unauthenticated ? 'on' : 'off'}`);
   if (poolId) console.log(`  identity pool ${config.identityPool}: ${poolId}`);
   if (config.tls) console.log('  TLS: self-signed certificate (HTTP/2 and HTTP/1.1); clients must trust it or skip verification');
   console.log(`  admin: ${server.url}/__admin/health`);
