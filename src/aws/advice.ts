@@ -11,6 +11,7 @@ export type AdviceCode =
   | 'unreachable-or-cors'
   | 'relay-missing'
   | 'access-denied'
+  | 'not-yours'
   | 'unknown-pool'
   | 'unknown-identity'
   | 'unauthenticated-disabled'
@@ -168,7 +169,18 @@ export function advise(err: unknown, ctx: FailureContext): Advice {
   if (name === 'ValidationException' && ctx.service === 'cognito-identity' && /identityPoolId/i.test(msg)) {
     return { code: 'unknown-pool', what: `"${ctx.settings.identityPoolId}" is not a valid identity pool id.`, action: 'Copy IdentityPoolId from the stack outputs (region:uuid).', detail };
   }
-  if (/^(AccessDenied|AccessDeniedException|UnauthorizedOperation|UnauthorizedException)$/.test(name) || status === 403 && /not authorized|access denied/i.test(msg)) {
+  const denied = /^(AccessDenied|AccessDeniedException|UnauthorizedOperation|UnauthorizedException)$/.test(name) || (status === 403 && /not authorized|access denied/i.test(msg));
+  const snapshot = denied ? /on resource: arn:[^\s]*:snapshot\/(snap-[0-9a-f]+)/.exec(msg)?.[1] : undefined;
+  if (snapshot) {
+    // The per-person policy names the snapshot it refused: someone else's (or one Blockport did not start).
+    return {
+      code: 'not-yours',
+      what: `Snapshot ${snapshot} is not yours: each person may read, write, delete or build on only the snapshots they started.`,
+      action: 'Sign in as the person who started it, or pick one of your own snapshots in the Library.',
+      detail,
+    };
+  }
+  if (denied) {
     return {
       code: 'access-denied',
       what: `The credentials from the identity pool are not allowed to call ${svc} (${said || name}).`,
