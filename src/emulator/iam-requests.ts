@@ -50,7 +50,10 @@ export function describeCall(service: 'ebs' | 'ec2', req: EmuRequest): IamCall |
     const id = p.get('SnapshotId');
     return { operation: op, action: `ec2:${op}`, snapshotIds: op === 'DeleteSnapshot' && id ? [id] : [] };
   }
-  const parts = req.path.split('/').filter(Boolean).map(decode);
+  // Split exactly as the EBS wire routes (ebs-wire.ts), so what IAM authorizes is what the service then does.
+  const parts = req.path.split('?')[0]!.split('/').filter((p, i) => i > 0 || p !== '').map(decode);
+  if (parts[0] === '') parts.shift();
+  if (parts.at(-1) === '' && parts.length > 1) parts.pop();
   const m = req.method.toUpperCase();
   if (parts[0] !== 'snapshots') return undefined;
   if (parts.length === 1 && m === 'POST') {
