@@ -119,6 +119,15 @@ test('two people sign in; each sees and touches only their own snapshots', async
   expectAllRefused(await touch(bob, aliceSnapshot), aliceSnapshot);
   expectAllRefused(await touch(alice, bobSnapshot), bobSnapshot);
 
+  // Through the page's own form too: a new version of Alice's snapshot is refused with the sentence.
+  await bob.getByRole('link', { name: 'Upload' }).click();
+  await bob.getByRole('button', { name: 'Upload another image' }).click();
+  await pickFile(bob, makeTestImage('iam-bob-v2', 2, 0xb0b2).path);
+  await expect(bob.getByTestId('plan')).toBeVisible({ timeout: 60_000 });
+  await bob.getByLabel('New version of snapshot (optional)').fill(aliceSnapshot);
+  await bob.getByRole('button', { name: 'Start upload' }).click();
+  await expect(bob.getByText(`Snapshot ${aliceSnapshot} is not yours`).first()).toBeVisible({ timeout: 60_000 });
+
   // And on their own: everything the app does is allowed (the new version is the last one left pending).
   const self = await touch(bob, bobSnapshot);
   expect(self.list).toEqual({ ok: true });
