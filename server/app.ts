@@ -11,9 +11,7 @@ import { authErrorResponse, ebsErrorResponse, internalErrorResponse, throttleRes
 import { OIDC_PATH, OidcProvider } from './oidc.ts';
 import { authorize, loadRolePolicies } from './iam.ts';
 import type { RolePolicies } from '../src/emulator/iam-template.ts';
-
-/** The account of Cognito-issued credentials and of the default key pair (as in backend.ts). */
-const COGNITO_ACCOUNT = '111122223333';
+import { DEFAULT_ACCOUNT as COGNITO_ACCOUNT } from './backend.ts';
 
 /** The EBS and EC2 services behind the pipeline (the shared emulator model and its wire code). */
 export interface EmulatorBackend {
