@@ -18,7 +18,7 @@ fi
 STACK="${1:-blockport}"
 REGION="${AWS_REGION:-$(aws configure get region || true)}"
 if [ -z "$REGION" ]; then echo "Set AWS_REGION (the region your snapshots go to), e.g. AWS_REGION=eu-west-1 $0" >&2; exit 2; fi
-UNAUTH="${BLOCKPORT_ALLOW_UNAUTHENTICATED:-true}"
+UNAUTH="${BLOCKPORT_ALLOW_UNAUTHENTICATED:-false}"
 
 echo "1/4 Deploying stack $STACK in $REGION (takes a few minutes the first time: CloudFront)…"
 aws cloudformation deploy --region "$REGION" --stack-name "$STACK" --template-file "$TEMPLATE" \
@@ -29,11 +29,12 @@ output() {
     --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text
 }
 BUCKET="$(output SiteBucketName)"; DIST="$(output DistributionId)"; POOL="$(output IdentityPoolId)"; URL="$(output SiteUrl)"
+ISSUER="$(output SignInIssuer)"; CLIENT="$(output SignInClientId)"; USERS="$(output UserPoolId)"
 
 echo "2/4 Building the site…"
 npm run build
 # The site's default connection: AWS through this distribution's relay. No secret in it, only public ids.
-printf '{"kind":"aws","region":"%s","identityPoolId":"%s","endpoint":{"mode":"relay","basePath":""}}\n' "$REGION" "$POOL" > dist/blockport-config.json
+printf '{"kind":"aws","region":"%s","identityPoolId":"%s","endpoint":{"mode":"relay","basePath":""},"signIn":{"issuer":"%s","clientId":"%s"}}\n' "$REGION" "$POOL" "$ISSUER" "$CLIENT" > dist/blockport-config.json
 
 echo "3/4 Uploading dist/ to s3://$BUCKET…"
 aws s3 sync dist/ "s3://$BUCKET/" --delete --region "$REGION"
@@ -42,3 +43,4 @@ echo "4/4 Invalidating the CloudFront cache…"
 aws cloudfront create-invalidation --distribution-id "$DIST" --paths '/*' >/dev/null
 
 echo "Done. Open $URL (identity pool $POOL, region $REGION, relay mode)."
+echo "People sign in with accounts of user pool $USERS: add them in the Cognito console (or deploy with AllowSelfSignUp=true)."

@@ -194,7 +194,7 @@ test('relay mode: Test connection, then an upload of the built site through the 
   const result = await testConnection(page);
   await expect(result).toHaveAttribute('data-ok', 'true');
   await expect(result.locator('li')).toHaveCount(3);
-  await expect(result).toContainText('snapshot not found');
+  await expect(result).toContainText('IAM refused the probe snapshot as not yours');
   const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
   expect(csp).toMatch(/connect-src 'self'/);
 

@@ -9,6 +9,10 @@ import { isPreflight, preflightResponse, withCors } from './cors.ts';
 import { drawFault, PutRateLimiter } from './faults.ts';
 import { adminRefusal, randomAdminToken } from './admin-guard.ts';
 import { authErrorResponse, ebsErrorResponse, internalErrorResponse, throttleResponse, type ServiceName } from './aws-errors.ts';
+import { OIDC_PATH, OidcProvider } from './oidc.ts';
+import { authorize, loadRolePolicies } from './iam.ts';
+import type { RolePolicies } from '../src/emulator/iam-template.ts';
+import { DEFAULT_ACCOUNT as COGNITO_ACCOUNT } from './backend.ts';
 
 /** The EBS and EC2 services behind the pipeline (the shared emulator model and its wire code). */
 export interface EmulatorBackend {
@@ -16,6 +20,8 @@ export interface EmulatorBackend {
   /** Answers an EBS request as `account` (12 digits; default: the default account). */
   ebs(req: EmuRequest, account?: string): Promise<EmuResponse>;
   ec2(req: EmuRequest, account?: string): Promise<EmuResponse>;
+  /** Tags of a live snapshot of `account` (for IAM's aws:ResourceTag); undefined when there is none. */
+  snapshotTags(id: string, account?: string): Promise<{ key: string; value: string }[] | undefined>;
   /** Makes the next call of an EBS operation by `account` answer the given error. */
   failNext(op: string, fault: { code: string; status: number; message: string; reason?: string }, account?: string): void;
   /** Changes settings the EBS model holds. */
@@ -85,6 +91,10 @@ export class EmulatorApp {
   skewMs = 0;
   /** Extra long-term key pairs, each standing for another account. */
   readonly accounts = new Map<string, { secretAccessKey: string; accountId: string }>();
+  /** The sign-in provider at /oidc (--oidc); its issuer is known once the server listens (setOrigin). */
+  readonly oidc: OidcProvider | undefined;
+  /** Policies enforced for Cognito-issued credentials; undefined = none (--iam-policy off). */
+  readonly iam: RolePolicies | undefined;
 
   constructor(
     readonly config: ServerConfig,
@@ -93,6 +103,18 @@ export class EmulatorApp {
     // No empty token: an app made without one (tests, embedding) still refuses admin calls from strangers.
     if (!config.adminToken) config.adminToken = randomAdminToken();
     this.cognito = new CognitoService({ credentialTtlSeconds: config.credentialTtlSeconds, region: config.region, clock: () => this.wallNow() });
+    this.iam = loadRolePolicies(config.iamPolicy, config.region, COGNITO_ACCOUNT);
+    this.oidc = config.oidc
+      ? new OidcProvider({ users: new Map(config.oidcUsers.map((u) => [u.username, u.password])), clientId: config.oidcClientId, clock: () => this.wallNow() })
+      : undefined;
+  }
+
+  /** Tells the app the URL it is reached at: the sign-in provider's issuer derives from it. */
+  setOrigin(url: string): void {
+    if (!this.oidc) return;
+    this.oidc.issuer = `${url}${OIDC_PATH}`;
+    const oidc = this.oidc;
+    this.cognito.verifiers.set(oidc.providerName, (token) => oidc.verifyIdToken(token));
   }
 
   /** The service's wall-clock time (epoch ms). */
@@ -102,7 +124,10 @@ export class EmulatorApp {
 
   /** Creates (or recreates) a pool with unauthenticated access whose id derives from its name. */
   async createStartupPool(name: string): Promise<string> {
-    const pool = await this.cognito.createIdentityPool({ IdentityPoolName: name, AllowUnauthenticatedIdentities: true }, this.config.region, true);
+    const input: Record<string, unknown> = { IdentityPoolName: name, AllowUnauthenticatedIdentities: this.config.unauthenticated };
+    // The pool accepts the sign-in provider's ID tokens, as the deploy template wires its user pool.
+    if (this.oidc?.issuer) input.CognitoIdentityProviders = [{ ProviderName: this.oidc.providerName, ClientId: this.config.oidcClientId, ServerSideTokenCheck: false }];
+    const pool = await this.cognito.createIdentityPool(input, this.config.region, true);
     this.startupPools.set(name, pool.IdentityPoolId);
     return pool.IdentityPoolId;
   }
@@ -164,6 +189,10 @@ export class EmulatorApp {
     this.requests++;
     const c = this.config;
     if (req.path.startsWith('/__admin')) return { drop: false, response: await this.admin(req) };
+    if (this.oidc && (req.path === OIDC_PATH || req.path.startsWith(`${OIDC_PATH}/`))) {
+      const r = this.oidc.handle(req) ?? { status: 404, headers: { 'Content-Type': 'text/plain' }, body: new TextEncoder().encode(`No sign-in endpoint at ${req.method} ${req.path}.`) };
+      return { drop: false, response: c.cors ? withCors(req, r, c.corsOrigins) : r };
+    }
     if (c.cors && isPreflight(req)) return { drop: false, response: preflightResponse(req, c.corsOrigins) };
     const out = await this.serve(req);
     if (out.drop || !c.cors) return out;
@@ -186,6 +215,17 @@ export class EmulatorApp {
       if (!v.ok) return { drop: false, response: authErrorResponse(service, v.code, v.message) };
       region = v.region;
       account = this.accounts.get(v.accessKeyId)?.accountId;
+      const principal = service !== 'cognito' && this.iam ? this.cognito.principalOf(v.accessKeyId) : undefined;
+      if (principal && this.iam && service !== 'cognito') {
+        const denied = await authorize(service, req, {
+          roles: this.iam,
+          principal,
+          region: v.region ?? c.region,
+          accountId: COGNITO_ACCOUNT,
+          tagsOf: (id) => this.backend.snapshotTags(id, account),
+        });
+        if (denied) return { drop: false, response: denied };
+      }
     }
     if (service === 'cognito') {
       this.cognito.credentialTtlSeconds = c.credentialTtlSeconds;

@@ -39,6 +39,7 @@ export async function createBackend(opts: { dataDir?: string } & ModelSettings):
       Object.assign(settings, patch);
       for (const m of models.values()) Object.assign(m.config, patch);
     },
+    snapshotTags: async (id, account) => (await model(account).describeSnapshot(id))?.tags,
     failNext: (op, fault, account) => model(account).failNext(op as EbsOperation, fault as InjectedFault),
     advanceClock: (ms, freeze) => {
       if (freeze === true && frozenAt === undefined) frozenAt = Date.now();

@@ -62,6 +62,16 @@ export interface StartupConfig {
   bodyTimeoutMs: number;
   /** Connections open at once; beyond, new ones are closed on arrival. */
   maxConnections: number;
+  /** Serve a minimal OpenID Connect provider at /oidc whose ID tokens the startup pools accept as logins. */
+  oidc: boolean;
+  /** Its users (name and password). */
+  oidcUsers: { username: string; password: string }[];
+  /** The public client id it serves (the page signs in with it). */
+  oidcClientId: string;
+  /** Startup pools let identities without a login get credentials. */
+  unauthenticated: boolean;
+  /** File with the policies enforced for Cognito-issued credentials (template or policy document); 'off' = none. */
+  iamPolicy?: string;
 }
 
 export type ServerConfig = StartupConfig & RuntimeConfig;
@@ -79,6 +89,10 @@ export function defaultConfig(): ServerConfig {
     accounts: [],
     bodyTimeoutMs: 20_000,
     maxConnections: 512,
+    oidc: false,
+    oidcUsers: [],
+    oidcClientId: 'blockport',
+    unauthenticated: true,
     completionDelayMs: 1000,
     putAfterStartLagMs: 0,
     readAfterCompleteLagMs: 0,

@@ -23,6 +23,15 @@ describe('command-line flags', () => {
     expect(config.dataDir).toBeUndefined();
   });
 
+  it('parses the sign-in and IAM flags, and refuses malformed ones with a sentence', () => {
+    const { config } = parseFlags(['--oidc-user', 'alice:pa:ss', '--oidc-user=bob:pw', '--oidc-client-id', 'page', '--unauthenticated', 'off', '--iam-policy', 'my.json']);
+    expect(config).toMatchObject({ oidc: true, oidcClientId: 'page', unauthenticated: false, iamPolicy: 'my.json' });
+    expect(config.oidcUsers).toEqual([{ username: 'alice', password: 'pa:ss' }, { username: 'bob', password: 'pw' }]);
+    expect(parseFlags([]).config).toMatchObject({ oidc: false, unauthenticated: true });
+    expect(() => parseFlags(['--oidc-user', 'nopassword'])).toThrow(/--oidc-user needs NAME:PASSWORD/);
+    expect(() => parseFlags(['--unauthenticated', 'maybe'])).toThrow(/--unauthenticated needs on or off/);
+  });
+
   it('parses every flag, in both --flag value and --flag=value forms', () => {
     const { config } = parseFlags([
       '--host', '0.0.0.0', '--port=0', '--data-dir', '/tmp/x', '--completion-delay-ms', '5', '--latency-ms=7',

@@ -34,6 +34,12 @@ Usage: npm run emulator -- [flags]
   --tls                     HTTPS with HTTP/2 (and HTTP/1.1) on a generated self-signed certificate
   --body-timeout-ms N       a request body stalling this long is answered as short, then closed (default 20000)
   --max-connections N       connections open at once; more are closed on arrival (default 512)
+  --oidc                    serve an OpenID Connect provider at /oidc (sign-in for the page; startup pools accept it)
+  --oidc-user NAME:PASSWORD a person who can sign in there; repeatable (implies --oidc)
+  --oidc-client-id ID       the public client id it serves (default blockport)
+  --unauthenticated on|off  startup pools give credentials to visitors who have not signed in (default on)
+  --iam-policy FILE|off     policies enforced for Cognito-issued credentials: a CloudFormation template (its
+                            Cognito roles) or one policy document (default deploy/blockport.json); off = none
   --admin-remote            answer /__admin/* from non-loopback clients too
   --admin-token T           the token /__admin/* requires (env BLOCKPORT_ADMIN_TOKEN; default: random, printed at start)
   --verbose                 log every request to stderr
@@ -167,6 +173,29 @@ export function parseFlags(argv: string[]): { config: ServerConfig; help: boolea
         break;
       case '--max-connections':
         c.maxConnections = num(flag, value(), 1, 65535);
+        break;
+      case '--oidc':
+        c.oidc = true;
+        break;
+      case '--oidc-user': {
+        const v = value();
+        const m = /^([^:]+):(.+)$/.exec(v);
+        if (!m) throw new FlagError(`--oidc-user needs NAME:PASSWORD, got ${v}`);
+        c.oidcUsers.push({ username: m[1]!, password: m[2]! });
+        c.oidc = true;
+        break;
+      }
+      case '--oidc-client-id':
+        c.oidcClientId = value();
+        break;
+      case '--unauthenticated': {
+        const v = value();
+        if (v !== 'on' && v !== 'off') throw new FlagError(`--unauthenticated needs on or off, got ${v}`);
+        c.unauthenticated = v === 'on';
+        break;
+      }
+      case '--iam-policy':
+        c.iamPolicy = value();
         break;
       case '--admin-remote':
         c.adminRemote = true;

@@ -53,14 +53,17 @@ async function main(): Promise<void> {
   }
   const app = new EmulatorApp(config, backend);
   for (const a of config.accounts) app.addAccount(a.accessKeyId, a.secretAccessKey, a.accountId);
-  const poolId = config.identityPool ? await app.createStartupPool(config.identityPool) : undefined;
   const server = await listen(app, { host: config.host, port: config.port, tls: config.tls, bodyTimeoutMs: config.bodyTimeoutMs, maxConnections: config.maxConnections, linkBytesPerSecond: () => mibpsToBytes(app.config.bandwidthMiBps) });
   config.port = server.port;
+  app.setOrigin(server.url);
+  const poolId = config.identityPool ? await app.createStartupPool(config.identityPool) : undefined;
 
   // One write, so a reader that waits for the URL line sees the whole banner.
   const banner = [
     `Blockport EBS emulator listening on ${server.url}`,
     `  store: ${backend.storeKind}${config.dataDir ? ` (${config.dataDir})` : ''}; CORS ${config.cors ? 'on' : 'off'}; keys ${config.accessKeyId}/${config.secretAccessKey}`,
+    ...(app.oidc ? [`  sign-in (OpenID Connect): issuer ${app.oidc.issuer}, client ${config.oidcClientId}, users ${config.oidcUsers.map((u) => u.username).join(', ') || '(none: add --oidc-user NAME:PASSWORD)'}`] : []),
+    `  IAM: ${app.iam ? `Cognito-issued credentials limited by ${config.iamPolicy ?? 'deploy/blockport.json'}` : 'off'}; unauthenticated identities ${config.unauthenticated ? 'on' : 'off'}`,
     ...(poolId ? [`  identity pool ${config.identityPool}: ${poolId}`] : []),
     ...(config.encryptionByDefault ? ['  encryption by default: every new snapshot is encrypted (StartSnapshot answers SseType sse-ebs)'] : []),
     ...(config.bandwidthMiBps > 0 || config.latencyMs > 0 ? [`  link: ${config.bandwidthMiBps > 0 ? `${config.bandwidthMiBps} MiB/s shared by all bodies` : 'unlimited bandwidth'}, ${config.latencyMs} ms latency${config.latencyJitterMs > 0 ? ` + 0..${config.latencyJitterMs} ms jitter` : ''}`] : []),

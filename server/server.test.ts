@@ -174,7 +174,10 @@ describe('emulator over HTTP (memory store)', () => {
     expect(c.accessKeyId).toMatch(/^ASIA/);
     expect(c.sessionToken).toBeTruthy();
     expect(c.expiration!.getTime() - Date.now()).toBeGreaterThan(3500_000);
-    const s = await ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+    // The deploy template's policy, enforced for these credentials, wants each snapshot tagged with its owner.
+    const owner = (c as { identityId?: string }).identityId!;
+    expect(await errorOf(ebs.send(new StartSnapshotCommand({ VolumeSize: 1 })))).toMatchObject({ name: 'AccessDeniedException' });
+    const s = await ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Tags: [{ Key: 'blockport-owner', Value: owner }] }));
     expect(s.SnapshotId).toMatch(/^snap-/);
     const d = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [s.SnapshotId!] }));
     expect(d.Snapshots![0]!.State).toBe('pending');

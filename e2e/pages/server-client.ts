@@ -77,7 +77,9 @@ const api = {
       return b;
     });
     const digests = await Promise.all(blocks.map(sha256));
-    const { SnapshotId } = await ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Description: 'from a browser' }));
+    // The emulator enforces the deploy template's per-person policy: a snapshot carries its owner's identity.
+    const owner = (creds as { identityId?: string }).identityId ?? '';
+    const { SnapshotId } = await ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Description: 'from a browser', Tags: [{ Key: 'blockport-owner', Value: owner }] }));
     const putChecksums: string[] = [];
     await Promise.all(
       blocks.map(async (b, i) => {

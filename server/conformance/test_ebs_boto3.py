@@ -496,7 +496,9 @@ def _():
     assert creds['AccessKeyId'].startswith('ASIA') and creds['SessionToken']
     assert 3500 < creds['Expiration'].timestamp() - time.time() <= 3601
     e2 = client('ebs', creds['AccessKeyId'], creds['SecretKey'], creds['SessionToken'])
-    sid = e2.start_snapshot(VolumeSize=1)['SnapshotId']
+    # The deploy template's per-person policy is enforced for these keys: untagged is refused, tagged with the owner is not.
+    expect_error(error_of(e2.start_snapshot, VolumeSize=1), 'AccessDeniedException', 403)
+    sid = e2.start_snapshot(VolumeSize=1, Tags=[{'Key': 'blockport-owner', 'Value': ident}])['SnapshotId']
     e2.put_snapshot_block(SnapshotId=sid, BlockIndex=0, BlockData=A, DataLength=BLOCK, Checksum=b64(A), ChecksumAlgorithm='SHA256')
     e2.complete_snapshot(SnapshotId=sid, ChangedBlocksCount=1)
     c2 = client('ec2', creds['AccessKeyId'], creds['SecretKey'], creds['SessionToken'])

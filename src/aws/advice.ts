@@ -11,6 +11,7 @@ export type AdviceCode =
   | 'unreachable-or-cors'
   | 'relay-missing'
   | 'access-denied'
+  | 'not-yours'
   | 'unknown-pool'
   | 'unknown-identity'
   | 'unauthenticated-disabled'
@@ -34,6 +35,18 @@ export interface Advice {
   policy?: string;
   /** The service's own words, for the curious and for bug reports. */
   detail?: string;
+}
+
+/** The snapshot a per-person IAM refusal names (someone else's), or undefined for any other error. */
+export function refusedSnapshot(err: unknown): string | undefined {
+  const e = (err ?? {}) as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const denied = /^(AccessDenied|AccessDeniedException|UnauthorizedOperation)$/.test(e.name ?? '') || (e.$metadata?.httpStatusCode === 403 && /not authorized/i.test(e.message ?? ''));
+  return denied ? /on resource: arn:\S*:snapshot\/(snap-[0-9a-f]+)/.exec(e.message ?? '')?.[1] : undefined;
+}
+
+/** The sentence for a snapshot the per-person policy refused. */
+export function notYoursSentence(snapshotId: string): string {
+  return `Snapshot ${snapshotId} is not yours: each person may read, write, delete or build on only the snapshots they started.`;
 }
 
 /** Where the failed request was going, to phrase the advice. */
@@ -168,7 +181,18 @@ export function advise(err: unknown, ctx: FailureContext): Advice {
   if (name === 'ValidationException' && ctx.service === 'cognito-identity' && /identityPoolId/i.test(msg)) {
     return { code: 'unknown-pool', what: `"${ctx.settings.identityPoolId}" is not a valid identity pool id.`, action: 'Copy IdentityPoolId from the stack outputs (region:uuid).', detail };
   }
-  if (/^(AccessDenied|AccessDeniedException|UnauthorizedOperation|UnauthorizedException)$/.test(name) || status === 403 && /not authorized|access denied/i.test(msg)) {
+  const denied = /^(AccessDenied|AccessDeniedException|UnauthorizedOperation|UnauthorizedException)$/.test(name) || (status === 403 && /not authorized|access denied/i.test(msg));
+  const snapshot = denied ? refusedSnapshot({ name: 'AccessDenied', message: msg }) : undefined;
+  if (snapshot) {
+    // The per-person policy names the snapshot it refused: someone else's (or one Blockport did not start).
+    return {
+      code: 'not-yours',
+      what: notYoursSentence(snapshot),
+      action: 'Sign in as the person who started it, or pick one of your own snapshots in the Library.',
+      detail,
+    };
+  }
+  if (denied) {
     return {
       code: 'access-denied',
       what: `The credentials from the identity pool are not allowed to call ${svc} (${said || name}).`,

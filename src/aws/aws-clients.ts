@@ -5,7 +5,8 @@ import { FetchHttpHandler } from '@smithy/fetch-http-handler';
 import type { HttpHandler } from '@smithy/protocol-http';
 import type { AwsCredentialIdentityProvider, HttpHandlerOptions } from '@smithy/types';
 import { routeFor } from './endpoints.ts';
-import { BLOCKPORT_TAG } from './iam-policy.ts';
+import { identityIdOf } from './credential-bridge.ts';
+import { BLOCKPORT_TAG, OWNER_TAG_KEY } from './iam-policy.ts';
 import { relayHandler } from './relay-handler.ts';
 import type { AwsSettings } from './settings.ts';
 
@@ -38,15 +39,20 @@ export function awsClientConfig(
   };
 }
 
-/** Adds the Blockport tag to every StartSnapshot (the IAM policy requires it, and deletion is limited to it). */
-export function tagStartedSnapshots(ebs: EBSClient): void {
+/**
+ * Tags every StartSnapshot with Blockport's tag and its owner's Cognito identity id (the IAM policy lets each person
+ * touch only snapshots carrying their own id).
+ */
+export function tagStartedSnapshots(ebs: EBSClient, credentials: AwsCredentialIdentityProvider): void {
   ebs.middlewareStack.add(
     (next, context) => async (args) => {
       if (context.commandName === 'StartSnapshotCommand') {
         const input = args.input as { Tags?: { Key?: string; Value?: string }[] };
-        if (!input.Tags?.some((t) => t.Key === BLOCKPORT_TAG.Key)) {
-          args = { ...args, input: { ...input, Tags: [...(input.Tags ?? []), { ...BLOCKPORT_TAG }] } as typeof args.input };
-        }
+        const owner = identityIdOf(await credentials());
+        const tags = (input.Tags ?? []).filter((t) => t.Key !== OWNER_TAG_KEY);
+        if (!tags.some((t) => t.Key === BLOCKPORT_TAG.Key)) tags.push({ ...BLOCKPORT_TAG });
+        if (owner) tags.push({ Key: OWNER_TAG_KEY, Value: owner });
+        args = { ...args, input: { ...input, Tags: tags } as typeof args.input };
       }
       return next(args);
     },

@@ -4,7 +4,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { awsClientConfig, retryAfterClockCorrection, retryAfterExpiredCredentials, tagStartedSnapshots } from './aws-clients.ts';
 import { awsCredentials } from './aws-session.ts';
-import { credentialsFromPort, isMessagePort, openCredentialPort } from './credential-bridge.ts';
+import { credentialsFromPort, identityIdOf, isMessagePort, openCredentialPort } from './credential-bridge.ts';
 import { RefreshingCredentials, refreshingOf } from './refreshing-credentials.ts';
 import { observeServiceClock } from './service-clock.ts';
 import { publicSettings, type AwsSettings } from './settings.ts';
@@ -49,13 +49,19 @@ export function createAwsClients(c: AwsConnection, opts: { handler?: unknown; ma
   const handler = opts.handler as Parameters<typeof awsClientConfig>[4];
   const ebs = new EBSClient({ ...awsClientConfig('ebs', c.settings, credentials, origin, handler), maxAttempts: opts.maxAttempts ?? 1 });
   const ec2 = new EC2Client(awsClientConfig('ec2', c.settings, credentials, origin, handler));
-  tagStartedSnapshots(ebs);
+  tagStartedSnapshots(ebs, credentials);
   for (const client of [ebs, ec2]) {
     retryAfterClockCorrection(client);
     observeServiceClock(client);
     if (source instanceof RefreshingCredentials) retryAfterExpiredCredentials(client, source);
   }
   return { ebs, ec2 };
+}
+
+/** The Cognito identity id of the connection's credentials (the owner tag of the person's snapshots), if any. */
+export async function ownerOf(c: AwsConnection): Promise<string | undefined> {
+  const source = credentialsOf(c);
+  return identityIdOf(await (source instanceof RefreshingCredentials ? source.get() : source()));
 }
 
 /** The connection as stored (ledger, settings): no credentials, no port. */

@@ -4,6 +4,12 @@ import type { AwsCredentialIdentity } from '@smithy/types';
 import { RefreshingCredentials } from './refreshing-credentials.ts';
 import { serviceClock } from './service-clock.ts';
 
+/** The Cognito identity id credentials from an identity pool carry (fromCognitoIdentityPool adds it). */
+export function identityIdOf(c: AwsCredentialIdentity): string | undefined {
+  const id = (c as { identityId?: unknown }).identityId;
+  return typeof id === 'string' ? id : undefined;
+}
+
 /** Credentials as they cross a port, with what this thread knows of the service's clock. */
 export type BridgedCredentials = AwsCredentialIdentity & {
   /** Service time minus local time (ms), and the local time it was learned at (0 = never). */
@@ -39,6 +45,8 @@ function bridged(c: AwsCredentialIdentity): BridgedCredentials {
     secretAccessKey: c.secretAccessKey,
     ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}),
     ...(c.expiration ? { expiration: c.expiration } : {}),
+    // The Cognito identity names the owner of every snapshot a worker starts.
+    ...(identityIdOf(c) ? { identityId: identityIdOf(c) } : {}),
     clock: { offsetMs: serviceClock.offsetMs, sampledAt: serviceClock.sampledAt },
   };
 }

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { BLOCKPORT_TAG, blockportPolicy, EBS_ACTIONS } from './iam-policy.ts';
+import { blockportPolicy, EBS_ACTIONS, IDENTITY_VARIABLE, OWNER_TAG_KEY } from './iam-policy.ts';
 import { RELAY_PREFIX } from './endpoints.ts';
 
 const path = fileURLToPath(new URL('../../deploy/blockport.json', import.meta.url));
@@ -89,13 +89,16 @@ describe('deploy/blockport.json', () => {
     }
   });
 
-  it('grants the roles exactly the policy the app shows for AccessDenied: six EBS actions, DescribeSnapshots, tagged DeleteSnapshot', () => {
+  it('grants the roles exactly the policy the app shows for AccessDenied: per person, by the owner tag', () => {
     const doc = sub(R.BlockportPolicy.Properties.PolicyDocument, 'eu-west-1') as Json;
     expect(doc).toEqual(blockportPolicy('eu-west-1'));
     const actions = doc.Statement.flatMap((s: Json) => s.Action);
-    expect(actions.sort()).toEqual([...EBS_ACTIONS, 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot'].sort());
-    const del = doc.Statement.find((s: Json) => s.Action.includes('ec2:DeleteSnapshot'));
-    expect(del.Condition).toEqual({ StringEquals: { [`aws:ResourceTag/${BLOCKPORT_TAG.Key}`]: BLOCKPORT_TAG.Value } });
+    expect([...new Set(actions)].sort()).toEqual([...EBS_ACTIONS, 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot', 'ec2:CreateTags'].sort());
+    // Only DescribeSnapshots (no resource-level permissions in EC2) goes without the owner condition.
+    for (const s of doc.Statement as Json[]) {
+      if (s.Action.includes('ec2:DescribeSnapshots')) continue;
+      expect(JSON.stringify(s.Condition)).toContain(`${OWNER_TAG_KEY}":"${IDENTITY_VARIABLE}`);
+    }
     expect(doc.Statement.every((s: Json) => s.Effect === 'Allow' && !String(s.Action).includes('*'))).toBe(true);
     for (const role of ['AuthenticatedRole', 'UnauthenticatedRole']) {
       expect(R[role].Properties.ManagedPolicyArns).toEqual([{ Ref: 'BlockportPolicy' }]);
@@ -105,6 +108,22 @@ describe('deploy/blockport.json', () => {
     }
     expect(R.IdentityPool.Type).toBe('AWS::Cognito::IdentityPool');
     expect(R.IdentityPoolRoles.Properties.Roles.authenticated).toEqual({ 'Fn::GetAtt': ['AuthenticatedRole', 'Arn'] });
+  });
+
+  it('turns unauthenticated identities off by default and signs people in through its own user pool (public client, code flow)', () => {
+    expect(t.Parameters.AllowUnauthenticatedIdentities.Default).toBe('false');
+    const client = R.UserPoolClient.Properties;
+    expect(client.GenerateSecret).toBe(false);
+    expect(client.AllowedOAuthFlows).toEqual(['code']);
+    expect(client.AllowedOAuthScopes).toContain('openid');
+    expect(client.CallbackURLs).toEqual([{ 'Fn::Sub': 'https://${Distribution.DomainName}/' }]);
+    expect(R.UserPoolDomain.Properties.UserPoolId).toEqual({ Ref: 'UserPool' });
+    expect(R.IdentityPool.Properties.CognitoIdentityProviders).toEqual([
+      { ClientId: { Ref: 'UserPoolClient' }, ProviderName: { 'Fn::GetAtt': ['UserPool', 'ProviderName'] }, ServerSideTokenCheck: true },
+    ]);
+    expect(Object.keys(t.Outputs)).toEqual(expect.arrayContaining(['SignInIssuer', 'SignInClientId', 'SignInDomain', 'UserPoolId']));
+    const csp = R.SiteHeadersPolicy.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy.ContentSecurityPolicy;
+    expect(csp).toContain('https://*.amazoncognito.com');
   });
 
   const cfnLint = spawnSync('cfn-lint', ['--version']).status === 0;

@@ -73,8 +73,10 @@ describe('deployed defaults (blockport-config.json written by deploy/deploy.sh)'
     // The very printf line of deploy/deploy.sh, run by sh with the stack's outputs.
     const script = readFileSync(fileURLToPath(new URL('../../deploy/deploy.sh', import.meta.url)), 'utf8');
     const line = /^printf .*blockport-config\.json$/m.exec(script)![0].replace(/\s*>\s*dist\/blockport-config\.json$/, '');
-    const written = execFileSync('sh', ['-c', line], { env: { ...process.env, REGION: 'eu-west-1', POOL: aws.identityPoolId }, encoding: 'utf8' });
-    expect(await fetchDeployedSettings('https://d1.cloudfront.net/', served(written, 'application/json'))).toEqual(aws);
+    const signIn = { issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123', clientId: '4abc5def6ghi' };
+    const env = { ...process.env, REGION: 'eu-west-1', POOL: aws.identityPoolId, ISSUER: signIn.issuer, CLIENT: signIn.clientId };
+    const written = execFileSync('sh', ['-c', line], { env, encoding: 'utf8' });
+    expect(await fetchDeployedSettings('https://d1.cloudfront.net/', served(written, 'application/json'))).toEqual({ ...aws, signIn });
   });
 
   it('ignores a dev server answering with index.html, a 404, or a broken file', async () => {

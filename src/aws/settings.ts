@@ -14,6 +14,8 @@ export interface AwsSettings {
   endpoint: EndpointMode;
   /** Login provider name for authenticated identities (e.g. accounts.google.com); its token is kept in memory only. */
   loginProvider?: string;
+  /** Where people sign in (OpenID Connect code flow with PKCE); the ID token is kept in memory only. */
+  signIn?: { issuer: string; clientId: string };
 }
 
 /** What the app connects to. */
@@ -53,6 +55,10 @@ export function settingsProblems(s: ConnectionSettings): string[] {
   if (s.loginProvider !== undefined && !/^[\w.:/-]+$/.test(s.loginProvider)) {
     out.push(`"${s.loginProvider}" is not a login provider name (e.g. accounts.google.com or cognito-idp.<region>.amazonaws.com/<user pool id>).`);
   }
+  if (s.signIn !== undefined) {
+    if (!/^https?:\/\/[^\s?#]+$/.test(s.signIn.issuer)) out.push(`"${s.signIn.issuer}" is not a sign-in issuer address: use the stack output SignInIssuer (https://cognito-idp.<region>.amazonaws.com/<user pool id>).`);
+    if (!/^[\w+-]{1,128}$/.test(s.signIn.clientId)) out.push(`"${s.signIn.clientId}" is not an app client id: use the stack output SignInClientId.`);
+  }
   return out;
 }
 
@@ -68,6 +74,7 @@ export function publicSettings(s: ConnectionSettings): ConnectionSettings {
     identityPoolId: s.identityPoolId,
     endpoint,
     ...(s.loginProvider ? { loginProvider: s.loginProvider } : {}),
+    ...(s.signIn && typeof s.signIn.issuer === 'string' && typeof s.signIn.clientId === 'string' ? { signIn: { issuer: s.signIn.issuer, clientId: s.signIn.clientId } } : {}),
   };
 }
 

@@ -14,7 +14,7 @@ beforeAll(async () => {
   emu = await spawnEmulator([]);
   const common = { region: 'us-east-1', endpoint: emu.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
   ebs = new EBSClient(common);
-  tagStartedSnapshots(ebs);
+  tagStartedSnapshots(ebs, async () => common.credentials);
   ec2 = new EC2Client(common);
 });
 afterAll(async () => {

@@ -6,7 +6,7 @@ import {
   type EC2Client,
   type Snapshot,
 } from '@aws-sdk/client-ec2';
-import { BLOCKPORT_TAG } from './iam-policy.ts';
+import { BLOCKPORT_TAG, OWNER_TAG_KEY } from './iam-policy.ts';
 
 /** A snapshot as the library shows it. */
 export interface SnapshotSummary {
@@ -50,10 +50,17 @@ export async function snapshotState(ec2: EC2Client, snapshotId: string): Promise
   }
 }
 
-/** The person's own snapshots, newest first (`onlyBlockport` keeps those Blockport started). */
-export async function listSnapshots(ec2: EC2Client, opts: { onlyBlockport?: boolean; limit?: number } = {}): Promise<SnapshotSummary[]> {
+/**
+ * The person's own snapshots, newest first (`onlyBlockport` keeps those Blockport started; `owner` those tagged with
+ * that Cognito identity: DescribeSnapshots cannot be limited by IAM, so the filter is the app's).
+ */
+export async function listSnapshots(ec2: EC2Client, opts: { onlyBlockport?: boolean; owner?: string; limit?: number } = {}): Promise<SnapshotSummary[]> {
   const out: SnapshotSummary[] = [];
-  const filters = opts.onlyBlockport ? [{ Name: `tag:${BLOCKPORT_TAG.Key}`, Values: [BLOCKPORT_TAG.Value] }] : undefined;
+  const all = [
+    ...(opts.onlyBlockport ? [{ Name: `tag:${BLOCKPORT_TAG.Key}`, Values: [BLOCKPORT_TAG.Value] }] : []),
+    ...(opts.owner ? [{ Name: `tag:${OWNER_TAG_KEY}`, Values: [opts.owner] }] : []),
+  ];
+  const filters = all.length ? all : undefined;
   for await (const page of paginateDescribeSnapshots({ client: ec2, pageSize: 1000 }, { OwnerIds: ['self'], ...(filters ? { Filters: filters } : {}) })) {
     for (const s of page.Snapshots ?? []) out.push(summary(s));
     if (opts.limit !== undefined && out.length >= opts.limit) break;

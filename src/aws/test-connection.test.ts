@@ -34,7 +34,7 @@ describe('Test connection against the emulator server (real SDK clients, SigV4 v
     expect(r.steps.map((s) => [s.step, s.ok])).toEqual([['credentials', true], ['ebs', true], ['ec2', true]]);
     expect(r.ok).toBe(true);
     expect(r.identityId).toMatch(/^us-east-1:/);
-    expect(r.steps[1]!.text).toMatch(/snapshot not found/);
+    expect(r.steps[1]!.text).toMatch(/refused the probe snapshot as not yours/);
   });
 
   it('names an unknown pool', async () => {
@@ -84,7 +84,8 @@ describe('Test connection against the emulator server (real SDK clients, SigV4 v
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 10 * 60_000 });
     try {
       const { ebs } = createAwsClients({ kind: 'aws', settings: s, credentials: creds.provider });
-      await expect(ebs.send(probe())).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+      // Refused by IAM (the probe snapshot is nobody's), which is checked after the signature: the resend worked.
+      await expect(ebs.send(probe())).rejects.toMatchObject({ name: 'AccessDeniedException' });
       // Without the resend the same skew is refused, and the advice names the clock.
       const bare = new EBSClient({ ...awsClientConfig('ebs', s, creds.provider, undefined), maxAttempts: 1 });
       const err = await bare.send(probe()).catch((e: unknown) => e);

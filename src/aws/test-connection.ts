@@ -115,6 +115,9 @@ async function runSteps(
   } catch (e) {
     if ((e as { name?: string }).name === 'ResourceNotFoundException') {
       steps.push({ step: 'ebs', ok: true, text: 'EBS accepted the signed request and answered as the service does (snapshot not found).' });
+    } else if ((e as { name?: string }).name === 'AccessDeniedException' && (e as Error).message?.includes(PROBE_SNAPSHOT_ID)) {
+      // The per-person policy refuses any snapshot not tagged with this identity, the probe's included: the signature held.
+      steps.push({ step: 'ebs', ok: true, text: 'EBS accepted the signed request, and IAM refused the probe snapshot as not yours, as the per-person policy should.' });
     } else {
       const advice = await explain('ebs', e);
       steps.push({ step: 'ebs', ok: false, text: advice.what, advice });

@@ -57,7 +57,7 @@ export async function handleCognitoRequest(service: CognitoService, req: EmuRequ
       case 'GetId':
         return ok(await service.getId(args), requestId);
       case 'GetCredentialsForIdentity':
-        return ok(service.getCredentialsForIdentity(args), requestId);
+        return ok(await service.getCredentialsForIdentityVerified(args), requestId);
       default:
         return cognitoErrorResponse('UnknownOperationException', '', 400, requestId);
     }

@@ -42,7 +42,12 @@ interface Identity {
   poolId: string;
   /** Login provider names this identity was created with; empty for an unauthenticated identity. */
   logins: string[];
+  /** For logins whose tokens are verified: provider → the token's subject this identity belongs to. */
+  subjects?: Record<string, string>;
 }
+
+/** Checks a login token of one provider (signature, issuer, audience, expiry); resolves to its subject, or throws. */
+export type LoginVerifier = (token: string) => Promise<string>;
 
 interface Issued extends KnownCredential {
   identityId: string;
@@ -115,6 +120,8 @@ export class CognitoService {
   credentialTtlSeconds: number;
   readonly region: string;
   private clock: () => number;
+  /** Providers whose tokens are verified (an OpenID Connect issuer): the identity follows the token's subject. */
+  readonly verifiers = new Map<string, LoginVerifier>();
 
   constructor(opts: CognitoOptions = {}) {
     this.credentialTtlSeconds = opts.credentialTtlSeconds ?? 3600;
@@ -125,6 +132,40 @@ export class CognitoService {
   /** Credentials the SigV4 verifier accepts: the keys this service issued (expired ones included, so they are told apart). */
   lookup(accessKeyId: string): KnownCredential | undefined {
     return this.issued.get(accessKeyId);
+  }
+
+  /** Who holds an issued key: its identity, the identity's pool, and whether it signed in (for IAM). */
+  principalOf(accessKeyId: string): { identityId: string; poolId: string; authenticated: boolean } | undefined {
+    const issued = this.issued.get(accessKeyId);
+    const identity = issued && this.identities.get(issued.identityId);
+    return identity && { identityId: identity.id, poolId: identity.poolId, authenticated: identity.logins.length > 0 };
+  }
+
+  /** Verifies the tokens of verifiable providers; provider → subject (throws NotAuthorizedException on a bad token). */
+  private async subjectsOf(logins: Record<string, string>): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const [provider, token] of Object.entries(logins)) {
+      const verify = this.verifiers.get(provider);
+      if (!verify) continue;
+      try {
+        out[provider] = await verify(token);
+      } catch (err) {
+        throw new CognitoError('NotAuthorizedException', `Invalid login token. ${(err as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  /** GetCredentialsForIdentity after verifying the login tokens: a verified token must be the identity's own subject's. */
+  async getCredentialsForIdentityVerified(input: Record<string, unknown>): Promise<{ IdentityId: string; Credentials: IssuedCredentials }> {
+    const subjects = await this.subjectsOf(loginsOf(input.Logins));
+    const identity = typeof input.IdentityId === 'string' ? this.identities.get(input.IdentityId) : undefined;
+    for (const [provider, sub] of Object.entries(identity?.subjects ?? {})) {
+      if (subjects[provider] !== sub) {
+        throw new CognitoError('NotAuthorizedException', "Logins don't match. Please include at least one valid login for this identity or identity pool.");
+      }
+    }
+    return this.getCredentialsForIdentity(input);
   }
 
   /** Forgets every pool, identity and issued key. */
@@ -231,9 +272,11 @@ export class CognitoService {
       throw new CognitoError('NotAuthorizedException', 'Unauthenticated access is not supported for this identity pool.');
     }
     this.checkLogins(pool, logins);
-    const key = providers.map((p) => `${p}=${logins[p]}`).join('\n');
+    // A verified token names a person (its subject), so each sign-in of that person reaches the same identity.
+    const subjects = await this.subjectsOf(logins);
+    const key = providers.map((p) => `${p}=${subjects[p] !== undefined ? `sub:${subjects[p]}` : logins[p]}`).join('\n');
     const id = `${poolId.split(':')[0]}:${await uuidFrom(`identity:${poolId}\n${key}`)}`;
-    if (!this.identities.has(id)) this.identities.set(id, { id, poolId, logins: providers });
+    if (!this.identities.has(id)) this.identities.set(id, { id, poolId, logins: providers, ...(Object.keys(subjects).length ? { subjects } : {}) });
     return { IdentityId: id };
   }
 

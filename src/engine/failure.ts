@@ -21,6 +21,14 @@ export function describeFailure(err: unknown, ctx: { index?: number; reading?: b
       code: 'source-changed',
       action: 'repick',
     };
+  // A per-person IAM policy names the snapshot it refused: someone else's, which no reconnect will open.
+  const refused = /AccessDenied|UnauthorizedOperation/.test(name) ? /on resource: arn:\S*:snapshot\/(snap-[0-9a-f]+)/.exec(msg)?.[1] : undefined;
+  if (refused) {
+    return {
+      message: `Snapshot ${refused} is not yours: each person may read, write, delete or build on only the snapshots they started. Pick one of your own, or sign in as the person who started it.`,
+      code: 'not-yours',
+    };
+  }
   const cls = classifyFailure(err);
   const snap = ctx.snapshotId ? ` ${ctx.snapshotId}` : '';
   switch (cls) {

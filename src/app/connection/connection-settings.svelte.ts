@@ -1,4 +1,5 @@
-import { awsCredentials } from '../../aws/aws-session.ts';
+import { awsCredentials, forgetAwsSessions } from '../../aws/aws-session.ts';
+import { beginSignIn, completeSignIn, SignInError, type SignedIn } from '../../aws/oidc-sign-in.ts';
 import type { Login } from '../../aws/cognito-credentials.ts';
 import type { RefreshingCredentials } from '../../aws/refreshing-credentials.ts';
 import {
@@ -26,6 +27,9 @@ export interface ConnectionForm {
   loginToken: string;
   /** In-browser emulator: the emulated account encrypts every new snapshot. */
   encryptionByDefault: boolean;
+  /** OpenID Connect issuer and public client id of the sign-in (stack outputs SignInIssuer, SignInClientId). */
+  signInIssuer: string;
+  signInClientId: string;
 }
 
 function formOf(s: ConnectionSettings): ConnectionForm {
@@ -40,6 +44,8 @@ function formOf(s: ConnectionSettings): ConnectionForm {
     loginProvider: aws?.loginProvider ?? '',
     loginToken: '',
     encryptionByDefault: s.kind === 'emulator' && s.encryptionByDefault === true,
+    signInIssuer: aws?.signIn?.issuer ?? '',
+    signInClientId: aws?.signIn?.clientId ?? '',
   };
 }
 
@@ -54,6 +60,7 @@ export function settingsOf(f: ConnectionForm): ConnectionSettings {
     identityPoolId: f.identityPoolId.trim(),
     endpoint,
     ...(f.loginProvider.trim() ? { loginProvider: f.loginProvider.trim() } : {}),
+    ...(f.signInIssuer.trim() ? { signIn: { issuer: f.signInIssuer.trim().replace(/\/+$/, ''), clientId: f.signInClientId.trim() } } : {}),
   };
 }
 
@@ -67,21 +74,27 @@ class ConnectionSettingsState {
   /** Credential fetches of the connection in use: 1 = first, more = refreshes (shown so a person can see it work). */
   fetches = $state(0);
   expiration = $state<number | undefined>(undefined);
+  /** Who is signed in (memory only: the ID token is never stored); null = nobody. */
+  signedIn = $state.raw<Pick<SignedIn, 'username' | 'expiresAt'> | null>(null);
+  /** Why signing in failed, as a sentence; null when it did not. */
+  signInProblem = $state<string | null>(null);
+  #session: SignedIn | undefined;
   #creds: RefreshingCredentials | undefined;
   #unsubscribe: (() => void) | undefined;
 
   /** Restores what was saved, else what the deployment suggests (blockport-config.json), and makes it the page's connection. */
   async restore(): Promise<void> {
+    await this.finishSignIn();
     const stored = loadSettings(localStorage);
     this.form = formOf(stored);
-    this.use(stored, undefined);
+    this.use(stored, this.login());
     if (localStorage.getItem(SETTINGS_KEY) !== null) return;
     const untouched = JSON.stringify(this.form);
     const deployed = await fetchDeployedSettings(location.href);
     // Only when nothing was saved and the person has not started editing meanwhile.
     if (!deployed || JSON.stringify(this.form) !== untouched || localStorage.getItem(SETTINGS_KEY) !== null) return;
     this.form = formOf(deployed);
-    this.use(deployed, undefined);
+    this.use(deployed, this.login());
   }
 
   /** Validates and stores the form (without the login token) and switches new uploads to it. */
@@ -111,7 +124,49 @@ class ConnectionSettingsState {
     }
   }
 
+  /** Sends the person to the sign-in page of the connection in use; they come back signed in. */
+  async signIn(): Promise<void> {
+    const s = this.saved;
+    this.signInProblem = null;
+    if (s.kind !== 'aws' || !s.signIn) {
+      this.signInProblem = 'This connection has no sign-in: enter the sign-in issuer and client id in Connection, then save.';
+      return;
+    }
+    try {
+      location.assign(await beginSignIn(s.signIn, location.href));
+    } catch (e) {
+      this.signInProblem = e instanceof SignInError ? e.message : `Signing in could not start (${(e as Error).message}): try again.`;
+    }
+  }
+
+  /** Forgets the ID token and the credentials it brought (they live in memory only). */
+  signOut(): void {
+    this.#session = undefined;
+    this.signedIn = null;
+    forgetAwsSessions();
+    this.use(this.saved, this.login());
+  }
+
+  /** When this page load is the sign-in's redirect back: exchange the code, then take it out of the address bar. */
+  private async finishSignIn(): Promise<void> {
+    try {
+      const done = await completeSignIn(location.href);
+      if (!done) return;
+      this.#session = done;
+      this.signedIn = { username: done.username, expiresAt: done.expiresAt };
+    } catch (e) {
+      this.signInProblem = e instanceof SignInError ? e.message : `Signing in could not be finished (${(e as Error).message}): sign in again.`;
+    } finally {
+      const u = new URL(location.href);
+      if (u.searchParams.has('code') || u.searchParams.has('error')) {
+        for (const k of ['code', 'state', 'iss', 'error', 'error_description', 'session_state']) u.searchParams.delete(k);
+        history.replaceState(history.state, '', u.toString());
+      }
+    }
+  }
+
   private login(): Login | undefined {
+    if (this.#session) return { provider: this.#session.provider, token: this.#session.idToken };
     const provider = this.form.loginProvider.trim();
     const token = this.form.loginToken.trim();
     return provider && token ? { provider, token } : undefined;

@@ -1,6 +1,7 @@
 // The snapshot library: snapshots (EC2 DescribeSnapshots) as a lineage tree, storage, delete, import, export.
 import { createClients, type Connection } from '../../aws/clients.ts';
 import { deleteSnapshot, listSnapshots } from '../../aws/snapshots.ts';
+import { ownerOf } from '../../aws/aws-connection.ts';
 import { startUpload } from '../../engine/api.ts';
 import { idbManifestStore } from '../../engine/api.ts';
 import { lineageTree, type Placed } from './lineage-tree.ts';
@@ -109,7 +110,9 @@ export class LibraryState {
     const clients = await createClients(connection);
     try {
       const emulator = connection.kind === 'emulator';
-      const summaries = await listSnapshots(clients.ec2, { onlyBlockport: !emulator });
+      // Each person sees only snapshots tagged with their own identity (IAM lets them touch no other).
+      const owner = connection.kind === 'aws' ? await ownerOf(connection) : undefined;
+      const summaries = await listSnapshots(clients.ec2, { onlyBlockport: !emulator, ...(owner ? { owner } : {}) });
       const manifests = new Map((await idbManifestStore().list().catch(() => [])).map((m) => [m.snapshotId, m]));
       const views = new Map<string, { parentId: string | null; ownBytes: number }>();
       if (clients.emulator) {

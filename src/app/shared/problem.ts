@@ -1,3 +1,4 @@
+import { notYoursSentence, refusedSnapshot } from '../../aws/advice.ts';
 import { ResumeError, UploadError, type ResumeAction } from '../../engine/api.ts';
 import { ImageFormatError } from '../../images/types.ts';
 
@@ -20,6 +21,8 @@ export function toProblem(e: unknown, fallback = 'Something went wrong'): Proble
   if (e instanceof DOMException && e.name === 'NotReadableError') {
     return { message: 'The file changed or moved while it was being read. Pick it again to continue.', action: 'repick', code: 'source-changed' };
   }
+  const refused = refusedSnapshot(e);
+  if (refused) return { message: `${notYoursSentence(refused)} Pick one of your own, or sign in as the person who started it.`, code: 'not-yours' };
   const detail = e instanceof Error ? e.message : String(e);
   return { message: `${fallback}: ${detail.replace(/\.$/, '')}.` };
 }
