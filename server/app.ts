@@ -6,7 +6,7 @@ import { CognitoService } from '../src/emulator/cognito.ts';
 import { cognitoOperation, handleCognitoRequest, UNSIGNED_COGNITO_OPERATIONS } from '../src/emulator/cognito-wire.ts';
 import { MODEL_KEYS, runtimeView, validateRuntimePatch, type ServerConfig } from './config.ts';
 import { isPreflight, preflightResponse, withCors } from './cors.ts';
-import { drawFault, PutRateLimiter } from './faults.ts';
+import { drawFault, drawStall, PutRateLimiter } from './faults.ts';
 import { authErrorResponse, ebsErrorResponse, internalErrorResponse, throttleResponse, type ServiceName } from './aws-errors.ts';
 
 /** The EBS and EC2 services behind the pipeline (the shared emulator model and its wire code). */
@@ -66,6 +66,8 @@ export class EmulatorApp {
   /** Ids of pools created from the command line or /__admin/config, by name (recreated on reset). */
   readonly startupPools = new Map<string, string>();
   requests = 0;
+  /** Requests stalled on purpose (--stall-rate): in all, and still held open because the client has not left. */
+  readonly stalls = { total: 0, open: 0 };
   /**
    * How far the service's wall clock runs ahead of this host (negative: behind): what SigV4 checks, what Cognito
    * stamps on credentials and the Date header, as a client whose clock lags the service's sees it.
@@ -119,6 +121,17 @@ export class EmulatorApp {
       return 'ec2';
     }
     return undefined;
+  }
+
+  /** Whether to stall this request (never answer it): EBS and EC2 calls at the configured stall rate. */
+  drawStall(method: string, path: string, headers: Record<string, string>, random: () => number = Math.random): boolean {
+    const c = this.config;
+    if (c.stallRate <= 0 || method === 'OPTIONS' || path.startsWith('/__admin')) return false;
+    // Cognito calls are spared: the faults model the EBS and EC2 endpoints.
+    if ((headers['x-amz-target'] ?? '').startsWith('AWSCognitoIdentityService')) return false;
+    if (!drawStall(c, random)) return false;
+    this.stalls.total++;
+    return true;
   }
 
   /** Answers one request. */
@@ -200,6 +213,7 @@ export class EmulatorApp {
           tls: c.tls,
           uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
           requests: this.requests,
+          stalls: { ...this.stalls },
           identityPools: Object.fromEntries(this.startupPools),
         });
       case 'POST /__admin/reset': {

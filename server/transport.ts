@@ -104,6 +104,22 @@ function readBody(req: Req, timeoutMs: number): Promise<BodyResult> {
   });
 }
 
+/**
+ * A stalled request: reads its body up to `afterBytes` (all of it when 0), then neither reads nor answers; resolves
+ * once the client gives up and the connection or stream closes.
+ */
+function stall(req: Req, res: Res, afterBytes: number): Promise<void> {
+  return new Promise((resolve) => {
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (afterBytes > 0 && size >= afterBytes) req.pause();
+    });
+    req.on('error', () => undefined);
+    res.on('close', () => resolve());
+  });
+}
+
 function isH2(req: Req): req is http2.Http2ServerRequest {
   return req.httpVersionMajor === 2;
 }
@@ -158,6 +174,15 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
           remoteAddress = req.socket?.remoteAddress ?? '';
         } catch {
           // An HTTP/2 session already gone has no socket; the request is answered (or dropped) all the same.
+        }
+        if (app.drawStall(req.method ?? 'GET', path, headers)) {
+          app.stalls.open++;
+          try {
+            await stall(req, res, app.config.stallAfterBytes);
+          } finally {
+            app.stalls.open--;
+          }
+          return;
         }
         const b = await readBody(req, bodyTimeoutMs);
         if (b.kind === 'gone') return;

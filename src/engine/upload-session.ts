@@ -78,6 +78,8 @@ export class UploadSession implements UploadRun {
   private retried = 0;
   private inFlight = new Map<PipelineRunner, number>();
   private concurrency = new Map<PipelineRunner, number>();
+  /** Runners whose service stopped answering (their retries wait for it). */
+  private waitingRunners = new Set<PipelineRunner>();
   private sessionStart = Date.now();
   private sessionBytes = 0;
   private speed = 0;
@@ -323,6 +325,7 @@ export class UploadSession implements UploadRun {
       floor: Math.max(1, Math.floor(this.deps.floor / n)),
       ceiling: Math.max(1, Math.ceil(this.deps.ceiling / n)),
       sliceBlocks: this.deps.sliceBlocks,
+      silenceLimitMs: this.job.params.timeoutMinutes * 60_000,
     };
     const outcomes = await Promise.all(
       this.deps.runners.map((r) =>
@@ -330,6 +333,7 @@ export class UploadSession implements UploadRun {
       ),
     );
     this.inFlight.clear();
+    this.waitingRunners.clear();
     const failed = outcomes.find((o) => o.kind === 'failed');
     if (failed && failed.kind === 'failed') {
       // One pipeline failed for good: stop the others so nothing more is sent.
@@ -368,6 +372,8 @@ export class UploadSession implements UploadRun {
     this.retried += b.retried;
     this.inFlight.set(r, b.inFlight);
     this.concurrency.set(r, b.concurrency);
+    if (b.waiting) this.waitingRunners.add(r);
+    else this.waitingRunners.delete(r);
     const bytes = b.written.length * BLOCK_SIZE;
     this.sessionBytes += bytes;
     this.speedBytes += bytes;
@@ -471,6 +477,7 @@ export class UploadSession implements UploadRun {
       speedMiBps,
       etaSeconds: etaSeconds === null ? null : Math.round(etaSeconds),
       concurrency: concurrency || this.deps.ceiling,
+      ...(this.phase === 'uploading' && this.waitingRunners.size ? { waitingForNetwork: true } : {}),
       ...(this.job.expiresAt ? { expiresAt: this.job.expiresAt } : {}),
     };
   }

@@ -135,6 +135,8 @@ export interface UploadProgress {
   etaSeconds: number | null;
   /** Current adaptive concurrency (blocks in flight allowed). */
   concurrency: number;
+  /** The service stopped answering (sleep, network lost): the upload waits and resumes by itself. */
+  waitingForNetwork?: boolean;
   expiresAt?: number;
 }
 
