@@ -160,7 +160,9 @@ function mib(bytes: number): string {
 function progressLine(p: UploadProgress): string {
   const pct = p.totalBlocks ? Math.floor((100 * p.ackedBlocks) / p.totalBlocks) : 100;
   const eta = p.etaSeconds === null ? '' : ` ETA ${Math.floor(p.etaSeconds / 60)}m${String(p.etaSeconds % 60).padStart(2, '0')}s`;
-  return `${p.phase} ${pct}% blocks ${p.ackedBlocks}/${p.totalBlocks} (written ${p.writtenBlocks}, skipped ${p.skippedBlocks}) ${mib(p.bytesAcked)} MiB ${p.speedMiBps.toFixed(1)} MiB/s in-flight ${p.inFlight}/${p.concurrency} retries ${p.retried}${eta}`;
+  // The service went silent (sleep, network lost): the upload waits and goes on by itself when it answers again.
+  const phase = p.waitingForNetwork ? `waiting for the network (resumes by itself) at` : p.phase;
+  return `${phase} ${pct}% blocks ${p.ackedBlocks}/${p.totalBlocks} (written ${p.writtenBlocks}, skipped ${p.skippedBlocks}) ${mib(p.bytesAcked)} MiB ${p.speedMiBps.toFixed(1)} MiB/s in-flight ${p.inFlight}/${p.concurrency} retries ${p.retried}${eta}`;
 }
 
 /** The JSON report printed with --json (AWS-style keys). */
@@ -338,8 +340,9 @@ export async function run(args: string[]): Promise<number> {
       session.onProgress((pr) => {
         const now = Date.now();
         // Every phase change prints; within a phase, a line every 250 ms (terminal) or 2 s (log).
-        if (pr.phase === lastPhase && now - lastLine < (tty ? 250 : 2000)) return;
-        lastPhase = pr.phase;
+        const phase = pr.waitingForNetwork ? 'waiting-for-network' : pr.phase;
+        if (phase === lastPhase && now - lastLine < (tty ? 250 : 2000)) return;
+        lastPhase = phase;
         lastLine = now;
         process.stderr.write(tty ? `\r\x1b[K${progressLine(pr)}` : `${progressLine(pr)}\n`);
       });
