@@ -96,7 +96,8 @@ test('with the server stopped (SIGSTOP) mid-upload, the page waits for the netwo
   // Two blocks in flight and some latency: the stop lands in the middle of the upload on any machine.
   await startUpload(page, { description: 'stopped', concurrency: 2 });
   const titles = await recordTitles(page);
-  await waitForPercent(page, 5);
+  // Far enough in for each worker to have learned its deadline from answers (before that it allows 30 s).
+  await waitForPercent(page, 30);
   emu.proc.kill('SIGSTOP');
   const stoppedAt = Date.now();
   let continuedAt = 0;
