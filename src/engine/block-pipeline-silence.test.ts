@@ -111,8 +111,8 @@ describe('BlockPipeline when requests time out or the service goes silent', () =
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const n = 4;
     const sink: BlockSink = {
-      put: async () => {
-        throw offline();
+      put: async (i) => {
+        if (i > 0) throw offline();
       },
     };
     const out = await runFaked(new BlockPipeline(image(n), () => sink, webCryptoSha256).run(spec(n, { silenceLimitMs: 60_000 }), slices(n), () => undefined));
@@ -120,6 +120,21 @@ describe('BlockPipeline when requests time out or the service goes silent', () =
     if (out.kind !== 'failed') return;
     expect(out.failure.code).toBe('offline');
     expect(out.failure.message).toMatch(/has not answered .* Timeout.*resume/);
+  });
+
+  it('a link that never answered is no outage either (a wrong endpoint, CORS): attempts are spent and it fails', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    let calls = 0;
+    const sink: BlockSink = {
+      put: async () => {
+        calls++;
+        throw offline();
+      },
+    };
+    const out = await runFaked(new BlockPipeline(image(1), () => sink, webCryptoSha256).run(spec(1), slices(1), () => undefined));
+    expect(out.kind).toBe('failed');
+    if (out.kind === 'failed') expect(out.failure.code).toBe('service');
+    expect(calls).toBe(12);
   });
 
   it('an error the service sent is no outage: it still spends attempts and fails as before', async () => {

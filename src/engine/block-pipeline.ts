@@ -3,7 +3,7 @@ import { BLOCK_SIZE, BlockState, type DiskImage } from '../images/types.ts';
 import { blockIsZero, isAllZero } from '../images/zero-scan.ts';
 import { toBase64, type Sha256 } from './block-digest.ts';
 import { Pacer } from './pacer.ts';
-import { backoffMs, classifyFailure, shouldRetry, sleep, type FailureClass } from './retry.ts';
+import { backoffMs, classifyFailure, isUnanswered, shouldRetry, sleep, type FailureClass } from './retry.ts';
 import { describeFailure, type FailureInfo } from './failure.ts';
 import { LinkWatch } from './link-watch.ts';
 
@@ -137,12 +137,6 @@ function settle(hold: SliceHold | null): void {
     hold.dispatched = false;
     hold.release();
   }
-}
-
-/** A failure with no answer from the service at all (network error or deadline), as opposed to an error it sent. */
-function unanswered(err: unknown): boolean {
-  const e = (err ?? {}) as { $metadata?: { httpStatusCode?: number }; $response?: { statusCode?: number } };
-  return classifyFailure(err) === 'retry' && e.$metadata?.httpStatusCode === undefined && e.$response?.statusCode === undefined;
 }
 
 /** The sentence when the service stayed silent past the snapshot's Timeout. */
@@ -300,7 +294,7 @@ export class BlockPipeline {
           pacer.release({ ok: false, throttled: cls === 'throttle' });
           // No answer at all while nothing else was answered either: the link is down, not this block's luck, so the
           // attempt is not counted and the retry waits for the link (one probe at a time) until the Timeout runs out.
-          const outage = unanswered(err) ? link.unanswered(sentAt) : (link.answered(), false);
+          const outage = isUnanswered(err) ? link.unanswered(sentAt) : (link.answered(), false);
           noteLink();
           const changed = fromFile && !failure ? await fileChanged(index, digest) : null;
           if (outage && link.silenceMs() > silenceLimitMs && !failure) {

@@ -1,4 +1,5 @@
 import { GetSnapshotBlockCommand, type EBSClient } from '@aws-sdk/client-ebs';
+import { LinkWatch } from './link-watch.ts';
 import { listBlocks, refreshToken, withReadLag, type ListedBlock, type ReadLag } from './download-blocks.ts';
 import { sha256, toBase64 } from './download-digest.ts';
 import { DownloadError, isAbort, isStaleToken } from './download-error.ts';
@@ -173,6 +174,17 @@ function clipToSize(map: Uint8Array, size: number, blockSize: number): Uint8Arra
  * Holes stay zeros. Stops cleanly on abort or error with every durable block committed, so it can be resumed.
  */
 export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadResult> {
+  // One link for all of this download's calls: a silent service (sleep, network lost) is waited for, not failed on.
+  const link = opts.link ?? new LinkWatch();
+  try {
+    return await downloadWith({ ...opts, link });
+  } finally {
+    if (!opts.link) link.close();
+  }
+}
+
+/** The download itself, its calls sharing `opts.link`. */
+async function downloadWith(opts: DownloadOptions): Promise<DownloadResult> {
   const { ebs, snapshotId, target, signal } = opts;
   let c: Awaited<ReturnType<typeof census>>;
   let size: number;

@@ -14,6 +14,8 @@ interface OnlineEvents {
 /** Tracks answers and silences of one pipeline's requests. */
 export class LinkWatch {
   private lastAnswerAt: number;
+  /** Until the service has answered once, failures are the request's (a wrong endpoint, CORS), never an outage. */
+  private everAnswered = false;
   private silent = false;
   private silentSince = 0;
   private prober = false;
@@ -45,6 +47,7 @@ export class LinkWatch {
   /** Any answer from the service (a success, or an error it sent) proves the link is up. */
   answered(): void {
     this.lastAnswerAt = this.now();
+    this.everAnswered = true;
     if (!this.silent) return;
     this.silent = false;
     this.prober = false;
@@ -60,7 +63,9 @@ export class LinkWatch {
    * returns true, and the caller should not count the attempt.
    */
   unanswered(startedAt: number): boolean {
-    if (this.lastAnswerAt > startedAt) return false;
+    // The platform saying it is offline is proof enough; otherwise the link must have worked before.
+    const offline = (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
+    if (!offline && (!this.everAnswered || this.lastAnswerAt > startedAt)) return false;
     if (!this.silent) {
       this.silent = true;
       this.silentSince = this.now();
