@@ -95,6 +95,26 @@ describe('blockport upload when the service stalls or stops answering', () => {
     }
   });
 
+  it('a snapshot that expired while the service was silent is reported as expired, with the way forward', { timeout: 200_000 }, async () => {
+    const emu = await spawnEmulator(['--completion-delay-ms', '200', '--latency-ms', '40']);
+    try {
+      const image = join(dir, 'expire.img');
+      await writeImageFile(image, [['random', 64]]);
+      const cli = startCli([image, '--endpoint', emu.url, '--concurrency', '2', '--timeout', '10']);
+      for (let t = 0; t < 1200 && !cli.lines.some((l) => /^uploading [1-9]/.test(l.text)); t++) await new Promise((r) => setTimeout(r, 25));
+      // Every request now goes unanswered (a silent network) until the service's clock has run past the Timeout.
+      await admin(emu.url, 'config', { stallRate: 1 });
+      for (let t = 0; t < 1200 && !cli.lines.some((l) => /waiting for the network/.test(l.text)); t++) await new Promise((r) => setTimeout(r, 50));
+      expect(cli.err()).toMatch(/waiting for the network/);
+      await admin(emu.url, 'clock', { advanceMs: 11 * 60_000 });
+      await admin(emu.url, 'config', { stallRate: 0 });
+      expect(await cli.exited).toBe(1);
+      expect(cli.err()).toMatch(/The snapshot snap-\w+ timed out: nothing was written to it for more than 10 minutes\. Start the upload again.* Pass --restart to upload the image as a new snapshot\./);
+    } finally {
+      await emu.stop();
+    }
+  });
+
   it(`with the server stopped (SIGSTOP) for ${STOP_MS / 1000} s mid-upload and then continued, the same command completes by itself`, { timeout: 300_000 }, async () => {
     // Latency and a small window keep the upload going long enough to be stopped in its middle on any machine.
     const emu = await spawnEmulator(['--completion-delay-ms', '200', '--latency-ms', '40', '--verbose']);

@@ -385,7 +385,11 @@ export async function run(args: string[]): Promise<number> {
     if (p.progress && tty) process.stderr.write('\n');
     if (err instanceof UploadError || err instanceof ResumeError || err instanceof ImageFormatError || err instanceof StateFileError) {
       const resumable = err instanceof UploadError && store.job?.state !== 'completed' && store.job !== undefined;
-      console.error(`blockport upload: ${err.message}${resumable ? ` The progress is kept in ${statePath}: run the same command again to resume.` : ''}`);
+      // A snapshot that expired or vanished cannot be resumed: the way forward is a new one.
+      const restart = err instanceof UploadError && err.action === 'restart' && resumable;
+      console.error(
+        `blockport upload: ${err.message}${restart ? ' Pass --restart to upload the image as a new snapshot.' : resumable ? ` The progress is kept in ${statePath}: run the same command again to resume.` : ''}`,
+      );
       return 1;
     }
     const name = (err as Error).name;

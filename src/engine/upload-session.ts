@@ -19,6 +19,7 @@ import { describeFailure, type FailureInfo } from './failure.ts';
 import { deleteAbandonedSnapshot } from './snapshot-cleanup.ts';
 import { BlockLedger, type LedgerStore } from './ledger.ts';
 import { withRetry } from './retry.ts';
+import { checkResumableSnapshot } from './resume-check.ts';
 import { waitForCompletion } from './wait-completion.ts';
 
 /** A pipeline in a worker or in-process: runs slices claimed from the session. */
@@ -192,8 +193,9 @@ export class UploadSession implements UploadRun {
       this.setJob({ state: 'running', error: undefined });
       for (;;) {
         this.setPhase('uploading');
-        const failure = await this.uploadPass();
+        let failure = await this.uploadPass();
         await this.ledger.flush();
+        if (failure) failure = await this.explainFailure(failure);
         if (failure) {
           this.setJob({ state: 'error', error: failure.message });
           await this.ledger.flush();
@@ -231,6 +233,22 @@ export class UploadSession implements UploadRun {
       await this.ledger.flush().catch(() => undefined);
       this.setPhase('error');
       throw new UploadError(f.message, f.code, f.action);
+    }
+  }
+
+  /**
+   * After a failed pass (a long silence, a snapshot that vanished), asks EC2 what became of the snapshot: one that timed
+   * out meanwhile gets the expired sentence and the way forward (start again), as a resume would find.
+   */
+  private async explainFailure(failure: FailureInfo): Promise<FailureInfo> {
+    if (!this.deps.ec2 || !this.job.snapshotId || !['offline', 'snapshot-gone', 'service'].includes(failure.code)) return failure;
+    try {
+      await checkResumableSnapshot(this.deps.ec2, this.job);
+      return failure;
+    } catch (err) {
+      const e = err as { message?: string; code?: string; action?: FailureInfo['action'] };
+      if (e.code !== 'snapshot-expired' && e.code !== 'snapshot-gone' && e.code !== 'snapshot-failed') return failure;
+      return { message: e.message ?? failure.message, code: e.code, ...(e.action ? { action: e.action } : {}) };
     }
   }
 
