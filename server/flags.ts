@@ -21,7 +21,8 @@ Usage: npm run emulator -- [flags]
   --throttle-rate P         share of EBS requests answered RequestThrottledException / ThrottlingException (0..1)
   --drop-rate P             share of EBS requests processed but whose connection is dropped unanswered (0..1)
   --stall-rate P            share of EBS/EC2 requests accepted and never answered; the connection stays open (0..1)
-  --stall-after-bytes N     a stalled request stops reading its body after N bytes (default 0: reads it all)
+  --stall-after-bytes N     a stalled request stops reading its body after N bytes (default 0: reads it all);
+                            such a connection is closed by the server's 2-minute request timeout
   --put-rate-limit N        PutSnapshotBlock per snapshot per second, beyond → RESOURCE_LEVEL_THROTTLE (0 = off)
   --cors on|off             answer browsers (default on)
   --cors-origins A,B        origins allowed by CORS (default *)

@@ -79,7 +79,7 @@ describe('deadlineHandler', () => {
     const stats: DeadlineStats = { aborted: 0, lateIgnored: 0 };
     const { handler, aborted } = scriptedHandler([200, Infinity]);
     const h = deadlineHandler(handler, est, stats, () => Date.now());
-    const req = {} as HttpRequest;
+    const req = { method: 'PUT' } as HttpRequest;
     const first = h.handle(req);
     await vi.advanceTimersByTimeAsync(200);
     await expect(first).resolves.toBeDefined();
@@ -103,13 +103,29 @@ describe('deadlineHandler', () => {
     const stats: DeadlineStats = { aborted: 0, lateIgnored: 0 };
     const { handler } = scriptedHandler([-1]);
     const h = deadlineHandler(handler, est, stats, () => Date.now());
-    const out = h.handle({} as HttpRequest).catch((e: unknown) => e);
+    const out = h.handle({ method: 'PUT' } as HttpRequest).catch((e: unknown) => e);
     await vi.advanceTimersByTimeAsync(1000);
     expect(await out).toBeInstanceOf(RequestDeadlineError);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(stats.lateIgnored).toBe(1);
     // The late answer taught the estimator nothing.
     expect(est.p99()).toBeUndefined();
+  });
+
+  it('gives start, complete and EC2 calls (POST) the ceiling, and learns nothing from them', async () => {
+    vi.useFakeTimers();
+    const est = new DeadlineEstimator({ initialMs: 1000, floorMs: 1000, ceilingMs: 20_000, minSamples: 1 });
+    const { handler, aborted } = scriptedHandler([5000, Infinity]);
+    const h = deadlineHandler(handler, est, undefined, () => Date.now());
+    const slow = h.handle({ method: 'POST' } as HttpRequest);
+    await vi.advanceTimersByTimeAsync(5000);
+    await expect(slow).resolves.toBeDefined();
+    expect(est.p99()).toBeUndefined();
+    const silent = h.handle({ method: 'POST' } as HttpRequest).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(19_999);
+    expect(aborted).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await silent).toBeInstanceOf(RequestDeadlineError);
   });
 
   it("passes the caller's own abort through as an AbortError", async () => {

@@ -82,7 +82,10 @@ export function deadlineHandler<C extends object>(inner: HttpHandler<C>, estimat
   return wrapHandler(inner, (request: HttpRequest, options?: HttpHandlerOptions) => {
     const outer = options?.abortSignal as AbortSignal | undefined;
     if (outer?.aborted) return inner.handle(request, options);
-    const ms = estimator.deadlineMs();
+    // Block reads and writes (GET, PUT) are many and alike: their latency teaches the deadline. Start, complete and EC2
+    // calls (POST) are few and some do real work (a completion's checksum), so they get the ceiling and teach nothing.
+    const learned = request.method === 'PUT' || request.method === 'GET';
+    const ms = learned ? estimator.deadlineMs() : estimator.options.ceilingMs;
     const ctl = new AbortController();
     let settled = false;
     const started = now();
@@ -117,7 +120,7 @@ export function deadlineHandler<C extends object>(inner: HttpHandler<C>, estimat
           settled = true;
           clearTimeout(timer);
           outer?.removeEventListener('abort', onOuter);
-          estimator.observe(now() - started);
+          if (learned) estimator.observe(now() - started);
           resolve(out);
         },
         (err: unknown) => {
