@@ -83,9 +83,9 @@ export function deadlineHandler<C extends object>(inner: HttpHandler<C>, estimat
     const outer = options?.abortSignal as AbortSignal | undefined;
     if (outer?.aborted) return inner.handle(request, options);
     // Block reads and writes (GET, PUT) are many and alike: their latency teaches the deadline. Start, complete and EC2
-    // calls (POST) are few and some do real work (a completion's checksum), so they get the ceiling and teach nothing.
+    // calls (POST) are few and some do real work (a completion's checksum): never less than the initial deadline.
     const learned = request.method === 'PUT' || request.method === 'GET';
-    const ms = learned ? estimator.deadlineMs() : estimator.options.ceilingMs;
+    const ms = learned ? estimator.deadlineMs() : Math.max(estimator.deadlineMs(), Math.min(estimator.options.initialMs, estimator.options.ceilingMs));
     const ctl = new AbortController();
     let settled = false;
     const started = now();
