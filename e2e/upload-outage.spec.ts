@@ -122,6 +122,32 @@ test('with the server stopped (SIGSTOP) mid-upload, the page waits for the netwo
   }
 });
 
+test('with the network lost (offline) mid-upload, the page waits and resumes by itself when it is back online', async ({ page, context }) => {
+  const image = makeTestImage('outage-offline-64m', 64, 0x0ff1);
+  await admin('config', { latencyMs: 40 });
+  await connectToEmulatorServer(page, emu);
+  await page.goto('/#/upload');
+  await pickFile(page, image.path);
+  await startUpload(page, { description: 'offline', concurrency: 2 });
+  await waitForPercent(page, 30);
+  await context.setOffline(true);
+  let back = false;
+  try {
+    await expect(page.getByTestId('waiting-network')).toBeVisible({ timeout: 60_000 });
+    const percent = Number(await page.locator('[data-testid="run-panel"] [role="progressbar"]').getAttribute('aria-valuenow'));
+    expect(percent).toBeLessThan(100);
+    await context.setOffline(false);
+    back = true;
+    const t0 = Date.now();
+    await expect(page.getByTestId('waiting-network')).toBeHidden({ timeout: 60_000 });
+    console.log(`offline: uploading again ${((Date.now() - t0) / 1000).toFixed(1)} s after the network came back`);
+    const snapshotId = await waitForCompleted(page, 240_000);
+    await expectIdentical(snapshotId, image);
+  } finally {
+    if (!back) await context.setOffline(false);
+  }
+});
+
 test('a hidden tab keeps uploading: the upload completes byte-identical while the page is hidden', async ({ page }) => {
   const image = makeTestImage('outage-hidden-128m', 128, 0x41dde);
   await connectToEmulatorServer(page, emu);
