@@ -137,6 +137,18 @@ describe('BlockPipeline when requests time out or the service goes silent', () =
     expect(calls).toBe(12);
   });
 
+  it('a run told the service answered earlier in the session (after a pause, a new worker) waits out a silence from its first request', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const upAt = Date.now() + 3 * 60_000;
+    const sink: BlockSink = {
+      put: async () => {
+        if (Date.now() < upAt) throw offline();
+      },
+    };
+    const out = await runFaked(new BlockPipeline(image(2), () => sink, webCryptoSha256).run(spec(2, { linkAnswered: true }), slices(2), () => undefined));
+    expect(out).toEqual({ kind: 'finished' });
+  });
+
   it('an error the service sent is no outage: it still spends attempts and fails as before', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const n = 1;

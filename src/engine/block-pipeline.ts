@@ -39,6 +39,8 @@ export interface PipelineSpec {
   sliceBlocks?: number;
   /** How long a silent service is waited for before giving up, ms (the snapshot's Timeout; default 60 min). */
   silenceLimitMs?: number;
+  /** The service has answered in this session already, so a silence from the first request on is an outage. */
+  linkAnswered?: boolean;
 }
 
 /** Blocks per slice read when the spec names none. */
@@ -176,7 +178,7 @@ export class BlockPipeline {
     this.stopping = false;
     this.sink = spec.snapshotId && this.makeSink ? this.makeSink(spec.snapshotId) : null;
     const pacer = new Pacer({ floor: spec.floor, ceiling: spec.ceiling, ...(spec.initial ? { initial: spec.initial } : {}) });
-    const link = (this.link = new LinkWatch());
+    const link = (this.link = new LinkWatch(undefined, undefined, spec.linkAnswered ?? false));
     const silenceLimitMs = spec.silenceLimitMs ?? 60 * 60_000;
     let shownWaiting = false;
     let buf = new BatchBuffer();

@@ -28,8 +28,11 @@ export class LinkWatch {
   constructor(
     private readonly now: () => number = () => Date.now(),
     events: OnlineEvents | undefined = globalThis as OnlineEvents,
+    /** The service already answered this session (a run taking over from another worker, or after a pause). */
+    answeredBefore = false,
   ) {
     this.lastAnswerAt = now();
+    this.everAnswered = answeredBefore;
     this.events = events;
     this.events?.addEventListener?.('online', this.onOnline);
   }

@@ -81,6 +81,8 @@ export class UploadSession implements UploadRun {
   private concurrency = new Map<PipelineRunner, number>();
   /** Runners whose service stopped answering (their retries wait for it). */
   private waitingRunners = new Set<PipelineRunner>();
+  /** The service answered in this session (StartSnapshot, or a block written): later silences are outages. */
+  private answered = false;
   private sessionStart = Date.now();
   private sessionBytes = 0;
   private speed = 0;
@@ -299,6 +301,7 @@ export class UploadSession implements UploadRun {
       { onRetry: () => this.retried++ },
     );
     if (!out.SnapshotId) throw new UploadError('StartSnapshot returned no snapshot id; try again.', 'service');
+    this.answered = true;
     const now = Date.now();
     this.setJob({ snapshotId: out.SnapshotId, startedAt: now, expiresAt: now + p.timeoutMinutes * 60_000 });
     await this.ledger.flush();
@@ -344,6 +347,7 @@ export class UploadSession implements UploadRun {
       ceiling: Math.max(1, Math.ceil(this.deps.ceiling / n)),
       sliceBlocks: this.deps.sliceBlocks,
       silenceLimitMs: this.job.params.timeoutMinutes * 60_000,
+      linkAnswered: this.answered,
     };
     const outcomes = await Promise.all(
       this.deps.runners.map((r) =>
@@ -388,6 +392,7 @@ export class UploadSession implements UploadRun {
       }
     }
     this.retried += b.retried;
+    if (b.written.length) this.answered = true;
     this.inFlight.set(r, b.inFlight);
     this.concurrency.set(r, b.concurrency);
     if (b.waiting) this.waitingRunners.add(r);
