@@ -41,6 +41,8 @@ export interface DownloadProgress {
   blocksFetched?: number;
   /** 'writing' while a staged download is copied into the picked file; then bytesDone/bytesTotal count that copy. */
   phase?: 'fetching' | 'writing';
+  /** The service stopped answering (sleep, network lost): the download waits and goes on by itself. */
+  waiting?: boolean;
 }
 
 /** Options for downloadSnapshot. */
@@ -226,9 +228,11 @@ async function downloadWith(opts: DownloadOptions): Promise<DownloadResult> {
       etaSeconds: speed > 0 ? left / speed : undefined,
       blocksFetched: arrived,
       phase: 'fetching',
+      ...(opts.link?.waiting ? { waiting: true } : {}),
     });
   };
   report();
+  if (opts.link) opts.link.onChange = report;
 
   // Writes run one after another on this chain. Checkpoints (flush, then ledger commit) run on their own chain,
   // so fetching never waits for a flush; a lane waits only when checkpoints fall two intervals behind.

@@ -24,6 +24,8 @@ export class LinkWatch {
   private wake: (() => void) | null = null;
   private readonly onOnline = () => this.wake?.();
   private readonly events: OnlineEvents | undefined;
+  /** Called when the link goes silent or answers again (progress shows the wait). */
+  onChange: (() => void) | null = null;
 
   constructor(
     private readonly now: () => number = () => Date.now(),
@@ -53,6 +55,7 @@ export class LinkWatch {
     this.everAnswered = true;
     if (!this.silent) return;
     this.silent = false;
+    this.onChange?.();
     this.prober = false;
     this.probes = 0;
     const w = this.waiters;
@@ -72,6 +75,7 @@ export class LinkWatch {
     if (!this.silent) {
       this.silent = true;
       this.silentSince = this.now();
+      this.onChange?.();
     }
     return true;
   }
