@@ -3,7 +3,7 @@ import { openSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
 import type { BenchRow } from './types.ts';
 import { fileSource } from '../cli/node-source.ts';
 import { openImage } from '../src/images/open-image.ts';
-import { cached, prng, qemu } from '../src/images/test-fixtures.ts';
+import { cached, prng, qemu } from '../src/images/testing/test-fixtures.ts';
 
 const MiB = 1024 * 1024;
 const VIRTUAL_MIB = 256;

@@ -1,7 +1,7 @@
 // Browser side of bench/upload.bench.ts: runs the engine's pieces on a picked file and reports bytes and milliseconds.
 import { proxy, wrap } from 'comlink';
 import { startUpload, type Connection, type UploadOptions } from '../src/engine/api.ts';
-import type { PipelineWorkerApi } from '../src/engine/pipeline-worker-api.ts';
+import type { PipelineWorkerApi } from '../src/engine/upload/pipeline-worker-api.ts';
 import type { Slice } from '../src/engine/block-pipeline.ts';
 import { PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { createClients } from '../src/aws/clients.ts';

@@ -20,7 +20,7 @@ let outDir: string;
 let site: string; // the built Blockport site behind `vite preview` with the relay, e.g. http://localhost:41234
 
 const admin = (patch: Record<string, unknown>) =>
-  fetch(`${emu.url}/__admin/config`, { method: 'POST', body: JSON.stringify(patch) }).then(async (r) => {
+  emu.admin('config', patch).then(async (r) => {
     if (!r.ok) throw new Error(await r.text());
   });
 
@@ -236,7 +236,7 @@ test('credentials issued for 2 minutes: an upload that takes longer completes, a
   await uploadAndCheck(page, seen, image, { concurrency: 2 });
   // More credentials were issued during the upload than at its start: the refresh happened, and the upload survived it.
   expect(seen.secrets.length / 3).toBeGreaterThanOrEqual(started / 3 + 1);
-  const state = (await (await fetch(`${emu.url}/__admin/state`)).json()) as { cognito: { issuedKeys: { accessKeyId: string }[] } };
+  const state = (await (await emu.admin('state')).json()) as { cognito: { issuedKeys: { accessKeyId: string }[] } };
   const pageKeys = seen.secrets.filter((_, i) => i % 3 === 0);
   expect(state.cognito.issuedKeys.filter((k) => pageKeys.includes(k.accessKeyId)).length).toBeGreaterThanOrEqual(2);
   // Signed requests used more than one access key over the upload (old ones expired on the way).

@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 test.describe.configure({ timeout: 180_000 });
 
 // Modules the page imports through Vite (passed as values so TypeScript does not resolve them as files).
-const MODS = { clients: '/src/aws/clients.ts', fixture: '/src/engine/download-fixture.ts' };
+const MODS = { clients: '/src/aws/clients.ts', fixture: '/src/engine/testing/download-fixture.ts' };
 type ClientsMod = typeof import('../src/aws/clients.ts');
-type FixtureMod = typeof import('../src/engine/download-fixture.ts');
+type FixtureMod = typeof import('../src/engine/testing/download-fixture.ts');
 
 /** Writes v1, a child v2 (changed, zeroed and new blocks) and an unrelated snapshot into the in-browser emulator. */
 async function seed(page: Page): Promise<{ v1: string; v2: string; other: string }> {

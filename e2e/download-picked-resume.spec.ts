@@ -115,8 +115,8 @@ test('a download stopped while writing the picked file resumes by writing it aga
   // A record whose blocks are all staged (phase "writing"), for a snapshot that no longer exists anywhere.
   const size = 80 * 524288 - 1000;
   const want = await page.evaluate(async (size) => {
-    const url: string = '/src/engine/download-ledger.ts';
-    const { DownloadLedger } = (await import(/* @vite-ignore */ url)) as typeof import('../src/engine/download-ledger.ts');
+    const url: string = '/src/engine/browser/download-ledger.ts';
+    const { DownloadLedger } = (await import(/* @vite-ignore */ url)) as typeof import('../src/engine/browser/download-ledger.ts');
     const BS = 524288;
     // Blocks 0–2, 10–11 and the partial last block 79, packed in six slots in the staged copy.
     const blocks = [0, 1, 2, 10, 11, 79];
@@ -176,10 +176,10 @@ test('a staged copy the browser cleared is not trusted: the download starts over
   await page.goto('/#/download');
   const BS = 524288;
   const { snapshotId, want } = await page.evaluate(async (BS) => {
-    const u = { clients: '/src/aws/clients.ts', fixture: '/src/engine/download-fixture.ts', ledger: '/src/engine/download-ledger.ts' } as Record<string, string>;
+    const u = { clients: '/src/aws/clients.ts', fixture: '/src/engine/testing/download-fixture.ts', ledger: '/src/engine/browser/download-ledger.ts' } as Record<string, string>;
     const { createClients } = (await import(/* @vite-ignore */ u.clients!)) as typeof import('../src/aws/clients.ts');
-    const { writeSnapshot, patternBlock } = (await import(/* @vite-ignore */ u.fixture!)) as typeof import('../src/engine/download-fixture.ts');
-    const { DownloadLedger } = (await import(/* @vite-ignore */ u.ledger!)) as typeof import('../src/engine/download-ledger.ts');
+    const { writeSnapshot, patternBlock } = (await import(/* @vite-ignore */ u.fixture!)) as typeof import('../src/engine/testing/download-fixture.ts');
+    const { DownloadLedger } = (await import(/* @vite-ignore */ u.ledger!)) as typeof import('../src/engine/browser/download-ledger.ts');
     const blocks = new Map([[0, patternBlock(11)], [5, patternBlock(12)], [6, patternBlock(13)]]);
     const { ebs, close } = await createClients({ kind: 'emulator' });
     const snapshotId = await writeSnapshot(ebs, blocks);

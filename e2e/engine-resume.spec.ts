@@ -11,7 +11,7 @@ import { patchJob } from './helpers/ui.ts';
 type EngineWindow = {
   __engine: typeof import('../src/engine/api.ts');
   __emu: typeof import('../src/emulator/index.ts');
-  __readback: typeof import('../src/engine/snapshot-readback.ts');
+  __readback: typeof import('../src/engine/testing/snapshot-readback.ts');
 };
 
 let dir: string;

@@ -26,7 +26,7 @@ test.afterAll(async () => {
 type EngineWindow = {
   __engine: typeof import('../src/engine/api.ts');
   __emu: typeof import('../src/emulator/index.ts');
-  __readback: typeof import('../src/engine/snapshot-readback.ts');
+  __readback: typeof import('../src/engine/testing/snapshot-readback.ts');
 };
 
 /**

@@ -1,7 +1,7 @@
 import { test, expect, type Page } from '@playwright/test';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { FORMAT_FIXTURES, cached, fixture, fixtureOracle, qemu, sourceRaw } from '../src/images/test-fixtures.ts';
+import { FORMAT_FIXTURES, cached, fixture, fixtureOracle, qemu, sourceRaw } from '../src/images/testing/test-fixtures.ts';
 
 // 16 MiB-virtual fixtures keep the browser run short; the Node suite covers the 64 MiB ones.
 const SOURCE_MIB = 16;

@@ -9,10 +9,10 @@ import { pickFile, putCounts, readBack, reloadAtPercent, startUpload, storedJobs
 
 test.describe.configure({ timeout: 420_000 });
 
-const MODS = { clients: '/src/aws/clients.ts', fixture: '/src/engine/download-fixture.ts', manifests: '/src/engine/manifest-idb.ts' };
+const MODS = { clients: '/src/aws/clients.ts', fixture: '/src/engine/testing/download-fixture.ts', manifests: '/src/engine/browser/manifest-idb.ts' };
 type ClientsMod = typeof import('../src/aws/clients.ts');
-type FixtureMod = typeof import('../src/engine/download-fixture.ts');
-type ManifestMod = typeof import('../src/engine/manifest-idb.ts');
+type FixtureMod = typeof import('../src/engine/testing/download-fixture.ts');
+type ManifestMod = typeof import('../src/engine/browser/manifest-idb.ts');
 
 async function upload(page: Page, path: string, parent?: { id: string; expectHint: RegExp; choose?: string }): Promise<string> {
   await page.goto('/#/upload');

@@ -10,7 +10,7 @@ let emu: SpawnedEmulator;
 
 test.beforeAll(async () => {
   emu = await spawnEmulator(['--identity-pool', 'blockport_jobs_e2e']);
-  const r = await fetch(`${emu.url}/__admin/config`, { method: 'POST', body: JSON.stringify({ cors: true, latencyMs: 80 }) });
+  const r = await emu.admin('config', { cors: true, latencyMs: 80 });
   expect(r.ok).toBe(true);
 });
 
@@ -20,7 +20,7 @@ test.afterAll(async () => {
 
 /** Every PutSnapshotBlock the server has answered, summed over its snapshots. */
 async function serverPuts(): Promise<number> {
-  const state = (await (await fetch(`${emu.url}/__admin/state`)).json()) as { ebs: { snapshots: { putsByIndex: Record<string, number> }[] } };
+  const state = (await (await emu.admin('state')).json()) as { ebs: { snapshots: { putsByIndex: Record<string, number> }[] } };
   let n = 0;
   for (const s of state.ebs.snapshots) for (const v of Object.values(s.putsByIndex)) n += v;
   return n;

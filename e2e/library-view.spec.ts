@@ -6,9 +6,9 @@ import { opfsSha256, pickFile, stubSavePicker } from './helpers/ui.ts';
 
 test.describe.configure({ timeout: 300_000 });
 
-const MODS = { clients: '/src/aws/clients.ts', fixture: '/src/engine/download-fixture.ts', snapshots: '/src/aws/snapshots.ts' };
+const MODS = { clients: '/src/aws/clients.ts', fixture: '/src/engine/testing/download-fixture.ts', snapshots: '/src/aws/snapshots.ts' };
 type ClientsMod = typeof import('../src/aws/clients.ts');
-type FixtureMod = typeof import('../src/engine/download-fixture.ts');
+type FixtureMod = typeof import('../src/engine/testing/download-fixture.ts');
 type SnapshotsMod = typeof import('../src/aws/snapshots.ts');
 
 /** A three-generation lineage and an unrelated root, written through the SDK into the in-browser emulator. */

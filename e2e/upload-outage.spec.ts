@@ -16,7 +16,7 @@ const STOP_MS = process.env.BLOCKPORT_LONG ? 45_000 : 15_000;
 let emu: SpawnedEmulator;
 
 const admin = async (what: string, body?: unknown): Promise<Record<string, unknown>> => {
-  const r = await fetch(`${emu.url}/__admin/${what}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
+  const r = await emu.admin(what, body);
   expect(r.ok).toBe(true);
   return (await r.json()) as Record<string, unknown>;
 };

@@ -1,12 +1,13 @@
 // The request pipeline, independent of sockets: admin, CORS, routing by service, SigV4, faults, then the service.
 
 import { jsonResponse, type EmuRequest, type EmuResponse } from '../src/emulator/http.ts';
-import { verifySigV4, hasSignature, parseSigV4, type KnownCredential } from '../src/emulator/sigv4.ts';
+import { verifySigV4, hasSignature, parseSigV4, checkSigV4Head, type KnownCredential, type SignedRequest } from '../src/emulator/sigv4.ts';
 import { CognitoService } from '../src/emulator/cognito.ts';
 import { cognitoOperation, handleCognitoRequest, UNSIGNED_COGNITO_OPERATIONS } from '../src/emulator/cognito-wire.ts';
 import { MODEL_KEYS, runtimeView, validateRuntimePatch, type ServerConfig } from './config.ts';
 import { isPreflight, preflightResponse, withCors } from './cors.ts';
 import { drawFault, drawStall, PutRateLimiter } from './faults.ts';
+import { adminRefusal, randomAdminToken } from './admin-guard.ts';
 import { authErrorResponse, ebsErrorResponse, internalErrorResponse, throttleResponse, type ServiceName } from './aws-errors.ts';
 
 /** The EBS and EC2 services behind the pipeline (the shared emulator model and its wire code). */
@@ -37,14 +38,24 @@ export interface IncomingRequest extends EmuRequest {
   remoteAddress: string;
 }
 
+/** A request before its body was read. */
+export type RequestHead = Omit<IncomingRequest, 'body'>;
+
+/** What the transport counts about connections (shown by GET /__admin/health). */
+export interface ConnectionStats {
+  open: number;
+  /** Closed on arrival because --max-connections were open. */
+  refused: number;
+  /** Answered from their headers alone, their bodies never read (bad or missing signature, bad admin call). */
+  refusedBeforeBody: number;
+}
+
 /** What the transport must do: send a response, or drop the connection unanswered. */
 export type Outcome = { drop: false; response: EmuResponse } | { drop: true };
 
 const PUT_BLOCK = /^\/snapshots\/([^/]+)\/blocks\/[^/]+$/;
 
-function isLoopback(addr: string): boolean {
-  return addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.') || addr === '';
-}
+const EMPTY = new Uint8Array(0);
 
 function parseJson(body: Uint8Array): unknown {
   try {
@@ -68,6 +79,7 @@ export class EmulatorApp {
   requests = 0;
   /** Requests stalled on purpose (--stall-rate): in all, and still held open because the client has not left. */
   readonly stalls = { total: 0, open: 0 };
+  readonly connections: ConnectionStats = { open: 0, refused: 0, refusedBeforeBody: 0 };
   /**
    * How far the service's wall clock runs ahead of this host (negative: behind): what SigV4 checks, what Cognito
    * stamps on credentials and the Date header, as a client whose clock lags the service's sees it.
@@ -80,6 +92,8 @@ export class EmulatorApp {
     readonly config: ServerConfig,
     readonly backend: EmulatorBackend,
   ) {
+    // No empty token: an app made without one (tests, embedding) still refuses admin calls from strangers.
+    if (!config.adminToken) config.adminToken = randomAdminToken();
     this.cognito = new CognitoService({ credentialTtlSeconds: config.credentialTtlSeconds, region: config.region, clock: () => this.wallNow() });
   }
 
@@ -132,6 +146,30 @@ export class EmulatorApp {
     if (!drawStall(c, random)) return false;
     this.stalls.total++;
     return true;
+  }
+
+  /**
+   * Checks what can be checked from the headers alone, before any body is read: an admin call's credentials, or a
+   * signature's presence, shape, credential scope and known key. Undefined: read the body and handle the request.
+   */
+  screen(head: RequestHead): EmuResponse | undefined {
+    if (head.path.startsWith('/__admin')) return adminRefusal(head, this.config);
+    const r = this.screenService(head);
+    // A page must be able to read why it was refused, as with any other answer.
+    return r && this.config.cors ? withCors({ ...head, body: EMPTY }, r, this.config.corsOrigins) : r;
+  }
+
+  private screenService(head: RequestHead): EmuResponse | undefined {
+    if (this.config.cors && isPreflight({ ...head, body: EMPTY })) return undefined;
+    const probe: IncomingRequest = { ...head, body: EMPTY };
+    const signed: SignedRequest = { method: head.method, rawPath: head.path, rawQuery: head.rawQuery, headers: head.headers, body: EMPTY };
+    const cognitoOp = cognitoOperation(probe);
+    if (cognitoOp && UNSIGNED_COGNITO_OPERATIONS.has(cognitoOp) && !hasSignature(signed)) return undefined;
+    const form = head.method === 'POST' && (head.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+    const service = this.route(probe) ?? (form ? 'ec2' : undefined);
+    if (!service) return ebsErrorResponse('UnknownOperationException', 404, `No operation at ${head.method} ${head.path}`);
+    const h = checkSigV4Head(signed, { lookup: this.lookup, now: this.wallNow() });
+    return 'ok' in h ? authErrorResponse(service, h.code, h.message) : undefined;
   }
 
   /** Answers one request. */
@@ -199,9 +237,8 @@ export class EmulatorApp {
 
   private async admin(req: IncomingRequest): Promise<EmuResponse> {
     const c = this.config;
-    if (!c.adminRemote && !isLoopback(req.remoteAddress)) {
-      return jsonResponse(403, { error: 'admin endpoints answer loopback clients only (start with --admin-remote to change)' });
-    }
+    const refused = adminRefusal(req, c);
+    if (refused) return refused;
     const path = req.path.replace(/\/+$/, '');
     const key = `${req.method} ${path}`;
     switch (key) {
@@ -214,6 +251,7 @@ export class EmulatorApp {
           uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
           requests: this.requests,
           stalls: { ...this.stalls },
+          connections: this.connections,
           identityPools: Object.fromEntries(this.startupPools),
         });
       case 'POST /__admin/reset': {

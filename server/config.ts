@@ -48,6 +48,8 @@ export interface StartupConfig {
   identityPool?: string;
   /** Answer /__admin/* to non-loopback clients too. */
   adminRemote: boolean;
+  /** Secret every /__admin/* request must carry (Bearer or X-Blockport-Admin-Token); empty: a random one at start. */
+  adminToken: string;
   /** Region used in identity pool ids. */
   region: string;
   /** Extra key pairs standing for other accounts. */
@@ -56,6 +58,8 @@ export interface StartupConfig {
   verbose: boolean;
   /** A request body that stalls this long is answered as it is (short), then the connection is closed. */
   bodyTimeoutMs: number;
+  /** Connections open at once; beyond, new ones are closed on arrival. */
+  maxConnections: number;
 }
 
 export type ServerConfig = StartupConfig & RuntimeConfig;
@@ -67,10 +71,12 @@ export function defaultConfig(): ServerConfig {
     port: 4566,
     tls: false,
     adminRemote: false,
+    adminToken: '',
     region: 'us-east-1',
     verbose: false,
     accounts: [],
     bodyTimeoutMs: 20_000,
+    maxConnections: 512,
     completionDelayMs: 1000,
     putAfterStartLagMs: 0,
     readAfterCompleteLagMs: 0,

@@ -43,6 +43,7 @@ describe.skipIf(!boto3 && !awsCli)('conformance with clients we did not write', 
   });
 
   it.skipIf(!boto3)('boto3 passes every check of server/conformance/test_ebs_boto3.py', { timeout: 300_000 }, async () => {
+    env.BLOCKPORT_ADMIN_TOKEN = emu.adminToken;
     const r = await run('python3', [join(here, 'conformance', 'test_ebs_boto3.py'), emu.url]);
     if (r.code !== 0) console.error(r.out);
     expect(r.out).toMatch(/\n\d+ passed, 0 failed/);

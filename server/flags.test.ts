@@ -29,11 +29,13 @@ describe('command-line flags', () => {
       '--error-rate', '0.1', '--throttle-rate', '0.2', '--drop-rate', '0.05', '--put-rate-limit', '1000',
       '--cors', 'off', '--cors-origins', 'http://a, http://b', '--identity-pool', 'pool', '--credential-ttl', '900', '--tls',
       '--access-key-id', 'AK', '--secret-access-key', 'SK', '--admin-remote', '--body-timeout-ms', '100',
+      '--admin-token', 'a-token-of-20-chars!', '--max-connections', '64',
     ]);
     expect(config).toMatchObject({
       host: '0.0.0.0', port: 0, dataDir: '/tmp/x', completionDelayMs: 5, latencyMs: 7, errorRate: 0.1, throttleRate: 0.2,
       dropRate: 0.05, putRateLimit: 1000, cors: false, corsOrigins: ['http://a', 'http://b'], identityPool: 'pool',
       credentialTtlSeconds: 900, tls: true, accessKeyId: 'AK', secretAccessKey: 'SK', adminRemote: true, bodyTimeoutMs: 100,
+      adminToken: 'a-token-of-20-chars!', maxConnections: 64,
     });
   });
 
@@ -43,6 +45,8 @@ describe('command-line flags', () => {
     expect(() => parseFlags(['--cors', 'maybe'])).toThrow(/on or off/);
     expect(() => parseFlags(['--latency-ms'])).toThrow(/needs a value/);
     expect(() => parseFlags(['--frobnicate'])).toThrow(/unknown flag --frobnicate/);
+    expect(() => parseFlags(['--admin-token', 'short'])).toThrow(/--admin-token needs 16 to 256 printable characters/);
+    expect(() => parseFlags(['--max-connections', '0'])).toThrow(/--max-connections needs a number between 1 and 65535/);
   });
 
   it('prints --help and exits 0; a bad flag exits 2', async () => {

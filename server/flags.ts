@@ -33,11 +33,14 @@ Usage: npm run emulator -- [flags]
   --region R                region in identity pool ids (default us-east-1)
   --tls                     HTTPS with HTTP/2 (and HTTP/1.1) on a generated self-signed certificate
   --body-timeout-ms N       a request body stalling this long is answered as short, then closed (default 20000)
+  --max-connections N       connections open at once; more are closed on arrival (default 512)
   --admin-remote            answer /__admin/* from non-loopback clients too
+  --admin-token T           the token /__admin/* requires (env BLOCKPORT_ADMIN_TOKEN; default: random, printed at start)
   --verbose                 log every request to stderr
   --help                    this text
 
-Admin (loopback only): GET /__admin/health, POST /__admin/reset, GET|POST /__admin/config, GET /__admin/state,
+Admin (loopback only; every call needs the token as "Authorization: Bearer T" or "X-Blockport-Admin-Token: T",
+no Origin header, a Host of the listen address or loopback, and POST bodies as Content-Type: application/json): GET /__admin/health, POST /__admin/reset, GET|POST /__admin/config, GET /__admin/state,
 POST /__admin/clock {"advanceMs": N, "freeze": true|false} (moves or stops the EBS model's clock: timeouts, expiry),
   {"skewMs": N} (sets the service's wall clock N ms ahead of this host: SigV4 time checks, Cognito credential expiry, Date),
 POST /__admin/fail-next {"op", "code", "status", "message", "reason"} (the next call of op answers that error),
@@ -159,9 +162,18 @@ export function parseFlags(argv: string[]): { config: ServerConfig; help: boolea
       case '--body-timeout-ms':
         c.bodyTimeoutMs = num(flag, value(), 1);
         break;
+      case '--max-connections':
+        c.maxConnections = num(flag, value(), 1, 65535);
+        break;
       case '--admin-remote':
         c.adminRemote = true;
         break;
+      case '--admin-token': {
+        const v = value();
+        if (!/^[\x21-\x7e]{16,256}$/.test(v)) throw new FlagError('--admin-token needs 16 to 256 printable characters without spaces');
+        c.adminToken = v;
+        break;
+      }
       case '--verbose':
         c.verbose = true;
         break;

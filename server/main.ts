@@ -4,8 +4,11 @@ import { parseFlags, HELP, FlagError } from './flags.ts';
 import { EmulatorApp } from './app.ts';
 import { createBackend } from './backend.ts';
 import { listen } from './transport.ts';
+import { DirLockedError } from '../src/emulator/stores/dir-lock.ts';
 
 async function main(): Promise<void> {
+  // Node 20.19+ is supported with the locked SDK versions; the SDK's notice about its future releases is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   let parsed;
   try {
     parsed = parseFlags(process.argv.slice(2));
@@ -22,25 +25,46 @@ async function main(): Promise<void> {
     return;
   }
   const config = parsed.config;
-  const backend = await createBackend({
-    dataDir: config.dataDir,
-    completionDelayMs: config.completionDelayMs,
-    putAfterStartLagMs: config.putAfterStartLagMs,
-    readAfterCompleteLagMs: config.readAfterCompleteLagMs,
-    maxPendingSnapshots: config.maxPendingSnapshots,
-    enforceQuotas: config.enforceQuotas,
-  });
+  config.adminToken ||= process.env.BLOCKPORT_ADMIN_TOKEN ?? '';
+  if (config.adminToken && !/^[\x21-\x7e]{16,256}$/.test(config.adminToken)) {
+    console.error('emulator: BLOCKPORT_ADMIN_TOKEN needs 16 to 256 printable characters without spaces');
+    process.exitCode = 2;
+    return;
+  }
+  let backend;
+  try {
+    backend = await createBackend({
+      dataDir: config.dataDir,
+      completionDelayMs: config.completionDelayMs,
+      putAfterStartLagMs: config.putAfterStartLagMs,
+      readAfterCompleteLagMs: config.readAfterCompleteLagMs,
+      maxPendingSnapshots: config.maxPendingSnapshots,
+      enforceQuotas: config.enforceQuotas,
+    });
+  } catch (err) {
+    if (err instanceof DirLockedError) {
+      console.error(`emulator: ${err.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
   const app = new EmulatorApp(config, backend);
   for (const a of config.accounts) app.addAccount(a.accessKeyId, a.secretAccessKey, a.accountId);
   const poolId = config.identityPool ? await app.createStartupPool(config.identityPool) : undefined;
-  const server = await listen(app, { host: config.host, port: config.port, tls: config.tls, bodyTimeoutMs: config.bodyTimeoutMs });
+  const server = await listen(app, { host: config.host, port: config.port, tls: config.tls, bodyTimeoutMs: config.bodyTimeoutMs, maxConnections: config.maxConnections });
   config.port = server.port;
 
-  console.log(`Blockport EBS emulator listening on ${server.url}`);
-  console.log(`  store: ${backend.storeKind}${config.dataDir ? ` (${config.dataDir})` : ''}; CORS ${config.cors ? 'on' : 'off'}; keys ${config.accessKeyId}/${config.secretAccessKey}`);
-  if (poolId) console.log(`  identity pool ${config.identityPool}: ${poolId}`);
-  if (config.tls) console.log('  TLS: self-signed certificate (HTTP/2 and HTTP/1.1); clients must trust it or skip verification');
-  console.log(`  admin: ${server.url}/__admin/health`);
+  // One write, so a reader that waits for the URL line sees the whole banner.
+  const banner = [
+    `Blockport EBS emulator listening on ${server.url}`,
+    `  store: ${backend.storeKind}${config.dataDir ? ` (${config.dataDir})` : ''}; CORS ${config.cors ? 'on' : 'off'}; keys ${config.accessKeyId}/${config.secretAccessKey}`,
+    ...(poolId ? [`  identity pool ${config.identityPool}: ${poolId}`] : []),
+    ...(config.tls ? ['  TLS: self-signed certificate (HTTP/2 and HTTP/1.1); clients must trust it or skip verification'] : []),
+    `  admin token: ${app.config.adminToken} (send it as "Authorization: Bearer <token>" or "X-Blockport-Admin-Token: <token>")`,
+    `  admin: curl -H 'Authorization: Bearer ${app.config.adminToken}' ${server.url}/__admin/health`,
+  ];
+  console.log(banner.join('\n'));
 
   const shutdown = (signal: string): void => {
     console.log(`emulator: ${signal}, finishing requests in flight`);

@@ -1,4 +1,4 @@
-// The shared SDK conformance scenarios (src/emulator/conformance.ts), run over real HTTP against `npm run emulator`:
+// The shared SDK conformance scenarios (src/emulator/testing/conformance.ts), run over real HTTP against `npm run emulator`:
 // the same scenarios the in-process and IndexedDB emulators pass, now through sockets, SigV4 and the server's routing.
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { FetchHttpHandler } from '@smithy/fetch-http-handler';
-import { scenarios, type ConformanceContext } from '../src/emulator/conformance.ts';
+import { scenarios, type ConformanceContext } from '../src/emulator/testing/conformance.ts';
 import { spawnEmulator, type SpawnedEmulator } from './spawn-emulator.ts';
 
 const COMPLETION_DELAY_MS = 3000;
 
-async function admin(url: string, path: string, body: unknown): Promise<unknown> {
-  const r = await fetch(`${url}/__admin/${path}`, { method: 'POST', body: JSON.stringify(body) });
+async function admin(emu: SpawnedEmulator, path: string, body: unknown): Promise<unknown> {
+  const r = await emu.admin(path, body);
   if (!r.ok) throw new Error(`admin ${path}: ${r.status} ${await r.text()}`);
   return r.json();
 }
@@ -31,9 +31,9 @@ describe.each(['memory', 'fs'])('EBS direct API conformance over HTTP (JS SDK â†
   });
 
   async function context(): Promise<ConformanceContext> {
-    await admin(emu.url, 'reset', {});
+    await admin(emu, 'reset', {});
     // The model's clock moves only when a scenario says so, as in the in-process runs.
-    await admin(emu.url, 'clock', { freeze: true });
+    await admin(emu, 'clock', { freeze: true });
     const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
     return {
       // The fetch handler, as in a browser: it takes Blob bodies, which the upload engine sends.
@@ -41,24 +41,24 @@ describe.each(['memory', 'fs'])('EBS direct API conformance over HTTP (JS SDK â†
       ec2: new EC2Client({ endpoint: emu.url, region: 'us-east-1', credentials, maxAttempts: 1 }),
       completionDelayMs: COMPLETION_DELAY_MS,
       advanceTime: async (ms) => {
-        await admin(emu.url, 'clock', { advanceMs: ms });
+        await admin(emu, 'clock', { advanceMs: ms });
       },
       configure: async (patch) => {
-        await admin(emu.url, 'config', patch);
+        await admin(emu, 'config', patch);
       },
       failNext: async (op, fault) => {
-        await admin(emu.url, 'fail-next', { op, ...fault });
+        await admin(emu, 'fail-next', { op, ...fault });
       },
       otherAccount: async () => {
         const other = { accessKeyId: 'AKIDOTHERACCOUNT', secretAccessKey: 'other-secret' };
-        await admin(emu.url, 'accounts', { ...other, accountId: '444455556666' });
+        await admin(emu, 'accounts', { ...other, accountId: '444455556666' });
         return {
           ebs: new EBSClient({ endpoint: emu.url, region: 'us-east-1', credentials: other, maxAttempts: 1, requestHandler: new FetchHttpHandler() }),
           ec2: new EC2Client({ endpoint: emu.url, region: 'us-east-1', credentials: other, maxAttempts: 1 }),
         };
       },
       stats: async () => {
-        const r = await fetch(`${emu.url}/__admin/state`);
+        const r = await emu.admin('state');
         return ((await r.json()) as { ebs: { stats: { blobs: number; bytes: number; blockRecords: number; snapshots: number } } }).ebs.stats;
       },
     };

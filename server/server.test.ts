@@ -64,8 +64,8 @@ async function errorOf(p: Promise<unknown>): Promise<{ name: string; status?: nu
   throw new Error('expected a failure');
 }
 
-async function admin(url: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const r = await fetch(`${url}/__admin/${path}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
+async function admin(emu: SpawnedEmulator, path: string, body?: unknown): Promise<Record<string, unknown>> {
+  const r = await emu.admin(path, body);
   return { status: r.status, ...((await r.json()) as Record<string, unknown>) };
 }
 
@@ -208,7 +208,7 @@ describe('emulator over HTTP (memory store)', () => {
     const { Credentials } = await cognito.send(new GetCredentialsForIdentityCommand({ IdentityId }));
     const forged = clients(emu.url, { accessKeyId: Credentials!.AccessKeyId!, secretAccessKey: Credentials!.SecretKey!, sessionToken: 'forged' });
     expect(await errorOf(forged.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 })))).toMatchObject({ name: 'UnrecognizedClientException' });
-    await admin(emu.url, 'config', { credentialTtlSeconds: 1 });
+    await admin(emu, 'config', { credentialTtlSeconds: 1 });
     try {
       const short = await cognito.send(new GetCredentialsForIdentityCommand({ IdentityId }));
       const c = short.Credentials!;
@@ -217,7 +217,7 @@ describe('emulator over HTTP (memory store)', () => {
       const expired = clients(emu.url, { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretKey!, sessionToken: c.SessionToken! });
       expect(await errorOf(expired.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 })))).toMatchObject({ name: 'ExpiredTokenException', status: 403 });
     } finally {
-      await admin(emu.url, 'config', { credentialTtlSeconds: 3600 });
+      await admin(emu, 'config', { credentialTtlSeconds: 3600 });
     }
   });
 
@@ -235,33 +235,33 @@ describe('emulator over HTTP (memory store)', () => {
     expect(real.headers.get('access-control-allow-origin')).toBe('http://page.test');
     const exposed = real.headers.get('access-control-expose-headers')!.toLowerCase();
     for (const h of ['x-amz-checksum', 'x-amz-checksum-algorithm', 'x-amz-data-length', 'x-amzn-requestid', 'x-amzn-errortype']) expect(exposed).toContain(h);
-    await admin(emu.url, 'config', { corsOrigins: ['http://other.test'] });
+    await admin(emu, 'config', { corsOrigins: ['http://other.test'] });
     const refused = await fetch(`${emu.url}/snapshots`, { method: 'OPTIONS', headers: { Origin: 'http://page.test', 'Access-Control-Request-Method': 'POST' } });
     expect(refused.status).toBe(403);
     expect(refused.headers.get('access-control-allow-origin')).toBeNull();
-    await admin(emu.url, 'config', { cors: false, corsOrigins: ['*'] });
+    await admin(emu, 'config', { cors: false, corsOrigins: ['*'] });
     try {
       const off = await fetch(`${emu.url}/snapshots`, { method: 'OPTIONS', headers: { Origin: 'http://page.test', 'Access-Control-Request-Method': 'POST' } });
       expect(off.status).toBe(403);
       expect(off.headers.get('access-control-allow-origin')).toBeNull();
     } finally {
-      await admin(emu.url, 'config', { cors: true });
+      await admin(emu, 'config', { cors: true });
     }
   });
 
   it('injects faults: errors, throttling, dropped connections, the per-snapshot put rate', async () => {
     const { ebs } = clients(emu.url);
     try {
-      await admin(emu.url, 'config', { errorRate: 1 });
+      await admin(emu, 'config', { errorRate: 1 });
       expect(await errorOf(ebs.send(new StartSnapshotCommand({ VolumeSize: 1 })))).toMatchObject({ name: 'InternalServerException', status: 500 });
-      await admin(emu.url, 'config', { errorRate: 0, throttleRate: 1 });
+      await admin(emu, 'config', { errorRate: 0, throttleRate: 1 });
       const names = new Set<string>();
       for (let i = 0; i < 12; i++) names.add((await errorOf(ebs.send(new StartSnapshotCommand({ VolumeSize: 1 })))).name);
       expect([...names].sort()).toEqual(['RequestThrottledException', 'ThrottlingException']);
-      await admin(emu.url, 'config', { throttleRate: 0, dropRate: 1 });
+      await admin(emu, 'config', { throttleRate: 0, dropRate: 1 });
       const dropped = await errorOf(ebs.send(new StartSnapshotCommand({ VolumeSize: 1 })));
       expect(dropped.status).toBeUndefined();
-      await admin(emu.url, 'config', { dropRate: 0, putRateLimit: 2 });
+      await admin(emu, 'config', { dropRate: 0, putRateLimit: 2 });
       const s = await ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
       const a = block(5);
       const put = (i: number) => ebs.send(new PutSnapshotBlockCommand({ SnapshotId: s.SnapshotId, BlockIndex: i, BlockData: a, DataLength: BLOCK, Checksum: b64(a), ChecksumAlgorithm: 'SHA256' }));
@@ -270,24 +270,24 @@ describe('emulator over HTTP (memory store)', () => {
       expect(refused.length).toBe(2);
       for (const r of refused) expect(r).toMatchObject({ name: 'RequestThrottledException', Reason: 'RESOURCE_LEVEL_THROTTLE' });
     } finally {
-      await admin(emu.url, 'config', { errorRate: 0, throttleRate: 0, dropRate: 0, putRateLimit: 0 });
+      await admin(emu, 'config', { errorRate: 0, throttleRate: 0, dropRate: 0, putRateLimit: 0 });
     }
     expect((await ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }))).SnapshotId).toMatch(/^snap-/);
   });
 
   it('has admin endpoints: health, config, state, reset', async () => {
-    expect(await admin(emu.url, 'health')).toMatchObject({ status: 200, ok: true, store: 'memory' });
-    expect(await admin(emu.url, 'config', { port: 1 })).toMatchObject({ status: 400 });
-    expect(await admin(emu.url, 'config', { errorRate: 2 })).toMatchObject({ status: 400 });
-    expect(await admin(emu.url, 'config', { latencyMs: 5 })).toMatchObject({ status: 200, latencyMs: 5 });
-    await admin(emu.url, 'config', { latencyMs: 0 });
-    const state = await admin(emu.url, 'state');
+    expect(await admin(emu, 'health')).toMatchObject({ status: 200, ok: true, store: 'memory' });
+    expect(await admin(emu, 'config', { port: 1 })).toMatchObject({ status: 400 });
+    expect(await admin(emu, 'config', { errorRate: 2 })).toMatchObject({ status: 400 });
+    expect(await admin(emu, 'config', { latencyMs: 5 })).toMatchObject({ status: 200, latencyMs: 5 });
+    await admin(emu, 'config', { latencyMs: 0 });
+    const state = await admin(emu, 'state');
     expect(((state.ebs as { snapshots: unknown[] }).snapshots.length)).toBeGreaterThan(0);
-    const reset = await admin(emu.url, 'reset', {});
+    const reset = await admin(emu, 'reset', {});
     expect(reset).toMatchObject({ status: 200, identityPools: { blockport: emu.poolId } });
-    const after = await admin(emu.url, 'state');
+    const after = await admin(emu, 'state');
     expect((after.ebs as { snapshots: unknown[] }).snapshots).toEqual([]);
-    expect((await fetch(`${emu.url}/__admin/nope`)).status).toBe(404);
+    expect((await emu.admin('nope')).status).toBe(404);
   });
 
   it('survives bad input: oversized, short, slow and malformed bodies, unknown paths, garbage', async () => {
@@ -309,7 +309,8 @@ describe('emulator over HTTP (memory store)', () => {
     const big = await raw(`PUT /snapshots/${s.SnapshotId}/blocks/0 HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n`);
     expect(big).toMatch(/^HTTP\/1.1 413/);
     const chunked = await raw(`PUT /snapshots/${s.SnapshotId}/blocks/0 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`, Buffer.concat([Buffer.from('100000\r\n'), Buffer.alloc(0x100000), Buffer.from('\r\n')]));
-    expect(chunked).toMatch(/^HTTP\/1.1 413/);
+    // Unsigned: refused from its headers, before any of the body is read.
+    expect(chunked).toMatch(/^HTTP\/1.1 403/);
     expect(await raw('NONSENSE\r\n\r\n')).toMatch(/^HTTP\/1.1 400/);
     const slow = await raw(`POST /snapshots HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"Vol`);
     expect(slow).toMatch(/^HTTP\/1.1 403/);
@@ -348,7 +349,7 @@ describe('emulator over HTTP (memory store)', () => {
     const json = await fetch(`${emu.url}/`, { method: 'POST', headers: { 'X-Amz-Target': 'AWSCognitoIdentityService.GetId', 'Content-Type': 'application/x-amz-json-1.1' }, body: '{nope' });
     expect(json.status).toBe(400);
     expect(((await json.json()) as { __type: string }).__type).toBe('SerializationException');
-    expect(await admin(emu.url, 'health')).toMatchObject({ ok: true });
+    expect(await admin(emu, 'health')).toMatchObject({ ok: true });
   });
 });
 
@@ -365,7 +366,7 @@ describe('emulator over HTTPS with HTTP/2', () => {
     expect(emu.url).toMatch(/^https:/);
     const session = http2.connect(emu.url, { rejectUnauthorized: false });
     const status = await new Promise<number>((resolve, reject) => {
-      const req = session.request({ ':path': '/__admin/health' });
+      const req = session.request({ ':path': '/__admin/health', authorization: `Bearer ${emu.adminToken}` });
       req.on('response', (h) => resolve(Number(h[':status'])));
       req.on('error', reject);
       req.end();
@@ -385,7 +386,7 @@ describe('emulator over HTTPS with HTTP/2', () => {
     const session = http2.connect(emu.url, { rejectUnauthorized: false });
     try {
       await new Promise<void>((resolve, reject) => {
-        const req = session.request({ ':path': '/__admin/health' });
+        const req = session.request({ ':path': '/__admin/health', authorization: `Bearer ${emu.adminToken}` });
         req.on('response', () => resolve());
         req.on('error', reject);
         req.end();
@@ -441,8 +442,8 @@ describe('emulator with --data-dir', () => {
       expect(list.Blocks!.map((x) => x.BlockIndex)).toEqual([0, 9]);
       const got = await ebs.send(new GetSnapshotBlockCommand({ SnapshotId: id, BlockIndex: 9, BlockToken: list.Blocks![1]!.BlockToken }));
       expect(Buffer.from(await got.BlockData!.transformToByteArray()).equals(Buffer.from(b))).toBe(true);
-      expect(await admin(emu.url, 'health')).toMatchObject({ store: 'fs' });
-      const state = (await admin(emu.url, 'state')) as { ebs: { snapshots: { id: string; ownBlocks: number; putsByIndex: Record<string, number> }[] } };
+      expect(await admin(emu, 'health')).toMatchObject({ store: 'fs' });
+      const state = (await admin(emu, 'state')) as { ebs: { snapshots: { id: string; ownBlocks: number; putsByIndex: Record<string, number> }[] } };
       const pending = state.ebs.snapshots.find((s) => s.id === pendingId)!;
       for (const i of acked) expect(pending.putsByIndex[String(i)]).toBe(1);
       await ebs.send(new CompleteSnapshotCommand({ SnapshotId: pendingId, ChangedBlocksCount: pending.ownBlocks }));

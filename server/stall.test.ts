@@ -27,7 +27,7 @@ describe('a stalled request over a real socket', () => {
     await emu?.stop();
   });
 
-  const health = async () => ((await (await fetch(`${emu.url}/__admin/health`)).json()) as { stalls: { total: number; open: number } }).stalls;
+  const health = async () => ((await (await emu.admin('health')).json()) as { stalls: { total: number; open: number } }).stalls;
 
   const put = (port: string) => {
     const state = { answered: false };
@@ -39,7 +39,7 @@ describe('a stalled request over a real socket', () => {
   };
 
   it('is accepted and never answered, and is held open until the client leaves', async () => {
-    await fetch(`${emu.url}/__admin/config`, { method: 'POST', body: JSON.stringify({ stallAfterBytes: 0 }) });
+    expect((await emu.admin('config', { stallAfterBytes: 0 })).ok).toBe(true);
     const { req, state } = put(new URL(emu.url).port);
     await new Promise((r) => setTimeout(r, 800));
     expect(state.answered).toBe(false);
@@ -50,7 +50,7 @@ describe('a stalled request over a real socket', () => {
   });
 
   it('with --stall-after-bytes, stops reading the body midway and never answers', async () => {
-    await fetch(`${emu.url}/__admin/config`, { method: 'POST', body: JSON.stringify({ stallAfterBytes: 1000 }) });
+    expect((await emu.admin('config', { stallAfterBytes: 1000 })).ok).toBe(true);
     const { req, state } = put(new URL(emu.url).port);
     await new Promise((r) => setTimeout(r, 800));
     expect(state.answered).toBe(false);

@@ -3,6 +3,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { EmuResponse } from '../src/emulator/http.ts';
 import type { EmulatorApp, IncomingRequest } from './app.ts';
@@ -20,6 +21,8 @@ export interface ListenOptions {
   bodyTimeoutMs?: number;
   /** How long a stop waits for requests in flight before cutting connections. */
   graceMs?: number;
+  /** Connections open at once; beyond, new ones are closed on arrival (default 512). */
+  maxConnections?: number;
 }
 
 /** A listening server. */
@@ -130,10 +133,28 @@ function drop(req: Req): void {
   else req.socket.destroy();
 }
 
-function send(req: Req, res: Res, r: EmuResponse, close: boolean, now: number = Date.now()): void {
+/** How long a connection refused before its body may keep sending (discarded, never buffered) before it is cut. */
+const LINGER_MS = 2000;
+
+/**
+ * Sends a response. `close`: the connection closes after it; 'linger': closes too, but first lets the client's
+ * unread body drain into nothing for a moment, so the answer is not lost to a TCP reset.
+ */
+function send(req: Req, res: Res, r: EmuResponse, close: boolean | 'linger', now: number = Date.now()): void {
   // The service's own time (POST /__admin/clock skewMs), which SDKs correct their clocks and expiry checks from.
   const headers: Record<string, string | number> = { Date: new Date(now).toUTCString(), ...r.headers, 'Content-Length': r.body.byteLength };
   if (close && !isH2(req)) headers.Connection = 'close';
+  if (close === 'linger' && !isH2(req)) {
+    // With Connection: close, Node destroys the socket as soon as the answer is written; over a body still arriving
+    // that is a TCP reset, which can discard the answer at the client. Instead: half-close, discard what still
+    // comes (never buffered), and cut the connection a moment later.
+    const sock = req.socket as net.Socket & { destroySoon?: () => void };
+    sock.destroySoon = () => {
+      sock.end();
+      req.resume();
+      setTimeout(() => sock.destroy(), LINGER_MS).unref();
+    };
+  }
   try {
     (res as http.ServerResponse).writeHead(r.status, headers);
     res.end(Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength));
@@ -144,7 +165,7 @@ function send(req: Req, res: Res, r: EmuResponse, close: boolean, now: number = 
   // A body left unread (too large or stalled) cannot be skipped safely: close once the answer is out.
   if (close) {
     if (isH2(req)) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
-    else res.on('finish', () => req.socket.destroy());
+    else if (close === true) res.on('finish', () => req.socket.destroy());
   }
 }
 
@@ -154,6 +175,9 @@ function send(req: Req, res: Res, r: EmuResponse, close: boolean, now: number = 
 // With these, a block never waits for the window.
 const H2_STREAM_WINDOW = 4 * 1048576;
 const H2_CONNECTION_WINDOW = 64 * 1048576;
+// Streams one HTTP/2 connection may have open at once (Node's default is unbounded): well above the 32–64 uploads
+// keep in flight, far below what would let one connection hold the server's memory.
+const H2_MAX_STREAMS = 256;
 
 /** Starts listening; the printed URL uses the actual port (so --port 0 works). */
 export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<RunningServer> {
@@ -175,6 +199,7 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
         } catch {
           // An HTTP/2 session already gone has no socket; the request is answered (or dropped) all the same.
         }
+        // A stall happens on the way, whatever the request: it is accepted, then never read to its end nor answered.
         if (app.drawStall(req.method ?? 'GET', path, headers)) {
           app.stalls.open++;
           try {
@@ -183,6 +208,21 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
             app.stalls.open--;
           }
           return;
+        }
+        const head = { method: req.method ?? 'GET', path, query, headers, rawQuery, remoteAddress };
+        // Declared-too-large first (nothing to read), then what the headers alone can refuse: no body is read for either.
+        const declared = Number(req.headers['content-length']);
+        if (!(Number.isFinite(declared) && declared > MAX_BODY_BYTES)) {
+          const early = app.screen(head);
+          if (early) {
+            app.requests++;
+            if (req.headers['content-length'] !== '0' && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) {
+              app.connections.refusedBeforeBody++;
+            }
+            if (app.config.verbose) console.error(`${head.method} ${req.url} → ${early.status} (before the body)`);
+            send(req, res, early, 'linger', app.wallNow());
+            return;
+          }
         }
         const b = await readBody(req, bodyTimeoutMs);
         if (b.kind === 'gone') return;
@@ -222,7 +262,7 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
   if (opts.tls) {
     const pems = await selfSignedCertificate(opts.host);
     cert = pems.cert;
-    server = http2.createSecureServer({ key: pems.key, cert: pems.cert, allowHTTP1: true, settings: { initialWindowSize: H2_STREAM_WINDOW } }, onRequest);
+    server = http2.createSecureServer({ key: pems.key, cert: pems.cert, allowHTTP1: true, settings: { initialWindowSize: H2_STREAM_WINDOW, maxConcurrentStreams: H2_MAX_STREAMS } }, onRequest);
     // Idle or stalled connections (HTTP/1.1 and HTTP/2 alike) are closed after two minutes.
     server.setTimeout(120_000);
     server.on('session', (s: http2.ServerHttp2Session) => {
@@ -232,13 +272,21 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
     });
     server.on('secureConnection', (s: Duplex) => {
       sockets.add(s);
-      s.on('close', () => sockets.delete(s));
+      app.connections.open++;
+      s.on('close', () => {
+        sockets.delete(s);
+        app.connections.open--;
+      });
     });
   } else {
     const s = http.createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, onRequest);
     s.on('connection', (sock: Duplex) => {
       sockets.add(sock);
-      sock.on('close', () => sockets.delete(sock));
+      app.connections.open++;
+      sock.on('close', () => {
+        sockets.delete(sock);
+        app.connections.open--;
+      });
     });
     // Unparseable requests get a 400 and a closed connection, never a crash.
     s.on('clientError', (_err, sock: Duplex) => {
@@ -248,6 +296,9 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
     server = s;
   }
   server.on('error', (err) => console.error('emulator: server error', err));
+  // Beyond this many open connections, new ones are closed on arrival: idle or stalled clients cannot pile up.
+  server.maxConnections = opts.maxConnections ?? 512;
+  server.on('drop', () => app.connections.refused++);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -257,6 +308,8 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
     });
   });
   const port = (server.address() as AddressInfo).port;
+  // Admin calls check their Host against the port actually bound (--port 0 picks one).
+  app.config.port = port;
   const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
   const url = `${opts.tls ? 'https' : 'http'}://${shownHost}:${port}`;
 

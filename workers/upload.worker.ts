@@ -1,6 +1,6 @@
 // Upload worker: exposes the block pipeline with comlink and does nothing else.
 import { expose } from 'comlink';
-import { createPipelineWorkerApi } from '../src/engine/pipeline-worker-api.ts';
+import { createPipelineWorkerApi } from '../src/engine/upload/pipeline-worker-api.ts';
 
 const api = createPipelineWorkerApi();
 expose(api);

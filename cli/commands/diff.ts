@@ -1,7 +1,8 @@
 // `blockport diff <first-id> <second-id>`: ListChangedBlocks between two snapshots of one lineage.
 import { compareSnapshots, sideOf, type Comparison } from '../../src/engine/compare.ts';
 import { comparisonToCsv, comparisonToJson } from '../../src/engine/compare-export.ts';
-import { UsageError, checkSnapshotId, parseReadFlag, readClients, readErrorSentence, type ReadFlags } from './download.ts';
+import { checkSnapshotId, parseReadFlag, readClients, readErrorSentence, type ReadFlags } from './download.ts';
+import { UsageError } from '../shared.ts';
 
 export const usage = `Usage: blockport diff <first-snapshot-id> <second-snapshot-id> [options]
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
-import { patternBlock, writeSnapshot } from '../../src/engine/download-fixture.ts';
+import { patternBlock, writeSnapshot } from '../../src/engine/testing/download-fixture.ts';
 
 const run = promisify(execFile);
 const BS = 524288;
@@ -126,7 +126,7 @@ describe('blockport download / diff against npm run emulator', { timeout: 300_00
     const size = 60 * BS;
     // Slow every request so the interrupt lands mid-download whatever the machine's speed.
     const setLatency = (latencyMs: number) =>
-      fetch(`${emu.url}/__admin/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latencyMs }) });
+      emu.admin('config', { latencyMs });
     expect((await setLatency(250)).ok).toBe(true);
     const child = spawn(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'download', v1, file, '--endpoint', emu.url, '--size', String(size), '--concurrency', '1', '--no-progress'], { env });
     let stderr = '';

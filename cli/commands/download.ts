@@ -1,12 +1,9 @@
 // `blockport download <snapshot-id> <file>`: the download engine in Node, resumable through a sidecar file.
 import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
-import { Agent as HttpsAgent } from 'node:https';
-import { Agent as HttpAgent } from 'node:http';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { createClients, type Clients, type Connection } from '../../src/aws/clients.ts';
-import { downloadSnapshot, newBitmap, type DownloadProgress, type DownloadTarget } from '../../src/engine/download.ts';
-import { DownloadError } from '../../src/engine/download-error.ts';
+import type { Clients, Connection } from '../../src/aws/clients.ts';
+import { downloadSnapshot, newBitmap, type DownloadProgress, type DownloadTarget } from '../../src/engine/download/download.ts';
+import { DownloadError } from '../../src/engine/download/download-error.ts';
+import { endpointFlag, nodeClients, UsageError } from '../shared.ts';
 
 export const usage = `Usage: blockport download <snapshot-id> <file> [options]
 
@@ -29,8 +26,7 @@ Options:
 
 Exit status: 0 when the file is complete, 1 when the download failed or was interrupted, 2 for a bad command line.`;
 
-/** A bad command line, with the sentence to print. */
-export class UsageError extends Error {}
+export { UsageError } from '../shared.ts';
 
 /** The flags shared by the read commands (download, diff). */
 export interface ReadFlags {
@@ -51,8 +47,7 @@ export function parseReadFlag(args: string[], i: number, out: ReadFlags): number
   };
   switch (a) {
     case '--endpoint':
-      out.endpoint = need();
-      if (!/^https?:\/\//.test(out.endpoint)) throw new UsageError(`--endpoint needs a URL starting with http:// or https://, got ${out.endpoint}.`);
+      out.endpoint = endpointFlag(need());
       return i + 1;
     case '--region':
       out.region = need();
@@ -82,13 +77,7 @@ export async function readClients(f: ReadFlags, sockets: number): Promise<Client
   const region = f.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (f.endpoint ? 'us-east-1' : undefined);
   if (!region) throw new UsageError('no AWS Region: pass --region, or set AWS_REGION.');
   const connection: Connection = { kind: 'endpoint', region, ...(f.endpoint ? { endpoint: f.endpoint } : {}) };
-  const agentOpts = { keepAlive: true, maxSockets: Math.max(50, sockets * 2) };
-  const requestHandler = new NodeHttpHandler({
-    httpAgent: new HttpAgent(agentOpts),
-    httpsAgent: new HttpsAgent({ ...agentOpts, rejectUnauthorized: f.verifySsl }),
-    requestTimeout: 120_000,
-  });
-  return createClients(connection, { defaultCredentials: fromNodeProviderChain(), requestHandler });
+  return nodeClients(connection, { verifySsl: f.verifySsl, sockets });
 }
 
 /** The sentence for an error of a read command. */

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from './inspect.ts';
-import { FORMAT_FIXTURES, cached, fixture, fixtureOracle, manifestOfRaw, qemu, sourceRaw } from '../../src/images/test-fixtures.ts';
+import { FORMAT_FIXTURES, cached, fixture, fixtureOracle, manifestOfRaw, qemu, sourceRaw } from '../../src/images/testing/test-fixtures.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 

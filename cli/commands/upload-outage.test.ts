@@ -54,8 +54,9 @@ async function readBack(dir: string, url: string, snap: string): Promise<{ state
   return JSON.parse(py.stdout) as { state: string; blocks: Record<string, string> };
 }
 
-async function admin(url: string, what: string, body?: unknown): Promise<Record<string, unknown>> {
-  const r = await fetch(`${url}/__admin/${what}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
+async function admin(emu: SpawnedEmulator, what: string, body?: unknown): Promise<Record<string, unknown>> {
+  const r = await emu.admin(what, body);
+  expect(r.ok, await r.clone().text()).toBe(true);
   return (await r.json()) as Record<string, unknown>;
 }
 
@@ -80,12 +81,12 @@ describe('blockport upload when the service stalls or stops answering', () => {
       expect(await cli.exited, cli.err()).toBe(0);
       const report = JSON.parse(cli.out()) as Record<string, unknown>;
       expect(report).toMatchObject({ State: 'completed', ChangedBlocksCount: 320 });
-      const health = (await admin(emu.url, 'health')) as { stalls: { total: number; open: number } };
+      const health = (await admin(emu, 'health')) as { stalls: { total: number; open: number } };
       expect(health.stalls.total).toBeGreaterThan(0);
       // Every stalled request was aborted by the client: no connection (and no block body) is left hanging.
       expect(health.stalls.open).toBe(0);
       // Reading back must not stall: the check is of the snapshot, not of the fault.
-      await admin(emu.url, 'config', { stallRate: 0 });
+      await admin(emu, 'config', { stallRate: 0 });
       const back = await readBack(dir, emu.url, report.SnapshotId as string);
       expect(back.state).toBe('completed');
       expect(Object.keys(back.blocks).length).toBe(320);
@@ -103,11 +104,11 @@ describe('blockport upload when the service stalls or stops answering', () => {
       const cli = startCli([image, '--endpoint', emu.url, '--concurrency', '2', '--timeout', '10']);
       for (let t = 0; t < 1200 && !cli.lines.some((l) => /^uploading [1-9]/.test(l.text)); t++) await new Promise((r) => setTimeout(r, 25));
       // Every request now goes unanswered (a silent network) until the service's clock has run past the Timeout.
-      await admin(emu.url, 'config', { stallRate: 1 });
+      await admin(emu, 'config', { stallRate: 1 });
       for (let t = 0; t < 1200 && !cli.lines.some((l) => /waiting for the network/.test(l.text)); t++) await new Promise((r) => setTimeout(r, 50));
       expect(cli.err()).toMatch(/waiting for the network/);
-      await admin(emu.url, 'clock', { advanceMs: 11 * 60_000 });
-      await admin(emu.url, 'config', { stallRate: 0 });
+      await admin(emu, 'clock', { advanceMs: 11 * 60_000 });
+      await admin(emu, 'config', { stallRate: 0 });
       expect(await cli.exited).toBe(1);
       expect(cli.err()).toMatch(/The snapshot snap-\w+ timed out: nothing was written to it for more than 10 minutes\. Start the upload again.* Pass --restart to upload the image as a new snapshot\./);
     } finally {

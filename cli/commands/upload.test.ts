@@ -135,7 +135,7 @@ describe('blockport upload against npm run emulator', () => {
     const dataBlocks = expected.zero.filter((z) => !z).length;
     const state = `${image}.blockport-upload.json`;
     const window = 4;
-    const setLatency = (latencyMs: number) => fetch(`${emu.url}/__admin/config`, { method: 'POST', body: JSON.stringify({ latencyMs }) });
+    const setLatency = (latencyMs: number) => emu.admin('config', { latencyMs });
     type StateDoc = { job: { snapshotId?: string; clientToken: string }; pages: { written: string }[] };
     const readState = async (): Promise<StateDoc | undefined> => (existsSync(state) ? (JSON.parse(await readFile(state, 'utf8')) as StateDoc) : undefined);
     const recorded = (d: StateDoc | undefined) => (d?.pages ?? []).reduce((n, p) => n + [...Buffer.from(p.written, 'base64')].reduce((m, b) => m + b.toString(2).replace(/0/g, '').length, 0), 0);

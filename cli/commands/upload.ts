@@ -2,22 +2,19 @@
 // a state file (the ledger) beside the image.
 import { basename } from 'node:path';
 import { rm, stat } from 'node:fs/promises';
-import { Agent as HttpsAgent } from 'node:https';
-import { Agent as HttpAgent } from 'node:http';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { createClients, publicConnection, type Connection } from '../../src/aws/clients.ts';
+import { publicConnection, type Connection } from '../../src/aws/clients.ts';
 import { openImage } from '../../src/images/open-image.ts';
 import { BlockState, ImageFormatError, type ByteSource } from '../../src/images/types.ts';
 import { ResumeError, UploadError, type Fingerprint, type JobRecord, type SnapshotParams, type UploadOptions, type UploadProgress, type UploadReport } from '../../src/engine/upload-types.ts';
-import { startJobSession } from '../../src/engine/upload-image.ts';
+import { startJobSession } from '../../src/engine/upload/upload-image.ts';
 import { bestSha256 } from '../../src/engine/block-digest.ts';
 import { fingerprintOf } from '../../src/engine/fingerprint.ts';
 import { newJobRecord, resolveParams } from '../../src/engine/job-record.ts';
-import { checkResumableSnapshot } from '../../src/engine/resume-check.ts';
-import { UploadSession } from '../../src/engine/upload-session.ts';
+import { checkResumableSnapshot } from '../../src/engine/upload/resume-check.ts';
+import { UploadSession } from '../../src/engine/upload/upload-session.ts';
 import { fileSource } from '../node-source.ts';
 import { openFileLedger, StateFileError, type FileLedgerStore } from '../upload-ledger-file.ts';
+import { endpointFlag, nodeClients, UsageError } from '../shared.ts';
 
 export const usage = `Usage: blockport upload <image> [options]
 
@@ -47,9 +44,6 @@ An interrupted upload (Ctrl-C, a lost connection, a crash) resumes when the same
 state file holds the snapshot id and every acknowledged block. It is removed once the snapshot is completed.
 
 Exit status: 0 when the snapshot reached 'completed', 1 when it failed or was interrupted, 2 for a bad command line.`;
-
-/** A bad command line, with the sentence to print. */
-class UsageError extends Error {}
 
 interface Parsed {
   image: string;
@@ -86,8 +80,7 @@ export function parseUploadArgs(args: string[]): Parsed {
     };
     switch (flag) {
       case '--endpoint':
-        out.endpoint = value();
-        if (!/^https?:\/\//.test(out.endpoint)) throw new UsageError(`--endpoint needs a URL starting with http:// or https://, got ${out.endpoint}.`);
+        out.endpoint = endpointFlag(value());
         break;
       case '--region':
         out.region = value();
@@ -262,13 +255,7 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   const connection: Connection = { kind: 'endpoint', region, ...(p.endpoint ? { endpoint: p.endpoint } : {}) };
-  const agentOpts = { keepAlive: true, maxSockets: Math.max(50, (p.options.concurrency ?? 16) * 2) };
-  const requestHandler = new NodeHttpHandler({
-    httpAgent: new HttpAgent(agentOpts),
-    httpsAgent: new HttpsAgent({ ...agentOpts, rejectUnauthorized: p.verifySsl }),
-    requestTimeout: 120_000,
-  });
-  const clients = await createClients(connection, { defaultCredentials: fromNodeProviderChain(), requestHandler });
+  const clients = await nodeClients(connection, { verifySsl: p.verifySsl, sockets: p.options.concurrency ?? 16 });
   const source = await fileSource(p.image);
   let lastLine = 0;
   const tty = process.stderr.isTTY;

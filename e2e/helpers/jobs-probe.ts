@@ -2,7 +2,7 @@
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { openBrowserEmulator } from '../../src/emulator/index.ts';
 import { completionPending } from '../../src/engine/job-record.ts';
-import { idbLedgerStore } from '../../src/engine/ledger-idb.ts';
+import { idbLedgerStore } from '../../src/engine/browser/ledger-idb.ts';
 import type { Connection, JobRecord } from '../../src/engine/upload-types.ts';
 
 /** A snapshot's EC2 state through DescribeSnapshots (the real SDK), or 'not-found' when EC2 answers InvalidSnapshot.NotFound. */

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Conformance of the Blockport EBS emulator, driven by boto3 (a client we did not write).
 
-Usage: python3 server/conformance/test_ebs_boto3.py <url>
-The emulator must run with its default key pair (test/test) and a short completion delay.
+Usage: BLOCKPORT_ADMIN_TOKEN=<token> python3 server/conformance/test_ebs_boto3.py <url>
+The emulator must run with its default key pair (test/test) and a short completion delay; the admin token is the one
+it printed at start (or gave with --admin-token).
 Covers the reference tables (shared/reference/ebs-direct-api.md): happy paths, constraints, state rules, lineage,
 paging, tokens, ClientToken, signature failures, Cognito-issued credentials, the EC2 view, CORS.
 Prints one line per check and exits 1 if any failed.
@@ -10,6 +11,7 @@ Prints one line per check and exits 1 if any failed.
 import base64
 import hashlib
 import json
+import os
 import sys
 import time
 import traceback
@@ -453,8 +455,12 @@ def _():
 
 # ---------------------------------------------------------------- Cognito Identity
 def admin(path, body=None):
+    token = os.environ.get('BLOCKPORT_ADMIN_TOKEN')
+    if not token:
+        raise SystemExit('Set BLOCKPORT_ADMIN_TOKEN to the admin token the emulator printed at start.')
+    headers = {'Authorization': f'Bearer {token}', 'Content-Type': 'application/json'}
     req = urllib.request.Request(f'{URL}/__admin/{path}', data=None if body is None else json.dumps(body).encode(),
-                                 method='GET' if body is None else 'POST')
+                                 method='GET' if body is None else 'POST', headers=headers)
     with urllib.request.urlopen(req) as r:
         return json.loads(r.read())
 

@@ -4,6 +4,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { applyDeadlines, type DeadlineOptions, type DeadlineStats } from './request-deadline.ts';
 import { awsConnectionForWorker, createAwsClients, publicAwsConnection, type AwsConnection, type WorkerConnection } from './aws-connection.ts';
+import { emulatorExtension, type EmulatorExtension } from './emulator-extension.ts';
 
 /** Credentials as a value or a provider; held in memory only, never persisted. */
 export type Credentials = AwsCredentialIdentity | AwsCredentialIdentityProvider;
@@ -27,6 +28,8 @@ export interface Clients {
   ec2: EC2Client;
   /** Releases sockets. */
   close(): void;
+  /** The in-browser emulator's extension calls (lineage, stored bytes, changes); absent for other connections. */
+  emulator?: EmulatorExtension;
 }
 
 /** Options that shape the transport. */
@@ -106,7 +109,7 @@ export async function createClients(c: Connection, opts: ClientOptions = {}): Pr
     const ec2 = new EC2Client({ ...common, requestHandler: createEmulatorHandler((r) => handleEc2Request(model, r)) });
     tuneEbsClient(ebs, opts);
     // The emulator's database connection is the clients' own: closing them closes it.
-    return withDeadlines({ ebs, ec2, close: () => (ebs.destroy(), ec2.destroy(), model.store.close()) }, opts);
+    return withDeadlines({ ebs, ec2, close: () => (ebs.destroy(), ec2.destroy(), model.store.close()), emulator: emulatorExtension(model) }, opts);
   }
   if (c.kind === 'aws') {
     const { ebs, ec2 } = createAwsClients(c, { handler: opts.requestHandler });

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
-import { uploadInProcess } from '../engine/upload-image.ts';
-import { memorySource, readSnapshot, syntheticImage } from '../engine/upload-test-kit.ts';
+import { uploadInProcess } from '../engine/upload/upload-image.ts';
+import { memorySource, readSnapshot, syntheticImage } from '../engine/testing/upload-test-kit.ts';
 import { advise } from './advice.ts';
 import { createAwsClients, type AwsConnection } from './aws-connection.ts';
 import { awsCredentials } from './aws-session.ts';
@@ -17,7 +17,7 @@ const MIN = 60_000;
 let emu: SpawnedEmulator;
 
 async function admin(path: string, body: unknown): Promise<Record<string, unknown>> {
-  const r = await fetch(`${emu.url}/__admin/${path}`, { method: 'POST', body: JSON.stringify(body) });
+  const r = await emu.admin(path, body);
   expect(r.status).toBe(200);
   return (await r.json()) as Record<string, unknown>;
 }

@@ -1,6 +1,7 @@
 // The EC2 query protocol subset for snapshots: DescribeSnapshots and DeleteSnapshot, with EC2's XML shapes.
 import { newRequestId, textBytes, type EmuRequest, type EmuResponse } from './http.ts';
 import type { EbsModel, SnapshotView } from './model.ts';
+import { globMatch } from './glob.ts';
 
 const XMLNS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 
@@ -33,28 +34,67 @@ export function ec2ErrorResponse(err: unknown, requestId = newRequestId()): EmuR
   );
 }
 
-/** Parameters of a query-protocol request: form body (POST) merged over the query string. */
+/** Parameters of a query-protocol request: the query string and the form body (POST), each name given once. */
 function params(req: EmuRequest): Map<string, string> {
   const out = new Map<string, string>(Object.entries(req.query));
-  if (req.body.length) for (const [k, v] of new URLSearchParams(new TextDecoder().decode(req.body))) out.set(k, v);
+  if (req.body.length) {
+    const seen = new Set<string>();
+    for (const [k, v] of new URLSearchParams(new TextDecoder().decode(req.body))) {
+      // The body must not override what the query string (perhaps a presigned URL) says, nor itself.
+      if (k in req.query || seen.has(k)) {
+        throw new Ec2Error('InvalidParameterCombination', `The parameter ${k} is given more than once (in the query string and the request body, or twice in the body); give it once.`);
+      }
+      seen.add(k);
+      out.set(k, v);
+    }
+  }
   return out;
 }
 
 /** Values of `Prefix.1`, `Prefix.2`, … in numeric order. */
 function list(p: Map<string, string>, prefix: string): string[] {
   const found: [number, string][] = [];
+  const head = `${prefix}.`;
   for (const [k, v] of p) {
-    const m = new RegExp(`^${prefix.replace(/\./g, '\\.')}\\.(\\d+)$`).exec(k);
-    if (m) found.push([Number(m[1]), v]);
+    if (k.startsWith(head) && /^\d{1,9}$/.test(k.slice(head.length))) found.push([Number(k.slice(head.length)), v]);
   }
   return found.sort((a, b) => a[0] - b[0]).map(([, v]) => v);
 }
 
+/** EC2's limits on one request's filters: 50 filters, 200 values in each. */
+export const MAX_FILTERS = 50;
+export const MAX_FILTER_VALUES = 200;
+
+/** The request's filters, read in one pass over the parameters; too many filters or values → FilterLimitExceeded. */
 function filters(p: Map<string, string>): { name: string; values: string[] }[] {
+  const byNumber = new Map<string, { name?: string; values: [number, string][] }>();
+  const entry = (n: string) => {
+    let e = byNumber.get(n);
+    if (!e) {
+      if (byNumber.size >= MAX_FILTERS) {
+        throw new Ec2Error('FilterLimitExceeded', `The request has more than ${MAX_FILTERS} filters; use at most ${MAX_FILTERS}.`);
+      }
+      e = { values: [] };
+      byNumber.set(n, e);
+    }
+    return e;
+  };
+  for (const [k, v] of p) {
+    const m = /^Filter\.(\d{1,9})\.(?:(Name)|Value\.(\d{1,9}))$/.exec(k);
+    if (!m) continue;
+    const e = entry(m[1]!);
+    if (m[2]) e.name = v;
+    else {
+      e.values.push([Number(m[3]), v]);
+      if (e.values.length > MAX_FILTER_VALUES) {
+        throw new Ec2Error('FilterLimitExceeded', `Filter ${m[1]} has more than ${MAX_FILTER_VALUES} values; use at most ${MAX_FILTER_VALUES} per filter.`);
+      }
+    }
+  }
   const out: { name: string; values: string[] }[] = [];
-  for (const [k, name] of p) {
-    const m = /^Filter\.(\d+)\.Name$/.exec(k);
-    if (m) out.push({ name, values: list(p, `Filter.${m[1]}.Value`) });
+  for (const [n, e] of [...byNumber].sort((a, b) => Number(a[0]) - Number(b[0]))) {
+    if (e.name === undefined) throw new Ec2Error('InvalidParameterValue', `Filter ${n} has values but no Filter.${n}.Name.`);
+    out.push({ name: e.name, values: e.values.sort((a, b) => a[0] - b[0]).map(([, v]) => v) });
   }
   return out;
 }
@@ -114,18 +154,13 @@ function matches(s: SnapshotView, f: { name: string; values: string[] }, account
   }
 }
 
-/** EC2 filter values accept `*` and `?` wildcards. */
-function globMatch(pattern: string, value: string): boolean {
-  if (!/[*?]/.test(pattern)) return pattern === value;
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-  return re.test(value);
-}
 
 async function describeSnapshots(model: EbsModel, p: Map<string, string>, requestId: string): Promise<EmuResponse> {
   const ids = list(p, 'SnapshotId');
   const owners = [...list(p, 'Owner'), ...list(p, 'OwnerId')];
   const accountId = model.config.accountId;
   for (const id of ids) if (!SNAP_RE.test(id)) throw new Ec2Error('InvalidSnapshotID.Malformed', `Invalid id: "${id}" (expecting "snap-...")`);
+  const wanted = filters(p);
   let views = await model.listSnapshots();
   if (ids.length) {
     const byId = new Map(views.map((v) => [v.id, v]));
@@ -135,7 +170,7 @@ async function describeSnapshots(model: EbsModel, p: Map<string, string>, reques
     views = [...new Set(ids)].map((id) => byId.get(id)!);
   }
   if (owners.length) views = views.filter((v) => owners.some((o) => o === v.ownerId || (o === 'self' && v.ownerId === accountId)));
-  for (const f of filters(p)) views = views.filter((v) => matches(v, f, accountId));
+  for (const f of wanted) views = views.filter((v) => matches(v, f, accountId));
   return xml(
     200,
     `<DescribeSnapshotsResponse xmlns="${XMLNS}"><requestId>${requestId}</requestId><snapshotSet>${views.map(snapshotItem).join('')}</snapshotSet></DescribeSnapshotsResponse>`,

@@ -267,10 +267,15 @@ export class EbsModel {
     return { state: 'pending', message: null, since: null };
   }
 
-  /** A completed, visible snapshot for List/Get, or 404 as the service answers. */
+  /** Whether this model's account owns the record: another account's snapshots are not there for it at all. */
+  private mine(rec: SnapshotRecord | undefined): rec is SnapshotRecord {
+    return rec !== undefined && !rec.deleted && rec.ownerId === this.config.accountId;
+  }
+
+  /** A completed, visible snapshot of this account for List/Get, or 404 as the service answers. */
   private async readable(id: string, now: number): Promise<SnapshotRecord> {
     const rec = await this.store.getSnapshot(id);
-    if (!rec || rec.deleted) throw snapshotNotFound(id);
+    if (!this.mine(rec)) throw snapshotNotFound(id);
     const s = this.stateOf(rec, now);
     if (s.state !== 'completed' || now < (s.since ?? 0) + this.config.readAfterCompleteLagMs) throw snapshotNotFound(id);
     return rec;
@@ -334,7 +339,7 @@ export class EbsModel {
       let kmsKeyArn = input.kmsKeyArn ?? null;
       if (parentId) {
         const parent = all.get(parentId);
-        if (!parent || parent.deleted) throw snapshotNotFound(parentId);
+        if (!this.mine(parent)) throw snapshotNotFound(parentId);
         if (this.stateOf(parent, now).state !== 'completed') {
           throw validation('INVALID_SNAPSHOT_ID', `Source snapshot (${parentId}) is not complete.`);
         }
@@ -640,12 +645,12 @@ export class EbsModel {
     };
   }
 
-  /** Every live (not deleted) snapshot, oldest first, with lineage (`parentId`). */
+  /** Every live (not deleted) snapshot of this account, oldest first, with lineage (`parentId`). */
   async listSnapshots(): Promise<SnapshotView[]> {
     const now = this.clock();
     const all = await this.store.listSnapshots();
     return all
-      .filter((r) => !r.deleted)
+      .filter((r) => this.mine(r))
       .sort((a, b) => a.startTime - b.startTime || a.id.localeCompare(b.id))
       .map((r) => this.view(r, now));
   }
@@ -653,11 +658,12 @@ export class EbsModel {
   /** One live snapshot's view, or undefined. */
   async describeSnapshot(id: string): Promise<SnapshotView | undefined> {
     const rec = await this.store.getSnapshot(id);
-    return rec && !rec.deleted ? this.view(rec) : undefined;
+    return this.mine(rec) ? this.view(rec) : undefined;
   }
 
-  /** EC2 DeleteSnapshot: false when there is no such live snapshot. Blocks no other snapshot uses are freed. */
+  /** EC2 DeleteSnapshot: false when this account has no such live snapshot. Blocks no other snapshot uses are freed. */
   async deleteSnapshot(id: string): Promise<boolean> {
+    if (!this.mine(await this.store.getSnapshot(id))) return false;
     return this.store.deleteSnapshot(id);
   }
 

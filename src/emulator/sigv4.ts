@@ -60,6 +60,8 @@ export interface SigV4Parsed {
   signature: string;
   amzDate: string;
   sessionToken?: string;
+  /** Presigned requests: seconds the signature stays valid after `amzDate` (X-Amz-Expires, 1..604800). */
+  expiresSeconds?: number;
 }
 
 export interface VerifyOptions {
@@ -73,6 +75,8 @@ export interface VerifyOptions {
 }
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
+/** The longest X-Amz-Expires SigV4 allows: seven days. */
+export const MAX_PRESIGN_SECONDS = 604800;
 const UNSIGNED = 'UNSIGNED-PAYLOAD';
 const enc = new TextEncoder();
 
@@ -192,6 +196,7 @@ export function parseSigV4(req: SignedRequest): SigV4Parsed | SigV4Failure {
   let signature: string | undefined;
   let amzDate: string | undefined;
   let sessionToken = req.headers['x-amz-security-token'];
+  let expiresSeconds: number | undefined;
   if (auth !== undefined) {
     const sp = auth.indexOf(' ');
     const algorithm = sp < 0 ? auth : auth.slice(0, sp);
@@ -229,9 +234,17 @@ export function parseSigV4(req: SignedRequest): SigV4Parsed | SigV4Failure {
     signature = q.get('X-Amz-Signature');
     amzDate = q.get('X-Amz-Date');
     sessionToken = q.get('X-Amz-Security-Token') ?? sessionToken;
-    if (!credential || !signedHeaders || !amzDate) {
-      return fail('IncompleteSignature', 'AWS query-string parameters must include X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders.');
+    const expires = q.get('X-Amz-Expires');
+    if (!credential || !signedHeaders || !amzDate || expires === undefined) {
+      return fail(
+        'IncompleteSignature',
+        'AWS query-string parameters must include X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, X-Amz-Expires.',
+      );
     }
+    if (!/^\d{1,7}$/.test(expires) || Number(expires) < 1 || Number(expires) > MAX_PRESIGN_SECONDS) {
+      return fail('IncompleteSignature', `X-Amz-Expires must be a whole number of seconds from 1 to ${MAX_PRESIGN_SECONDS} (seven days); got '${expires}'.`);
+    }
+    expiresSeconds = Number(expires);
   }
   const scope = credential!.split('/');
   if (scope.length !== 5 || !scope[0]) {
@@ -259,6 +272,7 @@ export function parseSigV4(req: SignedRequest): SigV4Parsed | SigV4Failure {
     signature: signature!,
     amzDate: amzDate!,
     ...(sessionToken !== undefined ? { sessionToken } : {}),
+    ...(expiresSeconds !== undefined ? { expiresSeconds } : {}),
   };
 }
 
@@ -292,7 +306,18 @@ function timingSafeEqual(a: string, b: string): boolean {
 
 /** Verifies a SigV4-signed request: header or query signature, session token, expiry, clock skew. */
 export async function verifySigV4(req: SignedRequest, opts: VerifyOptions): Promise<SigV4Result> {
-  const parsed = parseSigV4(req);
+  const head = checkSigV4Head(req, opts);
+  if ('ok' in head) return head;
+  const { parsed, cred } = head;
+  return verifySignature(req, opts, parsed, cred);
+}
+
+/**
+ * Everything SigV4 can check before the body arrives: the header or query is complete, the key is known (with its
+ * session token, unexpired), the credential scope's date agrees and the request time is within the window.
+ */
+export function checkSigV4Head(req: Omit<SignedRequest, 'body'>, opts: VerifyOptions): { parsed: SigV4Parsed; cred: KnownCredential } | SigV4Failure {
+  const parsed = parseSigV4({ ...req, body: new Uint8Array(0) });
   if ('ok' in parsed) return parsed;
   const now = opts.now ?? Date.now();
   const skew = opts.clockSkewMs ?? 5 * 60_000;
@@ -313,7 +338,11 @@ export async function verifySigV4(req: SignedRequest, opts: VerifyOptions): Prom
   }
   const t = amzDateToMs(parsed.amzDate);
   const minutes = Math.round(skew / 60_000);
-  if (t < now - skew) {
+  // A presigned request is good from its date (less the skew) until X-Amz-Expires seconds later, and no longer.
+  if (parsed.expiresSeconds !== undefined && now > t + parsed.expiresSeconds * 1000) {
+    return fail('SignatureExpired', `Request has expired: signed at ${parsed.amzDate} for ${parsed.expiresSeconds} seconds; it is now ${toAmzDate(now)}. Presign the request again.`);
+  }
+  if (parsed.expiresSeconds === undefined && t < now - skew) {
     return fail(
       'SignatureExpired',
       `Signature expired: ${parsed.amzDate} is now earlier than ${toAmzDate(now - skew)} (${toAmzDate(now)} - ${minutes} min.)`,
@@ -325,12 +354,20 @@ export async function verifySigV4(req: SignedRequest, opts: VerifyOptions): Prom
       `Signature not yet current: ${parsed.amzDate} is still later than ${toAmzDate(now + skew)} (${toAmzDate(now)} + ${minutes} min.)`,
     );
   }
+  return { parsed, cred };
+}
+
+async function verifySignature(req: SignedRequest, opts: VerifyOptions, parsed: SigV4Parsed, cred: KnownCredential): Promise<SigV4Result> {
 
   const presigned = req.headers.authorization === undefined;
   const declared = req.headers['x-amz-content-sha256'];
   const candidates: string[] = [];
-  if (presigned) candidates.push(UNSIGNED);
-  else if (declared === UNSIGNED) {
+  // Presigners (botocore's SigV4QueryAuth, the JS SDK's presign) sign the body's hash, the empty one for GETs;
+  // UNSIGNED-PAYLOAD only where the operation's body is unsigned (PutSnapshotBlock).
+  if (presigned) {
+    candidates.push(await sha256Hex(req.body));
+    if (opts.allowUnsignedPayload) candidates.push(UNSIGNED);
+  } else if (declared === UNSIGNED) {
     if (opts.allowUnsignedPayload) candidates.push(UNSIGNED);
     else candidates.push(await sha256Hex(req.body));
   } else {

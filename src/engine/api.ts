@@ -1,6 +1,15 @@
 // The engine's public surface for the UI: types and main-thread entry points. Keep this file stable.
 export * from './upload-types.ts';
-export { planUpload, startUpload, resumeUpload, engineSettings, errorSentence } from './upload-controller.ts';
-export { listJobs, getJob, discardJob } from './jobs.ts';
-export type { DiscardOptions, DiscardOutcome } from './jobs.ts';
-export { watchJob, requestTakeover, isJobBusy } from './job-lock.ts';
+export { planUpload, startUpload, resumeUpload, engineSettings, errorSentence } from './browser/upload-controller.ts';
+export { listJobs, getJob, discardJob } from './browser/jobs.ts';
+export type { DiscardOptions, DiscardOutcome } from './browser/jobs.ts';
+export { watchJob, requestTakeover, isJobBusy } from './browser/job-lock.ts';
+
+// Jobs, manifests, compare and download: what the page needs beyond uploads, so it imports no other engine file.
+export { completionPending } from './job-record.ts';
+export { idbManifestStore } from './browser/manifest-idb.ts';
+export { compareSnapshots, type Comparison } from './compare.ts';
+export { blockMap, comparisonToCsv, comparisonToJson, type MapCell } from './compare-export.ts';
+export type { DownloadProgress } from './download/download.ts';
+export { DownloadLedger, type DownloadRecord } from './browser/download-ledger.ts';
+export { removeStaged } from './browser/download-staging.ts';

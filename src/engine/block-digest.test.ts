@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { bestSha256, fromBase64, isAllZero, toBase64, wasmSha256Factory, webCryptoSha256 } from './block-digest.ts';
-import { fillRandom } from './upload-test-kit.ts';
+import { fillRandom } from './testing/upload-test-kit.ts';
 
 describe('zero detection', () => {
   it('finds a single set byte anywhere in a block, at any alignment', () => {

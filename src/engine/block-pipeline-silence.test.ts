@@ -3,7 +3,7 @@ import { RequestDeadlineError } from '../aws/request-deadline.ts';
 import { BLOCK_SIZE, type DiskImage } from '../images/types.ts';
 import { webCryptoSha256 } from './block-digest.ts';
 import { BlockPipeline, type BlockSink, type PipelineBatch, type PipelineOutcome, type PipelineSpec, type Slice } from './block-pipeline.ts';
-import { fillRandom } from './upload-test-kit.ts';
+import { fillRandom } from './testing/upload-test-kit.ts';
 
 function image(n: number): DiskImage {
   const bytes = new Uint8Array(n * BLOCK_SIZE);

@@ -4,7 +4,7 @@ import { openRaw } from '../images/raw.ts';
 import { BLOCK_SIZE, BlockState, Scanned, type ByteSource, type DiskImage } from '../images/types.ts';
 import { toBase64, webCryptoSha256 } from './block-digest.ts';
 import { BlockPipeline, type BlockSink, type PipelineBatch, type PipelineSpec, type Slice } from './block-pipeline.ts';
-import { fillRandom } from './upload-test-kit.ts';
+import { fillRandom } from './testing/upload-test-kit.ts';
 import { sleep } from './retry.ts';
 
 /** An image over bytes with given block states that counts which blocks were read. */

@@ -3,8 +3,8 @@ import { ListChangedBlocksCommand, type EBSClient } from '@aws-sdk/client-ebs';
 import { createMemoryEmulator } from '../emulator/index.ts';
 import { compareSnapshots, sideOf } from './compare.ts';
 import { blockMap, comparisonToCsv, comparisonToJson } from './compare-export.ts';
-import { DownloadError } from './download-error.ts';
-import { patternBlock, writeSnapshot } from './download-fixture.ts';
+import { DownloadError } from './download/download-error.ts';
+import { patternBlock, writeSnapshot } from './testing/download-fixture.ts';
 
 const BS = 524288;
 const zero = new Uint8Array(BS);

@@ -1,6 +1,6 @@
 import { ListChangedBlocksCommand, type EBSClient } from '@aws-sdk/client-ebs';
-import { withReadLag, type ReadLag } from './download-blocks.ts';
-import { DownloadError, isAbort, isStaleToken, serviceFault } from './download-error.ts';
+import { withReadLag, type ReadLag } from './download/download-blocks.ts';
+import { DownloadError, isAbort, isStaleToken, serviceFault } from './download/download-error.ts';
 
 /** Where a changed block lives: written only in the first snapshot, only in the second, or in both with different writes. */
 export type ChangeSide = 'first' | 'second' | 'both';

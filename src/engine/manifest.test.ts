@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildManifest, manifestDigest, memoryManifestStore } from './manifest.ts';
 import { differsFromParent, manifestBaseline } from './parent.ts';
-import { sha256 } from './download-digest.ts';
+import { sha256 } from './download/download-digest.ts';
 
 const block = (fill: number) => new Uint8Array(524288).fill(fill);
 

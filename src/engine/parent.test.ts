@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryEmulator } from '../emulator/index.ts';
-import { patternBlock, writeSnapshot } from './download-fixture.ts';
-import { sha256, toBase64 } from './download-digest.ts';
+import { patternBlock, writeSnapshot } from './testing/download-fixture.ts';
+import { sha256, toBase64 } from './download/download-digest.ts';
 import { buildManifest, memoryManifestStore } from './manifest.ts';
 import { differsFromParent, parentBaseline, readParentArrays } from './parent.ts';
 

@@ -1,7 +1,7 @@
 import type { EBSClient } from '@aws-sdk/client-ebs';
-import { listBlocks, type ReadLag } from './download-blocks.ts';
-import { sha256 } from './download-digest.ts';
-import { fetchBlock } from './download.ts';
+import { listBlocks, type ReadLag } from './download/download-blocks.ts';
+import { sha256 } from './download/download-digest.ts';
+import { fetchBlock } from './download/download.ts';
 import { manifestDigest, type Manifest, type ManifestStore } from './manifest.ts';
 
 /** What a new version knows of its parent's content, block by block. */

@@ -3,7 +3,7 @@ import { deflateSync, zlibSync } from 'fflate';
 import { execFileSync } from 'node:child_process';
 import { decompressUnit, zstdFrameLength } from './decompress.ts';
 import { ImageFormatError } from './types.ts';
-import { prng } from './test-fixtures.ts';
+import { prng } from './testing/test-fixtures.ts';
 
 const unit = (): Uint8Array => {
   const rnd = prng(7);

@@ -7,7 +7,7 @@ import { buildManifest } from './manifest.ts';
 import { isAllZero } from './zero-scan.ts';
 import { summarizeImage } from './summary.ts';
 import { BLOCK_SIZE, BlockState } from './types.ts';
-import { FORMAT_FIXTURES, fixture, manifestOfRaw, fixtureOracle } from './test-fixtures.ts';
+import { FORMAT_FIXTURES, fixture, manifestOfRaw, fixtureOracle } from './testing/test-fixtures.ts';
 
 const oracles = new Map<string, Buffer>();
 const oracle = (name: string): Buffer => {

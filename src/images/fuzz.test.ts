@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { openImage } from './open-image.ts';
 import { memorySource } from './byte-source.ts';
 import { BLOCK_SIZE, BlockState, ImageFormatError, type ByteSource } from './types.ts';
-import { fixture, prng, sourceRaw } from './test-fixtures.ts';
+import { fixture, prng, sourceRaw } from './testing/test-fixtures.ts';
 
 // Seeded mutation fuzzer: flips, overwrites and truncates bytes in the headers and tables of each fixture.
 const SEED = Number(process.env.FUZZ_SEED ?? 20261125);

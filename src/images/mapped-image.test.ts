@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { memorySource } from './byte-source.ts';
 import { openImage } from './open-image.ts';
 import { BLOCK_SIZE, type ByteSource } from './types.ts';
-import { fixture, fixtureOracle, sourceRaw, tar } from './test-fixtures.ts';
+import { fixture, fixtureOracle, sourceRaw, tar } from './testing/test-fixtures.ts';
 
 function counting(inner: ByteSource): ByteSource & { reads: number } {
   const s = {

@@ -5,7 +5,7 @@ import { fileSource } from '../../cli/node-source.ts';
 import { openImage } from './open-image.ts';
 import { crc32c } from './crc32c.ts';
 import { ImageFormatError } from './types.ts';
-import { cached, fileSize, fixture, patch, qemu, sourceRaw, tar, truncateFile } from './test-fixtures.ts';
+import { cached, fileSize, fixture, patch, qemu, sourceRaw, tar, truncateFile } from './testing/test-fixtures.ts';
 
 const small = (name: string): string => fixture(name, sourceRaw(16));
 const copyOf = (name: string) => (p: string): void => copyFileSync(small(name), p);

@@ -1,7 +1,7 @@
 // The compare view's state: two snapshot ids, the ListChangedBlocks result, its block map and exports.
 import { createClients, type Connection } from '../../aws/clients.ts';
-import { compareSnapshots, type Comparison } from '../../engine/compare.ts';
-import { blockMap, comparisonToCsv, comparisonToJson, type MapCell } from '../../engine/compare-export.ts';
+import { compareSnapshots, type Comparison } from '../../engine/api.ts';
+import { blockMap, comparisonToCsv, comparisonToJson, type MapCell } from '../../engine/api.ts';
 
 const SNAPSHOT_ID = /^snap-[0-9a-f]{8,60}$/;
 

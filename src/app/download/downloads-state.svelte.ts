@@ -1,10 +1,10 @@
 // Downloads of this origin: start (picker or OPFS), progress from the worker, cancel, resume after a reload.
 import { proxy, transfer, wrap, type Remote } from 'comlink';
 import { connectionForWorker, publicConnection, type Connection } from '../../aws/clients.ts';
-import type { DownloadProgress } from '../../engine/download.ts';
-import { DownloadLedger, type DownloadRecord } from '../../engine/download-ledger.ts';
-import { removeStaged } from '../../engine/download-staging.ts';
-import { idbManifestStore } from '../../engine/manifest-idb.ts';
+import type { DownloadProgress } from '../../engine/api.ts';
+import { DownloadLedger, type DownloadRecord } from '../../engine/api.ts';
+import { removeStaged } from '../../engine/api.ts';
+import { idbManifestStore } from '../../engine/api.ts';
 import type { DownloadWorkerApi } from '../../../workers/download.worker.ts';
 
 /** A download as the page shows it: its record plus live progress while it runs here. */

@@ -1,6 +1,6 @@
 // What a job card says about a job at rest: its badge, and whether Resume only has the snapshot to complete.
 import type { JobRecord } from '../../engine/api.ts';
-import { completionPending } from '../../engine/job-record.ts';
+import { completionPending } from '../../engine/api.ts';
 
 /** The badge text and what Resume would do for a job card. */
 export interface JobStatus {

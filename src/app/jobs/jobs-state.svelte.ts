@@ -12,7 +12,7 @@ import {
   type UploadProgress,
 } from '../../engine/api.ts';
 import type { Connection } from '../../aws/clients.ts';
-import { completionPending } from '../../engine/job-record.ts';
+import { completionPending } from '../../engine/api.ts';
 import { connection } from '../shared/connection.svelte.ts';
 import { toProblem, type Problem } from '../shared/problem.ts';
 import { runs } from '../shared/run-state.svelte.ts';

@@ -2,7 +2,7 @@
 import { createClients, type Connection } from '../../aws/clients.ts';
 import { deleteSnapshot, listSnapshots } from '../../aws/snapshots.ts';
 import { startUpload } from '../../engine/api.ts';
-import { idbManifestStore } from '../../engine/manifest-idb.ts';
+import { idbManifestStore } from '../../engine/api.ts';
 import { lineageTree, type Placed } from './lineage-tree.ts';
 
 /** One snapshot as the library shows it. */
@@ -61,12 +61,11 @@ export class LibraryState {
       timer = setTimeout(poll, pending ? 1000 : connection.kind === 'emulator' ? 5000 : 30_000);
     };
     if (connection.kind === 'emulator') {
-      void import('../../emulator/index.ts')
-        .then(({ openBrowserEmulator }) => openBrowserEmulator(connection.dbName))
-        .then(({ model }) => {
-          if (stopped) return model.store.close();
+      void createClients(connection)
+        .then((clients) => {
+          if (stopped || !clients.emulator) return clients.close();
           // A burst of puts notifies once per transaction: one read per 250 ms is plenty for a table.
-          const off = model.store.subscribe(() => {
+          const off = clients.emulator.subscribe(() => {
             soon ??= setTimeout(() => {
               soon = undefined;
               void this.refresh(connection);
@@ -74,7 +73,7 @@ export class LibraryState {
           });
           unsubscribe = () => {
             off();
-            model.store.close();
+            clients.close();
           };
         })
         .catch(() => undefined); // refresh() says what is wrong with the database
@@ -113,12 +112,9 @@ export class LibraryState {
       const summaries = await listSnapshots(clients.ec2, { onlyBlockport: !emulator });
       const manifests = new Map((await idbManifestStore().list().catch(() => [])).map((m) => [m.snapshotId, m]));
       const views = new Map<string, { parentId: string | null; ownBytes: number }>();
-      if (emulator) {
+      if (clients.emulator) {
         // The emulator knows lineage and stored bytes; EC2's view carries neither.
-        const { openBrowserEmulator } = await import('../../emulator/index.ts');
-        const { model } = await openBrowserEmulator(connection.dbName);
-        for (const v of await model.listSnapshots()) views.set(v.id, { parentId: v.parentId, ownBytes: v.ownBytes });
-        model.store.close();
+        for (const v of await clients.emulator.snapshotViews()) views.set(v.id, { parentId: v.parentId, ownBytes: v.ownBytes });
       }
       const items: LibraryItem[] = summaries.map((s) => {
         const v = views.get(s.snapshotId);

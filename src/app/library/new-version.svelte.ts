@@ -1,5 +1,5 @@
 // Hand-over from the library to the upload form: "upload as a new version of snapshot X".
-import { idbManifestStore } from '../../engine/manifest-idb.ts';
+import { idbManifestStore } from '../../engine/api.ts';
 
 /** What the upload form should prefill as the parent, set by the library's "New version" button. */
 class NewVersion {

@@ -2,7 +2,7 @@ import { describe, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { storeChecks } from '../store-contract.ts';
+import { storeChecks } from '../testing/store-contract.ts';
 import { FsStore } from './fs-store.ts';
 
 describe('FsStore meets the store contract', () => {

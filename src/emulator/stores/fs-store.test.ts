@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -136,5 +136,84 @@ describe('FsStore', () => {
     expect(await store.listSnapshots()).toEqual([]);
     expect(await blobFiles()).toEqual([]);
     store.close();
+  });
+
+  it('writes small block lines (no snapshot record per block), even with large tags', async () => {
+    const store = await FsStore.open(dir);
+    const m = await model(store);
+    const tags = Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: 'v'.repeat(255) }));
+    const s = await m.startSnapshot({ volumeSize: 1, tags });
+    for (let i = 0; i < 20; i++) {
+      const b = block(i);
+      await m.putSnapshotBlock({ snapshotId: s.SnapshotId, index: i, data: b, dataLength: BLOCK_SIZE, checksum: b64(b), checksumAlgorithm: 'SHA256' });
+    }
+    await store.flush();
+    const lines = (await readFile(join(dir, 'journal.jsonl'), 'utf8')).split('\n').filter(Boolean);
+    const blockLines = lines.filter((l) => l.includes('"t":"p"'));
+    expect(blockLines.length).toBe(20);
+    for (const l of blockLines) expect(l.length).toBeLessThan(512);
+    store.close();
+  });
+
+  it('compacts the journal while open once it has grown past the live state, and reopens the same', async () => {
+    const store = await FsStore.open(dir, { compactAfterLines: 10 });
+    const m = await model(store);
+    const s = await m.startSnapshot({ volumeSize: 1 });
+    const b = block(7);
+    // One index rewritten 60 times: 60 journal lines for one live block record.
+    for (let i = 0; i < 60; i++) {
+      await m.putSnapshotBlock({ snapshotId: s.SnapshotId, index: 3, data: b, dataLength: BLOCK_SIZE, checksum: b64(b), checksumAlgorithm: 'SHA256' });
+    }
+    await store.flush();
+    expect(store.compactions).toBeGreaterThanOrEqual(1);
+    expect((await readFile(join(dir, 'journal.jsonl'), 'utf8')).split('\n').filter(Boolean).length).toBeLessThan(30);
+    store.close();
+    const again = await FsStore.open(dir);
+    expect(await again.getSnapshot(s.SnapshotId)).toMatchObject({ puts: 60, ownBlocks: 1 });
+    expect((await again.getOwnBlock(s.SnapshotId, 3))?.puts).toBe(60);
+    again.close();
+  });
+
+  it('reads a journal of the older format (a whole snapshot record on every block line)', async () => {
+    const digest = b64(block(5));
+    const rec = {
+      id: 'snap-0123456789abcdef0', ownerId: '111122223333', volumeSize: 1, parentId: null, description: null, tags: [], encrypted: false,
+      kmsKeyArn: null, sseType: 'none', timeoutMinutes: 60, startTime: 1, lastWriteTime: 2, clientToken: null, requestFingerprint: null,
+      completion: { requestedAt: 3, dueAt: 3, verdict: 'completed', message: null }, failure: null, deleted: false, ownBlocks: 1, puts: 1,
+    };
+    const hex = Buffer.from(digest, 'base64').toString('hex');
+    await mkdir(join(dir, 'blobs', hex.slice(0, 2)), { recursive: true });
+    await writeFile(join(dir, 'blobs', hex.slice(0, 2), hex), block(5));
+    const lines = [{ t: 's', r: [{ ...rec, ownBlocks: 0, puts: 0 }] }, { t: 'b', b: { snapshotId: rec.id, index: 4, digest, puts: 1, writtenAt: 2 }, s: rec }];
+    await writeFile(join(dir, 'journal.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const store = await FsStore.open(dir);
+    expect(await store.getSnapshot(rec.id)).toMatchObject({ ownBlocks: 1, puts: 1 });
+    expect(await store.readContent(digest)).toEqual(block(5));
+    store.close();
+  });
+
+  it('reads a journal of many lines as a stream (lines across read-buffer boundaries), and ignores only a torn last line', async () => {
+    const rec = (i: number) => ({
+      id: `snap-${i.toString(16).padStart(17, '0')}`, ownerId: '111122223333', volumeSize: 1, parentId: null, description: 'd'.repeat(200), tags: [],
+      encrypted: false, kmsKeyArn: null, sseType: 'none', timeoutMinutes: 60, startTime: i, lastWriteTime: null, clientToken: null,
+      requestFingerprint: null, completion: null, failure: null, deleted: false, ownBlocks: 0, puts: 0,
+    });
+    const text = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ t: 's', r: [rec(i)] })).join('\n');
+    await writeFile(join(dir, 'journal.jsonl'), `${text}\n{"t":"s","r":[{"id":"snap-`);
+    const store = await FsStore.open(dir);
+    expect((await store.listSnapshots()).length).toBe(3000);
+    store.close();
+  });
+
+  it('refuses a second store on a directory in use, takes over a stale lock, and keeps the token key 0600', async () => {
+    const store = await FsStore.open(dir);
+    await expect(FsStore.open(dir)).rejects.toThrow(/in use by another emulator \(process \d+\); stop that one first, or start this one with another --data-dir/);
+    await store.getSecret();
+    expect((await stat(join(dir, 'secret'))).mode & 0o777).toBe(0o600);
+    store.close();
+    // A lock left by a process that is gone (here: a pid far beyond any live one) is stale.
+    await writeFile(join(dir, 'lock'), '4194000\n');
+    const again = await FsStore.open(dir);
+    again.close();
   });
 });

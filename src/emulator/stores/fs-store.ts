@@ -2,10 +2,15 @@
 // Every acknowledged write is durable: a blob is written, fsynced and renamed into place, then its journal line
 // is fsynced (group commit: one fdatasync covers every line appended meanwhile) before the promise resolves.
 // All state changes happen synchronously in one tick of the event loop, so no lock is needed within the process;
-// one process owns a directory at a time.
+// one process owns a directory at a time (a lock file, see dir-lock.ts). The journal is read back line by line, never
+// as one string; block lines carry only the snapshot counters a put changes; it is rewritten (compacted) at open and
+// whenever it has grown well past the live state. Directories are fsynced after every rename into them.
 
-import { mkdir, open, readFile, readdir, rename, unlink, rm, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, open, readFile, readdir, rename, unlink, rm, type FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
+import { lockDir, type DirLock } from './dir-lock.ts';
 import {
   acceptedPut,
   isRejection,
@@ -19,11 +24,40 @@ import {
 } from '../store.ts';
 import { SnapshotIndex } from './snapshot-index.ts';
 
+/** What a put changes on its snapshot record. */
+type PutCounters = Pick<SnapshotRecord, 'id' | 'lastWriteTime' | 'puts' | 'ownBlocks'>;
+
 type JournalLine =
   | { t: 's'; r: SnapshotRecord[] }
+  // Older journals: a block with its whole snapshot record (still read).
   | { t: 'b'; b: BlockRecord; s: SnapshotRecord }
+  // A block, and the counters its put changed (absent in a compacted journal, whose 's' line has them).
+  | { t: 'p'; b: BlockRecord; u?: PutCounters }
   | { t: 'd'; id: string }
   | { t: 'c' };
+
+/** Journal lines appended since the last compaction beyond which it is compacted again (and twice the live records). */
+const COMPACT_AFTER_LINES = 50_000;
+
+/** fsyncs a directory, so renames and creations in it survive a crash. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** True when a put changed only the counters a 'p' line carries. */
+function onlyCounters(before: SnapshotRecord | undefined, after: SnapshotRecord): boolean {
+  if (!before) return false;
+  for (const k of Object.keys(after) as (keyof SnapshotRecord)[]) {
+    if (k === 'lastWriteTime' || k === 'puts' || k === 'ownBlocks') continue;
+    if (JSON.stringify(before[k]) !== JSON.stringify(after[k])) return false;
+  }
+  return Object.keys(before).length === Object.keys(after).length;
+}
 
 function blobName(digest: string): string {
   // base64 contains '/', so the file name is the hex of the digest.
@@ -46,53 +80,109 @@ export class FsStore implements EmulatorStore {
   private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private writing = false;
   private closed = false;
+  /** Blob directories a rename went into since the last journal write: fsynced before the lines naming them. */
+  private dirtyDirs = new Set<string>();
+  /** Lines appended since the journal was last compacted. */
+  private appended = 0;
+  /** How many times the journal was compacted while open (for tests). */
+  compactions = 0;
 
   private constructor(
     readonly dir: string,
     private journal: FileHandle,
+    private readonly lock: DirLock,
+    private readonly compactAfterLines: number,
   ) {}
 
-  /** Opens (creating if needed) a store in `dir`: replays and compacts the journal, removes unreferenced blobs. */
-  static async open(dir: string): Promise<FsStore> {
+  /**
+   * Opens (creating if needed) a store in `dir`: locks it against other processes, replays and compacts the journal,
+   * removes unreferenced blobs. A directory another live emulator holds is refused (DirLockedError, a sentence).
+   */
+  static async open(dir: string, opts: { compactAfterLines?: number } = {}): Promise<FsStore> {
     await mkdir(join(dir, 'blobs'), { recursive: true });
-    const path = join(dir, 'journal.jsonl');
-    let text = '';
+    const lock = await lockDir(dir);
     try {
-      text = await readFile(path, 'utf8');
+      const store = new FsStore(dir, undefined as unknown as FileHandle, lock, opts.compactAfterLines ?? COMPACT_AFTER_LINES);
+      await store.replay(join(dir, 'journal.jsonl'));
+      await store.compact();
+      await store.scanBlobs();
+      return store;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      lock.release();
+      throw err;
     }
-    const tmp = join(dir, 'journal.jsonl.tmp');
-    const placeholder = await open(tmp, 'w');
-    const store = new FsStore(dir, placeholder);
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i]!;
+  }
+
+  /** Applies the journal's lines, read as a stream; only the last line may be torn (a crash mid-append). */
+  private async replay(path: string): Promise<void> {
+    let input;
+    try {
+      input = createReadStream(path, { encoding: 'utf8' });
+      await new Promise<void>((resolve, reject) => {
+        input!.once('open', () => resolve());
+        input!.once('error', reject);
+      });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    let lineNo = 0;
+    let torn = 0;
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+      lineNo++;
       if (!line.trim()) continue;
+      if (torn) throw new Error(`fs-store: corrupt journal line ${torn} in ${path}`);
       let rec: JournalLine;
       try {
         rec = JSON.parse(line) as JournalLine;
-      } catch (err) {
-        // Only the last line can be torn by a crash mid-append; anything earlier is corruption.
-        if (lines.slice(i + 1).some((l) => l.trim())) throw new Error(`fs-store: corrupt journal line ${i + 1} in ${path}`);
-        break;
+      } catch {
+        torn = lineNo;
+        continue;
       }
-      store.apply(rec);
+      this.apply(rec);
     }
-    // Compaction: rewrite the live state as a fresh journal, atomically.
-    const out: string[] = [];
-    const { snapshots, blocks } = store.index;
-    if (snapshots.size) out.push(JSON.stringify({ t: 's', r: [...snapshots.values()] } satisfies JournalLine));
-    for (const own of blocks.values()) {
-      for (const b of own.values()) out.push(JSON.stringify({ t: 'b', b, s: snapshots.get(b.snapshotId)! } satisfies JournalLine));
+  }
+
+  /**
+   * Rewrites the live state as a fresh journal (snapshots, then one small line per block) into a temporary file,
+   * fsyncs it, renames it over the journal, fsyncs the directory, and appends from then on to the new file.
+   */
+  private async compact(): Promise<void> {
+    const path = join(this.dir, 'journal.jsonl');
+    const tmp = join(this.dir, 'journal.jsonl.tmp');
+    // Taken in one tick: the state as of every line applied so far (all of them written, see drain()).
+    const { snapshots, blocks } = this.index;
+    // One line per snapshot, so no line grows with the number of snapshots.
+    const head = [...snapshots.values()].map((r) => `${JSON.stringify({ t: 's', r: [r] } satisfies JournalLine)}\n`);
+    const records = [...blocks.values()].flatMap((own) => [...own.values()].map((b) => ({ ...b })));
+    const fh = await open(tmp, 'w');
+    try {
+      let chunk = '';
+      for (const line of head) {
+        chunk += line;
+        if (chunk.length > 1 << 20) {
+          await fh.write(chunk);
+          chunk = '';
+        }
+      }
+      for (const b of records) {
+        chunk += `${JSON.stringify({ t: 'p', b } satisfies JournalLine)}\n`;
+        if (chunk.length > 1 << 20) {
+          await fh.write(chunk);
+          chunk = '';
+        }
+      }
+      if (chunk) await fh.write(chunk);
+      await fh.datasync();
+    } finally {
+      await fh.close();
     }
-    await placeholder.writeFile(out.length ? `${out.join('\n')}\n` : '');
-    await placeholder.datasync();
-    await placeholder.close();
     await rename(tmp, path);
-    store.journal = await open(path, 'a');
-    await store.scanBlobs();
-    return store;
+    await syncDir(this.dir);
+    const old = this.journal;
+    this.journal = await open(path, 'a');
+    await old?.close().catch(() => undefined);
+    this.appended = 0;
   }
 
   private async scanBlobs(): Promise<void> {
@@ -115,6 +205,11 @@ export class FsStore implements EmulatorStore {
   private apply(l: JournalLine): void {
     if (l.t === 's') for (const r of l.r) this.index.snapshots.set(r.id, r);
     else if (l.t === 'b') this.index.setBlock(l.b, l.s);
+    else if (l.t === 'p') {
+      const cur = this.index.snapshots.get(l.b.snapshotId);
+      // A block of a snapshot already gone (deleted and collected) has nothing to attach to.
+      if (cur) this.index.setBlock(l.b, l.u ? { ...cur, ...l.u } : cur);
+    }
     else if (l.t === 'd') this.index.markDeleted(l.id);
     else if (l.t === 'c') this.index.clear();
   }
@@ -139,6 +234,7 @@ export class FsStore implements EmulatorStore {
   private commit(lines: JournalLine[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('fs-store: closed'));
     for (const l of lines) this.buf.push(`${JSON.stringify(l)}\n`);
+    this.appended += lines.length;
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
       if (!this.writing) void this.drain();
@@ -150,7 +246,11 @@ export class FsStore implements EmulatorStore {
     while (this.buf.length || this.waiters.length) {
       const text = this.buf.splice(0).join('');
       const ws = this.waiters.splice(0);
+      const dirs = [...this.dirtyDirs];
+      this.dirtyDirs.clear();
       try {
+        // The blobs' renames are durable before any line that names them.
+        await Promise.all(dirs.map(syncDir));
         if (text) {
           await this.journal.write(text);
           await this.journal.datasync();
@@ -159,8 +259,23 @@ export class FsStore implements EmulatorStore {
       } catch (err) {
         for (const w of ws) w.reject(err);
       }
+      // Everything applied is now written, so the state can replace the journal; lines arriving meanwhile wait.
+      if (!this.buf.length && !this.closed && this.appended > Math.max(this.compactAfterLines, 2 * this.liveRecords())) {
+        try {
+          await this.compact();
+          this.compactions++;
+        } catch (err) {
+          console.error('fs-store: compaction failed; the journal keeps growing', err);
+          this.appended = 0;
+        }
+      }
     }
     this.writing = false;
+  }
+
+  private liveRecords(): number {
+    const c = this.index.counts();
+    return c.snapshots + c.blockRecords;
   }
 
   /** Resolves once everything acknowledged so far is on disk. */
@@ -173,7 +288,11 @@ export class FsStore implements EmulatorStore {
     const path = join(this.dir, 'secret');
     try {
       const b = await readFile(path);
-      if (b.length === 32) return (this.secret ??= new Uint8Array(b));
+      if (b.length === 32) {
+        // A key written by an older version may be readable by others.
+        await chmod(path, 0o600).catch(() => undefined);
+        return (this.secret ??= new Uint8Array(b));
+      }
     } catch {
       // First use: create it below.
     }
@@ -181,11 +300,14 @@ export class FsStore implements EmulatorStore {
     if (this.secret) return this.secret;
     this.secret = fresh;
     const tmp = `${path}.tmp`;
-    const fh = await open(tmp, 'w');
+    // The key that signs block and page tokens: readable by its owner only.
+    const fh = await open(tmp, 'w', 0o600);
+    await fh.chmod(0o600);
     await fh.writeFile(fresh);
     await fh.datasync();
     await fh.close();
     await rename(tmp, path);
+    await syncDir(this.dir);
     return fresh;
   }
 
@@ -222,6 +344,7 @@ export class FsStore implements EmulatorStore {
       await fh.close();
     }
     await rename(tmp, path);
+    this.dirtyDirs.add(dirname(path));
     this.onDisk.add(digest);
   }
 
@@ -239,7 +362,11 @@ export class FsStore implements EmulatorStore {
           continue;
         }
         const { block, snapshot } = acceptedPut(item, decided, this.index.ownBlock(item.snapshotId, item.index));
-        const line: JournalLine = { t: 'b', b: block, s: snapshot };
+        const { id, lastWriteTime, puts, ownBlocks } = snapshot;
+        // Small lines: the put's counters only, unless the check changed more of the record.
+        const line: JournalLine = onlyCounters(this.index.snapshots.get(item.snapshotId), snapshot)
+          ? { t: 'p', b: block, u: { id, lastWriteTime, puts, ownBlocks } }
+          : { t: 'b', b: block, s: snapshot };
         this.apply(line);
         lines.push(line);
         out.push({ rejected: false, block: { ...block } });
@@ -311,6 +438,7 @@ export class FsStore implements EmulatorStore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.lock.release();
     this.index.unsubscribeAll();
     const fh = this.journal;
     void (async () => {

@@ -1,5 +1,5 @@
 import { describe, it } from 'vitest';
-import { storeChecks } from '../store-contract.ts';
+import { storeChecks } from '../testing/store-contract.ts';
 import { MemoryStore } from './memory-store.ts';
 
 describe('MemoryStore meets the store contract', () => {

@@ -1,0 +1,329 @@
+// Main-thread controller (browser): plans, fingerprints, records the job, drives the worker pool.
+import { proxy, transfer, wrap } from 'comlink';
+import { connectionForWorker, createClients, type Connection } from '../../aws/clients.ts';
+import { blobSource } from '../../images/blob-source.ts';
+import { openImage } from '../../images/open-image.ts';
+import { BlockState, type DiskImage } from '../../images/types.ts';
+import {
+  ResumeError,
+  UploadError,
+  type FileInput,
+  type JobBroadcast,
+  type JobRecord,
+  type StartUploadArgs,
+  type UploadOptions,
+  type UploadPlan,
+  type UploadRun,
+} from '../upload-types.ts';
+import { bestSha256 } from '../block-digest.ts';
+import type { PipelineSpec } from '../block-pipeline.ts';
+import { checkResumableSnapshot, refuseFinishedJob } from '../upload/resume-check.ts';
+import { completionSession, recordsEveryBlock } from '../upload/completion-session.ts';
+import { fingerprintMismatch, fingerprintOf } from '../fingerprint.ts';
+import { JOBS_CHANNEL, holdJobLock } from './job-lock.ts';
+import { completionPending, newJobRecord, resolveParams } from '../job-record.ts';
+import { idbLedgerStore } from './ledger-idb.ts';
+import { memoryLedgerStore, type LedgerStore } from '../ledger.ts';
+import { buildManifest } from '../manifest.ts';
+import { idbManifestStore, saveManifest } from './manifest-idb.ts';
+import { readParentArrays } from '../parent.ts';
+import type { EBSClient } from '@aws-sdk/client-ebs';
+import type { PipelineWorkerApi } from '../upload/pipeline-worker-api.ts';
+import { DEFAULTS, sliceBlocksFor } from '../upload/upload-image.ts';
+import { recyclingRunner, type WorkerSlot } from '../upload/recycling-runner.ts';
+import { UploadSession, type ManifestSink, type PipelineRunner } from '../upload/upload-session.ts';
+import { canSkipZeros } from '../volume.ts';
+
+/** Engine-wide settings a host page may override (tests, benchmarks). */
+export const engineSettings = {
+  /** IndexedDB database of jobs. */
+  jobsDb: undefined as string | undefined,
+  /** Largest default worker pool. */
+  maxWorkers: 4,
+  /** Blocks a worker claims before it is replaced by a fresh one (see recycling-runner.ts); 0: never. */
+  recycleBlocks: 2048,
+};
+
+function store(): LedgerStore {
+  return idbLedgerStore(engineSettings.jobsDb);
+}
+
+async function fileOf(input: FileInput): Promise<File> {
+  return input instanceof Blob ? input : input.getFile();
+}
+
+async function openFile(file: File): Promise<{ image: DiskImage; blockStates: Uint8Array }> {
+  const image = await openImage(blobSource(file));
+  return { image, blockStates: await image.blockStates() };
+}
+
+function countData(states: Uint8Array): number {
+  let n = 0;
+  for (const s of states) if (s === BlockState.Data) n++;
+  return n;
+}
+
+/** Reads the image's tables and tells what an upload would send. */
+export async function planUpload(input: FileInput): Promise<UploadPlan> {
+  const { image, blockStates } = await openFile(await fileOf(input));
+  return {
+    format: image.format,
+    ...(image.subformat ? { subformat: image.subformat } : {}),
+    virtualSize: image.virtualSize,
+    volumeSizeGiB: resolveParams({}, image.virtualSize).volumeSizeGiB,
+    blockCount: image.blockCount,
+    blocksToSend: countData(blockStates),
+    blockStates,
+    notices: image.notices,
+  };
+}
+
+/** Credentials cross to workers as values; a provider is asked once here (issue 7 adds refresh). */
+async function workerConnection(c: Connection): Promise<Connection> {
+  if (c.kind !== 'endpoint' || typeof c.credentials !== 'function') return c;
+  return { ...c, credentials: await c.credentials() };
+}
+
+/**
+ * Starts the worker pool over the file (each worker gets the File once): one runner per worker, each replacing its
+ * worker every `recycleBlocks` claimed blocks; terminate() ends them all.
+ */
+async function startPool(file: File, connection: Connection | undefined, opts: UploadOptions): Promise<{ runners: PipelineRunner[]; terminate: () => void }> {
+  const conn = connection && (await workerConnection(connection));
+  let made = 0;
+  const spawn = async (): Promise<WorkerSlot> => {
+    const w = new Worker(new URL('../../../workers/upload.worker.ts', import.meta.url), { type: 'module', name: `blockport-upload-${made++}` });
+    const r = wrap<PipelineWorkerApi>(w);
+    // AWS mode: each worker gets a port to this thread's credential cache (refreshed here, never persisted).
+    const c = conn ? connectionForWorker(conn) : null;
+    const terminate = () => {
+      w.terminate();
+      c?.release();
+    };
+    try {
+      await (c ? r.open(transfer({ file, connection: c.connection }, c.transfer)) : r.open({ file }));
+    } catch (err) {
+      terminate();
+      throw err;
+    }
+    return { runner: { run: (spec, claim, onBatch) => r.run(spec, proxy(claim), proxy(onBatch)), stop: () => r.stop() }, terminate };
+  };
+  const started = await Promise.allSettled(Array.from({ length: poolSize(opts) }, spawn));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    for (const s of started) if (s.status === 'fulfilled') s.value.terminate();
+    throw failed.reason;
+  }
+  const recycleBlocks = opts.recycleBlocks ?? engineSettings.recycleBlocks;
+  const runners = started.map((s) => recyclingRunner((s as PromiseFulfilledResult<WorkerSlot>).value, spawn, recycleBlocks));
+  return { runners, terminate: () => runners.forEach((r) => r.terminate()) };
+}
+
+function poolSize(opts: UploadOptions): number {
+  const hc = typeof navigator !== 'undefined' ? navigator.hardwareConcurrency || 2 : 2;
+  return Math.max(1, Math.floor(opts.workers ?? Math.min(hc, engineSettings.maxWorkers)));
+}
+
+async function parentArrays(parentId: string | undefined, blockCount: number, ebs?: EBSClient, compare?: 'read' | 'all'): Promise<PipelineSpec['parent'] | undefined> {
+  if (!parentId) return undefined;
+  const m = await idbManifestStore().get(parentId).catch(() => undefined);
+  // No manifest (not uploaded by Blockport here): read the parent's blocks when the person chose to (issue 6).
+  if (!m) return compare === 'read' && ebs ? readParentArrays(ebs, parentId, blockCount) : undefined;
+  const present = new Uint8Array(Math.ceil(blockCount / 8));
+  const digests = new Uint8Array(blockCount * 32);
+  m.indices.forEach((i, k) => {
+    if (i >= blockCount) return;
+    present[i >> 3]! |= 1 << (i & 7);
+    digests.set(m.digests.subarray(k * 32, k * 32 + 32), i * 32);
+  });
+  return { present, digests };
+}
+
+/** Keeps a completed snapshot's block digests as its manifest (a later version over it sends only what changed). */
+function manifestSink(params: JobRecord['params']): ManifestSink {
+  return async (m) => {
+    const parentManifest = params.parentSnapshotId ? await idbManifestStore().get(params.parentSnapshotId) : undefined;
+    const digests = new Map<number, Uint8Array>();
+    m.indices.forEach((i, k) => digests.set(i, m.digests.subarray(k * 32, k * 32 + 32)));
+    await saveManifest(buildManifest({ snapshotId: m.snapshotId, volumeSizeGiB: m.volumeSizeGiB, digests, imageSize: m.imageSize, ...(parentManifest ? { parent: parentManifest } : {}) }));
+  };
+}
+
+/** What a run reads: the opened file, or nothing when every block is recorded and only CompleteSnapshot is left. */
+type RunSource = { file: File; prepared: { image: DiskImage; blockStates: Uint8Array } } | 'complete-only';
+
+/** Runs a job (new or resumed) in this tab: lock, pool (none when only completing), session, broadcasts. */
+async function runJob(job: JobRecord, connection: Connection, opts: UploadOptions, source: RunSource): Promise<UploadRun> {
+  const release = await holdJobLock(job.id);
+  if (!release) throw new ResumeError('This upload is running in another tab. Take it over there, or from here with "take over".', 'takeover', 'busy');
+  const cleanups: (() => void)[] = [release];
+  const cleanup = () => {
+    for (const c of cleanups.splice(0)) {
+      try {
+        c();
+      } catch {
+        /* best effort */
+      }
+    }
+  };
+  try {
+    const { sha256 } = await bestSha256();
+    const clients = await createClients(connection);
+    cleanups.push(() => clients.close());
+    const params = job.params;
+    let session: UploadSession;
+    if (source === 'complete-only') {
+      session = completionSession(job, { store: store(), ebs: clients.ebs, ec2: clients.ec2, sha256, manifest: manifestSink(params), onEnd: cleanup });
+    } else {
+      const { file, prepared } = source;
+      const pool = await startPool(file, connection, opts);
+      cleanups.push(pool.terminate);
+      const parent = await parentArrays(params.parentSnapshotId, prepared.image.blockCount, clients.ebs, opts.parentCompare);
+      session = new UploadSession(job, {
+        store: store(),
+        ebs: clients.ebs,
+        ec2: clients.ec2,
+        runners: pool.runners,
+        sha256,
+        blockStates: prepared.blockStates,
+        blockCount: prepared.image.blockCount,
+        skipZeros: canSkipZeros(params),
+        ...(parent ? { parent } : {}),
+        floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
+        ceiling: opts.concurrency ?? DEFAULTS.concurrency,
+        sliceBlocks: sliceBlocksFor(opts.sliceBytes),
+        manifest: manifestSink(params),
+        onEnd: cleanup,
+      });
+    }
+    if (typeof BroadcastChannel !== 'undefined') {
+      const ch = new BroadcastChannel(JOBS_CHANNEL);
+      ch.onmessage = (m: MessageEvent<JobBroadcast>) => {
+        if (m.data?.type === 'takeover' && m.data.jobId === job.id) void session.release();
+      };
+      session.onProgress((progress) => ch.postMessage({ type: 'progress', progress } satisfies JobBroadcast));
+      cleanups.unshift(() => {
+        ch.postMessage({ type: 'released', jobId: job.id } satisfies JobBroadcast);
+        ch.close();
+      });
+    }
+    return await session.start();
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+}
+
+/** A dry run: the worker pool reads, zero-detects and hashes everything; nothing is sent or recorded. */
+async function dryRun(file: File, opts: UploadOptions, prepared: { image: DiskImage; blockStates: Uint8Array }): Promise<UploadRun> {
+  const { sha256 } = await bestSha256();
+  const params = resolveParams(opts, prepared.image.virtualSize);
+  const fingerprint = { name: file.name, size: file.size, lastModified: file.lastModified, firstBlockSha256: '', lastBlockSha256: '' };
+  const job = newJobRecord({ fingerprint, connection: { kind: 'emulator' }, params, format: prepared.image.format, virtualSize: prepared.image.virtualSize, blockCount: prepared.image.blockCount, blocksToSend: countData(prepared.blockStates) });
+  const pool = await startPool(file, undefined, opts);
+  const mem = memoryLedgerStore();
+  await mem.putJob(job);
+  const session = new UploadSession(job, {
+    store: mem,
+    ebs: null,
+    runners: pool.runners,
+    sha256,
+    blockStates: prepared.blockStates,
+    blockCount: prepared.image.blockCount,
+    skipZeros: canSkipZeros(params),
+    floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
+    ceiling: opts.concurrency ?? DEFAULTS.concurrency,
+    sliceBlocks: sliceBlocksFor(opts.sliceBytes),
+    onEnd: pool.terminate,
+  });
+  return session.start();
+}
+
+/** Starts a new upload job in this tab (options.dryRun: read and hash only, nothing sent or recorded). */
+export async function startUpload(args: StartUploadArgs): Promise<UploadRun> {
+  const opts = args.options ?? {};
+  const file = await fileOf(args.file);
+  const prepared = await openFile(file);
+  if (opts.dryRun) return dryRun(file, opts, prepared);
+  const params = resolveParams(opts, prepared.image.virtualSize);
+  const { sha256 } = await bestSha256();
+  const fingerprint = await fingerprintOf(blobSource(file), { name: file.name, lastModified: file.lastModified }, sha256);
+  const job = newJobRecord({
+    fingerprint,
+    connection: args.connection,
+    params,
+    format: prepared.image.format,
+    virtualSize: prepared.image.virtualSize,
+    blockCount: prepared.image.blockCount,
+    blocksToSend: countData(prepared.blockStates),
+    ...(args.file instanceof Blob ? {} : { fileHandle: args.file }),
+    ...(opts.parentCompare ? { parentCompare: opts.parentCompare } : {}),
+  });
+  // The ClientToken is persisted before StartSnapshot is ever sent.
+  await store().putJob(job);
+  return runJob(job, args.connection, opts, { file, prepared });
+}
+
+async function fileForResume(job: JobRecord, given?: FileInput): Promise<File> {
+  if (given) return fileOf(given);
+  const h = job.fileHandle;
+  if (!h) throw new ResumeError(`Pick "${job.fingerprint.name}" again to resume: this browser did not keep access to the file.`, 'repick', 'no-file');
+  const handle = h as FileSystemFileHandle & {
+    queryPermission?: (d: { mode: 'read' }) => Promise<PermissionState>;
+    requestPermission?: (d: { mode: 'read' }) => Promise<PermissionState>;
+  };
+  let state: PermissionState = (await handle.queryPermission?.({ mode: 'read' })) ?? 'granted';
+  if (state !== 'granted') state = (await handle.requestPermission?.({ mode: 'read' }).catch(() => 'denied' as const)) ?? 'denied';
+  if (state !== 'granted') throw new ResumeError(`Access to "${job.fingerprint.name}" was not granted. Allow it, or pick the file again.`, 'grant', 'permission');
+  try {
+    return await handle.getFile();
+  } catch (err) {
+    throw new ResumeError(`"${job.fingerprint.name}" can no longer be opened (${(err as Error).name}); it may have been moved or deleted. Pick it again.`, 'repick', 'no-file');
+  }
+}
+
+async function checkSnapshot(job: JobRecord, connection: Connection): Promise<void> {
+  if (!job.snapshotId) return;
+  const clients = await createClients(connection);
+  try {
+    // Every block sent (the tab closed while completing): the snapshot may have completed meanwhile; resuming records it.
+    await checkResumableSnapshot(clients.ec2, job, { completionPending: completionPending(job) });
+  } finally {
+    clients.close();
+  }
+}
+
+/**
+ * Resumes an unfinished job; throws ResumeError with the way forward when it cannot (a completed or cancelled job,
+ * among others). A job whose every block is recorded only completes its snapshot: the file is neither needed nor read.
+ */
+export async function resumeUpload(jobId: string, file?: FileInput, connection?: Connection, options: UploadOptions = {}): Promise<UploadRun> {
+  const job = await store().getJob(jobId);
+  if (!job) throw new ResumeError('This upload is no longer recorded in this browser. Start a new upload.', 'restart', 'not-found');
+  refuseFinishedJob(job);
+  if (completionPending(job) && (await recordsEveryBlock(store(), job))) {
+    const conn = connection ?? job.connection;
+    await checkSnapshot(job, conn);
+    return runJob(job, conn, options, 'complete-only');
+  }
+  const f = await fileForResume(job, file);
+  const { sha256 } = await bestSha256();
+  const fp = await fingerprintOf(blobSource(f), { name: f.name, lastModified: f.lastModified }, sha256);
+  const mismatch = fingerprintMismatch(job.fingerprint, fp);
+  if (mismatch) throw new ResumeError(mismatch, 'repick', 'file-changed');
+  const conn = connection ?? job.connection;
+  await checkSnapshot(job, conn);
+  const prepared = await openFile(f);
+  if (prepared.image.blockCount !== job.counters.totalBlocks)
+    throw new ResumeError(`"${f.name}" no longer reads as the same disk (${prepared.image.blockCount} blocks, was ${job.counters.totalBlocks}). Start a new upload.`, 'restart', 'file-changed');
+  const updated: JobRecord = file && !(file instanceof Blob) ? { ...job, fileHandle: file } : job;
+  // The parent comparison chosen at the start holds for every session (older records without it: send all).
+  const parentCompare = options.parentCompare ?? job.parentCompare;
+  return runJob(updated, conn, { ...options, ...(parentCompare ? { parentCompare } : {}) }, { file: f, prepared });
+}
+
+/** A sentence for any error the engine raises (UI helper). */
+export function errorSentence(err: unknown): string {
+  if (err instanceof ResumeError || err instanceof UploadError) return err.message;
+  return (err as Error)?.message ?? String(err);
+}
