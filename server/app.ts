@@ -6,7 +6,7 @@ import { CognitoService } from '../src/emulator/cognito.ts';
 import { cognitoOperation, handleCognitoRequest, UNSIGNED_COGNITO_OPERATIONS } from '../src/emulator/cognito-wire.ts';
 import { MODEL_KEYS, runtimeView, validateRuntimePatch, type ServerConfig } from './config.ts';
 import { isPreflight, preflightResponse, withCors } from './cors.ts';
-import { drawFault, PutRateLimiter } from './faults.ts';
+import { drawFault, drawStall, PutRateLimiter } from './faults.ts';
 import { adminRefusal, randomAdminToken } from './admin-guard.ts';
 import { authErrorResponse, ebsErrorResponse, internalErrorResponse, throttleResponse, type ServiceName } from './aws-errors.ts';
 import { OIDC_PATH, OidcProvider } from './oidc.ts';
@@ -83,6 +83,8 @@ export class EmulatorApp {
   /** Ids of pools created from the command line or /__admin/config, by name (recreated on reset). */
   readonly startupPools = new Map<string, string>();
   requests = 0;
+  /** Requests stalled on purpose (--stall-rate): in all, and still held open because the client has not left. */
+  readonly stalls = { total: 0, open: 0 };
   readonly connections: ConnectionStats = { open: 0, refused: 0, refusedBeforeBody: 0 };
   /**
    * How far the service's wall clock runs ahead of this host (negative: behind): what SigV4 checks, what Cognito
@@ -158,6 +160,17 @@ export class EmulatorApp {
       return 'ec2';
     }
     return undefined;
+  }
+
+  /** Whether to stall this request (never answer it): EBS and EC2 calls at the configured stall rate. */
+  drawStall(method: string, path: string, headers: Record<string, string>, random: () => number = Math.random): boolean {
+    const c = this.config;
+    if (c.stallRate <= 0 || method === 'OPTIONS' || path.startsWith('/__admin')) return false;
+    // Cognito calls are spared: the faults model the EBS and EC2 endpoints.
+    if ((headers['x-amz-target'] ?? '').startsWith('AWSCognitoIdentityService')) return false;
+    if (!drawStall(c, random)) return false;
+    this.stalls.total++;
+    return true;
   }
 
   /**
@@ -278,6 +291,7 @@ export class EmulatorApp {
           tls: c.tls,
           uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
           requests: this.requests,
+          stalls: { ...this.stalls },
           connections: this.connections,
           identityPools: Object.fromEntries(this.startupPools),
         });

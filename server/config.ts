@@ -28,6 +28,10 @@ export interface RuntimeConfig {
   dropRate: number;
   /** PutSnapshotBlock calls allowed per snapshot per second (0 = unlimited); beyond: RESOURCE_LEVEL_THROTTLE. */
   putRateLimit: number;
+  /** Share of EBS/EC2 requests accepted and never answered (the connection stays open until the client leaves). */
+  stallRate: number;
+  /** A stalled request stops reading its body after this many bytes (0: it reads the whole body, then stays silent). */
+  stallAfterBytes: number;
   /** Answer browsers (preflights, Access-Control-* headers). */
   cors: boolean;
   /** Origins allowed by CORS; `*` allows any. */
@@ -106,6 +110,8 @@ export function defaultConfig(): ServerConfig {
     throttleRate: 0,
     dropRate: 0,
     putRateLimit: 0,
+    stallRate: 0,
+    stallAfterBytes: 0,
     cors: true,
     corsOrigins: ['*'],
     credentialTtlSeconds: 3600,
@@ -114,10 +120,10 @@ export function defaultConfig(): ServerConfig {
   };
 }
 
-const RATE_KEYS = ['errorRate', 'throttleRate', 'dropRate'] as const;
+const RATE_KEYS = ['errorRate', 'throttleRate', 'dropRate', 'stallRate'] as const;
 /** Settings the EBS model itself holds. */
 export const MODEL_KEYS = ['completionDelayMs', 'putAfterStartLagMs', 'readAfterCompleteLagMs', 'maxPendingSnapshots', 'enforceQuotas', 'encryptionByDefault'] as const;
-const COUNT_KEYS = ['completionDelayMs', 'putAfterStartLagMs', 'readAfterCompleteLagMs', 'maxPendingSnapshots', 'latencyMs', 'putRateLimit', 'credentialTtlSeconds', 'latencyJitterMs', 'bandwidthMiBps'] as const;
+const COUNT_KEYS = ['completionDelayMs', 'putAfterStartLagMs', 'readAfterCompleteLagMs', 'maxPendingSnapshots', 'latencyMs', 'putRateLimit', 'credentialTtlSeconds', 'latencyJitterMs', 'bandwidthMiBps', 'stallAfterBytes'] as const;
 const RUNTIME_KEYS: readonly string[] = [...RATE_KEYS, ...COUNT_KEYS, 'enforceQuotas', 'encryptionByDefault', 'cors', 'corsOrigins', 'accessKeyId', 'secretAccessKey'];
 
 /** Checks a partial runtime config (from JSON); returns the problems, empty when valid. */
@@ -148,7 +154,7 @@ export function validateRuntimePatch(patch: Record<string, unknown>): string[] {
 
 /** The runtime part of a config, for display. */
 export function runtimeView(c: ServerConfig): RuntimeConfig {
-  const { completionDelayMs, putAfterStartLagMs, readAfterCompleteLagMs, maxPendingSnapshots, enforceQuotas, latencyMs, latencyJitterMs, bandwidthMiBps, errorRate, throttleRate, dropRate, putRateLimit } = c;
+  const { completionDelayMs, putAfterStartLagMs, readAfterCompleteLagMs, maxPendingSnapshots, enforceQuotas, latencyMs, latencyJitterMs, bandwidthMiBps, errorRate, throttleRate, dropRate, putRateLimit, stallRate, stallAfterBytes } = c;
   const { cors, corsOrigins, credentialTtlSeconds, accessKeyId, secretAccessKey, encryptionByDefault } = c;
   return {
     encryptionByDefault,
@@ -164,6 +170,8 @@ export function runtimeView(c: ServerConfig): RuntimeConfig {
     throttleRate,
     dropRate,
     putRateLimit,
+    stallRate,
+    stallAfterBytes,
     cors,
     corsOrigins,
     credentialTtlSeconds,

@@ -1,4 +1,4 @@
-// Injected faults: random errors, throttling, dropped connections, and the per-snapshot PutSnapshotBlock rate limit.
+// Injected faults: random errors, throttling, dropped connections, stalls, and the per-snapshot PutSnapshotBlock rate limit.
 
 import type { RuntimeConfig } from './config.ts';
 
@@ -12,6 +12,11 @@ export function drawFault(c: Pick<RuntimeConfig, 'errorRate' | 'throttleRate' | 
   if (r < c.errorRate + c.throttleRate) return { kind: 'throttle', pick: random() };
   if (r < c.errorRate + c.throttleRate + c.dropRate) return { kind: 'drop' };
   return { kind: 'none' };
+}
+
+/** Whether one request stalls (is accepted and never answered), drawn from the stall rate. */
+export function drawStall(c: Pick<RuntimeConfig, 'stallRate'>, random: () => number = Math.random): boolean {
+  return c.stallRate > 0 && random() < c.stallRate;
 }
 
 /** Counts PutSnapshotBlock calls per snapshot in a sliding one-second window. */

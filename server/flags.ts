@@ -23,6 +23,9 @@ Usage: npm run emulator -- [flags]
   --error-rate P            share of EBS requests answered 500 InternalServerException (0..1)
   --throttle-rate P         share of EBS requests answered RequestThrottledException / ThrottlingException (0..1)
   --drop-rate P             share of EBS requests processed but whose connection is dropped unanswered (0..1)
+  --stall-rate P            share of EBS/EC2 requests accepted and never answered; the connection stays open (0..1)
+  --stall-after-bytes N     a stalled request stops reading its body after N bytes (default 0: reads it all);
+                            such a connection is closed by the server's 2-minute request timeout
   --put-rate-limit N        PutSnapshotBlock per snapshot per second, beyond → RESOURCE_LEVEL_THROTTLE (0 = off)
   --cors on|off             answer browsers (default on)
   --cors-origins A,B        origins allowed by CORS (default *)
@@ -137,6 +140,12 @@ export function parseFlags(argv: string[]): { config: ServerConfig; help: boolea
         break;
       case '--drop-rate':
         c.dropRate = num(flag, value(), 0, 1);
+        break;
+      case '--stall-rate':
+        c.stallRate = num(flag, value(), 0, 1);
+        break;
+      case '--stall-after-bytes':
+        c.stallAfterBytes = num(flag, value(), 0);
         break;
       case '--put-rate-limit':
         c.putRateLimit = num(flag, value(), 0);

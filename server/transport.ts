@@ -118,6 +118,22 @@ function readBody(req: Req, timeoutMs: number, link?: TokenBucket): Promise<Body
   });
 }
 
+/**
+ * A stalled request: reads its body up to `afterBytes` (all of it when 0), then neither reads nor answers; resolves
+ * once the client gives up and the connection or stream closes.
+ */
+function stall(req: Req, res: Res, afterBytes: number): Promise<void> {
+  return new Promise((resolve) => {
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (afterBytes > 0 && size >= afterBytes) req.pause();
+    });
+    req.on('error', () => undefined);
+    res.on('close', () => resolve());
+  });
+}
+
 function isH2(req: Req): req is http2.Http2ServerRequest {
   return req.httpVersionMajor === 2;
 }
@@ -212,6 +228,16 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
           remoteAddress = req.socket?.remoteAddress ?? '';
         } catch {
           // An HTTP/2 session already gone has no socket; the request is answered (or dropped) all the same.
+        }
+        // A stall happens on the way, whatever the request: it is accepted, then never read to its end nor answered.
+        if (app.drawStall(req.method ?? 'GET', path, headers)) {
+          app.stalls.open++;
+          try {
+            await stall(req, res, app.config.stallAfterBytes);
+          } finally {
+            app.stalls.open--;
+          }
+          return;
         }
         const head = { method: req.method ?? 'GET', path, query, headers, rawQuery, remoteAddress };
         // Declared-too-large first (nothing to read), then what the headers alone can refuse: no body is read for either.

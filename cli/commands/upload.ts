@@ -168,7 +168,9 @@ function mib(bytes: number): string {
 function progressLine(p: UploadProgress): string {
   const pct = p.totalBlocks ? Math.floor((100 * p.ackedBlocks) / p.totalBlocks) : 100;
   const eta = p.etaSeconds === null ? '' : ` ETA ${Math.floor(p.etaSeconds / 60)}m${String(p.etaSeconds % 60).padStart(2, '0')}s`;
-  return `${p.phase} ${pct}% blocks ${p.ackedBlocks}/${p.totalBlocks} (written ${p.writtenBlocks}, skipped ${p.skippedBlocks}) ${mib(p.bytesAcked)} MiB ${p.speedMiBps.toFixed(1)} MiB/s in-flight ${p.inFlight}/${p.concurrency} retries ${p.retried}${eta}`;
+  // The service went silent (sleep, network lost): the upload waits and goes on by itself when it answers again.
+  const phase = p.waitingForNetwork ? `waiting for the network (resumes by itself) at` : p.phase;
+  return `${phase} ${pct}% blocks ${p.ackedBlocks}/${p.totalBlocks} (written ${p.writtenBlocks}, skipped ${p.skippedBlocks}) ${mib(p.bytesAcked)} MiB ${p.speedMiBps.toFixed(1)} MiB/s in-flight ${p.inFlight}/${p.concurrency} retries ${p.retried}${eta}`;
 }
 
 /** The JSON report printed with --json (AWS-style keys). */
@@ -372,8 +374,9 @@ export async function run(args: string[]): Promise<number> {
       session.onProgress((pr) => {
         const now = Date.now();
         // Every phase change prints; within a phase, a line every 250 ms (terminal) or 2 s (log).
-        if (pr.phase === lastPhase && now - lastLine < (tty ? 250 : 2000)) return;
-        lastPhase = pr.phase;
+        const phase = pr.waitingForNetwork ? 'waiting-for-network' : pr.phase;
+        if (phase === lastPhase && now - lastLine < (tty ? 250 : 2000)) return;
+        lastPhase = phase;
         lastLine = now;
         process.stderr.write(tty ? `\r\x1b[K${progressLine(pr)}` : `${progressLine(pr)}\n`);
       });
@@ -416,7 +419,11 @@ export async function run(args: string[]): Promise<number> {
     if (p.progress && tty) process.stderr.write('\n');
     if (err instanceof UploadError || err instanceof ResumeError || err instanceof ImageFormatError || err instanceof StateFileError) {
       const resumable = err instanceof UploadError && store.job?.state !== 'completed' && store.job !== undefined;
-      console.error(`blockport upload: ${err.message}${resumable ? ` The progress is kept in ${statePath}: run the same command again to resume.` : ''}`);
+      // A snapshot that expired or vanished cannot be resumed: the way forward is a new one.
+      const restart = err instanceof UploadError && err.action === 'restart' && resumable;
+      console.error(
+        `blockport upload: ${err.message}${restart ? ' Pass --restart to upload the image as a new snapshot.' : resumable ? ` The progress is kept in ${statePath}: run the same command again to resume.` : ''}`,
+      );
       return 1;
     }
     const name = (err as Error).name;

@@ -2,6 +2,7 @@
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { applyDeadlines, type DeadlineOptions, type DeadlineStats } from './request-deadline.ts';
 import { awsConnectionForWorker, createAwsClients, publicAwsConnection, type AwsConnection, type WorkerConnection } from './aws-connection.ts';
 import { emulatorExtension, type EmulatorExtension } from './emulator-extension.ts';
 
@@ -47,6 +48,18 @@ export interface ClientOptions {
   defaultCredentials?: Credentials;
   /** Node only: a request handler (e.g. NodeHttpHandler with TLS options); browsers use fetch. */
   requestHandler?: unknown;
+  /** How request deadlines follow observed latency (default DEFAULT_DEADLINES); false: no deadlines. */
+  deadlines?: Partial<DeadlineOptions> | false;
+  /** Counts requests aborted at their deadline. */
+  deadlineStats?: DeadlineStats;
+}
+
+/** Puts every request of both clients under a deadline learned from their own latencies. */
+function withDeadlines<T extends { ebs: EBSClient; ec2: EC2Client }>(clients: T, opts: ClientOptions): T {
+  if (opts.deadlines === false) return clients;
+  applyDeadlines(clients.ebs, opts.deadlines ?? {}, opts.deadlineStats);
+  applyDeadlines(clients.ec2, opts.deadlines ?? {}, opts.deadlineStats);
+  return clients;
 }
 
 /** The connection without secrets, safe to store. */
@@ -102,12 +115,12 @@ export async function createClients(c: Connection, opts: ClientOptions = {}): Pr
     const ec2 = new EC2Client({ ...common, requestHandler: createEmulatorHandler((r) => handleEc2Request(model, r)) });
     tuneEbsClient(ebs, opts);
     // The emulator's database connection is the clients' own: closing them closes it.
-    return { ebs, ec2, close: () => (ebs.destroy(), ec2.destroy(), model.store.close()), emulator: emulatorExtension(model) };
+    return withDeadlines({ ebs, ec2, close: () => (ebs.destroy(), ec2.destroy(), model.store.close()), emulator: emulatorExtension(model) }, opts);
   }
   if (c.kind === 'aws') {
     const { ebs, ec2 } = createAwsClients(c, { handler: opts.requestHandler });
     tuneEbsClient(ebs, opts);
-    return { ebs, ec2, close: () => (ebs.destroy(), ec2.destroy()) };
+    return withDeadlines({ ebs, ec2, close: () => (ebs.destroy(), ec2.destroy()) }, opts);
   }
   const credentials = c.credentials ?? opts.defaultCredentials;
   const common = {
@@ -119,7 +132,7 @@ export async function createClients(c: Connection, opts: ClientOptions = {}): Pr
   const ebs = new EBSClient({ ...common, ...(c.endpoint ? { endpoint: c.endpoint } : {}), maxAttempts: 1 });
   const ec2 = new EC2Client({ ...common, ...(c.endpoint ? { endpoint: c.endpoint } : {}) });
   tuneEbsClient(ebs, opts);
-  return { ebs, ec2, close: () => (ebs.destroy(), ec2.destroy()) };
+  return withDeadlines({ ebs, ec2, close: () => (ebs.destroy(), ec2.destroy()) }, opts);
 }
 
 /**

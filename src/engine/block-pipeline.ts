@@ -3,8 +3,9 @@ import { BLOCK_SIZE, BlockState, type DiskImage } from '../images/types.ts';
 import { blockIsZero, isAllZero } from '../images/zero-scan.ts';
 import { toBase64, type Sha256 } from './block-digest.ts';
 import { Pacer } from './pacer.ts';
-import { backoffMs, classifyFailure, shouldRetry, sleep, type FailureClass } from './retry.ts';
+import { backoffMs, classifyFailure, isUnanswered, shouldRetry, sleep, type FailureClass } from './retry.ts';
 import { describeFailure, type FailureInfo } from './failure.ts';
+import { LinkWatch } from './link-watch.ts';
 
 /** Sends one block (its bytes, or a Blob of exactly those bytes over the file); throws SDK errors as they come. */
 export interface BlockSink {
@@ -36,6 +37,10 @@ export interface PipelineSpec {
   initial?: number;
   /** Blocks read at a time into one of the worker's two slice buffers (default 8: 4 MiB); a claim may span many. */
   sliceBlocks?: number;
+  /** How long a silent service is waited for before giving up, ms (the snapshot's Timeout; default 60 min). */
+  silenceLimitMs?: number;
+  /** The service has answered in this session already, so a silence from the first request on is an outage. */
+  linkAnswered?: boolean;
 }
 
 /** Blocks per slice read when the spec names none. */
@@ -52,6 +57,8 @@ export interface PipelineBatch {
   retried: number;
   inFlight: number;
   concurrency: number;
+  /** The service stopped answering: retries wait for it (sleep, network lost) instead of failing. */
+  waiting?: boolean;
 }
 
 /** How a run ended: finished its claims, was stopped, or failed with a sentence. */
@@ -73,10 +80,12 @@ class BatchBuffer {
   started: number[] = [];
   retrying: number[] = [];
   retried = 0;
+  /** The link's silence began or ended since the last batch. */
+  linkChanged = false;
   /** Pacer slots of the written blocks, released once the coordinator has recorded them (the delivery resolved). */
   durable: (() => void)[] = [];
   get empty(): boolean {
-    return !this.written.length && !this.skipped.length && !this.started.length && !this.retrying.length && !this.retried;
+    return !this.written.length && !this.skipped.length && !this.started.length && !this.retrying.length && !this.retried && !this.linkChanged;
   }
 }
 
@@ -132,6 +141,14 @@ function settle(hold: SliceHold | null): void {
   }
 }
 
+/** The sentence when the service stayed silent past the snapshot's Timeout. */
+function silentTooLong(silenceMs: number, limitMs: number): FailureInfo {
+  return {
+    message: `The service has not answered for ${Math.round(silenceMs / 60_000)} minutes, longer than the snapshot's ${Math.round(limitMs / 60_000)}-minute Timeout, so the snapshot has probably expired. Once the network is back, resume: the upload then says whether the snapshot is still there or must be started again.`,
+    code: 'offline',
+  };
+}
+
 /** Makes the sink for a snapshot (an EBS client bound to the snapshot id). */
 export type SinkFactory = (snapshotId: string) => BlockSink;
 
@@ -139,6 +156,7 @@ export type SinkFactory = (snapshotId: string) => BlockSink;
 export class BlockPipeline {
   private stopping = false;
   private sink: BlockSink | null = null;
+  private link: LinkWatch | null = null;
 
   constructor(
     private readonly image: DiskImage,
@@ -151,6 +169,8 @@ export class BlockPipeline {
   /** Stops claiming slices; blocks in flight finish. */
   stop(): void {
     this.stopping = true;
+    // Retries waiting for a silent service give up their turn: their blocks go again on resume.
+    this.link?.close();
   }
 
   /** Runs until claim() returns null, stop() is called, or a block fails for good. */
@@ -158,6 +178,9 @@ export class BlockPipeline {
     this.stopping = false;
     this.sink = spec.snapshotId && this.makeSink ? this.makeSink(spec.snapshotId) : null;
     const pacer = new Pacer({ floor: spec.floor, ceiling: spec.ceiling, ...(spec.initial ? { initial: spec.initial } : {}) });
+    const link = (this.link = new LinkWatch(undefined, undefined, spec.linkAnswered ?? false));
+    const silenceLimitMs = spec.silenceLimitMs ?? 60 * 60_000;
+    let shownWaiting = false;
     let buf = new BatchBuffer();
     let flushQueued = false;
     let lastDelivery: unknown = undefined;
@@ -183,6 +206,7 @@ export class BlockPipeline {
         retried: b.retried,
         inFlight: pacer.active,
         concurrency: pacer.limit,
+        waiting: link.waiting,
       });
       lastDelivery = delivery;
       const recorded = () => {
@@ -239,15 +263,25 @@ export class BlockPipeline {
       };
     };
 
+    const noteLink = () => {
+      if (link.waiting === shownWaiting) return;
+      shownWaiting = link.waiting;
+      buf.linkChanged = true;
+      queue();
+    };
+
     // Sends with retry; the pacer slot taken by the caller is released here.
     const transmit = async (index: number, digest: Uint8Array, body: Uint8Array | Blob): Promise<void> => {
       const checksum = toBase64(digest);
       const fromFile = !(body instanceof Uint8Array);
       for (let attempt = 1; ; attempt++) {
         const t0 = performance.now();
+        const sentAt = Date.now();
         try {
           if (this.sink) await this.sink.put(index, body, checksum);
           const latencyMs = performance.now() - t0;
+          link.answered();
+          noteLink();
           buf.written.push(index);
           buf.digests.push(digest);
           // The slot stays taken until the block is recorded durably, so a tab closed at any moment re-sends at most
@@ -260,15 +294,27 @@ export class BlockPipeline {
         } catch (err) {
           const cls: FailureClass = classifyFailure(err);
           pacer.release({ ok: false, throttled: cls === 'throttle' });
+          // No answer at all while nothing else was answered either: the link is down, not this block's luck, so the
+          // attempt is not counted and the retry waits for the link (one probe at a time) until the Timeout runs out.
+          const outage = isUnanswered(err) ? link.unanswered(sentAt) : (link.answered(), false);
+          noteLink();
           const changed = fromFile && !failure ? await fileChanged(index, digest) : null;
-          if (changed || !shouldRetry(cls, attempt) || failure) {
+          if (outage && link.silenceMs() > silenceLimitMs && !failure) {
+            failure = silentTooLong(link.silenceMs(), silenceLimitMs);
+            link.close();
+          }
+          if (changed || (!outage && !shouldRetry(cls, attempt)) || failure) {
             failure ??= changed ?? describeFailure(err, { index });
             return;
           }
+          if (outage) attempt--;
           buf.retried++;
           buf.retrying.push(index);
           queue();
-          await sleep(backoffMs(attempt, cls));
+          if (!outage) await sleep(backoffMs(attempt, cls));
+          await link.pass();
+          // Paused or failed meanwhile: the block stays unrecorded and is sent again by the next pass.
+          if (failure || this.stopping) return;
           await pacer.acquire();
         }
       }
@@ -372,6 +418,7 @@ export class BlockPipeline {
     }
     await next.catch(() => null);
     await Promise.all([...sends]);
+    link.close();
     await Promise.resolve(lastDelivery).catch(() => undefined);
     flush();
     await lastDelivery;

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { backoffMs, classifyFailure, shouldRetry, withRetry, DEFAULT_BACKOFF } from './retry.ts';
 
 function sdkError(name: string, status: number, message = '', Reason?: string) {
@@ -62,5 +62,38 @@ describe('backoff', () => {
       throw sdkError('ValidationException', 400, 'bad');
     })).rejects.toThrow('bad');
     expect(vcalls).toBe(1);
+  });
+});
+
+describe('withRetry over a shared link', () => {
+  it('a call that gets no answer while the link is silent waits for it without spending attempts, then succeeds', async () => {
+    const { LinkWatch } = await import('./link-watch.ts');
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const link = new LinkWatch();
+      link.answered();
+      const upAt = Date.now() + 120_000;
+      let calls = 0;
+      const p = withRetry(async () => {
+        calls++;
+        if (Date.now() < upAt) throw new TypeError('Failed to fetch');
+        return 'ok';
+      }, { link });
+      let out: string | undefined;
+      void p.then((v) => (out = v));
+      for (let i = 0; i < 2000 && out === undefined; i++) await vi.advanceTimersByTimeAsync(250);
+      expect(out).toBe('ok');
+      expect(calls).toBeGreaterThan(12);
+      // Without a link the same silence fails after the policy's attempts.
+      const bare = withRetry(async () => {
+        throw new TypeError('Failed to fetch');
+      }).catch((e: Error) => e.message);
+      let msg: string | undefined;
+      void bare.then((m) => (msg = m));
+      for (let i = 0; i < 2000 && msg === undefined; i++) await vi.advanceTimersByTimeAsync(250);
+      expect(msg).toBe('Failed to fetch');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -59,6 +59,12 @@ export function classifyFailure(err: unknown): FailureClass {
   return 'fatal';
 }
 
+/** A failure with no answer from the service at all (network error or deadline), as opposed to an error it sent. */
+export function isUnanswered(err: unknown): boolean {
+  const e = (err ?? {}) as ErrorLike;
+  return classifyFailure(err) === 'retry' && e.$metadata?.httpStatusCode === undefined && e.$response?.statusCode === undefined;
+}
+
 /** Backoff settings. */
 export interface BackoffPolicy {
   baseMs: number;
@@ -92,17 +98,40 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Calls fn, retrying what classifyFailure says is retryable; onRetry sees each retried failure. */
+/** What withRetry needs of a LinkWatch: answers and silences of the calls sharing one link. */
+interface Link {
+  answered(): void;
+  unanswered(startedAt: number): boolean;
+  silenceMs(): number;
+  pass(): Promise<void>;
+}
+
+/**
+ * Calls fn, retrying what classifyFailure says is retryable; onRetry sees each retried failure. With a `link`, a call
+ * that got no answer while the whole link is silent waits for the link instead of spending attempts, for up to
+ * `silenceLimitMs` (default 60 min).
+ */
 export async function withRetry<T>(
   fn: () => Promise<T>,
-  opts: { policy?: BackoffPolicy; onRetry?: (cls: FailureClass, err: unknown, attempt: number) => void; shouldStop?: () => boolean } = {},
+  opts: { policy?: BackoffPolicy; onRetry?: (cls: FailureClass, err: unknown, attempt: number) => void; shouldStop?: () => boolean; link?: Link; silenceLimitMs?: number } = {},
 ): Promise<T> {
   const policy = opts.policy ?? DEFAULT_BACKOFF;
+  const link = opts.link;
   for (let attempt = 1; ; attempt++) {
+    const sentAt = Date.now();
     try {
-      return await fn();
+      const out = await fn();
+      link?.answered();
+      return out;
     } catch (err) {
       const cls = classifyFailure(err);
+      const outage = link && isUnanswered(err) ? link.unanswered(sentAt) : (link?.answered(), false);
+      if (outage && link && link.silenceMs() <= (opts.silenceLimitMs ?? 3_600_000) && !opts.shouldStop?.()) {
+        attempt--;
+        opts.onRetry?.(cls, err, attempt);
+        await link.pass();
+        continue;
+      }
       if (!shouldRetry(cls, attempt, policy) || opts.shouldStop?.()) throw err;
       opts.onRetry?.(cls, err, attempt);
       await sleep(backoffMs(attempt, cls, policy));

@@ -155,6 +155,8 @@ export interface UploadProgress {
   concurrency: number;
   /** A sentence when the window sits at its ceiling (HTTP/1.1's six connections, memory, the person's number). */
   windowNote?: string;
+  /** The service stopped answering (sleep, network lost): the upload waits and resumes by itself. */
+  waitingForNetwork?: boolean;
   expiresAt?: number;
   /** Why empty blocks are written although skipping them was chosen (the service encrypts the snapshot). */
   zeroBlocksNote?: string;

@@ -2,6 +2,7 @@ import { planUpload, startUpload, type UploadPlan } from '../../engine/api.ts';
 import { ImageFormatError } from '../../images/types.ts';
 import { connection } from '../shared/connection.svelte.ts';
 import { toProblem, type Problem } from '../shared/problem.ts';
+import { askToNotifyForLongJob } from '../shared/page-activity.ts';
 import { runs, type RunState } from '../shared/run-state.svelte.ts';
 import type { PickedFile } from './file-pick.ts';
 import { defaultOptionsForm, parseOptions, type OptionsField, type OptionsForm } from './upload-options.ts';
@@ -51,6 +52,8 @@ class UploadState {
     }
     this.errors = {};
     this.problem = null;
+    // Asked here, on the click that starts a long upload, and only then: a notification says when it is done.
+    askToNotifyForLongJob(this.plan.virtualSize);
     this.starting = true;
     try {
       const run = await startUpload({

@@ -59,6 +59,7 @@ export async function runDownloadJob(args: DownloadJobArgs, onProgress?: (p: Dow
     }
     await ledger.update(rec.id, { state: 'running', error: undefined });
     let lastSent = -Infinity;
+    let lastWaiting = false;
     const result = await downloadSnapshot({
       ebs: clients.ebs,
       snapshotId: rec.snapshotId,
@@ -77,8 +78,9 @@ export async function runDownloadJob(args: DownloadJobArgs, onProgress?: (p: Dow
         }
         // Progress crosses to the page (a message each way) at most every 50 ms, and always at the start and end.
         const now = performance.now();
-        if (now - lastSent >= 50 || p.blocksDone === 0 || p.blocksDone === p.blocksTotal) {
+        if (now - lastSent >= 50 || p.blocksDone === 0 || p.blocksDone === p.blocksTotal || !!p.waiting !== lastWaiting) {
           lastSent = now;
+          lastWaiting = !!p.waiting;
           onProgress?.(p);
         }
       },

@@ -1,5 +1,6 @@
 import { ListSnapshotBlocksCommand, type EBSClient } from '@aws-sdk/client-ebs';
 import { DownloadError, isAbort, isSnapshotNotFound, isStaleToken } from './download-error.ts';
+import type { LinkWatch } from '../link-watch.ts';
 import { DEFAULT_BACKOFF, withRetry } from '../retry.ts';
 
 /** One written block of a snapshot and the token that reads it. */
@@ -22,6 +23,8 @@ export interface ReadLag {
   signal?: AbortSignal;
   /** Injected in tests; default setTimeout. */
   sleep?: (ms: number) => Promise<void>;
+  /** Shared by a download's calls: while the service is silent they wait for it instead of spending attempts. */
+  link?: LinkWatch;
 }
 
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -43,7 +46,7 @@ const READ_POLICY = { ...DEFAULT_BACKOFF, maxLagAttempts: 1 };
  * 404 SNAPSHOT_NOT_FOUND (the read lag after completion) until lagMs has passed.
  */
 export async function withReadLag<T>(snapshotId: string, call: () => Promise<T>, lag: ReadLag = {}): Promise<T> {
-  const fn = () => withRetry(call, { policy: READ_POLICY, shouldStop: () => lag.signal?.aborted ?? false });
+  const fn = () => withRetry(call, { policy: READ_POLICY, shouldStop: () => lag.signal?.aborted ?? false, ...(lag.link ? { link: lag.link } : {}) });
   const budget = lag.lagMs ?? 90_000;
   const sleep = lag.sleep ?? ((ms: number) => defaultSleep(ms, lag.signal));
   let waited = 0;

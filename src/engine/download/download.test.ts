@@ -199,6 +199,32 @@ describe('downloadSnapshot', () => {
     expect(await h(t.bytes().subarray(2 * BS))).toBe(await h(data));
   });
 
+  it('waits out a silent service (no answer at all) without failing, shows it in progress, and goes on by itself', async () => {
+    const emu = createMemoryEmulator({ completionDelayMs: 0 });
+    const blocks = new Map([0, 1, 2, 3, 4, 5].map((i) => [i, patternBlock(i + 10)] as [number, Uint8Array]));
+    const id = await writeSnapshot(emu.ebs, blocks);
+    let downUntil = 0;
+    let gets = 0;
+    emu.ebs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'GetSnapshotBlockCommand') {
+          // The network goes away right after the first block arrived, for 2.5 s.
+          if (++gets === 2) downUntil = Date.now() + 2500;
+          if (Date.now() < downUntil) throw new TypeError('Failed to fetch');
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'silentNetwork' },
+    );
+    const t = sparseTarget();
+    const seen: boolean[] = [];
+    const r = await downloadSnapshot({ ebs: emu.ebs, snapshotId: id, target: t, concurrency: 2, onProgress: (p) => seen.push(!!p.waiting) });
+    expect(r).toMatchObject({ blocksFetched: 6 });
+    for (const [i, d] of blocks) expect(await h(t.writes.get(i * BS)!)).toBe(await h(d));
+    expect(seen).toContain(true);
+    expect(seen.at(-1)).toBe(false);
+  });
+
   it('gives up on a snapshot that does not exist with a sentence', async () => {
     const emu = createMemoryEmulator({ completionDelayMs: 0 });
     const err = await downloadSnapshot({ ebs: emu.ebs, snapshotId: 'snap-0123456789abcdef0', target: memoryTarget(), lagMs: 0 }).catch((e) => e);

@@ -1,4 +1,5 @@
 import { GetSnapshotBlockCommand, type EBSClient } from '@aws-sdk/client-ebs';
+import { LinkWatch } from '../link-watch.ts';
 import { listBlocks, refreshToken, withReadLag, type ListedBlock, type ReadLag } from './download-blocks.ts';
 import { sha256, toBase64 } from './download-digest.ts';
 import { DownloadError, isAbort, isStaleToken } from './download-error.ts';
@@ -46,6 +47,8 @@ export interface DownloadProgress {
   blocksFetched?: number;
   /** 'writing' while a staged download is copied into the picked file; then bytesDone/bytesTotal count that copy. */
   phase?: 'fetching' | 'writing';
+  /** The service stopped answering (sleep, network lost): the download waits and goes on by itself. */
+  waiting?: boolean;
 }
 
 /** Options for downloadSnapshot. */
@@ -179,6 +182,17 @@ function clipToSize(map: Uint8Array, size: number, blockSize: number): Uint8Arra
  * Holes stay zeros. Stops cleanly on abort or error with every durable block committed, so it can be resumed.
  */
 export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadResult> {
+  // One link for all of this download's calls: a silent service (sleep, network lost) is waited for, not failed on.
+  const link = opts.link ?? new LinkWatch();
+  try {
+    return await downloadWith({ ...opts, link });
+  } finally {
+    if (!opts.link) link.close();
+  }
+}
+
+/** The download itself, its calls sharing `opts.link`. */
+async function downloadWith(opts: DownloadOptions): Promise<DownloadResult> {
   const { ebs, snapshotId, target, signal } = opts;
   let c: Awaited<ReturnType<typeof census>>;
   let size: number;
@@ -220,9 +234,11 @@ export async function downloadSnapshot(opts: DownloadOptions): Promise<DownloadR
       etaSeconds: speed > 0 ? left / speed : undefined,
       blocksFetched: arrived,
       phase: 'fetching',
+      ...(opts.link?.waiting ? { waiting: true } : {}),
     });
   };
   report();
+  if (opts.link) opts.link.onChange = report;
 
   // Writes run one after another on this chain. Checkpoints (flush, then ledger commit) run on their own chain,
   // so fetching never waits for a flush; a lane waits only when checkpoints fall two intervals behind.

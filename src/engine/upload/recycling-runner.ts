@@ -41,6 +41,8 @@ export function recyclingRunner(first: WorkerSlot, spawn: () => Promise<WorkerSl
     async run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown): Promise<PipelineOutcome> {
       stopped = false;
       let initial: number | undefined;
+      // A successor inherits that the service answered: a silence it meets is an outage to wait out.
+      let answered = spec.linkAnswered ?? false;
       let carried: Slice | null = null;
       for (;;) {
         let left = retireAfterBlocks;
@@ -69,9 +71,10 @@ export function recyclingRunner(first: WorkerSlot, spawn: () => Promise<WorkerSl
         };
         const track = (b: PipelineBatch) => {
           initial = b.concurrency;
+          if (b.written.length) answered = true;
           return onBatch(b);
         };
-        const out = await current.runner.run(initial === undefined ? spec : { ...spec, initial }, share, track);
+        const out = await current.runner.run(initial === undefined ? spec : { ...spec, initial, linkAnswered: answered }, share, track);
         if (!retiring) return out;
         const next = successor!;
         successor = null;

@@ -17,6 +17,7 @@ import type { Sha256 } from '../block-digest.ts';
 import type { PipelineBatch, PipelineOutcome, PipelineSpec, Slice } from '../block-pipeline.ts';
 import { describeFailure, type FailureInfo } from '../failure.ts';
 import { deleteAbandonedSnapshot } from './snapshot-cleanup.ts';
+import { checkResumableSnapshot } from './resume-check.ts';
 import { BlockLedger, type LedgerStore } from '../ledger.ts';
 import { withRetry } from '../retry.ts';
 import { ceilingNote, type CeilingReason } from '../window-ceiling.ts';
@@ -80,6 +81,10 @@ export class UploadSession implements UploadRun {
   private retried = 0;
   private inFlight = new Map<PipelineRunner, number>();
   private concurrency = new Map<PipelineRunner, number>();
+  /** Runners whose service stopped answering (their retries wait for it). */
+  private waitingRunners = new Set<PipelineRunner>();
+  /** The service answered in this session (StartSnapshot, or a block written): later silences are outages. */
+  private answered = false;
   private sessionStart = Date.now();
   private sessionBytes = 0;
   private speed = 0;
@@ -203,8 +208,9 @@ export class UploadSession implements UploadRun {
       this.setJob({ state: 'running', error: undefined });
       for (;;) {
         this.setPhase('uploading');
-        const failure = await this.uploadPass();
+        let failure = await this.uploadPass();
         await this.ledger.flush();
+        if (failure) failure = await this.explainFailure(failure);
         if (failure) {
           this.setJob({ state: 'error', error: failure.message });
           await this.ledger.flush();
@@ -242,6 +248,22 @@ export class UploadSession implements UploadRun {
       await this.ledger.flush().catch(() => undefined);
       this.setPhase('error');
       throw new UploadError(f.message, f.code, f.action);
+    }
+  }
+
+  /**
+   * After a failed pass (a long silence, a snapshot that vanished), asks EC2 what became of the snapshot: one that timed
+   * out meanwhile gets the expired sentence and the way forward (start again), as a resume would find.
+   */
+  private async explainFailure(failure: FailureInfo): Promise<FailureInfo> {
+    if (!this.deps.ec2 || !this.job.snapshotId || !['offline', 'snapshot-gone', 'service'].includes(failure.code)) return failure;
+    try {
+      await checkResumableSnapshot(this.deps.ec2, this.job);
+      return failure;
+    } catch (err) {
+      const e = err as { message?: string; code?: string; action?: FailureInfo['action'] };
+      if (e.code !== 'snapshot-expired' && e.code !== 'snapshot-gone' && e.code !== 'snapshot-failed') return failure;
+      return { message: e.message ?? failure.message, code: e.code, ...(e.action ? { action: e.action } : {}) };
     }
   }
 
@@ -292,6 +314,7 @@ export class UploadSession implements UploadRun {
       { onRetry: () => this.retried++ },
     );
     if (!out.SnapshotId) throw new UploadError('StartSnapshot returned no snapshot id; try again.', 'service');
+    this.answered = true;
     const now = Date.now();
     // The service's answer, not the request, says whether the snapshot is encrypted; the decision is kept with the id.
     const sseType = out.SseType ?? 'none';
@@ -349,6 +372,8 @@ export class UploadSession implements UploadRun {
       floor: Math.max(1, Math.floor(this.deps.floor / n)),
       ceiling: Math.max(1, Math.ceil(this.deps.ceiling / n)),
       sliceBlocks: this.deps.sliceBlocks,
+      silenceLimitMs: this.job.params.timeoutMinutes * 60_000,
+      linkAnswered: this.answered,
     };
     const outcomes = await Promise.all(
       this.deps.runners.map((r) =>
@@ -356,6 +381,7 @@ export class UploadSession implements UploadRun {
       ),
     );
     this.inFlight.clear();
+    this.waitingRunners.clear();
     const failed = outcomes.find((o) => o.kind === 'failed');
     if (failed && failed.kind === 'failed') {
       // One pipeline failed for good: stop the others so nothing more is sent.
@@ -392,8 +418,11 @@ export class UploadSession implements UploadRun {
       }
     }
     this.retried += b.retried;
+    if (b.written.length) this.answered = true;
     this.inFlight.set(r, b.inFlight);
     this.concurrency.set(r, b.concurrency);
+    if (b.waiting) this.waitingRunners.add(r);
+    else this.waitingRunners.delete(r);
     const bytes = b.written.length * BLOCK_SIZE;
     this.sessionBytes += bytes;
     this.speedBytes += bytes;
@@ -499,6 +528,7 @@ export class UploadSession implements UploadRun {
       etaSeconds: etaSeconds === null ? null : Math.round(etaSeconds),
       concurrency: concurrency || this.deps.ceiling,
       ...this.windowNote(concurrency),
+      ...(this.phase === 'uploading' && this.waitingRunners.size ? { waitingForNetwork: true } : {}),
       ...(this.job.expiresAt ? { expiresAt: this.job.expiresAt } : {}),
       ...(this.zero?.note ? { zeroBlocksNote: this.zero.note } : {}),
     };

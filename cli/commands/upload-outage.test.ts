@@ -1,0 +1,155 @@
+import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
+import { blockDigestsOfFile, writeImageFile } from '../../bench/upload-image-file.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** `npm run test:long` stops the server for 45 s; npm test for 12 s (past the 10 s deadline floor, so requests time out). */
+const STOP_MS = process.env.BLOCKPORT_LONG ? 45_000 : 12_000;
+
+// boto3 reads every listed block back and prints {index: base64 sha256}: an independent client checks the snapshot.
+const BOTO_READER = `
+import base64, hashlib, json, sys, boto3
+endpoint, snap = sys.argv[1], sys.argv[2]
+ebs = boto3.client('ebs', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')
+ec2 = boto3.client('ec2', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')
+state = ec2.describe_snapshots(SnapshotIds=[snap])['Snapshots'][0]['State']
+out, kw = {}, {'SnapshotId': snap, 'MaxResults': 1000}
+while True:
+    page = ebs.list_snapshot_blocks(**kw)
+    for b in page['Blocks']:
+        r = ebs.get_snapshot_block(SnapshotId=snap, BlockIndex=b['BlockIndex'], BlockToken=b['BlockToken'])
+        out[b['BlockIndex']] = base64.b64encode(hashlib.sha256(r['BlockData'].read()).digest()).decode()
+    if not page.get('NextToken'): break
+    kw = {'SnapshotId': snap, 'MaxResults': 1000, 'NextToken': page['NextToken']}
+print(json.dumps({'state': state, 'blocks': out}))
+`;
+
+const ENV = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+
+/** Runs `blockport upload`, noting when each stderr line arrived. */
+function startCli(args: string[]) {
+  const child = spawn(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'upload', ...args], { cwd: root, env: { ...process.env, ...ENV } });
+  let stdout = '';
+  let stderr = '';
+  const lines: { at: number; text: string }[] = [];
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d;
+    for (const text of d.toString().split('\n')) if (text.trim()) lines.push({ at: Date.now(), text });
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  return { child, exited, lines, out: () => stdout, err: () => stderr };
+}
+
+async function readBack(dir: string, url: string, snap: string): Promise<{ state: string; blocks: Record<string, string> }> {
+  const script = join(dir, 'read.py');
+  await writeFile(script, BOTO_READER);
+  const py = spawnSync('python3', [script, url, snap], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  expect(py.stderr).toBe('');
+  return JSON.parse(py.stdout) as { state: string; blocks: Record<string, string> };
+}
+
+async function admin(emu: SpawnedEmulator, what: string, body?: unknown): Promise<Record<string, unknown>> {
+  const r = await emu.admin(what, body);
+  expect(r.ok, await r.clone().text()).toBe(true);
+  return (await r.json()) as Record<string, unknown>;
+}
+
+describe('blockport upload when the service stalls or stops answering', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'blockport-cli-outage-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  // 100 s: the CLI's sockets time out after 120 s, so without request deadlines one stall alone would outlast the test.
+  it('against --stall-rate 0.02 completes identical: stalled requests are abandoned at their deadline, retried, and their connections closed', { timeout: 100_000 }, async () => {
+    const emu = await spawnEmulator(['--completion-delay-ms', '200', '--stall-rate', '0.02']);
+    try {
+      const image = join(dir, 'stall.img');
+      // 320 blocks: with 2 % of requests stalled, a run without a single stall has a chance of about 0.2 %.
+      await writeImageFile(image, [['random', 160]]);
+      const expected = await blockDigestsOfFile(image);
+      const cli = startCli([image, '--endpoint', emu.url, '--json', '--no-progress']);
+      expect(await cli.exited, cli.err()).toBe(0);
+      const report = JSON.parse(cli.out()) as Record<string, unknown>;
+      expect(report).toMatchObject({ State: 'completed', ChangedBlocksCount: 320 });
+      const health = (await admin(emu, 'health')) as { stalls: { total: number; open: number } };
+      expect(health.stalls.total).toBeGreaterThan(0);
+      // Every stalled request was aborted by the client: no connection (and no block body) is left hanging.
+      expect(health.stalls.open).toBe(0);
+      // Reading back must not stall: the check is of the snapshot, not of the fault.
+      await admin(emu, 'config', { stallRate: 0 });
+      const back = await readBack(dir, emu.url, report.SnapshotId as string);
+      expect(back.state).toBe('completed');
+      expect(Object.keys(back.blocks).length).toBe(320);
+      expect(expected.digests.filter((d, i) => back.blocks[i] !== d).length).toBe(0);
+    } finally {
+      await emu.stop();
+    }
+  });
+
+  it('a snapshot that expired while the service was silent is reported as expired, with the way forward', { timeout: 200_000 }, async () => {
+    const emu = await spawnEmulator(['--completion-delay-ms', '200', '--latency-ms', '40']);
+    try {
+      const image = join(dir, 'expire.img');
+      await writeImageFile(image, [['random', 64]]);
+      const cli = startCli([image, '--endpoint', emu.url, '--concurrency', '2', '--timeout', '10']);
+      for (let t = 0; t < 1200 && !cli.lines.some((l) => /^uploading [1-9]/.test(l.text)); t++) await new Promise((r) => setTimeout(r, 25));
+      // Every request now goes unanswered (a silent network) until the service's clock has run past the Timeout.
+      await admin(emu, 'config', { stallRate: 1 });
+      for (let t = 0; t < 1200 && !cli.lines.some((l) => /waiting for the network/.test(l.text)); t++) await new Promise((r) => setTimeout(r, 50));
+      expect(cli.err()).toMatch(/waiting for the network/);
+      await admin(emu, 'clock', { advanceMs: 11 * 60_000 });
+      await admin(emu, 'config', { stallRate: 0 });
+      expect(await cli.exited).toBe(1);
+      expect(cli.err()).toMatch(/The snapshot snap-\w+ timed out: nothing was written to it for more than 10 minutes\. Start the upload again.* Pass --restart to upload the image as a new snapshot\./);
+    } finally {
+      await emu.stop();
+    }
+  });
+
+  it(`with the server stopped (SIGSTOP) for ${STOP_MS / 1000} s mid-upload and then continued, the same command completes by itself`, { timeout: 300_000 }, async () => {
+    // Latency and a small window keep the upload going long enough to be stopped in its middle on any machine.
+    const emu = await spawnEmulator(['--completion-delay-ms', '200', '--latency-ms', '40', '--verbose']);
+    try {
+      const image = join(dir, 'stop.img');
+      await writeImageFile(image, [['random', 64]]);
+      const expected = await blockDigestsOfFile(image);
+      const cli = startCli([image, '--endpoint', emu.url, '--json', '--concurrency', '2']);
+      const puts = () => emu.output().split('\n').filter((l) => l.startsWith('PUT /snapshots/') && l.endsWith('→ 201')).length;
+      for (let t = 0; t < 1200 && puts() < 24; t++) await new Promise((r) => setTimeout(r, 25));
+      expect(puts()).toBeGreaterThanOrEqual(24);
+      emu.proc.kill('SIGSTOP');
+      const stoppedAt = Date.now();
+      await new Promise((r) => setTimeout(r, STOP_MS));
+      const continuedAt = Date.now();
+      emu.proc.kill('SIGCONT');
+      const code = await cli.exited;
+      expect(code, cli.err()).toBe(0);
+      const doneAt = Date.now();
+      // The state was shown while the server was silent, and the upload went on by itself afterwards.
+      const waiting = cli.lines.find((l) => /waiting for the network/.test(l.text));
+      expect(waiting, cli.err()).toBeDefined();
+      const resumed = cli.lines.find((l) => l.at >= continuedAt && /^uploading /.test(l.text));
+      const report = JSON.parse(cli.out()) as Record<string, unknown>;
+      expect(report).toMatchObject({ State: 'completed', ChangedBlocksCount: 128 });
+      const back = await readBack(dir, emu.url, report.SnapshotId as string);
+      expect(back.state).toBe('completed');
+      expect(expected.digests.filter((d, i) => back.blocks[i] !== d).length).toBe(0);
+      console.log(
+        `SIGSTOP ${STOP_MS / 1000} s: "waiting" shown ${((waiting!.at - stoppedAt) / 1000).toFixed(1)} s after the stop; uploading again ${resumed ? `${((resumed.at - continuedAt) / 1000).toFixed(1)} s` : 'n/a'} after SIGCONT; done ${((doneAt - continuedAt) / 1000).toFixed(1)} s after SIGCONT`,
+      );
+    } finally {
+      emu.proc.kill('SIGCONT');
+      await emu.stop();
+    }
+  });
+});

@@ -1,0 +1,180 @@
+// Uploads through the page against `npm run emulator` that stalls requests, is stopped (SIGSTOP) mid-upload, or runs in
+// a hidden tab: each completes by itself and reads back byte-identical.
+import { createHash } from 'node:crypto';
+import { EBSClient, GetSnapshotBlockCommand, paginateListSnapshotBlocks } from '@aws-sdk/client-ebs';
+import type { Page } from '@playwright/test';
+import { test, expect } from './helpers/test.ts';
+import { spawnEmulator, type SpawnedEmulator } from '../server/spawn-emulator.ts';
+import { makeTestImage, type TestImage } from './helpers/disk-image.ts';
+import { connectToEmulatorServer, pickFile, startUpload, waitForCompleted, waitForPercent } from './helpers/ui.ts';
+
+test.describe.configure({ mode: 'serial', timeout: 300_000 });
+
+/** `npm run test:long` stops the server for 45 s; npm test for 15 s (past the 10 s deadline floor, so requests time out). */
+const STOP_MS = process.env.BLOCKPORT_LONG ? 45_000 : 15_000;
+
+let emu: SpawnedEmulator;
+
+const admin = async (what: string, body?: unknown): Promise<Record<string, unknown>> => {
+  const r = await emu.admin(what, body);
+  expect(r.ok).toBe(true);
+  return (await r.json()) as Record<string, unknown>;
+};
+
+test.beforeAll(async () => {
+  emu = await spawnEmulator(['--identity-pool', 'blockport_outage_e2e', '--completion-delay-ms', '200']);
+});
+
+test.afterAll(async () => {
+  emu?.proc.kill('SIGCONT');
+  await emu?.stop();
+});
+
+test.beforeEach(async () => {
+  await admin('config', { stallRate: 0, latencyMs: 0 });
+});
+
+/** Reads the snapshot back in Node through the SDK and compares every block with the image (unlisted = zeros). */
+async function expectIdentical(snapshotId: string, image: TestImage): Promise<void> {
+  const ebs = new EBSClient({ region: 'us-east-1', endpoint: emu.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const listed = new Map<number, string>();
+  for await (const page of paginateListSnapshotBlocks({ client: ebs }, { SnapshotId: snapshotId })) for (const b of page.Blocks ?? []) listed.set(b.BlockIndex!, b.BlockToken!);
+  const zero = createHash('sha256').update(new Uint8Array(524288)).digest('base64');
+  const mismatched: number[] = [];
+  for (let i = 0; i < image.blockCount; i++) {
+    const token = listed.get(i);
+    let digest = zero;
+    if (token) {
+      const out = await ebs.send(new GetSnapshotBlockCommand({ SnapshotId: snapshotId, BlockIndex: i, BlockToken: token }));
+      digest = createHash('sha256').update(await out.BlockData!.transformToByteArray()).digest('base64');
+    }
+    if (digest !== image.digests[i]) mismatched.push(i);
+  }
+  expect(mismatched).toEqual([]);
+  ebs.destroy();
+}
+
+/** Titles the tab showed, sampled in the page as they change. */
+async function recordTitles(page: Page): Promise<() => Promise<string[]>> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __titles: string[] };
+    w.__titles = [document.title];
+    new MutationObserver(() => w.__titles.push(document.title)).observe(document.querySelector('title')!, { childList: true, characterData: true, subtree: true });
+  });
+  return () => page.evaluate(() => (window as unknown as { __titles: string[] }).__titles);
+}
+
+test('against a 2 % stall rate the upload completes byte-identical; stalled requests are abandoned and their connections closed', async ({ page }) => {
+  const image = makeTestImage('outage-stall-160m', 160, 0x57a11);
+  await connectToEmulatorServer(page, emu);
+  await page.goto('/#/upload');
+  await admin('config', { stallRate: 0.02 });
+  const before = ((await admin('health')) as { stalls: { total: number } }).stalls.total;
+  await pickFile(page, image.path);
+  await startUpload(page, { description: 'stalls' });
+  const titles = await recordTitles(page);
+  const snapshotId = await waitForCompleted(page, 240_000);
+  await admin('config', { stallRate: 0 });
+  const health = (await admin('health')) as { stalls: { total: number; open: number } };
+  // 320 blocks at 2 %: a run without a stall has a chance of about 0.2 %.
+  expect(health.stalls.total - before).toBeGreaterThan(0);
+  // Chromium let go of every stalled request (abort at the deadline): no connection is left hanging.
+  await expect.poll(async () => ((await admin('health')) as { stalls: { open: number } }).stalls.open, { timeout: 10_000 }).toBe(0);
+  expect(Number(await page.getByTestId('count-retried').textContent())).toBeGreaterThan(0);
+  await expectIdentical(snapshotId, image);
+  const seen = await titles();
+  expect(seen.some((t) => /^\d+ % · Blockport$/.test(t))).toBe(true);
+  expect(seen.at(-1)).toBe('Blockport');
+});
+
+test('with the server stopped (SIGSTOP) mid-upload, the page waits for the network and resumes by itself when it is continued @long', async ({ page }) => {
+  const image = makeTestImage('outage-stop-64m', 64, 0x5709);
+  await admin('config', { latencyMs: 40 });
+  await connectToEmulatorServer(page, emu);
+  await page.goto('/#/upload');
+  await pickFile(page, image.path);
+  // Two blocks in flight and some latency: the stop lands in the middle of the upload on any machine.
+  await startUpload(page, { description: 'stopped', concurrency: 2 });
+  const titles = await recordTitles(page);
+  // Far enough in for each worker to have learned its deadline from answers (before that it allows 30 s).
+  await waitForPercent(page, 30);
+  emu.proc.kill('SIGSTOP');
+  const stoppedAt = Date.now();
+  let continuedAt = 0;
+  try {
+    await expect(page.getByTestId('waiting-network')).toBeVisible({ timeout: STOP_MS });
+    await expect(page.getByTestId('phase')).toHaveText('Waiting for the network…');
+    const shownAfter = Date.now() - stoppedAt;
+    await page.waitForTimeout(Math.max(0, STOP_MS - (Date.now() - stoppedAt)));
+    continuedAt = Date.now();
+    emu.proc.kill('SIGCONT');
+    // Nothing is pressed: the upload goes on by itself.
+    await expect(page.getByTestId('waiting-network')).toBeHidden({ timeout: 60_000 });
+    const resumedAfter = Date.now() - continuedAt;
+    const snapshotId = await waitForCompleted(page, 240_000);
+    console.log(
+      `page, SIGSTOP ${STOP_MS / 1000} s: "Waiting for the network…" shown ${(shownAfter / 1000).toFixed(1)} s after the stop; uploading again ${(resumedAfter / 1000).toFixed(1)} s after SIGCONT; completed ${((Date.now() - continuedAt) / 1000).toFixed(1)} s after SIGCONT`,
+    );
+    await expectIdentical(snapshotId, image);
+    expect((await titles()).some((t) => t.startsWith('Waiting for the network · '))).toBe(true);
+  } finally {
+    if (!continuedAt) emu.proc.kill('SIGCONT');
+  }
+});
+
+test('with the network lost (offline) mid-upload, the page waits and resumes by itself when it is back online', async ({ page, context }) => {
+  const image = makeTestImage('outage-offline-64m', 64, 0x0ff1);
+  await admin('config', { latencyMs: 40 });
+  await connectToEmulatorServer(page, emu);
+  await page.goto('/#/upload');
+  await pickFile(page, image.path);
+  await startUpload(page, { description: 'offline', concurrency: 2 });
+  await waitForPercent(page, 30);
+  await context.setOffline(true);
+  let back = false;
+  try {
+    await expect(page.getByTestId('waiting-network')).toBeVisible({ timeout: 60_000 });
+    const percent = Number(await page.locator('[data-testid="run-panel"] [role="progressbar"]').getAttribute('aria-valuenow'));
+    expect(percent).toBeLessThan(100);
+    await context.setOffline(false);
+    back = true;
+    const t0 = Date.now();
+    await expect(page.getByTestId('waiting-network')).toBeHidden({ timeout: 60_000 });
+    console.log(`offline: uploading again ${((Date.now() - t0) / 1000).toFixed(1)} s after the network came back`);
+    const snapshotId = await waitForCompleted(page, 240_000);
+    await expectIdentical(snapshotId, image);
+  } finally {
+    if (!back) await context.setOffline(false);
+  }
+});
+
+test('a hidden tab keeps uploading: the upload completes byte-identical while the page is hidden', async ({ page }) => {
+  const image = makeTestImage('outage-hidden-128m', 128, 0x41dde);
+  await connectToEmulatorServer(page, emu);
+  const timed = async (hidden: boolean): Promise<number> => {
+    await page.goto('/#/upload');
+    await page.reload();
+    if (hidden) {
+      // Headless Chromium shows every tab; the page is told it is hidden as a background tab is (visibilityState and
+      // the event), so everything that listens to visibility reacts as it would.
+      await page.evaluate(() => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+        document.dispatchEvent(new Event('visibilitychange'));
+      });
+    }
+    await pickFile(page, image.path);
+    await expect(page.getByTestId('plan')).toBeVisible({ timeout: 60_000 });
+    const t0 = Date.now();
+    await startUpload(page, { description: hidden ? 'hidden' : 'visible' });
+    const snapshotId = await waitForCompleted(page, 240_000);
+    const ms = Date.now() - t0;
+    expect(await page.evaluate(() => document.visibilityState)).toBe(hidden ? 'hidden' : 'visible');
+    await expectIdentical(snapshotId, image);
+    return ms;
+  };
+  const visibleMs = await timed(false);
+  const hiddenMs = await timed(true);
+  const mib = image.size / 1048576;
+  console.log(`hidden tab: ${(mib / (hiddenMs / 1000)).toFixed(1)} MiB/s hidden, ${(mib / (visibleMs / 1000)).toFixed(1)} MiB/s visible (${mib} MiB, start click to completed)`);
+});
