@@ -12,7 +12,7 @@ import { prng } from './testing/test-fixtures.ts';
 // Seeded mutation fuzzer for the containers and decoders: flipped, overwritten and cut bytes must end in data or an
 // ImageFormatError, never another exception or a hang, with the spool (what is unpacked) bounded.
 const SEED = Number(process.env.FUZZ_SEED ?? 20261204);
-const CASES = Number(process.env.FUZZ_CASES ?? 30);
+const CASES = Number(process.env.FUZZ_CASES ?? (process.env.BLOCKPORT_LONG ? 300 : 30));
 const SPOOL_LIMIT = 8 * 2 ** 20;
 
 /** 2 MiB of disk: random data, text, zeros (what compresses well and what does not). */

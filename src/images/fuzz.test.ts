@@ -7,7 +7,8 @@ import { fixture, prng, sourceRaw } from './testing/test-fixtures.ts';
 
 // Seeded mutation fuzzer: flips, overwrites and truncates bytes in the headers and tables of each fixture.
 const SEED = Number(process.env.FUZZ_SEED ?? 20261125);
-const CASES = Number(process.env.FUZZ_CASES ?? 2000);
+// 2000 cases per format under `npm run test:long`; a tenth of them in `npm test`.
+const CASES = Number(process.env.FUZZ_CASES ?? (process.env.BLOCKPORT_LONG ? 2000 : 200));
 // The harness reads at most this many blocks per case, so a mutated 64 TiB disk cannot make the test slow.
 const MAX_BLOCKS_READ = 16;
 
