@@ -3,6 +3,7 @@ import { openImage } from '../../src/images/open-image.ts';
 import { buildManifest } from '../../src/images/manifest.ts';
 import { summarizeImage } from '../../src/images/summary.ts';
 import { ImageFormatError } from '../../src/images/types.ts';
+import { detectBoot } from '../../src/images/boot/detect-boot.ts';
 
 /** Help text for `blockport inspect`. */
 export const usage = `Usage: blockport inspect <image> [--json]
@@ -17,7 +18,9 @@ static), OVA (the first disk inside).
 
   --json   Print the upload manifest instead: {"format", "virtualSize", "blockSize",
            "volumeSizeGiB", "changedBlocksCount", "aggregateChecksum", "blocks"},
-           every non-zero block's base64 SHA-256, as a new snapshot would receive.`;
+           every non-zero block's base64 SHA-256, as a new snapshot would receive,
+           and "boot": {"partitionTable", "architecture", "bootMode", "evidence"}
+           (architecture and bootMode null when nothing on the disk decides them).`;
 
 function size(bytes: number): string {
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -55,11 +58,12 @@ export async function run(args: string[]): Promise<number> {
     const image = await openImage(src);
     for (const n of image.notices) console.error(`notice: ${n}`);
     if (json) {
-      console.log(JSON.stringify(await buildManifest(image)));
+      console.log(JSON.stringify({ ...(await buildManifest(image)), boot: await detectBoot(image) }));
       return 0;
     }
     const s = await summarizeImage(image);
     const m = await buildManifest(image);
+    const boot = await detectBoot(image);
     const lines = [
       `image:         ${path}`,
       `format:        ${s.format}${s.subformat ? ` (${s.subformat})` : ''}`,
@@ -68,6 +72,8 @@ export async function run(args: string[]): Promise<number> {
       `blocks:        ${s.blockCount} of 512 KiB`,
       `allocated:     ${s.allocatedBlocks} blocks`,
       `non-zero:      ${m.changedBlocksCount} blocks (${size(m.changedBlocksCount * 524288)} to send)`,
+      `boot:          ${boot.architecture ?? 'architecture undecided'}, ${boot.bootMode ?? 'boot mode undecided'} (${boot.partitionTable === 'none' ? 'no partition table' : boot.partitionTable.toUpperCase()})`,
+      ...boot.evidence.map((e) => `               ${e}`),
     ];
     console.log(lines.join('\n'));
     return 0;
