@@ -1,8 +1,9 @@
-// The EC2 query protocol subset for snapshots: DescribeSnapshots and DeleteSnapshot, with EC2's XML shapes.
+// The EC2 query protocol subset for snapshots (DescribeSnapshots, DeleteSnapshot) and images, with EC2's XML shapes.
 import { newRequestId, textBytes, type EmuRequest, type EmuResponse } from './http.ts';
 import type { EbsModel, SnapshotView } from './model.ts';
+import { IMAGE_ACTIONS } from './images-wire.ts';
 
-const XMLNS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
+export const XMLNS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 
 /** An EC2 error: code and message, answered as `<Response><Errors><Error>`. */
 export class Ec2Error extends Error {
@@ -16,11 +17,11 @@ export class Ec2Error extends Error {
   }
 }
 
-function esc(s: string): string {
+export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 }
 
-function xml(status: number, text: string): EmuResponse {
+export function xml(status: number, text: string): EmuResponse {
   return { status, headers: { 'Content-Type': 'text/xml;charset=UTF-8' }, body: textBytes(`<?xml version="1.0" encoding="UTF-8"?>\n${text}`) };
 }
 
@@ -34,14 +35,14 @@ export function ec2ErrorResponse(err: unknown, requestId = newRequestId()): EmuR
 }
 
 /** Parameters of a query-protocol request: form body (POST) merged over the query string. */
-function params(req: EmuRequest): Map<string, string> {
+export function params(req: EmuRequest): Map<string, string> {
   const out = new Map<string, string>(Object.entries(req.query));
   if (req.body.length) for (const [k, v] of new URLSearchParams(new TextDecoder().decode(req.body))) out.set(k, v);
   return out;
 }
 
 /** Values of `Prefix.1`, `Prefix.2`, … in numeric order. */
-function list(p: Map<string, string>, prefix: string): string[] {
+export function list(p: Map<string, string>, prefix: string): string[] {
   const found: [number, string][] = [];
   for (const [k, v] of p) {
     const m = new RegExp(`^${prefix.replace(/\./g, '\\.')}\\.(\\d+)$`).exec(k);
@@ -50,7 +51,7 @@ function list(p: Map<string, string>, prefix: string): string[] {
   return found.sort((a, b) => a[0] - b[0]).map(([, v]) => v);
 }
 
-function filters(p: Map<string, string>): { name: string; values: string[] }[] {
+export function filters(p: Map<string, string>): { name: string; values: string[] }[] {
   const out: { name: string; values: string[] }[] = [];
   for (const [k, name] of p) {
     const m = /^Filter\.(\d+)\.Name$/.exec(k);
@@ -115,7 +116,7 @@ function matches(s: SnapshotView, f: { name: string; values: string[] }, account
 }
 
 /** EC2 filter values accept `*` and `?` wildcards. */
-function globMatch(pattern: string, value: string): boolean {
+export function globMatch(pattern: string, value: string): boolean {
   if (!/[*?]/.test(pattern)) return pattern === value;
   const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
   return re.test(value);
@@ -159,6 +160,7 @@ export async function handleEc2Request(model: EbsModel, req: EmuRequest): Promis
     let res: EmuResponse;
     if (action === 'DescribeSnapshots') res = await describeSnapshots(model, p, requestId);
     else if (action === 'DeleteSnapshot') res = await deleteSnapshot(model, p, requestId);
+    else if (action && action in IMAGE_ACTIONS) res = await IMAGE_ACTIONS[action]!(model, p, requestId);
     else if (!action) throw new Ec2Error('MissingAction', 'The request must contain the parameter Action');
     else throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`);
     res.headers['x-amzn-RequestId'] = requestId;
