@@ -93,7 +93,7 @@ describe('deploy/blockport.json', () => {
     const doc = sub(R.BlockportPolicy.Properties.PolicyDocument, 'eu-west-1') as Json;
     expect(doc).toEqual(blockportPolicy('eu-west-1'));
     const actions = doc.Statement.flatMap((s: Json) => s.Action);
-    expect(actions.sort()).toEqual([...EBS_ACTIONS, 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot'].sort());
+    expect(actions.sort()).toEqual([...EBS_ACTIONS, 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot', 'ec2:RegisterImage', 'ec2:RegisterImage', 'ec2:CreateTags', 'ec2:DescribeImages', 'ec2:DeregisterImage'].sort());
     const del = doc.Statement.find((s: Json) => s.Action.includes('ec2:DeleteSnapshot'));
     expect(del.Condition).toEqual({ StringEquals: { [`aws:ResourceTag/${BLOCKPORT_TAG.Key}`]: BLOCKPORT_TAG.Value } });
     expect(doc.Statement.every((s: Json) => s.Effect === 'Allow' && !String(s.Action).includes('*'))).toBe(true);
