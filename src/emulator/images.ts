@@ -64,12 +64,23 @@ const BOOT_MODES = ['legacy-bios', 'uefi', 'uefi-preferred'];
 const VOLUME_TYPES = ['standard', 'io1', 'io2', 'gp2', 'sc1', 'st1', 'gp3'];
 const NAME_RE = /^[A-Za-z0-9()[\] ./\-'@_]{3,128}$/;
 
-const registries = new WeakMap<EbsModel, ImageRegistry>();
+const byStore = new WeakMap<object, ImageRegistry>();
+const byDatabase = new Map<string, ImageRegistry>();
 
-/** The images of one model (one account and region). */
+/**
+ * The images of a model's store (one account and region). Models over one named database (a page opens one per
+ * client set) share them for the page's lifetime.
+ */
 export function imagesOf(model: EbsModel): ImageRegistry {
-  let r = registries.get(model);
-  if (!r) registries.set(model, (r = new ImageRegistry(model)));
+  const store = model.store as { kind: string; name?: unknown };
+  const key = store.kind === 'indexeddb' && typeof store.name === 'string' ? `${store.name}\u0000${model.config.accountId}` : undefined;
+  let r = key ? byDatabase.get(key) : byStore.get(store);
+  if (!r) {
+    r = new ImageRegistry(model);
+    if (key) byDatabase.set(key, r);
+    else byStore.set(store, r);
+  }
+  r.model = model;
   return r;
 }
 
@@ -81,7 +92,8 @@ function newImageId(): string {
 /** RegisterImage, DescribeImages and DeregisterImage over a model's snapshots. */
 export class ImageRegistry {
   private readonly images = new Map<string, ImageRecord>();
-  constructor(private readonly model: EbsModel) {}
+  /** The model last used to reach these images (its clock, config and snapshots). */
+  constructor(public model: EbsModel) {}
 
   /** How long a new image stays `pending` (ms); follows the snapshot completion delay. */
   private get delayMs(): number {

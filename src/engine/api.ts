@@ -4,3 +4,6 @@ export { planUpload, startUpload, resumeUpload, engineSettings, errorSentence } 
 export { listJobs, getJob, discardJob } from './jobs.ts';
 export type { DiscardOptions, DiscardOutcome } from './jobs.ts';
 export { watchJob, requestTakeover, isJobBusy } from './job-lock.ts';
+export { registerImage, waitForImage, imageConsoleUrl, RegisterImageError, ROOT_DEVICE } from './register-image.ts';
+export type { RegisterImageRequest, RegisteredImage } from './register-image.ts';
+export type { BootInfo, BootArchitecture, BootMode } from '../images/boot/detect-boot.ts';

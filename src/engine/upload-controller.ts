@@ -3,6 +3,7 @@ import { proxy, transfer, wrap } from 'comlink';
 import { connectionForWorker, createClients, type Connection } from '../aws/clients.ts';
 import { blobSource } from '../images/blob-source.ts';
 import { openImage } from '../images/open-image.ts';
+import { detectBoot } from '../images/boot/detect-boot.ts';
 import { BlockState, type DiskImage } from '../images/types.ts';
 import {
   ResumeError,
@@ -75,6 +76,7 @@ export async function planUpload(input: FileInput): Promise<UploadPlan> {
     blocksToSend: countData(blockStates),
     blockStates,
     notices: image.notices,
+    ...(await detectBoot(image).then((boot) => ({ boot }), () => ({}))),
   };
 }
 

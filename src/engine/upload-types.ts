@@ -218,6 +218,8 @@ export interface UploadPlan {
   /** One image BlockState per block (0 unallocated, 1 zero, 2 data). */
   blockStates: Uint8Array;
   notices: readonly string[];
+  /** How the image boots, read from it (absent where detection could not read it). */
+  boot?: import('../images/boot/detect-boot.ts').BootInfo;
 }
 
 /** What resuming needs from the person. */
