@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from './inspect.ts';
-import { bootFixture } from '../../src/images/boot/boot-fixtures.ts';
+import { bootFixture, nitroFixture } from '../../src/images/boot/boot-fixtures.ts';
 import { FORMAT_FIXTURES, cached, fixture, fixtureOracle, manifestOfRaw, qemu, sourceRaw } from '../../src/images/test-fixtures.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -32,7 +32,7 @@ describe('blockport inspect --json', () => {
   it.each(FORMAT_FIXTURES.map((f) => [f.name, f] as const))('%s: the manifest equals the one qemu-img’s raw output implies', async (name, spec) => {
     const r = await inspect([fixture(name, src), '--json']);
     expect(r.code).toBe(0);
-    const { boot, ...manifest } = JSON.parse(r.out);
+    const { boot, nitro: _nitro, ...manifest } = JSON.parse(r.out);
     expect(manifest).toEqual(manifestOfRaw(readFileSync(fixtureOracle(name, src)), spec.format));
     expect(boot).toMatchObject({ partitionTable: 'none', architecture: null, bootMode: null });
   });
@@ -86,7 +86,7 @@ describe('blockport inspect', () => {
   it('runs as `blockport inspect` from the command line', () => {
     const p = spawnSync(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'inspect', fixture('stream.vmdk', sourceRaw(16)), '--json'], { encoding: 'utf8', cwd: root });
     expect(p.status).toBe(0);
-    const { boot, ...manifest } = JSON.parse(p.stdout);
+    const { boot, nitro: _nitro, ...manifest } = JSON.parse(p.stdout);
     expect(manifest).toEqual(manifestOfRaw(readFileSync(fixtureOracle('stream.vmdk', sourceRaw(16))), 'vmdk'));
     expect(boot.partitionTable).toBe('none');
   });
@@ -102,5 +102,15 @@ describe('blockport inspect --json boot', () => {
     const { boot } = JSON.parse(r.out);
     expect(boot).toMatchObject({ partitionTable: 'gpt', architecture: 'x86_64', bootMode: 'uefi-preferred' });
     expect(boot.evidence.join(' ')).toMatch(/BIOS boot partition/);
+  });
+
+  it('reports the Nitro findings of an ext4 root', async () => {
+    const r = await inspect([nitroFixture('unready'), '--json']);
+    expect(r.code).toBe(0);
+    const { nitro } = JSON.parse(r.out) as { nitro: { check: string; level: string }[] };
+    expect(nitro.filter((f) => f.level === 'warning').map((f) => f.check).sort()).toEqual(['cloud-init', 'ena', 'fstab', 'nvme']);
+    const text = await inspect([nitroFixture('unready')]);
+    expect(text.out).toMatch(/nitro: +Root file system: ext on the disk/);
+    expect(text.out).toMatch(/warning: \/etc\/fstab mounts \/dev\/xvda1/);
   });
 });

@@ -4,6 +4,7 @@ import { buildManifest } from '../../src/images/manifest.ts';
 import { summarizeImage } from '../../src/images/summary.ts';
 import { ImageFormatError } from '../../src/images/types.ts';
 import { detectBoot } from '../../src/images/boot/detect-boot.ts';
+import { checkNitro } from '../../src/images/boot/nitro-check.ts';
 
 /** Help text for `blockport inspect`. */
 export const usage = `Usage: blockport inspect <image> [--json]
@@ -20,7 +21,9 @@ static), OVA (the first disk inside).
            "volumeSizeGiB", "changedBlocksCount", "aggregateChecksum", "blocks"},
            every non-zero block's base64 SHA-256, as a new snapshot would receive,
            and "boot": {"partitionTable", "architecture", "bootMode", "evidence"}
-           (architecture and bootMode null when nothing on the disk decides them).`;
+           (architecture and bootMode null when nothing on the disk decides them),
+           and "nitro": [{"check", "level", "text"}] (ok, warning or not-checked: NVMe,
+           ENA, /etc/fstab device names, cloud-init, read from an ext root file system).`;
 
 function size(bytes: number): string {
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -58,7 +61,7 @@ export async function run(args: string[]): Promise<number> {
     const image = await openImage(src);
     for (const n of image.notices) console.error(`notice: ${n}`);
     if (json) {
-      console.log(JSON.stringify({ ...(await buildManifest(image)), boot: await detectBoot(image) }));
+      console.log(JSON.stringify({ ...(await buildManifest(image)), boot: await detectBoot(image), nitro: await checkNitro(image) }));
       return 0;
     }
     const s = await summarizeImage(image);
@@ -74,6 +77,7 @@ export async function run(args: string[]): Promise<number> {
       `non-zero:      ${m.changedBlocksCount} blocks (${size(m.changedBlocksCount * 524288)} to send)`,
       `boot:          ${boot.architecture ?? 'architecture undecided'}, ${boot.bootMode ?? 'boot mode undecided'} (${boot.partitionTable === 'none' ? 'no partition table' : boot.partitionTable.toUpperCase()})`,
       ...boot.evidence.map((e) => `               ${e}`),
+      ...(await checkNitro(image)).map((f, i) => `${i ? '               ' : 'nitro:         '}${f.level === 'warning' ? 'warning: ' : f.level === 'not-checked' ? 'not checked: ' : ''}${f.text}`),
     ];
     console.log(lines.join('\n'));
     return 0;

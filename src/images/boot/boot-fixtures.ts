@@ -1,6 +1,6 @@
 // Node-only: bootable-looking disks made at test time with sgdisk, mkfs.vfat and mtools. Imported by tests only.
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync, existsSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync, existsSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -92,6 +92,61 @@ export function bootFixture(name: BootFixture): string {
     mbr(tmp, false, 0xef, 2048, 2048 * 4);
     fatImage(esp, 4, 12, { 'EFI/debian/shimx64.efi': peStub(0x8664), 'EFI/debian/grub.cfg': new TextEncoder().encode('x') });
     place(tmp, MiB, esp);
+  }
+  run('mv', [tmp, disk]);
+  return disk;
+}
+
+/** A directory tree written from path → content ('->target' makes a symlink, '' with a trailing / a directory). */
+function tree(root: string, files: Record<string, string>): void {
+  run('rm', ['-rf', root]);
+  for (const [path, body] of Object.entries(files)) {
+    const full = join(root, path);
+    if (path.endsWith('/')) {
+      mkdirSync(full, { recursive: true });
+      continue;
+    }
+    mkdirSync(join(full, '..'), { recursive: true });
+    if (body.startsWith('->')) symlinkSync(body.slice(2), full);
+    else writeFileSync(full, body);
+  }
+}
+
+/** Root file systems for the Nitro checks: 'ready' passes each, 'unready' fails each. */
+export function nitroFixture(name: 'ready' | 'unready'): string {
+  mkdirSync(dir, { recursive: true });
+  const disk = join(dir, `nitro-${name}.raw`);
+  if (existsSync(disk)) return disk;
+  const root = join(dir, `nitro-${name}.tree`);
+  const fsImage = join(dir, `nitro-${name}.ext4`);
+  if (name === 'ready') {
+    tree(root, {
+      'boot/config-6.1.0-test': 'CONFIG_NVME_CORE=y\nCONFIG_BLK_DEV_NVME=y\nCONFIG_ENA_ETHERNET=m\n',
+      'usr/lib/modules/6.1.0-test/kernel/drivers/net/ethernet/amazon/ena/ena.ko.xz': 'module',
+      lib: '->usr/lib',
+      'etc/fstab': '# static file system information\nUUID=0a1b2c3d-0000-4000-8000-000000000001 / ext4 defaults 0 1\nLABEL=EFI /boot/efi vfat defaults 0 2\n',
+      'etc/cloud/cloud.cfg': 'users: [default]\n',
+      'usr/bin/cloud-init': '#!/bin/sh\n',
+    });
+  } else {
+    tree(root, {
+      'boot/config-5.4.0-old': '# CONFIG_BLK_DEV_NVME is not set\nCONFIG_E1000=y\n',
+      'lib/modules/5.4.0-old/kernel/drivers/': '',
+      'etc/fstab': '/dev/xvda1 / ext4 defaults 0 1\n/dev/sdb1 /data ext4 defaults 0 2\n',
+      'etc/hostname': 'old\n',
+    });
+  }
+  rmSync(fsImage, { force: true });
+  run('mke2fs', ['-q', '-F', '-t', 'ext4', '-d', root, fsImage, '24M']);
+  const tmp = `${disk}.tmp`;
+  if (name === 'ready') {
+    // Partitioned, like a real disk: GPT with the root at 1 MiB.
+    run('truncate', ['-s', '0', tmp]);
+    run('truncate', ['-s', '32M', tmp]);
+    run('sgdisk', ['-n1:2048:+24M', '-t1:8300', tmp]);
+    place(tmp, MiB, fsImage);
+  } else {
+    run('cp', [fsImage, tmp]);
   }
   run('mv', [tmp, disk]);
   return disk;
