@@ -16,6 +16,7 @@ test('after an upload, Create AMI registers it with the detected values; a dupli
   await expect(ami.getByLabel('Boot mode')).toHaveValue('uefi-preferred');
   await expect(ami.getByTestId('ami-evidence')).toContainText('BIOS boot partition');
   await expect(ami.getByTestId('ami-evidence')).toContainText('EFI/BOOT/BOOTX64.EFI');
+  await expect(ami.getByTestId('ami-nitro')).toContainText('Not checked: No ext root file system was found');
   const name = await ami.getByLabel('Name').inputValue();
   expect(name).toContain(snapshotId);
   await ami.getByRole('button', { name: 'Create AMI', exact: true }).click();

@@ -7,3 +7,4 @@ export { watchJob, requestTakeover, isJobBusy } from './job-lock.ts';
 export { registerImage, waitForImage, imageConsoleUrl, RegisterImageError, ROOT_DEVICE } from './register-image.ts';
 export type { RegisterImageRequest, RegisteredImage } from './register-image.ts';
 export type { BootInfo, BootArchitecture, BootMode } from '../images/boot/detect-boot.ts';
+export type { NitroFinding } from '../images/boot/nitro-check.ts';

@@ -4,6 +4,7 @@ import { connectionForWorker, createClients, type Connection } from '../aws/clie
 import { blobSource } from '../images/blob-source.ts';
 import { openImage } from '../images/open-image.ts';
 import { detectBoot } from '../images/boot/detect-boot.ts';
+import { checkNitro } from '../images/boot/nitro-check.ts';
 import { BlockState, type DiskImage } from '../images/types.ts';
 import {
   ResumeError,
@@ -77,6 +78,7 @@ export async function planUpload(input: FileInput): Promise<UploadPlan> {
     blockStates,
     notices: image.notices,
     ...(await detectBoot(image).then((boot) => ({ boot }), () => ({}))),
+    ...(await checkNitro(image).then((nitro) => ({ nitro }), () => ({}))),
   };
 }
 

@@ -1,6 +1,6 @@
 // One Create AMI form: values pre-filled from the image's boot detection, then RegisterImage and the image's state.
 import { createClients, type Connection } from '../../aws/clients.ts';
-import { RegisterImageError, imageConsoleUrl, registerImage, waitForImage, type BootArchitecture, type BootInfo, type BootMode } from '../../engine/api.ts';
+import { RegisterImageError, imageConsoleUrl, registerImage, waitForImage, type BootArchitecture, type BootInfo, type BootMode, type NitroFinding } from '../../engine/api.ts';
 
 /** An AMI name EC2 accepts, made from a file name and the snapshot id (unique per snapshot). */
 export function defaultAmiName(fileName: string | undefined, snapshotId: string): string {
@@ -23,6 +23,8 @@ export class AmiForm {
   /** Sentences from detection, shown beside the pre-filled values. */
   evidence = $state.raw<string[]>([]);
   detected = $state(false);
+  /** Nitro findings of the uploaded image, when it was read. */
+  nitro = $state.raw<NitroFinding[]>([]);
   busy = $state(false);
   problem = $state<string | null>(null);
   imageId = $state<string | null>(null);
@@ -31,7 +33,7 @@ export class AmiForm {
 
   constructor(
     readonly snapshotId: string,
-    defaults: { fileName?: string; description?: string; boot?: BootInfo },
+    defaults: { fileName?: string; description?: string; boot?: BootInfo; nitro?: NitroFinding[] },
   ) {
     this.name = defaultAmiName(defaults.fileName, snapshotId);
     this.description = defaults.description ?? `Registered by Blockport from ${snapshotId}`;
@@ -40,6 +42,7 @@ export class AmiForm {
     if (b?.bootMode) this.bootMode = b.bootMode;
     this.detected = !!(b?.architecture && b?.bootMode);
     this.evidence = b?.evidence ?? ['How this snapshot boots was not read: check the architecture and boot mode.'];
+    this.nitro = defaults.nitro ?? [];
   }
 
   /** Registers the AMI and follows its state until it leaves pending. */
@@ -74,7 +77,7 @@ export class AmiForm {
 const forms = new Map<string, AmiForm>();
 
 /** The page's one form per snapshot, so it survives view switches. */
-export function amiFormFor(snapshotId: string, defaults: { fileName?: string; description?: string; boot?: BootInfo }): AmiForm {
+export function amiFormFor(snapshotId: string, defaults: { fileName?: string; description?: string; boot?: BootInfo; nitro?: NitroFinding[] }): AmiForm {
   let f = forms.get(snapshotId);
   if (!f) forms.set(snapshotId, (f = new AmiForm(snapshotId, defaults)));
   return f;
