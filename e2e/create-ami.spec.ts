@@ -28,6 +28,9 @@ test('after an upload, Create AMI registers it with the detected values; a dupli
   const row = page.locator(`[data-testid="library-row"][data-snapshot-id="${snapshotId}"]`);
   await row.getByRole('button', { name: 'Create AMI…' }).click();
   const again = page.getByTestId('create-ami');
+  // Read again from the snapshot's own blocks.
+  await expect(again.getByTestId('ami-evidence')).toContainText('BIOS boot partition');
+  await expect(again.getByLabel('Boot mode')).toHaveValue('uefi-preferred');
   await again.getByLabel('Name').fill(name);
   await again.getByRole('button', { name: 'Create AMI', exact: true }).click();
   await expect(again.getByTestId('ami-problem')).toContainText(`An AMI named “${name}” already exists in this account and Region`);

@@ -8,3 +8,4 @@ export { registerImage, waitForImage, imageConsoleUrl, RegisterImageError, ROOT_
 export type { RegisterImageRequest, RegisteredImage } from './register-image.ts';
 export type { BootInfo, BootArchitecture, BootMode } from '../images/boot/detect-boot.ts';
 export type { NitroFinding } from '../images/boot/nitro-check.ts';
+export { inspectSnapshotBoot } from './snapshot-boot.ts';

@@ -1,6 +1,6 @@
 // One Create AMI form: values pre-filled from the image's boot detection, then RegisterImage and the image's state.
 import { createClients, type Connection } from '../../aws/clients.ts';
-import { RegisterImageError, imageConsoleUrl, registerImage, waitForImage, type BootArchitecture, type BootInfo, type BootMode, type NitroFinding } from '../../engine/api.ts';
+import { RegisterImageError, imageConsoleUrl, inspectSnapshotBoot, registerImage, waitForImage, type BootArchitecture, type BootInfo, type BootMode, type NitroFinding } from '../../engine/api.ts';
 
 /** An AMI name EC2 accepts, made from a file name and the snapshot id (unique per snapshot). */
 export function defaultAmiName(fileName: string | undefined, snapshotId: string): string {
@@ -43,6 +43,24 @@ export class AmiForm {
     this.detected = !!(b?.architecture && b?.bootMode);
     this.evidence = b?.evidence ?? ['How this snapshot boots was not read: check the architecture and boot mode.'];
     this.nitro = defaults.nitro ?? [];
+  }
+
+  /** Reads how the snapshot boots from its blocks and pre-fills the form (Create AMI from the Library). */
+  async detectFromSnapshot(connection: Connection, volumeSizeGiB: number): Promise<void> {
+    this.evidence = ['Reading how the snapshot boots…'];
+    const clients = await createClients(connection);
+    try {
+      const { boot, nitro } = await inspectSnapshotBoot(clients.ebs, this.snapshotId, volumeSizeGiB);
+      if (boot.architecture) this.architecture = boot.architecture;
+      if (boot.bootMode) this.bootMode = boot.bootMode;
+      this.detected = !!(boot.architecture && boot.bootMode);
+      this.evidence = boot.evidence;
+      this.nitro = nitro;
+    } catch (err) {
+      this.evidence = [`The snapshot's blocks could not be read (${(err as Error).message}): check the architecture and boot mode yourself.`];
+    } finally {
+      clients.close();
+    }
   }
 
   /** Registers the AMI and follows its state until it leaves pending. */
