@@ -57,5 +57,13 @@ describe.skipIf(!boto3)('AMIs from an upload, read by boto3', () => {
     const r = await run('python3', [join(here, 'conformance', 'test_images_boto3.py'), emu.url, report.ImageId, report.SnapshotId]);
     if (r.code !== 0) console.error(r.out, r.err);
     expect(r.out).toMatch(/\n7 passed, 0 failed/);
+
+    if (has('aws', ['--version'])) {
+      const cli = await run('aws', ['ec2', 'describe-images', '--image-ids', report.ImageId, '--endpoint-url', emu.url, '--region', 'us-east-1', '--output', 'json']);
+      expect(cli.code).toBe(0);
+      const img = (JSON.parse(cli.out) as { Images: { State: string; Architecture: string; BlockDeviceMappings: { Ebs: { SnapshotId: string } }[] }[] }).Images[0]!;
+      expect(img).toMatchObject({ State: 'available', Architecture: 'arm64' });
+      expect(img.BlockDeviceMappings[0]!.Ebs.SnapshotId).toBe(report.SnapshotId);
+    }
   });
 });
