@@ -64,22 +64,24 @@ const BOOT_MODES = ['legacy-bios', 'uefi', 'uefi-preferred'];
 const VOLUME_TYPES = ['standard', 'io1', 'io2', 'gp2', 'sc1', 'st1', 'gp3'];
 const NAME_RE = /^[A-Za-z0-9()[\] ./\-'@_]{3,128}$/;
 
-const byStore = new WeakMap<object, ImageRegistry>();
-const byDatabase = new Map<string, ImageRegistry>();
+const byStore = new WeakMap<object, Map<string, ImageRegistry>>();
+const byDatabase = new Map<string, Map<string, ImageRegistry>>();
 
 /**
- * The images of a model's store (one account and region). Models over one named database (a page opens one per
- * client set) share them for the page's lifetime.
+ * The images of one account over a model's store (images are private, so each account sees its own). Models over one
+ * named database (a page opens one per client set) share them for the page's lifetime.
  */
 export function imagesOf(model: EbsModel): ImageRegistry {
   const store = model.store as { kind: string; name?: unknown };
-  const key = store.kind === 'indexeddb' && typeof store.name === 'string' ? `${store.name}\u0000${model.config.accountId}` : undefined;
-  let r = key ? byDatabase.get(key) : byStore.get(store);
-  if (!r) {
-    r = new ImageRegistry(model);
-    if (key) byDatabase.set(key, r);
-    else byStore.set(store, r);
+  const dbName = store.kind === 'indexeddb' && typeof store.name === 'string' ? store.name : undefined;
+  let accounts = dbName !== undefined ? byDatabase.get(dbName) : byStore.get(store);
+  if (!accounts) {
+    accounts = new Map();
+    if (dbName !== undefined) byDatabase.set(dbName, accounts);
+    else byStore.set(store, accounts);
   }
+  let r = accounts.get(model.config.accountId);
+  if (!r) accounts.set(model.config.accountId, (r = new ImageRegistry(model)));
   r.model = model;
   return r;
 }
