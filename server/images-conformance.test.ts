@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import { spawnEmulator, type SpawnedEmulator } from './spawn-emulator.ts';
 import { bootFixture } from '../src/images/boot/boot-fixtures.ts';
 
@@ -44,6 +44,7 @@ describe.skipIf(!boto3)('AMIs from an upload, read by boto3', () => {
     const image = join(dirname(bootFixture('gpt-arm64')), `register-${process.pid}.raw`);
     copyFileSync(bootFixture('gpt-arm64'), image);
     const up = await run(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'upload', image, '--endpoint', emu.url, '--register-image', 'blockport-arm64-test', '--json', '--no-progress']);
+    rmSync(image, { force: true });
     if (up.code !== 0) console.error(up.err);
     expect(up.code).toBe(0);
     const report = JSON.parse(up.out) as { SnapshotId: string; ImageId: string; Architecture: string; BootMode: string; State: string };

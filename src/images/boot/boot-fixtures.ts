@@ -74,10 +74,11 @@ export function bootFixture(name: BootFixture): string {
   mkdirSync(dir, { recursive: true });
   const disk = join(dir, `${name}.raw`);
   if (existsSync(disk)) return disk;
-  const tmp = `${disk}.tmp`;
+  // Per-process scratch names: test files running in parallel may make the same fixture at once.
+  const tmp = `${disk}.${process.pid}.tmp`;
   run('truncate', ['-s', '0', tmp]);
   run('truncate', ['-s', '64M', tmp]);
-  const esp = join(dir, `${name}.esp`);
+  const esp = join(dir, `${name}.${process.pid}.esp`);
   if (name === 'gpt-arm64') {
     run('sgdisk', ['-n1:2048:+40M', '-t1:ef00', '-n2:0:0', '-t2:8300', tmp]);
     fatImage(esp, 40, 32, { 'EFI/BOOT/BOOTAA64.EFI': peStub(0xaa64) });
@@ -94,6 +95,7 @@ export function bootFixture(name: BootFixture): string {
     place(tmp, MiB, esp);
   }
   run('mv', [tmp, disk]);
+  run('rm', ['-f', esp, `${esp}.BOOTAA64.EFI`, `${esp}.BOOTX64.EFI`, `${esp}.shimx64.efi`, `${esp}.grub.cfg`]);
   return disk;
 }
 
@@ -117,8 +119,8 @@ export function nitroFixture(name: 'ready' | 'unready'): string {
   mkdirSync(dir, { recursive: true });
   const disk = join(dir, `nitro-${name}.raw`);
   if (existsSync(disk)) return disk;
-  const root = join(dir, `nitro-${name}.tree`);
-  const fsImage = join(dir, `nitro-${name}.ext4`);
+  const root = join(dir, `nitro-${name}.${process.pid}.tree`);
+  const fsImage = join(dir, `nitro-${name}.${process.pid}.ext4`);
   if (name === 'ready') {
     tree(root, {
       'boot/config-6.1.0-test': 'CONFIG_NVME_CORE=y\nCONFIG_BLK_DEV_NVME=y\nCONFIG_ENA_ETHERNET=m\n',
@@ -138,7 +140,7 @@ export function nitroFixture(name: 'ready' | 'unready'): string {
   }
   rmSync(fsImage, { force: true });
   run('mke2fs', ['-q', '-F', '-t', 'ext4', '-d', root, fsImage, '24M']);
-  const tmp = `${disk}.tmp`;
+  const tmp = `${disk}.${process.pid}.tmp`;
   if (name === 'ready') {
     // Partitioned, like a real disk: GPT with the root at 1 MiB.
     run('truncate', ['-s', '0', tmp]);
@@ -149,5 +151,6 @@ export function nitroFixture(name: 'ready' | 'unready'): string {
     run('cp', [fsImage, tmp]);
   }
   run('mv', [tmp, disk]);
+  run('rm', ['-rf', root, fsImage]);
   return disk;
 }
