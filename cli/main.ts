@@ -4,6 +4,7 @@ const verbs: Record<string, string> = {
   upload: 'Upload a disk image as an EBS snapshot.',
   download: 'Download a snapshot to a local file.',
   diff: 'List the blocks that differ between two snapshots of one lineage.',
+  'register-image': 'Register an AMI from a completed snapshot.',
 };
 
 interface Command {
@@ -12,7 +13,7 @@ interface Command {
 }
 
 function help(): string {
-  const rows = Object.entries(verbs).map(([v, d]) => `  ${v.padEnd(10)}${d}`);
+  const rows = Object.entries(verbs).map(([v, d]) => `  ${v.padEnd(16)}${d}`);
   return ['Usage: blockport <command> [options]', '', 'Commands:', ...rows, '', 'Run `blockport <command> --help` for its options.'].join('\n');
 }
 

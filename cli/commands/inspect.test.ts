@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from './inspect.ts';
+import { bootFixture, nitroFixture } from '../../src/images/testing/boot-fixtures.ts';
 import { FORMAT_FIXTURES, cached, fixture, fixtureOracle, manifestOfRaw, qemu, sourceRaw } from '../../src/images/testing/test-fixtures.ts';
 import { PACKED_FIXTURES, packedFixture } from '../../src/images/testing/container-fixtures.ts';
 
@@ -32,7 +33,9 @@ describe('blockport inspect --json', () => {
   it.each(FORMAT_FIXTURES.map((f) => [f.name, f] as const))('%s: the manifest equals the one qemu-img’s raw output implies', async (name, spec) => {
     const r = await inspect([fixture(name, src), '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toEqual(manifestOfRaw(readFileSync(fixtureOracle(name, src)), spec.format));
+    const { boot, nitro: _nitro, ...manifest } = JSON.parse(r.out);
+    expect(manifest).toEqual(manifestOfRaw(readFileSync(fixtureOracle(name, src)), spec.format));
+    expect(boot).toMatchObject({ partitionTable: 'none', architecture: null, bootMode: null });
   });
 });
 
@@ -85,7 +88,32 @@ describe('blockport inspect', () => {
   it('runs as `blockport inspect` from the command line', () => {
     const p = spawnSync(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'inspect', fixture('stream.vmdk', sourceRaw(16)), '--json'], { encoding: 'utf8', cwd: root });
     expect(p.status).toBe(0);
-    expect(JSON.parse(p.stdout)).toEqual(manifestOfRaw(readFileSync(fixtureOracle('stream.vmdk', sourceRaw(16))), 'vmdk'));
+    const { boot, nitro: _nitro, ...manifest } = JSON.parse(p.stdout);
+    expect(manifest).toEqual(manifestOfRaw(readFileSync(fixtureOracle('stream.vmdk', sourceRaw(16))), 'vmdk'));
+    expect(boot.partitionTable).toBe('none');
+  });
+});
+
+describe('blockport inspect --json boot', () => {
+  it('reports how a qcow2 disk boots, read through the format reader', async () => {
+    const raw = bootFixture('gpt-x64-bios');
+    const q = `${raw}.inspect.qcow2`;
+    spawnSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, q]);
+    const r = await inspect([q, '--json']);
+    expect(r.code).toBe(0);
+    const { boot } = JSON.parse(r.out);
+    expect(boot).toMatchObject({ partitionTable: 'gpt', architecture: 'x86_64', bootMode: 'uefi-preferred' });
+    expect(boot.evidence.join(' ')).toMatch(/BIOS boot partition/);
+  });
+
+  it('reports the Nitro findings of an ext4 root', async () => {
+    const r = await inspect([nitroFixture('unready'), '--json']);
+    expect(r.code).toBe(0);
+    const { nitro } = JSON.parse(r.out) as { nitro: { check: string; level: string }[] };
+    expect(nitro.filter((f) => f.level === 'warning').map((f) => f.check).sort()).toEqual(['cloud-init', 'ena', 'fstab', 'nvme']);
+    const text = await inspect([nitroFixture('unready')]);
+    expect(text.out).toMatch(/nitro: +Root file system: ext on the disk/);
+    expect(text.out).toMatch(/warning: \/etc\/fstab mounts \/dev\/xvda1/);
   });
 });
 

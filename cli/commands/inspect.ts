@@ -4,6 +4,8 @@ import { tempSpool } from '../temp-spool.ts';
 import { buildManifest } from '../../src/images/manifest.ts';
 import { summarizeImage } from '../../src/images/summary.ts';
 import { ImageFormatError } from '../../src/images/types.ts';
+import { detectBoot } from '../../src/images/boot/detect-boot.ts';
+import { checkNitro } from '../../src/images/boot/nitro-check.ts';
 
 /** Help text for `blockport inspect`. */
 export const usage = `Usage: blockport inspect <image> [--json]
@@ -23,7 +25,11 @@ read at random is first unpacked to a temporary file (BLOCKPORT_TMPDIR).
            "volumeSizeGiB", "allBlocksCount", "changedBlocksCount", "aggregateChecksum", "blocks"} and
            "container" (e.g. ["tar","gzip"]) when the disk was packed:
            allBlocksCount is what an upload writes by default (every block, zero blocks included);
-           the rest describes an upload with --zero-blocks skip (every non-zero block's base64 SHA-256).`;
+           the rest describes an upload with --zero-blocks skip (every non-zero block's base64 SHA-256);
+           "boot": {"partitionTable", "architecture", "bootMode", "evidence"}
+           (architecture and bootMode null when nothing on the disk decides them),
+           and "nitro": [{"check", "level", "text"}] (ok, warning or not-checked: NVMe,
+           ENA, /etc/fstab device names, cloud-init, read from an ext root file system).`;
 
 function size(bytes: number): string {
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -62,12 +68,13 @@ export async function run(args: string[]): Promise<number> {
     const image = await openPackedImage(src, { spool });
     for (const n of image.notices) console.error(`notice: ${n}`);
     if (json) {
-      const manifest = await buildManifest(image);
+      const manifest = { ...(await buildManifest(image)), boot: await detectBoot(image), nitro: await checkNitro(image) };
       console.log(JSON.stringify(image.container.length ? { ...manifest, container: image.container } : manifest));
       return 0;
     }
     const s = await summarizeImage(image);
     const m = await buildManifest(image);
+    const boot = await detectBoot(image);
     const lines = [
       `image:         ${path}`,
       ...(image.container.length ? [`packed in:     ${image.container.join(' in ')}`] : []),
@@ -78,6 +85,9 @@ export async function run(args: string[]): Promise<number> {
       `allocated:     ${s.allocatedBlocks} blocks`,
       `non-zero:      ${m.changedBlocksCount} blocks (${size(m.changedBlocksCount * 524288)} to send with --zero-blocks skip)`,
       `to send:       ${m.allBlocksCount} blocks (${size(m.allBlocksCount * 524288)}), zero blocks included (the default)`,
+      `boot:          ${boot.architecture ?? 'architecture undecided'}, ${boot.bootMode ?? 'boot mode undecided'} (${boot.partitionTable === 'none' ? 'no partition table' : boot.partitionTable.toUpperCase()})`,
+      ...boot.evidence.map((e) => `               ${e}`),
+      ...(await checkNitro(image)).map((f, i) => `${i ? '               ' : 'nitro:         '}${f.level === 'warning' ? 'warning: ' : f.level === 'not-checked' ? 'not checked: ' : ''}${f.text}`),
     ];
     console.log(lines.join('\n'));
     return 0;

@@ -17,6 +17,9 @@ import { fileSource } from '../node-source.ts';
 import { tempSpool } from '../temp-spool.ts';
 import { tmpdir } from 'node:os';
 import { detectContainer, unwrapContainers } from '../../src/images/containers.ts';
+import { detectBoot } from '../../src/images/boot/detect-boot.ts';
+import { RegisterImageError, type RegisteredImage } from '../../src/engine/register-image.ts';
+import { imageJson, parseArchitecture, parseBootMode, registerAndWait } from './register-image.ts';
 import { openFileLedger, StateFileError, type FileLedgerStore } from '../upload-ledger-file.ts';
 import { endpointFlag, nodeClients, UsageError } from '../shared.ts';
 import { windowCeiling } from '../../src/engine/window-ceiling.ts';
@@ -47,6 +50,10 @@ Options:
   --json                print the final report as JSON on stdout
   --state FILE          where the upload's progress is kept (default: <image>.blockport-upload.json)
   --restart             ignore an earlier interrupted upload of this image and start a new snapshot
+  --register-image NAME once the snapshot is completed, register it as an AMI named NAME and wait until it is
+                        available (architecture and boot mode read from the image)
+  --architecture A      x86_64 or arm64, when the image does not tell (with --register-image)
+  --boot-mode M         legacy-bios, uefi or uefi-preferred, when the image does not tell (with --register-image)
   --help                this text
 
 An interrupted upload (Ctrl-C, a lost connection, a crash) resumes when the same command is run again: the
@@ -65,6 +72,10 @@ interface Parsed {
   /** The ledger file (default beside the image). */
   state?: string;
   restart: boolean;
+  /** Register an AMI of this name after the upload. */
+  registerImage?: string;
+  architecture?: 'x86_64' | 'arm64';
+  bootMode?: 'legacy-bios' | 'uefi' | 'uefi-preferred';
 }
 
 function intFlag(flag: string, v: string | undefined, lo: number, hi: number): number {
@@ -150,6 +161,18 @@ export function parseUploadArgs(args: string[]): Parsed {
       case '--restart':
         out.restart = true;
         break;
+      case '--register-image':
+        out.registerImage = value();
+        break;
+      case '--architecture':
+      case '--boot-mode':
+        try {
+          if (flag === '--architecture') out.architecture = parseArchitecture(value());
+          else out.bootMode = parseBootMode(value());
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+        break;
       default:
         if (a.startsWith('-')) throw new UsageError(`Unknown option ${a}. Run \`blockport upload --help\` for the options.`);
         if (out.image) throw new UsageError(`Only one image can be uploaded at a time (got ${out.image} and ${a}).`);
@@ -158,6 +181,7 @@ export function parseUploadArgs(args: string[]): Parsed {
   }
   if (!out.image) throw new UsageError('Name the image to upload: blockport upload <image>.');
   if (Object.keys(tags).length) out.options.tags = tags;
+  if ((out.architecture || out.bootMode) && !out.registerImage) throw new UsageError('--architecture and --boot-mode go with --register-image NAME.');
   return out;
 }
 
@@ -403,13 +427,39 @@ export async function run(args: string[]): Promise<number> {
       throw err;
     }
     if (p.progress && tty) process.stderr.write('\n');
-    if (p.json) process.stdout.write(`${JSON.stringify({ ...reportJson(report), BlocksResumed: resumedBlocks }, null, 2)}\n`);
+    let registered: RegisteredImage | undefined;
+    let refused: string | undefined;
+    if (p.registerImage && report.state === 'completed') {
+      // The boot facts come from the image itself; flags fill in what it does not tell.
+      const boot = await detectBoot(await openImage(source));
+      const architecture = p.architecture ?? boot.architecture;
+      const bootMode = p.bootMode ?? boot.bootMode;
+      if (!architecture || !bootMode) {
+        refused = `${p.image} does not say how it boots (${boot.evidence.at(-1)}); the snapshot ${report.snapshotId} is complete: register it with \`blockport register-image ${report.snapshotId} --name ${p.registerImage} --architecture x86_64|arm64 --boot-mode uefi|legacy-bios|uefi-preferred\`.`;
+      } else {
+        try {
+          registered = await registerAndWait(clients.ec2, region, { snapshotId: report.snapshotId, name: p.registerImage, architecture, bootMode, ...(p.options.description ? { description: p.options.description } : {}) }, { quiet: !p.progress });
+        } catch (err) {
+          if (!(err instanceof RegisterImageError)) throw err;
+          refused = `the snapshot ${report.snapshotId} is complete, but ${err.message}`;
+        }
+      }
+    }
+    if (p.json) process.stdout.write(`${JSON.stringify({ ...reportJson(report), BlocksResumed: resumedBlocks, ...(registered ? imageJson(registered) : {}) }, null, 2)}\n`);
     if (report.state !== 'completed') {
       console.error(`blockport upload: snapshot ${report.snapshotId} ended in state error: ${report.stateMessage ?? 'no message'}.`);
       return 1;
     }
     // Nothing left to resume.
     await rm(statePath, { force: true });
+    if (refused) {
+      console.error(`blockport upload: ${refused}`);
+      return 1;
+    }
+    if (registered && registered.state !== 'available') {
+      console.error(`blockport upload: the image ${registered.imageId} is ${registered.state}${registered.stateReason ? ` (${registered.stateReason})` : ''}.`);
+      return 1;
+    }
     if (!p.json)
       console.error(
         `blockport upload: ${report.snapshotId} completed: ${report.blocksWritten} blocks written${resumedBlocks ? ` (${resumedBlocks} before resuming)` : ''}, ${report.blocksSkipped} skipped, ${mib(report.bytesWritten)} MiB in ${(report.durationMs / 1000).toFixed(1)} s (${report.avgMiBps.toFixed(1)} MiB/s), checksum ${report.aggregateChecksum}.`,

@@ -93,10 +93,10 @@ describe('deploy/blockport.json', () => {
     const doc = sub(R.BlockportPolicy.Properties.PolicyDocument, 'eu-west-1') as Json;
     expect(doc).toEqual(blockportPolicy('eu-west-1'));
     const actions = doc.Statement.flatMap((s: Json) => s.Action);
-    expect([...new Set(actions)].sort()).toEqual([...EBS_ACTIONS, 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot', 'ec2:CreateTags'].sort());
-    // Only DescribeSnapshots (no resource-level permissions in EC2) goes without the owner condition.
+    expect([...new Set(actions)].sort()).toEqual([...EBS_ACTIONS, 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot', 'ec2:CreateTags', 'ec2:RegisterImage', 'ec2:DescribeImages', 'ec2:DeregisterImage'].sort());
+    // Only DescribeSnapshots and DescribeImages (no resource-level permissions in EC2) go without the owner condition.
     for (const s of doc.Statement as Json[]) {
-      if (s.Action.includes('ec2:DescribeSnapshots')) continue;
+      if (s.Action.includes('ec2:DescribeSnapshots') || s.Action.includes('ec2:DescribeImages')) continue;
       expect(JSON.stringify(s.Condition)).toContain(`${OWNER_TAG_KEY}":"${IDENTITY_VARIABLE}`);
     }
     expect(doc.Statement.every((s: Json) => s.Effect === 'Allow' && !String(s.Action).includes('*'))).toBe(true);

@@ -74,6 +74,21 @@ export function blockportPolicy(region: string, partition = region.startsWith('c
       },
       { Sid: 'ReadSnapshotState', Effect: 'Allow', Action: ['ec2:DescribeSnapshots'], Resource: '*' },
       { Sid: 'DeleteOwnSnapshots', Effect: 'Allow', Action: ['ec2:DeleteSnapshot'], Resource: snapshots, Condition: { StringEquals: resourceOwner } },
+      ...imageStatements(partition, region),
     ],
   };
+}
+
+/** AMIs from a person's own snapshots only, tagged as theirs (the snapshot's tags are copied onto the image). */
+function imageStatements(partition: string, region: string): PolicyStatement[] {
+  const own = '${cognito-identity.amazonaws.com:sub}';
+  const arn = (kind: string) => `arn:${partition}:ec2:${region}::${kind}/*`;
+  return [
+    { Sid: 'RegisterImagesFromOwnSnapshots', Effect: 'Allow', Action: ['ec2:RegisterImage'], Resource: arn('snapshot'), Condition: { StringEquals: { 'ec2:ResourceTag/blockport-owner': own } } },
+    { Sid: 'RegisterImagesTaggedAsOwn', Effect: 'Allow', Action: ['ec2:RegisterImage'], Resource: arn('image'), Condition: { StringEquals: { 'aws:RequestTag/blockport-owner': own } } },
+    { Sid: 'TagImagesOnRegister', Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: arn('image'), Condition: { StringEquals: { 'ec2:CreateAction': 'RegisterImage', 'aws:RequestTag/blockport-owner': own } } },
+    // DescribeImages has no resource-level permissions in the Service Authorization Reference.
+    { Sid: 'ReadImageState', Effect: 'Allow', Action: ['ec2:DescribeImages'], Resource: '*' },
+    { Sid: 'DeregisterOwnImages', Effect: 'Allow', Action: ['ec2:DeregisterImage'], Resource: arn('image'), Condition: { StringEquals: { 'ec2:ResourceTag/blockport-owner': own } } },
+  ];
 }

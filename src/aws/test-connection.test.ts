@@ -35,6 +35,7 @@ describe('Test connection against the emulator server (real SDK clients, SigV4 v
     expect(r.ok).toBe(true);
     expect(r.identityId).toMatch(/^us-east-1:/);
     expect(r.steps[1]!.text).toMatch(/refused the probe snapshot as not yours/);
+    expect(r.steps[2]!.text).toMatch(/may read this account's images too/);
   });
 
   it('names an unknown pool', async () => {

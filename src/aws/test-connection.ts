@@ -1,6 +1,6 @@
 // "Test connection": proves credentials, signing and reachability, and explains precisely what is wrong.
 import { EBSClient, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
-import { DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { advise, destination, isNetworkFailure, type Advice } from './advice.ts';
 import { awsClientConfig, retryAfterClockCorrection } from './aws-clients.ts';
 import type { Service } from './endpoints.ts';
@@ -132,7 +132,7 @@ async function runSteps(
   observeServiceClock(ec2);
   try {
     const out = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], MaxResults: 5 }));
-    steps.push({ step: 'ec2', ok: true, text: `EC2 lists this account's snapshots (${out.Snapshots?.length ?? 0} shown of the first page).` });
+    steps.push({ step: 'ec2', ok: true, text: `EC2 lists this account's snapshots (${out.Snapshots?.length ?? 0} shown of the first page).${await imagesNote(ec2)}` });
   } catch (e) {
     const advice = await explain('ec2', e);
     steps.push({ step: 'ec2', ok: false, text: advice.what, advice });
@@ -144,4 +144,18 @@ async function runSteps(
   const note = serviceClock.sampledAt ? clockNote(serviceClock.offsetMs) : undefined;
   if (note) steps[1] = { ...steps[1]!, text: `${steps[1]!.text} ${note}` };
   return { ok: true, steps, identityId, expiration: credentials.expiration, ...(note ? { clockOffsetMs: serviceClock.offsetMs } : {}) };
+}
+
+/** Whether Create AMI can work: DescribeImages is allowed (RegisterImage is judged per snapshot, so it is not probed). */
+async function imagesNote(ec2: EC2Client): Promise<string> {
+  try {
+    await ec2.send(new DescribeImagesCommand({ Owners: ['self'], MaxResults: 5 }));
+    return ' It may read this account\'s images too, so Create AMI can follow a new image until it is available.';
+  } catch (e) {
+    const name = (e as { name?: string }).name ?? '';
+    if (/Unauthorized|AccessDenied/.test(name)) {
+      return ' It may not read images (ec2:DescribeImages), so Create AMI will not work: deploy the current template, which allows RegisterImage and DescribeImages on your own snapshots and images.';
+    }
+    return '';
+  }
 }

@@ -1,9 +1,10 @@
-// The EC2 query protocol subset for snapshots: DescribeSnapshots and DeleteSnapshot, with EC2's XML shapes.
+// The EC2 query protocol subset for snapshots (DescribeSnapshots, DeleteSnapshot) and images, with EC2's XML shapes.
 import { newRequestId, textBytes, type EmuRequest, type EmuResponse } from './http.ts';
 import type { EbsModel, SnapshotView } from './model.ts';
 import { globMatch } from './glob.ts';
+import { IMAGE_ACTIONS } from './images-wire.ts';
 
-const XMLNS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
+export const XMLNS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 
 /** An EC2 error: code and message, answered as `<Response><Errors><Error>`. */
 export class Ec2Error extends Error {
@@ -17,11 +18,11 @@ export class Ec2Error extends Error {
   }
 }
 
-function esc(s: string): string {
+export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 }
 
-function xml(status: number, text: string): EmuResponse {
+export function xml(status: number, text: string): EmuResponse {
   return { status, headers: { 'Content-Type': 'text/xml;charset=UTF-8' }, body: textBytes(`<?xml version="1.0" encoding="UTF-8"?>\n${text}`) };
 }
 
@@ -35,7 +36,7 @@ export function ec2ErrorResponse(err: unknown, requestId = newRequestId()): EmuR
 }
 
 /** Parameters of a query-protocol request: the query string and the form body (POST), each name given once. */
-function params(req: EmuRequest): Map<string, string> {
+export function params(req: EmuRequest): Map<string, string> {
   const out = new Map<string, string>(Object.entries(req.query));
   if (req.body.length) {
     const seen = new Set<string>();
@@ -52,7 +53,7 @@ function params(req: EmuRequest): Map<string, string> {
 }
 
 /** Values of `Prefix.1`, `Prefix.2`, … in numeric order. */
-function list(p: Map<string, string>, prefix: string): string[] {
+export function list(p: Map<string, string>, prefix: string): string[] {
   const found: [number, string][] = [];
   const head = `${prefix}.`;
   for (const [k, v] of p) {
@@ -66,7 +67,7 @@ export const MAX_FILTERS = 50;
 export const MAX_FILTER_VALUES = 200;
 
 /** The request's filters, read in one pass over the parameters; too many filters or values → FilterLimitExceeded. */
-function filters(p: Map<string, string>): { name: string; values: string[] }[] {
+export function filters(p: Map<string, string>): { name: string; values: string[] }[] {
   const byNumber = new Map<string, { name?: string; values: [number, string][] }>();
   const entry = (n: string) => {
     let e = byNumber.get(n);
@@ -194,6 +195,7 @@ export async function handleEc2Request(model: EbsModel, req: EmuRequest): Promis
     let res: EmuResponse;
     if (action === 'DescribeSnapshots') res = await describeSnapshots(model, p, requestId);
     else if (action === 'DeleteSnapshot') res = await deleteSnapshot(model, p, requestId);
+    else if (action && action in IMAGE_ACTIONS) res = await IMAGE_ACTIONS[action]!(model, p, requestId);
     else if (!action) throw new Ec2Error('MissingAction', 'The request must contain the parameter Action');
     else throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`);
     res.headers['x-amzn-RequestId'] = requestId;

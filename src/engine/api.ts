@@ -13,3 +13,8 @@ export { blockMap, comparisonToCsv, comparisonToJson, type MapCell } from './com
 export type { DownloadProgress } from './download/download.ts';
 export { DownloadLedger, type DownloadRecord } from './browser/download-ledger.ts';
 export { removeStaged } from './browser/download-staging.ts';
+export { registerImage, waitForImage, imageConsoleUrl, RegisterImageError, ROOT_DEVICE } from './register-image.ts';
+export type { RegisterImageRequest, RegisteredImage } from './register-image.ts';
+export type { BootInfo, BootArchitecture, BootMode } from '../images/boot/detect-boot.ts';
+export type { NitroFinding } from '../images/boot/nitro-check.ts';
+export { inspectSnapshotBoot } from './snapshot-boot.ts';

@@ -244,6 +244,10 @@ export interface UploadPlan {
   /** One image BlockState per block (0 unallocated, 1 zero, 2 data). */
   blockStates: Uint8Array;
   notices: readonly string[];
+  /** How the image boots, read from it (absent where detection could not read it). */
+  boot?: import('../images/boot/detect-boot.ts').BootInfo;
+  /** Whether it will start on Nitro, as far as its root file system tells (warnings only). */
+  nitro?: import('../images/boot/nitro-check.ts').NitroFinding[];
 }
 
 /** What resuming needs from the person. */

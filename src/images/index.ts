@@ -8,3 +8,5 @@ export { summarizeImage, volumeSizeGiB, type ImageSummary } from './summary.ts';
 export { buildManifest, type UploadManifest } from './manifest.ts';
 export { isAllZero } from './zero-scan.ts';
 export { BLOCK_SIZE, BlockState, ImageFormatError, type ByteSource, type DiskImage, type ImageFormat } from './types.ts';
+export { detectBoot, type BootInfo, type BootArchitecture, type BootMode } from './boot/detect-boot.ts';
+export { checkNitro, type NitroFinding } from './boot/nitro-check.ts';

@@ -3,6 +3,8 @@ import { proxy, transfer, wrap } from 'comlink';
 import { connectionForWorker, createClients, type Connection } from '../../aws/clients.ts';
 import { blobSource } from '../../images/blob-source.ts';
 import { openImage } from '../../images/open-image.ts';
+import { detectBoot } from '../../images/boot/detect-boot.ts';
+import { checkNitro } from '../../images/boot/nitro-check.ts';
 import { BlockState, type DiskImage } from '../../images/types.ts';
 import {
   ResumeError,
@@ -75,6 +77,8 @@ export async function planUpload(input: FileInput): Promise<UploadPlan> {
     blocksToSend: countData(blockStates),
     blockStates,
     notices: image.notices,
+    ...(await detectBoot(image).then((boot) => ({ boot }), () => ({}))),
+    ...(await checkNitro(image).then((nitro) => ({ nitro }), () => ({}))),
   };
 }
 
