@@ -179,6 +179,8 @@ export class EmulatorApp {
    */
   screen(head: RequestHead): EmuResponse | undefined {
     if (head.path.startsWith('/__admin')) return adminRefusal(head, this.config);
+    // The sign-in provider's pages and forms carry no signature: they are answered by handle(), unscreened.
+    if (this.oidc && (head.path === OIDC_PATH || head.path.startsWith(`${OIDC_PATH}/`))) return undefined;
     const r = this.screenService(head);
     // A page must be able to read why it was refused, as with any other answer.
     return r && this.config.cors ? withCors({ ...head, body: EMPTY }, r, this.config.corsOrigins) : r;
