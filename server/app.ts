@@ -21,6 +21,7 @@ export interface EmulatorBackend {
   ebs(req: EmuRequest, account?: string): Promise<EmuResponse>;
   ec2(req: EmuRequest, account?: string): Promise<EmuResponse>;
   /** Tags of a live snapshot of `account` (for IAM's aws:ResourceTag); undefined when there is none. */
+  /** Tags of a snapshot or an image (ami-…) of the account, for IAM conditions. */
   snapshotTags(id: string, account?: string): Promise<{ key: string; value: string }[] | undefined>;
   /** Makes the next call of an EBS operation by `account` answer the given error. */
   failNext(op: string, fault: { code: string; status: number; message: string; reason?: string }, account?: string): void;

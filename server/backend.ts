@@ -4,6 +4,7 @@
 import { EbsModel, type EbsOperation, type InjectedFault } from '../src/emulator/model.ts';
 import { handleEbsRequest } from '../src/emulator/ebs-wire.ts';
 import { handleEc2Request } from '../src/emulator/ec2-wire.ts';
+import { imagesOf } from '../src/emulator/images.ts';
 import { MemoryStore } from '../src/emulator/stores/memory-store.ts';
 import { FsStore } from '../src/emulator/stores/fs-store.ts';
 import type { EmulatorStore } from '../src/emulator/store.ts';
@@ -39,7 +40,7 @@ export async function createBackend(opts: { dataDir?: string } & ModelSettings):
       Object.assign(settings, patch);
       for (const m of models.values()) Object.assign(m.config, patch);
     },
-    snapshotTags: async (id, account) => (await model(account).describeSnapshot(id))?.tags,
+    snapshotTags: async (id, account) => (id.startsWith('ami-') ? imagesOf(model(account)).get(id)?.tags : (await model(account).describeSnapshot(id))?.tags),
     failNext: (op, fault, account) => model(account).failNext(op as EbsOperation, fault as InjectedFault),
     advanceClock: (ms, freeze) => {
       if (freeze === true && frozenAt === undefined) frozenAt = Date.now();

@@ -28,7 +28,7 @@ export function loadRolePolicies(file: string | undefined, region: string, accou
 
 /**
  * Authorizes one EBS/EC2 call of a Cognito identity: undefined when allowed, else the refusal to send.
- * `tagsOf` gives the tags of each snapshot the call names (undefined: no such snapshot).
+ * `tagsOf` gives the tags of each snapshot or image the call names (undefined: no such resource).
  */
 export async function authorize(
   service: 'ebs' | 'ec2',
@@ -38,7 +38,7 @@ export async function authorize(
   const call = describeCall(service, req);
   // Requests that name no operation are refused by the service itself, as unknown.
   if (!call) return undefined;
-  const ids = [...call.snapshotIds, ...(call.parentSnapshotId ? [call.parentSnapshotId] : [])];
+  const ids = [...call.snapshotIds, ...(call.imageIds ?? []), ...(call.parentSnapshotId ? [call.parentSnapshotId] : [])];
   const tags = new Map<string, IamTag[] | undefined>();
   for (const id of ids) tags.set(id, await opts.tagsOf(id));
   const kind = opts.principal.authenticated ? 'authenticated' : 'unauthenticated';

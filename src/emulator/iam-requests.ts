@@ -18,8 +18,10 @@ export interface IamCall {
   action: string;
   /** Snapshots the call acts on (two for ListChangedBlocks); empty for account-wide calls. */
   snapshotIds: string[];
-  /** Tags given at creation (StartSnapshot). */
+  /** Tags given at creation (StartSnapshot, RegisterImage). */
   requestTags?: IamTag[];
+  /** Images the call acts on (DeregisterImage). */
+  imageIds?: string[];
   parentSnapshotId?: string;
   volumeSize?: number;
   description?: string;
@@ -47,6 +49,19 @@ export function describeCall(service: 'ebs' | 'ec2', req: EmuRequest): IamCall |
     if (req.body.length) for (const [k, v] of new URLSearchParams(new TextDecoder().decode(req.body))) p.set(k, v);
     const op = p.get('Action');
     if (!op) return undefined;
+    if (op === 'RegisterImage') {
+      const snapshotIds = [...p].filter(([k]) => /^BlockDeviceMapping\.\d+\.Ebs\.SnapshotId$/.test(k)).map(([, v]) => v);
+      const requestTags: IamTag[] = [];
+      for (const [k, v] of p) {
+        const m = /^TagSpecification\.(\d+)\.Tag\.(\d+)\.Key$/.exec(k);
+        if (m) requestTags.push({ key: v, value: p.get(`TagSpecification.${m[1]}.Tag.${m[2]}.Value`) ?? '' });
+      }
+      return { operation: op, action: 'ec2:RegisterImage', snapshotIds, requestTags };
+    }
+    if (op === 'DeregisterImage') {
+      const image = p.get('ImageId');
+      return { operation: op, action: 'ec2:DeregisterImage', snapshotIds: [], imageIds: image ? [image] : [] };
+    }
     const id = p.get('SnapshotId');
     return { operation: op, action: `ec2:${op}`, snapshotIds: op === 'DeleteSnapshot' && id ? [id] : [] };
   }
@@ -104,7 +119,10 @@ export function principalContext(p: IamPrincipal, region: string): IamContext {
 }
 
 function tagContext(prefix: 'aws:RequestTag/' | 'aws:ResourceTag/', tags: readonly IamTag[]): IamContext {
-  return Object.fromEntries(tags.map((t) => [`${prefix}${t.key}`, t.value]));
+  const context: IamContext = Object.fromEntries(tags.map((t) => [`${prefix}${t.key}`, t.value]));
+  // EC2 also names a resource's tags ec2:ResourceTag/<key>; policies may use either.
+  if (prefix === 'aws:ResourceTag/') for (const t of tags) context[`ec2:ResourceTag/${t.key}`] = t.value;
+  return context;
 }
 
 /**
@@ -135,6 +153,17 @@ export function authorizationRequests(
     if (tags.length) out.push({ action: 'ec2:CreateTags', resource: arn('*'), context: { ...request, 'ec2:CreateAction': 'StartSnapshot' } });
     return out;
   }
+  const image = (id: string): string => `arn:${partition}:ec2:${opts.region}::image/${id}`;
+  if (call.action === 'ec2:RegisterImage') {
+    // Allowed on each snapshot it maps (their tags) and on the new image (the tags it is given), as EC2 authorizes it.
+    const tags = call.requestTags ?? [];
+    const request: IamContext = { ...base, ...tagContext('aws:RequestTag/', tags), 'aws:TagKeys': tags.map((t) => t.key) };
+    const out: IamRequest[] = call.snapshotIds.map((id) => ({ action: call.action, resource: arn(id), context: { ...base, ...resourceTags(id) } }));
+    out.push({ action: call.action, resource: image('*'), context: request });
+    if (tags.length) out.push({ action: 'ec2:CreateTags', resource: image('*'), context: { ...request, 'ec2:CreateAction': 'RegisterImage' } });
+    return out;
+  }
+  if (call.imageIds?.length) return call.imageIds.map((id) => ({ action: call.action, resource: image(id), context: { ...base, ...resourceTags(id) } }));
   if (!call.snapshotIds.length) return [{ action: call.action, resource: '*', context: base }];
   return call.snapshotIds.map((id) => ({ action: call.action, resource: arn(id), context: { ...base, ...resourceTags(id) } }));
 }

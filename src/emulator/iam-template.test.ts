@@ -15,7 +15,14 @@ const owner = (id: string): IamTag[] => [
   { key: 'created-by', value: 'blockport' },
   { key: 'blockport-owner', value: id },
 ];
-const tags: Record<string, IamTag[]> = { 'snap-a': owner(alice), 'snap-b': owner(bob), 'snap-untagged': [], 'snap-other-tag': [{ key: 'owner', value: alice }] };
+const tags: Record<string, IamTag[]> = {
+  'snap-a': owner(alice),
+  'snap-b': owner(bob),
+  'snap-untagged': [],
+  'snap-other-tag': [{ key: 'owner', value: alice }],
+  'ami-a': owner(alice),
+  'ami-b': owner(bob),
+};
 
 function allowed(policies: IamPolicy[], who: IamPrincipal, call: IamCall): boolean {
   const reqs = authorizationRequests(call, { region, principal: who, tagsOf: (id) => tags[id] });
@@ -67,6 +74,19 @@ describe('the deploy template’s own policies, evaluated by the emulator’s IA
         expect(allowed(policies, me, start([{ key: 'created-by', value: 'blockport' }]))).toBe(false);
         expect(allowed(policies, me, start(owner(bob)))).toBe(false);
         expect(allowed(policies, me, start([{ key: 'blockport-owner', value: '*' }]))).toBe(false);
+      });
+
+      it('registers AMIs only from the caller’s own snapshots, tagged as theirs, and deregisters only their own', () => {
+        const register = (snapshot: string, t: IamTag[]): IamCall => ({ operation: 'RegisterImage', action: 'ec2:RegisterImage', snapshotIds: [snapshot], requestTags: t });
+        expect(allowed(policies, me, register('snap-a', owner(alice)))).toBe(true);
+        expect(allowed(policies, me, register('snap-b', owner(alice))), 'from another’s snapshot').toBe(false);
+        expect(allowed(policies, me, register('snap-untagged', owner(alice))), 'from an untagged snapshot').toBe(false);
+        expect(allowed(policies, me, register('snap-a', owner(bob))), 'tagged as another’s').toBe(false);
+        expect(allowed(policies, me, register('snap-a', [])), 'untagged image').toBe(false);
+        expect(allowed(policies, me, on('ec2:DescribeImages'))).toBe(true);
+        const deregister = (id: string): IamCall => ({ operation: 'DeregisterImage', action: 'ec2:DeregisterImage', snapshotIds: [], imageIds: [id] });
+        expect(allowed(policies, me, deregister('ami-a'))).toBe(true);
+        expect(allowed(policies, me, deregister('ami-b'))).toBe(false);
       });
 
       it('grants no other action: no retagging, sharing, copying or volumes', () => {
