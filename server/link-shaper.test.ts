@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LINK_BURST_BYTES, TokenBucket } from './link-shaper.ts';
+import { duplexLink, LINK_BURST_BYTES, TokenBucket } from './link-shaper.ts';
 import { parseFlags } from './flags.ts';
 
 /** Senders that each pass a chunk, then wait what the bucket says, in virtual time; returns bytes passed by `until`. */
@@ -45,6 +45,24 @@ describe('TokenBucket (virtual time)', () => {
   it('never waits when the link is unlimited', () => {
     const bucket = new TokenBucket(() => 0, () => 0);
     for (let i = 0; i < 100; i++) expect(bucket.reserve(1048576)).toBe(0);
+  });
+});
+
+describe('duplexLink (virtual time)', () => {
+  it('carries answers down without queueing them behind the uploads going up, each direction at the full rate', () => {
+    const rate = 24 * 1048576;
+    const clock = { t: 0 };
+    const link = duplexLink(() => rate, () => clock.t);
+    // 64 uploads each book a 64 KiB chunk: the uplink is 4 MiB (about 170 ms) deep.
+    let upWait = 0;
+    for (let i = 0; i < 64; i++) upWait = link.up.reserve(65536);
+    expect(upWait).toBeGreaterThan(100);
+    // A small answer (a PutSnapshotBlock response) goes down at once, as on a real full-duplex link.
+    expect(link.down.reserve(300)).toBe(0);
+    // A download body going down meanwhile is paced by the downlink's own rate only.
+    expect(link.down.reserve(LINK_BURST_BYTES - 300 + 1048576)).toBeCloseTo(1000 / 24, 6);
+    // And the uplink still carries exactly its rate: the next chunk waits behind the 4 MiB already booked.
+    expect(link.up.reserve(65536)).toBeCloseTo(((65 * 65536 - LINK_BURST_BYTES) / rate) * 1000, 6);
   });
 });
 

@@ -1,5 +1,6 @@
-// A link of limited bandwidth shared by every connection: request and response bodies pass through one token bucket,
-// so "a laptop on 200 Mbit/s" is one flag, whatever the number of connections or HTTP/2 streams.
+// A link of limited bandwidth shared by every connection: request bodies pass through one token bucket (the uplink) and
+// response bodies through another of the same rate (the downlink), so "a laptop on 200 Mbit/s" is one flag, whatever
+// the number of connections or HTTP/2 streams.
 
 /** Bytes the link lets through at once without waiting (one TCP window's worth). */
 export const LINK_BURST_BYTES = 64 * 1024;
@@ -32,6 +33,22 @@ export class TokenBucket {
     this.busyUntil = start + (bytes / rate) * 1000;
     return Math.max(0, this.busyUntil - t);
   }
+}
+
+/**
+ * Both directions of one link. Real links are full duplex: a small answer going down does not queue behind the
+ * uploads going up, which one shared bucket would make it do (an extra queueing delay on every round trip).
+ */
+export interface DuplexLink {
+  /** Request bodies, client to server. */
+  up: TokenBucket;
+  /** Response bodies, server to client. */
+  down: TokenBucket;
+}
+
+/** A link of `rate` bytes per second in each direction. */
+export function duplexLink(rate: () => number, now?: () => number): DuplexLink {
+  return { up: new TokenBucket(rate, now), down: new TokenBucket(rate, now) };
 }
 
 /** Waits `ms` (resolves at once for 0). */

@@ -9,7 +9,7 @@ import type { EmuResponse } from '../src/emulator/http.ts';
 import type { EmulatorApp, IncomingRequest } from './app.ts';
 import { ebsErrorResponse } from './aws-errors.ts';
 import { selfSignedCertificate } from './tls.ts';
-import { LINK_CHUNK_BYTES, linkWait, TokenBucket } from './link-shaper.ts';
+import { duplexLink, LINK_CHUNK_BYTES, linkWait, type TokenBucket } from './link-shaper.ts';
 
 /** Largest request body accepted: one 512 KiB block plus slack for JSON and form bodies. */
 export const MAX_BODY_BYTES = 524288 + 65536;
@@ -211,7 +211,7 @@ const H2_MAX_STREAMS = 256;
 export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<RunningServer> {
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 20_000;
   const rate = opts.linkBytesPerSecond;
-  const link = rate ? new TokenBucket(rate) : undefined;
+  const link = rate ? duplexLink(rate) : undefined;
   let inflight = 0;
   let idle: (() => void) | undefined;
   const sockets = new Set<Duplex>();
@@ -254,7 +254,7 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
             return;
           }
         }
-        const b = await readBody(req, bodyTimeoutMs, link);
+        const b = await readBody(req, bodyTimeoutMs, link?.up);
         if (b.kind === 'gone') return;
         if (b.kind === 'too-large') {
           send(req, res, ebsErrorResponse('ValidationException', 413, `Request body exceeds ${MAX_BODY_BYTES} bytes.`, 'INVALID_PARAMETER_VALUE'), true);
@@ -272,7 +272,7 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
         const out = await app.handle(incoming);
         if (app.config.verbose) console.error(`${incoming.method} ${req.url} → ${out.drop ? 'dropped' : out.response.status}`);
         if (out.drop) drop(req);
-        else send(req, res, out.response, b.kind === 'short', app.wallNow(), link);
+        else send(req, res, out.response, b.kind === 'short', app.wallNow(), link?.down);
       } catch (err) {
         console.error('emulator: unexpected error', err);
         try {
