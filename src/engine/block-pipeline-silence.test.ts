@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RequestDeadlineError } from '../aws/request-deadline.ts';
 import { BLOCK_SIZE, type DiskImage } from '../images/types.ts';
-import { webCryptoSha256 } from './block-digest.ts';
+import { type Sha256, wasmSha256Factory } from './block-digest.ts';
 import { BlockPipeline, type BlockSink, type PipelineBatch, type PipelineOutcome, type PipelineSpec, type Slice } from './block-pipeline.ts';
 import { fillRandom } from './testing/upload-test-kit.ts';
 
@@ -40,6 +40,13 @@ async function runFaked(p: Promise<PipelineOutcome>): Promise<PipelineOutcome> {
   return out!;
 }
 
+// The WebAssembly digest answers within microtasks. WebCrypto answers in real time from a thread pool, while the fake
+// clock below runs 250 ms per turn: a block hashed late would meet a clock minutes ahead, a race these tests must not hold.
+let sha256: Sha256;
+beforeAll(async () => {
+  sha256 = await wasmSha256Factory();
+});
+
 describe('BlockPipeline when requests time out or the service goes silent', () => {
   afterEach(() => vi.useRealTimers());
 
@@ -53,7 +60,7 @@ describe('BlockPipeline when requests time out or the service goes silent', () =
       },
     };
     const batches: PipelineBatch[] = [];
-    const out = await new BlockPipeline(image(n), () => sink, webCryptoSha256).run(spec(n), slices(n), (b) => void batches.push(b));
+    const out = await new BlockPipeline(image(n), () => sink, sha256).run(spec(n), slices(n), (b) => void batches.push(b));
     expect(out).toEqual({ kind: 'finished' });
     expect(batches.reduce((s, b) => s + b.retried, 0)).toBe(1);
     expect(batches.flatMap((b) => [...b.retrying])).toEqual([3]);
@@ -73,7 +80,7 @@ describe('BlockPipeline when requests time out or the service goes silent', () =
       },
     };
     const batches: PipelineBatch[] = [];
-    const out = await runFaked(new BlockPipeline(image(n), () => sink, webCryptoSha256).run(spec(n), slices(n), (b) => void batches.push(b)));
+    const out = await runFaked(new BlockPipeline(image(n), () => sink, sha256).run(spec(n), slices(n), (b) => void batches.push(b)));
     expect(out).toEqual({ kind: 'finished' });
     expect(batches.flatMap((b) => [...b.written]).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
     // Far more failures than the 12 attempts a block has, yet nothing failed: they were the outage's.
@@ -102,7 +109,7 @@ describe('BlockPipeline when requests time out or the service goes silent', () =
         }
       },
     };
-    const out = await runFaked(new BlockPipeline(image(n), () => sink, webCryptoSha256).run(spec(n, { ceiling: 8, initial: 8 }), slices(n), () => undefined));
+    const out = await runFaked(new BlockPipeline(image(n), () => sink, sha256).run(spec(n, { ceiling: 8, initial: 8 }), slices(n), () => undefined));
     expect(out).toEqual({ kind: 'finished' });
     expect(peakWhileDown).toBe(1);
   });
@@ -115,7 +122,7 @@ describe('BlockPipeline when requests time out or the service goes silent', () =
         if (i > 0) throw offline();
       },
     };
-    const out = await runFaked(new BlockPipeline(image(n), () => sink, webCryptoSha256).run(spec(n, { silenceLimitMs: 60_000 }), slices(n), () => undefined));
+    const out = await runFaked(new BlockPipeline(image(n), () => sink, sha256).run(spec(n, { silenceLimitMs: 60_000 }), slices(n), () => undefined));
     expect(out.kind).toBe('failed');
     if (out.kind !== 'failed') return;
     expect(out.failure.code).toBe('offline');
@@ -131,7 +138,7 @@ describe('BlockPipeline when requests time out or the service goes silent', () =
         throw offline();
       },
     };
-    const out = await runFaked(new BlockPipeline(image(1), () => sink, webCryptoSha256).run(spec(1), slices(1), () => undefined));
+    const out = await runFaked(new BlockPipeline(image(1), () => sink, sha256).run(spec(1), slices(1), () => undefined));
     expect(out.kind).toBe('failed');
     if (out.kind === 'failed') expect(out.failure.code).toBe('service');
     expect(calls).toBe(12);
@@ -145,7 +152,7 @@ describe('BlockPipeline when requests time out or the service goes silent', () =
         if (Date.now() < upAt) throw offline();
       },
     };
-    const out = await runFaked(new BlockPipeline(image(2), () => sink, webCryptoSha256).run(spec(2, { linkAnswered: true }), slices(2), () => undefined));
+    const out = await runFaked(new BlockPipeline(image(2), () => sink, sha256).run(spec(2, { linkAnswered: true }), slices(2), () => undefined));
     expect(out).toEqual({ kind: 'finished' });
   });
 
@@ -159,7 +166,7 @@ describe('BlockPipeline when requests time out or the service goes silent', () =
         throw Object.assign(new Error('boom'), { name: 'InternalServerException', $metadata: { httpStatusCode: 500 } });
       },
     };
-    const out = await runFaked(new BlockPipeline(image(n), () => sink, webCryptoSha256).run(spec(n, { ceiling: 1 }), slices(n), () => undefined));
+    const out = await runFaked(new BlockPipeline(image(n), () => sink, sha256).run(spec(n, { ceiling: 1 }), slices(n), () => undefined));
     expect(out.kind).toBe('failed');
     expect(calls).toBe(12);
   });

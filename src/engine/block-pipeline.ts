@@ -274,7 +274,15 @@ export class BlockPipeline {
     const transmit = async (index: number, digest: Uint8Array, body: Uint8Array | Blob): Promise<void> => {
       const checksum = toBase64(digest);
       const fromFile = !(body instanceof Uint8Array);
-      for (let attempt = 1; ; attempt++) {
+      for (let attempt = 1, first = true; ; attempt++, first = false) {
+        if (first && link.waiting) {
+          // The service went silent while this block waited for its slot: it waits for the link like the retries,
+          // so during a silence only the probe is on the wire.
+          pacer.release({ ok: false });
+          await link.pass();
+          if (failure || this.stopping) return;
+          await pacer.acquire();
+        }
         const t0 = performance.now();
         const sentAt = Date.now();
         try {
@@ -305,6 +313,8 @@ export class BlockPipeline {
           }
           if (changed || (!outage && !shouldRetry(cls, attempt)) || failure) {
             failure ??= changed ?? describeFailure(err, { index });
+            // Blocks waiting for the link wait no more: the run is ending.
+            link.close();
             return;
           }
           if (outage) attempt--;
@@ -336,6 +346,7 @@ export class BlockPipeline {
           // Hashing failures are not the service's: report as they are.
           pacer.release({ ok: false });
           failure ??= describeFailure(err, { index });
+          link.close();
         },
       );
     };
@@ -383,6 +394,7 @@ export class BlockPipeline {
         } catch (err) {
           if (target) buffers.lost();
           failure ??= describeFailure(err, { index: lo, reading: true });
+          link.close();
           return null;
         }
       }

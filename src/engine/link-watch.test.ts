@@ -49,4 +49,34 @@ describe('LinkWatch', () => {
     expect(other).toBe(true);
     link.close();
   });
+
+  it('while the probe is on the wire nobody else is let through, however long it takes; its failure hands the turn on', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const link = new LinkWatch(() => Date.now(), undefined, true);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(link.unanswered(Date.now())).toBe(true);
+    let probe = false;
+    void link.pass().then(() => (probe = true));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(probe).toBe(true);
+    const probeSentAt = Date.now();
+    // A block that was waiting for its slot arrives while the probe hangs (a request stuck until its deadline).
+    let late = false;
+    void link.pass().then(() => (late = true));
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(late).toBe(false);
+    // The probe's deadline: no answer. Its sender asks again and is the next probe, after a longer pause; the late
+    // block still waits, so there are never two on the wire.
+    link.unanswered(probeSentAt);
+    let again = false;
+    void link.pass().then(() => (again = true));
+    await vi.advanceTimersByTimeAsync(1999);
+    expect([late, again]).toEqual([false, false]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect([late, again]).toEqual([false, true]);
+    link.answered();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(late).toBe(true);
+    link.close();
+  });
 });

@@ -19,6 +19,9 @@ export class LinkWatch {
   private silent = false;
   private silentSince = 0;
   private prober = false;
+  /** A probe was let through and has not been answered or found unanswered yet: nobody else may send. */
+  private probeOut = false;
+  private closed = false;
   private probes = 0;
   private waiters: (() => void)[] = [];
   private wake: (() => void) | null = null;
@@ -57,6 +60,7 @@ export class LinkWatch {
     this.silent = false;
     this.onChange?.();
     this.prober = false;
+    this.probeOut = false;
     this.probes = 0;
     const w = this.waiters;
     this.waiters = [];
@@ -76,6 +80,9 @@ export class LinkWatch {
       this.silent = true;
       this.silentSince = this.now();
       this.onChange?.();
+    } else if (startedAt >= this.silentSince) {
+      // Sent during the silence, so it was the probe: the next one may go (after its pause).
+      this.probeOut = false;
     }
     return true;
   }
@@ -95,29 +102,35 @@ export class LinkWatch {
    * by the `online` event), the others wait until an answer comes back. Returns at once when the link answers.
    */
   async pass(): Promise<void> {
-    if (!this.silent) return;
-    if (this.prober) {
-      await new Promise<void>((r) => this.waiters.push(r));
+    // A loop: a caller released while the silence goes on (the probe it waited for came back unanswered) waits again.
+    while (this.silent && !this.closed) {
+      if (this.prober || this.probeOut) {
+        await new Promise<void>((r) => this.waiters.push(r));
+        continue;
+      }
+      this.prober = true;
+      const pause = Math.min(PROBE_CAP_MS, PROBE_BASE_MS * 2 ** Math.min(10, this.probes++));
+      await new Promise<void>((r) => {
+        const t = setTimeout(done, pause);
+        function done(): void {
+          clearTimeout(t);
+          r();
+        }
+        this.wake = done;
+        // A waiter released by an answer meanwhile needs no probe.
+        this.waiters.push(done);
+      });
+      this.wake = null;
+      this.prober = false;
+      // Still silent: this caller is the probe, and the others wait until it is answered or found unanswered.
+      if (this.silent && !this.closed) this.probeOut = true;
       return;
     }
-    this.prober = true;
-    const pause = Math.min(PROBE_CAP_MS, PROBE_BASE_MS * 2 ** Math.min(10, this.probes++));
-    await new Promise<void>((r) => {
-      const t = setTimeout(done, pause);
-      function done(): void {
-        clearTimeout(t);
-        r();
-      }
-      this.wake = done;
-      // A waiter released by an answer meanwhile needs no probe.
-      this.waiters.push(done);
-    });
-    this.wake = null;
-    this.prober = false;
   }
 
   /** Stops listening to the platform. */
   close(): void {
+    this.closed = true;
     this.events?.removeEventListener?.('online', this.onOnline);
     this.wake?.();
     const w = this.waiters;
