@@ -58,13 +58,7 @@ export async function unwrapContainers(source: ByteSource, opts: UnwrapOptions):
     const kind = detectContainer(head);
     if (!kind) return { source: current, container, notices };
     if (kind === 'tar' && (await isOva(current))) return { source: current, container, notices };
-    if (container.length >= MAX_NESTING) {
-      throw new ImageFormatError(
-        `This file is packed more than ${MAX_NESTING} levels deep (${[...container, kind].join(' in ')}…), which no disk image download needs and which Blockport refuses. Unpack it yourself and pick the disk image.`,
-        undefined,
-        'too-deep',
-      );
-    }
+    if (container.length >= MAX_NESTING) throw tooDeep(container, kind);
     container.push(kind);
     if (kind === 'tar') {
       const src = current;
@@ -95,6 +89,15 @@ export async function unwrapContainers(source: ByteSource, opts: UnwrapOptions):
       current = await unpack(decodeStream(kind, sourceStream(current)), opts, `${CODEC_LABEL[kind]} stream`, kind, current.size, declared);
     }
   }
+}
+
+/** The refusal of a container nested deeper than MAX_NESTING. */
+export function tooDeep(container: readonly ContainerKind[], kind: ContainerKind): ImageFormatError {
+  return new ImageFormatError(
+    `This file is packed more than ${MAX_NESTING} levels deep (${[...container, kind].join(' in ')}…), which no disk image download needs and which Blockport refuses. Unpack it yourself and pick the disk image.`,
+    undefined,
+    'too-deep',
+  );
 }
 
 /** An OVA is a tar whose entries include an .ovf descriptor; it stays whole for openImage. */
