@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
 import { blockDigestsOfFile, writeImageFile } from '../../bench/upload-image-file.ts';
 import { ignoredOnResume, parseUploadArgs, run } from './upload.ts';
-import { packStep } from '../../src/images/testing/container-fixtures.ts';
+import { PACKED_FIXTURES, packedFixture, packStep } from '../../src/images/testing/container-fixtures.ts';
+import { fixtureOracle, sourceRaw } from '../../src/images/testing/test-fixtures.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -178,10 +179,12 @@ describe('blockport upload against npm run emulator', () => {
     const expected = await blockDigestsOfFile(image);
     packStep('tar-gnu', image, `${image}.tar`);
     packStep('xz', `${image}.tar`, `${image}.tar.xz`);
-    const res = await runCli([`${image}.tar.xz`, '--endpoint', emu.url, '--json'], { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' });
+    // A raw disk is streamed out of the decompressor: the temporary directory stays empty.
+    const tmp = await mkdtemp(join(dir, 'tmp-'));
+    const res = await runCli([`${image}.tar.xz`, '--endpoint', emu.url, '--json'], { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', BLOCKPORT_TMPDIR: tmp });
     expect(res.code, res.stderr).toBe(0);
-    expect(res.stderr).toMatch(/packed\.img\.tar\.xz is xz-compressed; it is unpacked to a temporary file in .* before any block is sent\./);
-    expect(res.stderr).toMatch(/unpacked xz in tar to a temporary file/);
+    expect(res.stderr).toMatch(/packed\.img\.tar\.xz is tar in xz; the raw disk inside is streamed out of the decompressor as it is read \(nothing is unpacked to disk\)\./);
+    expect(await readdir(tmp)).toEqual([]);
     const report = JSON.parse(res.stdout) as Record<string, unknown>;
     const script = join(dir, 'read.py');
     await writeFile(script, BOTO_READER);
@@ -192,6 +195,23 @@ describe('blockport upload against npm run emulator', () => {
     expect(expected.digests.filter((d, i) => (back.blocks[i] ?? zeroDigest) !== d).length).toBe(0);
     // Every block is written by default, zero blocks included.
     expect(Object.keys(back.blocks).length).toBe(expected.zero.length);
+  });
+
+  it('unpacks a qcow2 inside .gz to a temporary file first, removed after; boto3 reads back what qemu-img converts', async () => {
+    const packed = packedFixture(PACKED_FIXTURES.find((f) => f.name === 'v3.qcow2.gz')!);
+    const expected = await blockDigestsOfFile(fixtureOracle('v3.qcow2', sourceRaw(16)));
+    const tmp = await mkdtemp(join(dir, 'tmp-'));
+    const res = await runCli([packed, '--endpoint', emu.url, '--json'], { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', BLOCKPORT_TMPDIR: tmp });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/is gzip; its disk is unpacked to a temporary file in .* before any block is sent\./);
+    expect(await readdir(tmp)).toEqual([]);
+    const report = JSON.parse(res.stdout) as Record<string, unknown>;
+    const script = join(dir, 'read-qcow2.py');
+    await writeFile(script, BOTO_READER);
+    const py = spawnSync('python3', [script, emu.url, report.SnapshotId as string], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const back = JSON.parse(py.stdout) as { state: string; blocks: Record<string, string> };
+    expect(back.state).toBe('completed');
+    expect(expected.digests.filter((d, i) => back.blocks[i] !== d).length).toBe(0);
   });
 
   it('says why when the credentials are refused, exit 1', async () => {

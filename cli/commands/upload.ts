@@ -14,9 +14,7 @@ import { newJobRecord, resolveParams } from '../../src/engine/job-record.ts';
 import { checkResumableSnapshot } from '../../src/engine/upload/resume-check.ts';
 import { UploadSession } from '../../src/engine/upload/upload-session.ts';
 import { fileSource } from '../node-source.ts';
-import { tempSpool } from '../temp-spool.ts';
-import { tmpdir } from 'node:os';
-import { detectContainer, unwrapContainers } from '../../src/images/containers.ts';
+import { packedDisk, type PackedDisk } from '../packed-disk.ts';
 import { detectBoot } from '../../src/images/boot/detect-boot.ts';
 import { RegisterImageError, type RegisteredImage } from '../../src/engine/register-image.ts';
 import { imageJson, parseArchitecture, parseBootMode, registerAndWait } from './register-image.ts';
@@ -26,8 +24,12 @@ import { windowCeiling } from '../../src/engine/window-ceiling.ts';
 
 export const usage = `Usage: blockport upload <image> [options]
 
-Uploads a disk image (raw today; qcow2, VMDK, VHD(X), VDI, OVA as their readers land) as an EBS snapshot
-through the EBS direct APIs. Credentials come from the standard AWS chain (environment, profile, SSO, IMDS).
+Uploads a disk image (raw, qcow2, VMDK, VHD(X), VDI, OVA) as an EBS snapshot through the EBS direct APIs.
+Credentials come from the standard AWS chain (environment, profile, SSO, IMDS).
+
+Packed images (.xz, .gz, .zst, .bz2, inside .tar or .zip, nested up to three deep) are recognised by content. A raw
+disk is streamed out of the decompressor (no temporary file; a resume decompresses from the start and skips what was
+sent); other formats are unpacked to a temporary file in BLOCKPORT_TMPDIR (or the system's) first.
 
 Options:
   --endpoint URL        EBS (and EC2) endpoint, e.g. http://127.0.0.1:4566 for \`npm run emulator\`
@@ -250,9 +252,9 @@ export function ignoredOnResume(given: UploadOptions, started: SnapshotParams, s
 }
 
 /** Builds the session for a job (new or resumed) over the file ledger. */
-async function sessionFor(job: JobRecord, source: ByteSource, store: FileLedgerStore, clients: { ebs: import('@aws-sdk/client-ebs').EBSClient; ec2: import('@aws-sdk/client-ec2').EC2Client }, opts: UploadOptions): Promise<UploadSession> {
+async function sessionFor(job: JobRecord, disk: PackedDisk, store: FileLedgerStore, clients: { ebs: import('@aws-sdk/client-ebs').EBSClient; ec2: import('@aws-sdk/client-ec2').EC2Client }, opts: UploadOptions): Promise<UploadSession> {
   const { sha256 } = await bestSha256();
-  const image = await openImage(source);
+  const image = await disk.open();
   if (image.blockCount !== job.counters.totalBlocks)
     throw new ResumeError(`${job.fingerprint.name} no longer reads as the same disk (${image.blockCount} blocks, was ${job.counters.totalBlocks}). Pass --restart to start over.`, 'restart', 'file-changed');
   return startJobSession(job, image, { store, ebs: clients.ebs, ec2: clients.ec2, sha256, options: opts });
@@ -299,9 +301,9 @@ export async function run(args: string[]): Promise<number> {
   // A socket per block in flight: the agent must never be the window's limit.
   const clients = await nodeClients(connection, { verifySsl: p.verifySsl, sockets: p.options.concurrency ?? windowCeiling({ browser: false }).ceiling });
   const source = await fileSource(p.image);
-  // A packed disk (.xz, .tar.gz, .zip, …) is unpacked to a temporary file on each run; a resume skips what was sent.
-  const spool = tempSpool();
-  let disk: ByteSource = source;
+  // A packed disk (.xz, .tar.gz, .zip, …): a raw one is streamed out of its decompressor, others unpacked to a
+  // temporary file on each run; a resume skips what was sent.
+  let disk: PackedDisk | undefined;
   let lastLine = 0;
   const tty = process.stderr.isTTY;
   let interrupted = false;
@@ -310,24 +312,14 @@ export async function run(args: string[]): Promise<number> {
     const { sha256 } = await bestSha256();
     // Whole milliseconds, rounded as fs.Stats.mtime is (sub-millisecond mtimes do not survive every copy tool).
     const fingerprint = await fingerprintOf(source, { name: basename(p.image), lastModified: Math.round(st.mtimeMs) }, sha256);
-    const outer = detectContainer(await source.read(0, Math.min(source.size, 4096)));
-    // The plan before the work: a packed disk is unpacked first, and a resume unpacks it again.
-    if (outer && p.progress) {
-      const dir = process.env.BLOCKPORT_TMPDIR ?? tmpdir();
-      const again = store.job ? ', then the blocks already sent are skipped' : '';
-      console.error(
-        outer === 'tar' || outer === 'zip'
-          ? `blockport upload: ${p.image} is a ${outer} archive; its disk is read in place, or unpacked to a temporary file in ${dir} first if it is compressed${again}.`
-          : `blockport upload: ${p.image} is ${outer}-compressed; it is unpacked to a temporary file in ${dir} before any block is sent${again}.`,
-      );
-    }
-    const unwrapped = await unwrapContainers(source, {
-      spool,
-      ...(p.progress ? { progress: (what: string, n: number) => process.stderr.write(tty ? `\r\x1b[Kunpacking ${what}: ${mib(n)} MiB` : '') } : {}),
+    // The plan before the work: how the disk inside a packed file is read, and what a resume does again.
+    const resumed = store.job && !imageChanged(store.job.fingerprint, fingerprint, p.image, statePath) ? store.job.packing : undefined;
+    disk = await packedDisk(source, {
+      name: p.image,
+      ...(resumed ? { resumed } : {}),
+      say: (line) => (line.startsWith('notice:') || p.progress) && process.stderr.write(`${tty && p.progress ? '\r\x1b[K' : ''}${line}\n`),
+      ...(p.progress && tty ? { progress: (line: string) => process.stderr.write(`\r\x1b[K${line}`) } : {}),
     });
-    if (unwrapped.container.length && p.progress) process.stderr.write(`${tty ? '\r\x1b[K' : ''}blockport upload: unpacked ${unwrapped.container.join(' in ')} to a temporary file.\n`);
-    for (const n of unwrapped.notices) console.error(`notice: ${n}`);
-    disk = unwrapped.source;
     let job = store.job;
     let resumedBlocks = 0;
     if (job) {
@@ -366,7 +358,7 @@ export async function run(args: string[]): Promise<number> {
       if (p.progress)
         console.error(`blockport upload: resuming ${job.snapshotId ?? 'the upload'} from ${statePath}: ${resumedBlocks} of ${job.counters.blocksToSend} blocks already sent.`);
     } else {
-      const image = await openImage(disk);
+      const image = await disk.open();
       const blockStates = await image.blockStates();
       let blocksToSend = 0;
       for (const b of blockStates) if (b === BlockState.Data) blocksToSend++;
@@ -382,6 +374,7 @@ export async function run(args: string[]): Promise<number> {
         ...(p.options.parentCompare ? { parentCompare: p.options.parentCompare } : {}),
         ...(p.options.zeroBlocks ? { zeroBlocks: p.options.zeroBlocks } : {}),
       });
+      if (disk.packing) job = { ...job, packing: disk.packing };
       // The ClientToken is on disk before StartSnapshot is sent: a re-run after a lost answer finds the same snapshot.
       await store.putJob(job);
     }
@@ -431,7 +424,7 @@ export async function run(args: string[]): Promise<number> {
     let refused: string | undefined;
     if (p.registerImage && report.state === 'completed') {
       // The boot facts come from the image itself; flags fill in what it does not tell.
-      const boot = await detectBoot(await openImage(source));
+      const boot = await detectBoot(await disk.openForBoot());
       const architecture = p.architecture ?? boot.architecture;
       const bootMode = p.bootMode ?? boot.bootMode;
       if (!architecture || !bootMode) {
@@ -483,7 +476,7 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   } finally {
     if (onSigint) process.off('SIGINT', onSigint);
-    await spool.dispose();
+    await disk?.dispose();
     await source.close();
     clients.close();
   }

@@ -1,6 +1,7 @@
 // Types, constants and error classes of the upload engine (re-exported by api.ts; internal modules import this file).
 import type { Connection } from '../aws/clients.ts';
 import type { ImageFormat } from '../images/types.ts';
+import type { Packing } from '../images/disk-route.ts';
 import type { ZeroBlocks } from './zero-blocks.ts';
 
 export type { Connection } from '../aws/clients.ts';
@@ -102,6 +103,8 @@ export interface JobRecord {
   zeroBlocksNote?: string;
   format: ImageFormat;
   virtualSize: number;
+  /** How the disk is reached inside a packed file (.xz, .tar.gz, …); absent when the file is the disk. */
+  packing?: Packing;
   /** Saved before StartSnapshot is sent, so a retried start returns the same snapshot. */
   clientToken: string;
   snapshotId?: string;
