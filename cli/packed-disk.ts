@@ -1,7 +1,7 @@
 // The disk inside a picked file for `blockport upload`: read in place, streamed out of its decompressor (raw, no
 // temporary file), or unpacked to a temporary file first (formats read at random); the plan is said before the work.
 import { tmpdir } from 'node:os';
-import { routeDisk, packingOf, type Packing } from '../src/images/disk-route.ts';
+import { chainLabel, routeDisk, packingOf, type Packing } from '../src/images/disk-route.ts';
 import { subSource } from '../src/images/byte-source.ts';
 import { unwrapContainers } from '../src/images/containers.ts';
 import { openImage } from '../src/images/open-image.ts';
@@ -49,7 +49,7 @@ export async function packedDisk(source: ByteSource, opts: PackedDiskOptions): P
     if (route.path === 'streamed' && route.measured) say(`blockport upload: ${opts.name} declares no unpacked size; it was measured by decompressing it once (${route.size} bytes).`);
   }
   if (!packing) return { packing, open: () => openImage(source), openForBoot: () => openImage(source), dispose };
-  const chain = [...packing.container].reverse().join(' in ');
+  const chain = chainLabel(packing.container);
   if (packing.path === 'in-place') {
     say(`blockport upload: the disk in ${opts.name} (${chain}) is read in place.`);
     const disk = subSource(source, packing.offset, packing.length);

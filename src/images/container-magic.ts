@@ -2,6 +2,7 @@
 import { isTarHeader } from './ova.ts';
 import { isZip } from './zip.ts';
 import type { StreamCodec } from './stream-decoders.ts';
+import { ImageFormatError } from './types.ts';
 
 /** What a disk may be wrapped in, outermost first in a chain: compressed streams and archives. */
 export type ContainerKind = StreamCodec | 'tar' | 'zip';
@@ -25,4 +26,18 @@ export function detectContainer(head: Uint8Array): ContainerKind | undefined {
   if (isZip(head)) return 'zip';
   if (head.length >= 512 && isTarHeader(head.subarray(0, 512))) return 'tar';
   return undefined;
+}
+
+/** The refusal when the unpacked disk would not fit where it is to be unpacked. */
+export function spoolFull(need: number, room: number, where = 'memory'): ImageFormatError {
+  return new ImageFormatError(
+    `Unpacking this file needs ${(need / 2 ** 30).toFixed(1)} GiB but only ${(room / 2 ** 30).toFixed(1)} GiB is free in ${where}. Free some space, or unpack the disk yourself and pick it.`,
+    undefined,
+    'no-space',
+  );
+}
+
+/** The containers from the disk outwards, for sentences: "tar in gzip". */
+export function chainLabel(container: readonly string[]): string {
+  return [...container].reverse().join(' in ');
 }

@@ -11,9 +11,9 @@ import { isVdi } from './vdi.ts';
 import { isVhdFooter } from './vhd.ts';
 import { MAX_VIRTUAL_SIZE } from './byte-source.ts';
 import { ImageFormatError, type ByteSource } from './types.ts';
-import { detectContainer, type ContainerKind } from './container-magic.ts';
+import { detectContainer, spoolFull, type ContainerKind } from './container-magic.ts';
 
-export { detectContainer, type ContainerKind } from './container-magic.ts';
+export { detectContainer, spoolFull, type ContainerKind } from './container-magic.ts';
 
 /** Containers wrapped in containers deeper than this are refused (a .vmdk.tar.gz is three). */
 export const MAX_NESTING = 3;
@@ -247,13 +247,4 @@ export function memorySpool(limit = 256 * 1024 * 1024): Spool {
     },
     async dispose() {},
   };
-}
-
-/** The refusal when the unpacked disk would not fit where it is to be unpacked. */
-export function spoolFull(need: number, room: number, where = 'memory'): ImageFormatError {
-  return new ImageFormatError(
-    `Unpacking this file needs ${(need / 2 ** 30).toFixed(1)} GiB but only ${(room / 2 ** 30).toFixed(1)} GiB is free in ${where}. Free some space, or unpack the disk yourself and pick it.`,
-    undefined,
-    'no-space',
-  );
 }

@@ -3,6 +3,7 @@
 import { memorySource } from './byte-source.ts';
 import { concat, type ByteStream } from './byte-stream.ts';
 import { detectContainer, type ContainerKind } from './container-magic.ts';
+export { chainLabel } from './container-magic.ts';
 import { chooseDisk, isOva, MAX_NESTING, tooDeep, type Candidate } from './containers.ts';
 import { detectFormat } from './open-image.ts';
 import { isTarFile, isTarHeader, listTar, MAX_TAR_ENTRIES, parseTarHeader, tarDamaged, tarExtension } from './ova.ts';

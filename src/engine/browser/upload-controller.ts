@@ -35,6 +35,8 @@ import { DEFAULTS, sliceBlocksFor } from '../upload/upload-image.ts';
 import { recyclingRunner, type WorkerSlot } from '../upload/recycling-runner.ts';
 import { UploadSession, type ManifestSink, type PipelineRunner } from '../upload/upload-session.ts';
 import { windowCeiling, type CeilingReason } from '../window-ceiling.ts';
+import type { Packing } from '../../images/disk-route.ts';
+import { isPacked, planPacked, resumePacked, startPacked, type PackedHost } from './packed-upload.ts';
 
 /** Engine-wide settings a host page may override (tests, benchmarks). */
 export const engineSettings = {
@@ -65,9 +67,21 @@ function countData(states: Uint8Array): number {
   return n;
 }
 
-/** Reads the image's tables and tells what an upload would send. */
-export async function planUpload(input: FileInput): Promise<UploadPlan> {
-  const { image, blockStates } = await openFile(await fileOf(input));
+/**
+ * Reads the image's tables and tells what an upload would send. A packed file is read through in a worker (progress:
+ * the share of it read when a stream's size must be measured, 0–1).
+ */
+export async function planUpload(input: FileInput, progress?: (fraction: number) => void): Promise<UploadPlan> {
+  const file = await fileOf(input);
+  if (await isPacked(file)) {
+    const plan = await planPacked(file, { openFile, planDisk }, progress);
+    if (plan) return plan;
+  }
+  return planDisk(file);
+}
+
+async function planDisk(file: File): Promise<UploadPlan> {
+  const { image, blockStates } = await openFile(file);
   return {
     format: image.format,
     ...(image.subformat ? { subformat: image.subformat } : {}),
@@ -92,7 +106,7 @@ async function workerConnection(c: Connection): Promise<Connection> {
  * Starts the worker pool over the file (each worker gets the File once): one runner per worker, each replacing its
  * worker every `recycleBlocks` claimed blocks; terminate() ends them all.
  */
-async function startPool(file: File, connection: Connection | undefined, opts: UploadOptions): Promise<{ runners: PipelineRunner[]; terminate: () => void }> {
+async function startPool(file: File, connection: Connection | undefined, opts: UploadOptions, packing?: Packing): Promise<{ runners: PipelineRunner[]; terminate: () => void }> {
   const conn = connection && (await workerConnection(connection));
   let made = 0;
   const spawn = async (): Promise<WorkerSlot> => {
@@ -105,7 +119,8 @@ async function startPool(file: File, connection: Connection | undefined, opts: U
       c?.release();
     };
     try {
-      await (c ? r.open(transfer({ file, connection: c.connection }, c.transfer)) : r.open({ file }));
+      const streamed = packing?.path === 'streamed' ? { packing } : {};
+      await (c ? r.open(transfer({ file, connection: c.connection, ...streamed }, c.transfer)) : r.open({ file, ...streamed }));
     } catch (err) {
       terminate();
       throw err;
@@ -187,7 +202,7 @@ async function runJob(job: JobRecord, connection: Connection, opts: UploadOption
       session = completionSession(job, { store: store(), ebs: clients.ebs, ec2: clients.ec2, sha256, manifest: manifestSink(params), onEnd: cleanup });
     } else {
       const { file, prepared } = source;
-      const pool = await startPool(file, connection, opts);
+      const pool = await startPool(file, connection, opts, job.packing);
       cleanups.push(pool.terminate);
       const parent = await parentArrays(params.parentSnapshotId, prepared.image.blockCount, clients.ebs, opts.parentCompare);
       session = new UploadSession(job, {
@@ -225,12 +240,12 @@ async function runJob(job: JobRecord, connection: Connection, opts: UploadOption
 }
 
 /** A dry run: the worker pool reads, zero-detects and hashes everything; nothing is sent or recorded. */
-async function dryRun(file: File, opts: UploadOptions, prepared: { image: DiskImage; blockStates: Uint8Array }): Promise<UploadRun> {
+async function dryRun(file: File, opts: UploadOptions, prepared: { image: DiskImage; blockStates: Uint8Array }, packing?: Packing): Promise<UploadRun> {
   const { sha256 } = await bestSha256();
   const params = resolveParams(opts, prepared.image.virtualSize);
   const fingerprint = { name: file.name, size: file.size, lastModified: file.lastModified, firstBlockSha256: '', lastBlockSha256: '' };
   const job = newJobRecord({ fingerprint, connection: { kind: 'emulator' }, params, format: prepared.image.format, virtualSize: prepared.image.virtualSize, blockCount: prepared.image.blockCount, blocksToSend: countData(prepared.blockStates), ...(opts.zeroBlocks ? { zeroBlocks: opts.zeroBlocks } : {}) });
-  const pool = await startPool(file, undefined, opts);
+  const pool = await startPool(file, undefined, opts, packing);
   const mem = memoryLedgerStore();
   await mem.putJob(job);
   const session = new UploadSession(job, {
@@ -252,6 +267,10 @@ async function dryRun(file: File, opts: UploadOptions, prepared: { image: DiskIm
 export async function startUpload(args: StartUploadArgs): Promise<UploadRun> {
   const opts = args.options ?? {};
   const file = await fileOf(args.file);
+  if (await isPacked(file)) {
+    const run = await startPacked(file, { connection: args.connection, options: opts, ...(args.file instanceof Blob ? {} : { fileHandle: args.file }) }, packedHost(args.connection));
+    if (run) return run;
+  }
   const prepared = await openFile(file);
   if (opts.dryRun) return dryRun(file, opts, prepared);
   const params = resolveParams(opts, prepared.image.virtualSize);
@@ -323,13 +342,26 @@ export async function resumeUpload(jobId: string, file?: FileInput, connection?:
   if (mismatch) throw new ResumeError(mismatch, 'repick', 'file-changed');
   const conn = connection ?? job.connection;
   await checkSnapshot(job, conn);
-  const prepared = await openFile(f);
-  if (prepared.image.blockCount !== job.counters.totalBlocks)
-    throw new ResumeError(`"${f.name}" no longer reads as the same disk (${prepared.image.blockCount} blocks, was ${job.counters.totalBlocks}). Start a new upload.`, 'restart', 'file-changed');
   const updated: JobRecord = file && !(file instanceof Blob) ? { ...job, fileHandle: file } : job;
   // The parent comparison chosen at the start holds for every session (older records without it: send all).
   const parentCompare = options.parentCompare ?? job.parentCompare;
-  return runJob(updated, conn, { ...options, ...(parentCompare ? { parentCompare } : {}) }, { file: f, prepared });
+  const opts = { ...options, ...(parentCompare ? { parentCompare } : {}) };
+  if (job.packing) return resumePacked(updated, f, opts, packedHost(conn));
+  const prepared = await openFile(f);
+  if (prepared.image.blockCount !== job.counters.totalBlocks)
+    throw new ResumeError(`"${f.name}" no longer reads as the same disk (${prepared.image.blockCount} blocks, was ${job.counters.totalBlocks}). Start a new upload.`, 'restart', 'file-changed');
+  return runJob(updated, conn, opts, { file: f, prepared });
+}
+
+/** What packed uploads borrow from this controller. */
+function packedHost(connection: Connection): PackedHost {
+  return {
+    openFile,
+    putJob: (job) => store().putJob(job),
+    listJobs: () => store().listJobs(),
+    run: (job, opts, source) => runJob(job, connection, opts, source),
+    dryRun,
+  };
 }
 
 /** A sentence for any error the engine raises (UI helper). */
