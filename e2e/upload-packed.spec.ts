@@ -141,3 +141,39 @@ test('damaged and truncated containers are refused with their sentence in the pa
   await startUpload(page);
   await expect(page.getByTestId('run-problem')).toContainText(/This xz file is damaged \(.+\), so the disk inside cannot be read/, { timeout: 120_000 });
 });
+
+test('a disk unpacked to OPFS is reused when the upload resumes after a reload, and deleted once it completes @long', async ({ page }) => {
+  const spec: PackedSpec = { name: 'v3.qcow2.xz', inner: 'v3.qcow2', steps: ['xz'], container: ['xz'] };
+  const path = packedFixture(spec);
+  const want = digestsOf(fixtureOracle('v3.qcow2', sourceRaw(16)));
+  const kept = () =>
+    page.evaluate(async () => {
+      const dir = await navigator.storage.getDirectory();
+      const out: Record<string, number> = {};
+      for await (const n of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) {
+        if (n.startsWith('unpack-')) out[n] = (await (await dir.getFileHandle(n)).getFile()).lastModified;
+      }
+      return out;
+    });
+
+  await page.goto('/#/upload');
+  await pickFile(page, path);
+  await expect(page.getByTestId('plan-packed')).toHaveAttribute('data-path', 'unpacked');
+  await startUpload(page, { concurrency: 1 });
+  await reloadAtPercent(page, 10);
+  // The unpacked disk and its marker stay for the resume.
+  const before = await kept();
+  expect(Object.keys(before).map((n) => n.replace(/[0-9a-f]{32}/, 'KEY')).sort()).toEqual(['unpack-KEY-0', 'unpack-KEY-0.done']);
+
+  await page.getByRole('link', { name: 'Resume or discard it in Jobs' }).click();
+  const card = page.getByTestId('job-card');
+  await card.getByRole('button', { name: 'Resume…' }).click();
+  await pickFile(page, path, card);
+  await expect(page.getByTestId('run-panel')).toBeVisible();
+  // Reused, not written again: the same files, unchanged, while the upload goes on.
+  await expect(page.getByTestId('run-panel')).toHaveAttribute('data-phase', /uploading|completing|waiting|completed/, { timeout: 60_000 });
+  expect(await kept()).toEqual(before);
+  const snapshotId = await waitForCompleted(page);
+  await expectReadsBack(page, snapshotId, want);
+  await expect.poll(() => spoolFiles(page)).toEqual([]);
+});
