@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { test, expect } from './helpers/test.ts';
-import { BLOCK_SIZE, makeTestImage } from './helpers/disk-image.ts';
+import { makeTestImage } from './helpers/disk-image.ts';
+import { blockDigestsOfFile } from '../bench/upload-image-file.ts';
 import { pickFile, putCounts, readBack, reloadAtPercent, resent, startUpload, waitForCompleted } from './helpers/ui.ts';
 import { packStep, packedFixture, type PackedSpec } from '../src/images/testing/container-fixtures.ts';
 import { cached, fixtureOracle, qemu, sourceRaw } from '../src/images/testing/test-fixtures.ts';
@@ -10,16 +10,7 @@ import type { Page } from '@playwright/test';
 test.describe.configure({ timeout: 300_000 });
 
 /** base64 SHA-256 of each 512 KiB block of a file (the last one zero-padded). */
-function digestsOf(path: string): string[] {
-  const bytes = readFileSync(path);
-  const out: string[] = [];
-  for (let at = 0; at < bytes.length; at += BLOCK_SIZE) {
-    const block = Buffer.alloc(BLOCK_SIZE);
-    bytes.copy(block, 0, at, Math.min(bytes.length, at + BLOCK_SIZE));
-    out.push(createHash('sha256').update(block).digest('base64'));
-  }
-  return out;
-}
+const digestsOf = async (path: string): Promise<string[]> => (await blockDigestsOfFile(path)).digests;
 
 /** A file made once by one packing step over `from`. */
 function packed(from: string, step: Parameters<typeof packStep>[0], name: string): string {
@@ -45,7 +36,7 @@ async function expectReadsBack(page: Page, snapshotId: string, want: string[]): 
 test('a .raw.xz is streamed out of its decompressor: the plan says so, and it reads back as qemu-img converts it', async ({ page }) => {
   const image = makeTestImage('packed-stream-24m', 24, 0x5eed19, 200 * 1024);
   const xz = packed(image.path, 'xz', 'stream-24m.raw.xz');
-  const want = digestsOf(cached('e2e-stream-24m.oracle.raw', (out) => qemu('qemu-img', ['convert', '-f', 'raw', '-O', 'raw', image.path, out])));
+  const want = await digestsOf(cached('e2e-stream-24m.oracle.raw', (out) => qemu('qemu-img', ['convert', '-f', 'raw', '-O', 'raw', image.path, out])));
 
   await page.goto('/#/upload');
   await pickFile(page, xz);
@@ -67,7 +58,7 @@ test('a .raw.xz is streamed out of its decompressor: the plan says so, and it re
 test('a qcow2 inside .tar.gz is unpacked to OPFS first (Unpacking… shown), reads back as qemu-img converts it, and the unpacked file is deleted once completed', async ({ page }) => {
   const spec: PackedSpec = { name: 'v3.qcow2.tar-ustar.gz', inner: 'v3.qcow2', steps: ['tar-ustar', 'gz'], container: ['gzip', 'tar'] };
   const path = packedFixture(spec);
-  const want = digestsOf(fixtureOracle('v3.qcow2', sourceRaw(16)));
+  const want = await digestsOf(fixtureOracle('v3.qcow2', sourceRaw(16)));
 
   await page.goto('/#/upload');
   await pickFile(page, path);
@@ -145,7 +136,7 @@ test('damaged and truncated containers are refused with their sentence in the pa
 test('a disk unpacked to OPFS is reused when the upload resumes after a reload, and deleted once it completes @long', async ({ page }) => {
   const spec: PackedSpec = { name: 'v3.qcow2.xz', inner: 'v3.qcow2', steps: ['xz'], container: ['xz'] };
   const path = packedFixture(spec);
-  const want = digestsOf(fixtureOracle('v3.qcow2', sourceRaw(16)));
+  const want = await digestsOf(fixtureOracle('v3.qcow2', sourceRaw(16)));
   const kept = () =>
     page.evaluate(async () => {
       const dir = await navigator.storage.getDirectory();

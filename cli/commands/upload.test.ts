@@ -185,11 +185,7 @@ describe('blockport upload against npm run emulator', () => {
     expect(res.code, res.stderr).toBe(0);
     expect(res.stderr).toMatch(/packed\.img\.tar\.xz is tar in xz; the raw disk inside is streamed out of the decompressor as it is read \(nothing is unpacked to disk\)\./);
     expect(await readdir(tmp)).toEqual([]);
-    const report = JSON.parse(res.stdout) as Record<string, unknown>;
-    const script = join(dir, 'read.py');
-    await writeFile(script, BOTO_READER);
-    const py = spawnSync('python3', [script, emu.url, report.SnapshotId as string], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    const back = JSON.parse(py.stdout) as { state: string; blocks: Record<string, string> };
+    const back = await botoRead((JSON.parse(res.stdout) as Record<string, unknown>).SnapshotId as string);
     expect(back.state).toBe('completed');
     const zeroDigest = expected.digests[expected.zero.indexOf(true)];
     expect(expected.digests.filter((d, i) => (back.blocks[i] ?? zeroDigest) !== d).length).toBe(0);
@@ -205,11 +201,7 @@ describe('blockport upload against npm run emulator', () => {
     expect(res.code, res.stderr).toBe(0);
     expect(res.stderr).toMatch(/is gzip; its disk is unpacked to a temporary file in .* before any block is sent\./);
     expect(await readdir(tmp)).toEqual([]);
-    const report = JSON.parse(res.stdout) as Record<string, unknown>;
-    const script = join(dir, 'read-qcow2.py');
-    await writeFile(script, BOTO_READER);
-    const py = spawnSync('python3', [script, emu.url, report.SnapshotId as string], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    const back = JSON.parse(py.stdout) as { state: string; blocks: Record<string, string> };
+    const back = await botoRead((JSON.parse(res.stdout) as Record<string, unknown>).SnapshotId as string);
     expect(back.state).toBe('completed');
     expect(expected.digests.filter((d, i) => back.blocks[i] !== d).length).toBe(0);
   });
