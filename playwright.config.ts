@@ -2,6 +2,9 @@ import { defineConfig } from '@playwright/test';
 import { chromiumLaunchOptions } from './e2e/chromium.ts';
 
 const port = Number(process.env.E2E_PORT ?? 5199);
+// Node 20.19+ is supported with the locked SDK versions: the SDK's notice about its future releases is noise in the
+// runner and in every server it starts (they inherit this environment).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export default defineConfig({
   testDir: 'e2e',
