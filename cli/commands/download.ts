@@ -99,9 +99,11 @@ interface Parsed extends ReadFlags {
   restart: boolean;
 }
 
-/** Parses the arguments of `download`; throws UsageError with a sentence. */
-export function parseDownloadArgs(args: string[]): Parsed {
-  const out: Parsed = { snapshotId: '', file: '', concurrency: 512, waitSeconds: 90, restart: false, verifySsl: true, progress: true, json: false };
+/**
+ * Walks the arguments of a read command: the shared flags, then the verb's own (`own` returns true when it took the
+ * flag; `value()` takes the flag's value), refusing any other option. Returns the positional arguments.
+ */
+export function parseReadArgs(args: string[], out: ReadFlags, verb: string, own: (flag: string, value: () => string | undefined) => boolean): string[] {
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const j = parseReadFlag(args, i, out);
@@ -110,8 +112,19 @@ export function parseDownloadArgs(args: string[]): Parsed {
       continue;
     }
     const a = args[i]!;
+    if (own(a, () => args[++i])) continue;
+    if (a.startsWith('-')) throw new UsageError(`Unknown option ${a}. Run \`blockport ${verb} --help\` for the options.`);
+    positional.push(a);
+  }
+  return positional;
+}
+
+/** Parses the arguments of `download`; throws UsageError with a sentence. */
+export function parseDownloadArgs(args: string[]): Parsed {
+  const out: Parsed = { snapshotId: '', file: '', concurrency: 512, waitSeconds: 90, restart: false, verifySsl: true, progress: true, json: false };
+  const positional = parseReadArgs(args, out, 'download', (a, value) => {
     const num = (lo: number, hi: number): number => {
-      const v = args[++i];
+      const v = value();
       const n = Number(v);
       if (v === undefined || !Number.isInteger(n) || n < lo || n > hi) throw new UsageError(`${a} needs a whole number between ${lo} and ${hi}, got ${v ?? 'nothing'}.`);
       return n;
@@ -120,9 +133,9 @@ export function parseDownloadArgs(args: string[]): Parsed {
     else if (a === '--concurrency') out.concurrency = num(1, 1024);
     else if (a === '--wait') out.waitSeconds = num(0, 3600);
     else if (a === '--restart') out.restart = true;
-    else if (a.startsWith('-')) throw new UsageError(`Unknown option ${a}. Run \`blockport download --help\` for the options.`);
-    else positional.push(a);
-  }
+    else return false;
+    return true;
+  });
   if (positional.length !== 2) throw new UsageError('Name the snapshot and the file: blockport download <snapshot-id> <file>.');
   out.snapshotId = checkSnapshotId(positional[0]!);
   out.file = positional[1]!;
