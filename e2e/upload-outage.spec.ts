@@ -87,7 +87,7 @@ test('against a 2 % stall rate the upload completes byte-identical; stalled requ
   expect(seen.at(-1)).toBe('Blockport');
 });
 
-test('with the server stopped (SIGSTOP) mid-upload, the page waits for the network and resumes by itself when it is continued @long', async ({ page }) => {
+test('with the server stopped (SIGSTOP) mid-upload, the page waits for the network and resumes by itself when it is continued', async ({ page }) => {
   const image = makeTestImage('outage-stop-64m', 64, 0x5709);
   await admin('config', { latencyMs: 40 });
   await connectToEmulatorServer(page, emu);
