@@ -11,6 +11,7 @@ import {
   type StoredTag,
 } from './store.ts';
 import { TokenSigner, fromBase64, sha256Base64, toBase64 } from './tokens.ts';
+import { Throttle } from './throttle.ts';
 
 /** Runtime-changeable behaviour of the emulator. */
 export interface EbsModelConfig {
@@ -201,7 +202,7 @@ export class EbsModel {
   private readonly clock: () => number;
   private signer?: Promise<TokenSigner>;
   private faults: { op: EbsOperation; fault: InjectedFault }[] = [];
-  private rate = new Map<string, { second: number; count: number }>();
+  private quotas = new Throttle();
 
   constructor(opts: EbsModelOptions) {
     const { store, clock, ...rest } = opts;
@@ -224,20 +225,12 @@ export class EbsModel {
       throw new EbsError(fault.code, fault.status, fault.message, fault.reason);
     }
     if (!this.config.enforceQuotas) return;
-    const second = Math.floor(this.clock() / 1000);
-    const bump = (key: string): number => {
-      const r = this.rate.get(key);
-      if (!r || r.second !== second) {
-        this.rate.set(key, { second, count: 1 });
-        return 1;
-      }
-      return ++r.count;
-    };
+    const now = this.clock();
     const limit = QUOTAS[op];
-    if (op === 'PutSnapshotBlock' && snapshotId && bump(`${op}:${snapshotId}`) > limit) {
+    if (op === 'PutSnapshotBlock' && snapshotId && !this.quotas.admit(`${op}:${snapshotId}`, limit, now)) {
       throw new EbsError('RequestThrottledException', 400, `The rate of ${op} requests for snapshot ${snapshotId} exceeds ${limit} per second. Slow down and retry.`, 'RESOURCE_LEVEL_THROTTLE');
     }
-    if (bump(op) > limit) {
+    if (!this.quotas.admit(op, limit, now)) {
       throw new EbsError('RequestThrottledException', 400, `The rate of ${op} requests for this account exceeds ${limit} per second. Slow down and retry.`, 'ACCOUNT_THROTTLED');
     }
   }
