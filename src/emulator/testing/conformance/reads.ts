@@ -1,31 +1,6 @@
 // Semantics of reading: states, block tokens, lists and paging, lineage, the observed lags.
-import {
-  CompleteSnapshotCommand,
-  GetSnapshotBlockCommand,
-  ListChangedBlocksCommand,
-  ListSnapshotBlocksCommand,
-  StartSnapshotCommand,
-} from '@aws-sdk/client-ebs';
-import {
-  BLOCK,
-  eq,
-  ok,
-  rejects,
-  makeBlock,
-  start,
-  put,
-  complete,
-  describeSnapshot,
-  listAll,
-  changedAll,
-  read,
-  sameBytes,
-  completedSnapshot,
-  notFound,
-  invalid,
-  constraint,
-  type Scenario,
-} from './kit.ts';
+import { CompleteSnapshotCommand, GetSnapshotBlockCommand, ListChangedBlocksCommand, ListSnapshotBlocksCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { BLOCK, eq, ok, rejects, makeBlock, start, put, complete, describeSnapshot, listAll, changedAll, read, sameBytes, completedSnapshot, notFound, invalid, constraint, type Scenario } from './kit.ts';
 
 export const readScenarios: Scenario[] = [
   {

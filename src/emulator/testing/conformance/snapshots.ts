@@ -1,24 +1,7 @@
 // Semantics of snapshots: ClientToken, encryption and encryption by default, the EC2 view, storage.
 import { ListSnapshotBlocksCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { DeleteSnapshotCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
-import {
-  BLOCK,
-  eq,
-  ok,
-  rejects,
-  makeBlock,
-  start,
-  put,
-  complete,
-  describeSnapshot,
-  listAll,
-  read,
-  sameBytes,
-  completedSnapshot,
-  notFound,
-  invalid,
-  type Scenario,
-} from './kit.ts';
+import { BLOCK, eq, ok, rejects, makeBlock, start, put, complete, describeSnapshot, listAll, read, sameBytes, completedSnapshot, notFound, invalid, type Scenario } from './kit.ts';
 
 export const snapshotScenarios: Scenario[] = [
   {

@@ -1,24 +1,6 @@
 // Wire protocol: the six operations end to end, and the parameter constraints checked before any state (shape 2 errors).
 import { ListSnapshotBlocksCommand, PutSnapshotBlockCommand, StartSnapshotCommand, type StartSnapshotCommandInput } from '@aws-sdk/client-ebs';
-import {
-  BLOCK,
-  eq,
-  ok,
-  rejects,
-  makeBlock,
-  seedSum,
-  start,
-  put,
-  complete,
-  describeSnapshot,
-  listAll,
-  read,
-  sameBytes,
-  notFound,
-  invalid,
-  constraint,
-  type Scenario,
-} from './kit.ts';
+import { BLOCK, eq, ok, rejects, makeBlock, seedSum, start, put, complete, describeSnapshot, listAll, read, sameBytes, notFound, invalid, constraint, type Scenario } from './kit.ts';
 
 export const wireScenarios: Scenario[] = [
   {

@@ -1,23 +1,6 @@
 // Semantics of writing: overwrites, the aggregate checksum and ChangedBlocksCount, CompleteSnapshot, Timeout.
 import { CompleteSnapshotCommand, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
-import {
-  eq,
-  rejects,
-  makeBlock,
-  checksumOf,
-  seedSum,
-  start,
-  put,
-  complete,
-  describeSnapshot,
-  listAll,
-  read,
-  sameBytes,
-  notFound,
-  invalid,
-  constraint,
-  type Scenario,
-} from './kit.ts';
+import { eq, rejects, makeBlock, checksumOf, seedSum, start, put, complete, describeSnapshot, listAll, read, sameBytes, notFound, invalid, constraint, type Scenario } from './kit.ts';
 
 export const writeScenarios: Scenario[] = [
   {
