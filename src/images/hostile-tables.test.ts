@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { appendFileSync, copyFileSync, readFileSync } from 'node:fs';
 import { deflateRawSync } from 'node:zlib';
-import { ImageFormatError } from './types.ts';
-import { refusalOf } from './testing/refusal.ts';
+import { expectRefusal, refusalOf } from './testing/refusal.ts';
 import { cached, fileSize, fixture, patch, sourceRaw } from './testing/test-fixtures.ts';
 
 // Images whose tables hand out one table or cluster twice, made from qemu-img's own images with a few bytes patched.
@@ -138,13 +137,8 @@ const HOSTILE: Hostile[] = [
 
 describe('tables that hand out one place twice', () => {
   it.each(HOSTILE.map((h) => [h.name, h] as const))('%s is refused with a sentence', async (name, h) => {
-    const path = cached(`hostile-${name}`, h.make);
-    const e = (await refusalOf(path, 'allocated'))!;
-    expect(e, `${name} was read without complaint`).toBeInstanceOf(ImageFormatError);
-    expect(e.format).toBe(h.format);
-    expect(e.code).toBe('corrupt');
-    expect(e.message).toMatch(h.says);
-    expect(e.message).toMatch(/Check it with `qemu-img check`/);
-    expect(e.duringRead).toBe(h.onRead);
+    const e = await refusalOf(cached(`hostile-${name}`, h.make), 'allocated');
+    expectRefusal(e, name, { ...h, code: 'corrupt' });
+    expect(e!.message).toMatch(/Check it with `qemu-img check`/);
   });
 });

@@ -1,4 +1,5 @@
 // Test kit: open an image file as the product does and read it through, to see whether and when it is refused.
+import { expect } from 'vitest';
 import { fileSource } from '../../../cli/node-source.ts';
 import { openImage } from '../open-image.ts';
 import { BlockState, ImageFormatError } from '../types.ts';
@@ -28,4 +29,19 @@ export async function refusalOf(path: string, read: 'every' | 'allocated'): Prom
   } finally {
     await src.close();
   }
+}
+
+/** What a refusal must be: its code, the format that refused, the sentence, and whether it came once reading began. */
+export interface ExpectedRefusal {
+  code: string;
+  format: string;
+  says: RegExp;
+  onRead: boolean;
+}
+
+/** Asserts that the image `name` was refused as `want` says. */
+export function expectRefusal(e: Refused | undefined, name: string, want: ExpectedRefusal): void {
+  expect(e, `${name} was read without complaint`).toBeInstanceOf(ImageFormatError);
+  expect({ code: e!.code, format: e!.format, onRead: e!.duringRead }).toEqual({ code: want.code, format: want.format, onRead: want.onRead });
+  expect(e!.message).toMatch(want.says);
 }
