@@ -1,15 +1,14 @@
 // AWS mode end to end in real Chromium against `npm run emulator` (SigV4 checked, Cognito pool created at startup):
 // relay mode through the Vite proxy, direct mode cross-origin, credential refresh, diagnoses, no secret persisted.
-import { createHash } from 'node:crypto';
 import { test, expect, type Page, type Request } from '@playwright/test';
 import { build, createServer, preview, type PreviewServer } from 'vite';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EBSClient, GetSnapshotBlockCommand, paginateListSnapshotBlocks } from '@aws-sdk/client-ebs';
 import { CognitoIdentityClient, CreateIdentityPoolCommand } from '@aws-sdk/client-cognito-identity';
 import { spawnEmulator, type SpawnedEmulator } from '../server/spawn-emulator.ts';
 import { makeTestImage, type TestImage } from './helpers/disk-image.ts';
+import { expectSnapshotIsImage } from './helpers/read-back.ts';
 import { pickFile, waitForCompleted, waitForPercent } from './helpers/ui.ts';
 
 test.describe.configure({ mode: 'serial', timeout: 420_000 });
@@ -101,24 +100,7 @@ async function expectConnected(page: Page): Promise<void> {
 async function expectIdentical(snapshotId: string, image: TestImage): Promise<void> {
   // The check reads block by block: without the latency a test gave the upload, so it costs no more than it must.
   await admin({ latencyMs: 0 });
-  const ebs = new EBSClient({ region: 'us-east-1', endpoint: emu.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-  const listed = new Map<number, string>();
-  for await (const page of paginateListSnapshotBlocks({ client: ebs }, { SnapshotId: snapshotId })) {
-    for (const b of page.Blocks ?? []) listed.set(b.BlockIndex!, b.BlockToken!);
-  }
-  const zero = createHash('sha256').update(new Uint8Array(524288)).digest('base64');
-  const mismatched: number[] = [];
-  for (let i = 0; i < image.blockCount; i++) {
-    const token = listed.get(i);
-    let digest = zero;
-    if (token) {
-      const out = await ebs.send(new GetSnapshotBlockCommand({ SnapshotId: snapshotId, BlockIndex: i, BlockToken: token }));
-      digest = createHash('sha256').update(await out.BlockData!.transformToByteArray()).digest('base64');
-    }
-    if (digest !== image.digests[i]) mismatched.push(i);
-  }
-  expect(mismatched).toEqual([]);
-  expect([...listed.keys()].every((i) => i < image.blockCount)).toBe(true);
+  await expectSnapshotIsImage(emu.url, snapshotId, image);
 }
 
 /** Everything the origin keeps: every IndexedDB record, localStorage, sessionStorage, as searchable text. */
