@@ -16,6 +16,41 @@ export function endpointFlag(url: string): string {
   return url;
 }
 
+/**
+ * Walks a command line. Each option goes to `option` with `value()`, which takes its value (the next argument, or what
+ * follows `=` where `equals` allows `--flag=value`) and refuses a missing one, and `next()`, which takes the next
+ * argument as it is; `option` returns false for an option the verb does not know. The other arguments go to `positional`.
+ */
+export function walkArgs(
+  verb: string,
+  args: string[],
+  option: (flag: string, value: () => string, next: () => string | undefined) => boolean,
+  positional: (arg: string) => void,
+  opts: { equals?: boolean } = {},
+): void {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const eq = opts.equals && a.startsWith('--') ? a.indexOf('=') : -1;
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    const next = (): string | undefined => (eq > 0 ? a.slice(eq + 1) : args[++i]);
+    const value = (): string => {
+      const v = next();
+      if (v === undefined) throw new UsageError(`${flag} needs a value.`);
+      return v;
+    };
+    if (option(flag, value, next)) continue;
+    if (a.startsWith('-')) throw new UsageError(`Unknown option ${a}. Run \`blockport ${verb} --help\` for the options.`);
+    positional(a);
+  }
+}
+
+/** Adds a --tag value (key=value) to `tags`. */
+export function tagFlag(kv: string, tags: Record<string, string>): void {
+  const k = kv.indexOf('=');
+  if (k <= 0) throw new UsageError(`--tag needs key=value, got ${kv}.`);
+  tags[kv.slice(0, k)] = kv.slice(k + 1);
+}
+
 /** Checks a whole-number flag value (undefined: the value was missing); returns it. */
 export function wholeNumber(flag: string, v: string | undefined, lo: number, hi: number): number {
   const n = Number(v);
@@ -66,38 +101,20 @@ export interface ReadFlags {
 
 /**
  * Walks a read command's arguments: the shared flags into `out`, the verb's own through `own` (given the flag and a
- * way to take the value after it; false: not one of the verb's), the rest returned as positionals.
+ * way to take the argument after it; false: not one of the verb's), the rest returned as positionals.
  */
 export function parseReadArgs(verb: string, args: string[], out: ReadFlags, own: (flag: string, next: () => string | undefined) => boolean): string[] {
   const positional: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const need = (): string => {
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value.`);
-      return v;
-    };
-    switch (a) {
-      case '--endpoint':
-        out.endpoint = endpointFlag(need());
-        continue;
-      case '--region':
-        out.region = need();
-        continue;
-      case '--no-verify-ssl':
-        out.verifySsl = false;
-        continue;
-      case '--no-progress':
-        out.progress = false;
-        continue;
-      case '--json':
-        out.json = true;
-        continue;
-    }
-    if (own(a, () => args[++i])) continue;
-    if (a.startsWith('-')) throw new UsageError(`Unknown option ${a}. Run \`blockport ${verb} --help\` for the options.`);
-    positional.push(a);
-  }
+  const shared = (flag: string, value: () => string): boolean => {
+    if (flag === '--endpoint') out.endpoint = endpointFlag(value());
+    else if (flag === '--region') out.region = value();
+    else if (flag === '--no-verify-ssl') out.verifySsl = false;
+    else if (flag === '--no-progress') out.progress = false;
+    else if (flag === '--json') out.json = true;
+    else return false;
+    return true;
+  };
+  walkArgs(verb, args, (flag, value, next) => shared(flag, value) || own(flag, next), (a) => positional.push(a));
   return positional;
 }
 

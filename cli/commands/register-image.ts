@@ -2,7 +2,7 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Connection } from '../../src/aws/clients.ts';
 import { RegisterImageError, imageConsoleUrl, registerImage, waitForImage, type RegisterImageRequest, type RegisteredImage } from '../../src/engine/register-image.ts';
-import { NO_REGION, nodeClients, regionOf, UsageError } from '../shared.ts';
+import { NO_REGION, nodeClients, regionOf, tagFlag, UsageError, walkArgs } from '../shared.ts';
 
 /** Help text for `blockport register-image`. */
 export const usage = `Usage: blockport register-image <snapshot-id> --name NAME --architecture A --boot-mode M [options]
@@ -70,13 +70,7 @@ export async function run(args: string[]): Promise<number> {
   let verifySsl = true;
   const tags: Record<string, string> = {};
   try {
-    for (let i = 0; i < args.length; i++) {
-      const a = args[i]!;
-      const value = (): string => {
-        const v = args[++i];
-        if (v === undefined) throw new UsageError(`${a} needs a value.`);
-        return v;
-      };
+    const option = (a: string, value: () => string): boolean => {
       if (a === '--name') name = value();
       else if (a === '--description') description = value();
       else if (a === '--architecture') architecture = parseArchitecture(value());
@@ -86,15 +80,14 @@ export async function run(args: string[]): Promise<number> {
       else if (a === '--json') json = true;
       else if (a === '--no-wait') wait = false;
       else if (a === '--no-verify-ssl') verifySsl = false;
-      else if (a === '--tag') {
-        const kv = value();
-        const k = kv.indexOf('=');
-        if (k <= 0) throw new UsageError(`--tag needs key=value, got ${kv}.`);
-        tags[kv.slice(0, k)] = kv.slice(k + 1);
-      } else if (a.startsWith('-')) throw new UsageError(`Unknown option ${a}. Run \`blockport register-image --help\` for the options.`);
-      else if (snapshotId) throw new UsageError(`Name one snapshot (got ${snapshotId} and ${a}).`);
-      else snapshotId = a;
-    }
+      else if (a === '--tag') tagFlag(value(), tags);
+      else return false;
+      return true;
+    };
+    walkArgs('register-image', args, option, (a) => {
+      if (snapshotId) throw new UsageError(`Name one snapshot (got ${snapshotId} and ${a}).`);
+      snapshotId = a;
+    });
     if (!/^snap-[0-9a-f]+$/.test(snapshotId)) throw new UsageError('Name the snapshot to register: blockport register-image snap-… --name NAME.');
     if (!name) throw new UsageError('Give the AMI a name with --name.');
     if (!architecture || !bootMode) throw new UsageError('Give --architecture and --boot-mode (`blockport inspect <image>` reads them from the image).');

@@ -20,7 +20,7 @@ import { detectBoot } from '../../src/images/boot/detect-boot.ts';
 import { RegisterImageError, type RegisteredImage } from '../../src/engine/register-image.ts';
 import { imageJson, parseArchitecture, parseBootMode, registerAndWait } from './register-image.ts';
 import { openFileLedger, StateFileError, type FileLedgerStore } from '../upload-ledger-file.ts';
-import { endpointFlag, NO_REGION, noCredentials, nodeClients, regionOf, UsageError, wholeNumber } from '../shared.ts';
+import { endpointFlag, NO_REGION, noCredentials, nodeClients, regionOf, tagFlag, UsageError, walkArgs, wholeNumber } from '../shared.ts';
 import { windowCeiling } from '../../src/engine/window-ceiling.ts';
 
 export const usage = `Usage: blockport upload <image> [options]
@@ -81,16 +81,7 @@ interface Parsed {
 export function parseUploadArgs(args: string[]): Parsed {
   const out: Parsed = { image: '', options: {}, progress: true, json: false, verifySsl: true, restart: false };
   const tags: Record<string, string> = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const flag = eq > 0 ? a.slice(0, eq) : a;
-    const value = (): string => {
-      if (eq > 0) return a.slice(eq + 1);
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`${flag} needs a value.`);
-      return v;
-    };
+  const option = (flag: string, value: () => string): boolean => {
     switch (flag) {
       case '--endpoint':
         out.endpoint = endpointFlag(value());
@@ -101,13 +92,9 @@ export function parseUploadArgs(args: string[]): Parsed {
       case '--description':
         out.options.description = value();
         break;
-      case '--tag': {
-        const kv = value();
-        const k = kv.indexOf('=');
-        if (k <= 0) throw new UsageError(`--tag needs key=value, got ${kv}.`);
-        tags[kv.slice(0, k)] = kv.slice(k + 1);
+      case '--tag':
+        tagFlag(value(), tags);
         break;
-      }
       case '--volume-size':
         out.options.volumeSizeGiB = wholeNumber(flag, value(), 1, 65536);
         break;
@@ -164,11 +151,20 @@ export function parseUploadArgs(args: string[]): Parsed {
         out.bootMode = parseBootMode(value());
         break;
       default:
-        if (a.startsWith('-')) throw new UsageError(`Unknown option ${a}. Run \`blockport upload --help\` for the options.`);
-        if (out.image) throw new UsageError(`Only one image can be uploaded at a time (got ${out.image} and ${a}).`);
-        out.image = a;
+        return false;
     }
-  }
+    return true;
+  };
+  walkArgs(
+    'upload',
+    args,
+    option,
+    (a) => {
+      if (out.image) throw new UsageError(`Only one image can be uploaded at a time (got ${out.image} and ${a}).`);
+      out.image = a;
+    },
+    { equals: true },
+  );
   if (!out.image) throw new UsageError('Name the image to upload: blockport upload <image>.');
   if (Object.keys(tags).length) out.options.tags = tags;
   if ((out.architecture || out.bootMode) && !out.registerImage) throw new UsageError('--architecture and --boot-mode go with --register-image NAME.');
