@@ -25,7 +25,7 @@ export interface PipelineSpec {
   blockStates?: Uint8Array;
   /** Empty blocks are skipped: the person chose so and the service left the snapshot unencrypted (see zero-blocks.ts). */
   skipZeros: boolean;
-  /** Versions over a parent (issue 6): present = bit per parent block with content, digests = 32 bytes per index. */
+  /** Versions over a parent: present = bit per parent block with content, digests = 32 bytes per index. */
   parent?: { present: Uint8Array; digests: Uint8Array };
   floor: number;
   ceiling: number;

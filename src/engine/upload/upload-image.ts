@@ -80,7 +80,7 @@ export async function startJobSession(
   const { ebs, options: opts, sha256, pipelines, ...rest } = deps;
   const params = job.params;
   const blockStates = deps.blockStates ?? (await image.blockStates());
-  // A new version whose parent has no manifest here: read the parent's blocks so only differences are sent (issue 6).
+  // A new version whose parent has no manifest here: read the parent's blocks so only differences are sent.
   const compare = job.parentCompare ?? opts.parentCompare;
   const parent = params.parentSnapshotId && ebs && compare === 'read' ? await readParentArrays(ebs, params.parentSnapshotId, image.blockCount) : undefined;
   const runners = Array.from({ length: Math.max(1, pipelines ?? 1) }, () => new BlockPipeline(image, ebs ? (id) => ebsBlockSink(ebs, id) : null, sha256));

@@ -26,10 +26,10 @@ export interface PipelineRunner {
   stop(): void | Promise<void>;
 }
 
-/** Receives the per-block digests of a completed snapshot (issue 6 keeps them as its manifest). */
+/** Receives the per-block digests of a completed snapshot (kept as its manifest, so a later version sends only what changed). */
 export type ManifestSink = (args: { snapshotId: string; volumeSizeGiB: number; indices: Uint32Array; digests: Uint8Array; imageSize: number }) => Promise<void>;
 
-/** What a session needs; the browser controller and the CLI each assemble one. */
+/** What a session needs: jobSession (upload/job.ts) assembles it for a job's pipelines, completionSession for a completion alone. */
 export interface SessionDeps {
   store: LedgerStore;
   ebs: EBSClient | null;
