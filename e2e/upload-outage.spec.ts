@@ -7,14 +7,12 @@ import { makeTestImage, type TestImage } from './helpers/disk-image.ts';
 import { expectSnapshotIsImage } from './helpers/read-back.ts';
 import { connectToEmulatorServer, pickFile, startUpload, waitForCompleted, waitForPercent } from './helpers/ui.ts';
 
-test.describe.configure({ mode: 'serial', timeout: 300_000 });
-
 /** `npm run test:long` stops the server for 45 s; npm test for 15 s (past the 10 s deadline floor, so requests time out). */
 const STOP_MS = process.env.BLOCKPORT_LONG ? 45_000 : 15_000;
 
 // Each test stands alone (its own image, settings reset before it): Playwright may spread them over its workers,
 // each with an emulator of its own.
-test.describe.configure({ mode: 'parallel' });
+test.describe.configure({ mode: 'parallel', timeout: 300_000 });
 
 let emu: SpawnedEmulator;
 
