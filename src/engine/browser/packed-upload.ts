@@ -8,8 +8,10 @@ import { openRaw } from '../../images/raw.ts';
 import { BLOCK_SIZE, BlockState, ImageFormatError, type DiskImage } from '../../images/types.ts';
 import { bestSha256 } from '../block-digest.ts';
 import { fingerprintOf } from '../fingerprint.ts';
-import { newJobRecord, resolveParams } from '../job-record.ts';
-import { ResumeError, type Connection, type Fingerprint, type JobRecord, type PackedPlan, type UploadOptions, type UploadPlan, type UploadRun } from '../upload-types.ts';
+import { resolveParams } from '../job-record.ts';
+import { checkSameDisk, prepareJob, type ReopenWords } from '../upload/job.ts';
+import type { LedgerStore } from '../ledger.ts';
+import { type Connection, type Fingerprint, type JobRecord, type PackedPlan, type UploadOptions, type UploadPlan, type UploadRun } from '../upload-types.ts';
 import { removeOpfsSpools, sweepOpfsSpools } from './opfs-spool.ts';
 import type { PackedWorkerApi, RoutedPacked, UnpackedDisk, WorkerError } from './packed-worker-api.ts';
 import { UnpackingRun } from './unpack-run.ts';
@@ -23,8 +25,8 @@ export interface Prepared {
 /** What the controller lends: how it opens a disk, records and runs a job, plans a bare disk. */
 export interface PackedHost {
   openFile(file: File): Promise<Prepared>;
-  putJob(job: JobRecord): Promise<void>;
-  listJobs(): Promise<JobRecord[]>;
+  /** Where jobs are recorded. */
+  store: LedgerStore;
   /** Runs a recorded job over the file the pool reads (the disk itself, or the packed file when streamed). */
   run(job: JobRecord, opts: UploadOptions, source: { file: File; prepared: Prepared }): Promise<UploadRun>;
   /** A dry run over the file the pool reads (nothing sent). */
@@ -168,7 +170,7 @@ function forgetWhenFinished(run: UploadRun, job: JobRecord): UploadRun {
  */
 async function unpackInWorker(file: File, key: string, host: PackedHost, progress: (f: number) => void, abortable: (abort: () => void) => void): Promise<UnpackedDisk> {
   const keep = new Set<string>([key]);
-  for (const j of await host.listJobs().catch(() => [])) if (j.packing?.path === 'unpacked' && j.state !== 'completed' && j.state !== 'cancelled') keep.add(await spoolKey(j.fingerprint));
+  for (const j of await host.store.listJobs().catch(() => [])) if (j.packing?.path === 'unpacked' && j.state !== 'completed' && j.state !== 'cancelled') keep.add(await spoolKey(j.fingerprint));
   const held = await navigator.locks?.query?.().catch(() => undefined);
   for (const l of held?.held ?? []) {
     const m = /^blockport-unpack-([0-9a-f]{32})$/.exec(l.name ?? '');
@@ -208,22 +210,18 @@ export async function startPacked(file: File, args: StartPackedArgs, host: Packe
   const opts = args.options;
   const { sha256 } = await bestSha256();
   const fingerprint = await fingerprintOf(blobSource(file), { name: file.name, lastModified: file.lastModified }, sha256);
-  const record = (prepared: Prepared, packing: Packing, id?: string): JobRecord => ({
-    ...newJobRecord({
-      fingerprint,
+  // The ClientToken is persisted before StartSnapshot is ever sent.
+  const record = (prepared: Prepared, packing: Packing, id?: string): Promise<JobRecord> =>
+    prepareJob({
+      ...prepared,
+      fingerprint: async () => fingerprint,
       connection: args.connection,
-      params: resolveParams(opts, prepared.image.virtualSize),
-      format: prepared.image.format,
-      virtualSize: prepared.image.virtualSize,
-      blockCount: prepared.image.blockCount,
-      blocksToSend: prepared.blockStates.reduce((n, s) => n + (s === BlockState.Data ? 1 : 0), 0),
+      options: opts,
+      store: host.store,
+      packing,
+      ...(id ? { id } : {}),
       ...(args.fileHandle ? { fileHandle: args.fileHandle } : {}),
-      ...(opts.parentCompare ? { parentCompare: opts.parentCompare } : {}),
-      ...(opts.zeroBlocks ? { zeroBlocks: opts.zeroBlocks } : {}),
-    }),
-    ...(id ? { id } : {}),
-    packing,
-  });
+    });
   if (route.path === 'in-place' || route.path === 'streamed') {
     const packing: Packing = route.path === 'in-place' ? { path: 'in-place', container: route.container, offset: route.offset, length: route.length } : { path: 'streamed', container: route.container, steps: route.steps, size: route.size };
     const streamed = route.path === 'streamed';
@@ -231,10 +229,7 @@ export async function startPacked(file: File, args: StartPackedArgs, host: Packe
     const prepared = streamed ? plannedRaw(route.size) : await host.openFile(runFile);
     const o = streamed ? streamedOptions(opts) : opts;
     if (opts.dryRun) return host.dryRun(runFile, o, prepared, streamed ? packing : undefined);
-    const job = record(prepared, packing);
-    // The ClientToken is persisted before StartSnapshot is ever sent.
-    await host.putJob(job);
-    return host.run(job, o, { file: runFile, prepared });
+    return host.run(await record(prepared, packing), o, { file: runFile, prepared });
   }
   // Unpacked first: checked against the room before anything is written.
   const free = await freeRoom();
@@ -252,8 +247,7 @@ export async function startPacked(file: File, args: StartPackedArgs, host: Packe
       if (cancelled()) throw new Error('cancelled');
       const packing: Packing = { path: 'unpacked', container: unpacked.container };
       if (opts.dryRun) return host.dryRun(unpacked.disk, opts, prepared);
-      const job = record(prepared, packing, jobId);
-      await host.putJob(job);
+      const job = await record(prepared, packing, jobId);
       return forgetWhenFinished(await host.run(job, opts, { file: unpacked.disk, prepared }), job);
     },
     () => {
@@ -266,13 +260,9 @@ export async function startPacked(file: File, args: StartPackedArgs, host: Packe
 }
 
 /** Resumes a packed job over the picked file (its fingerprint already matched): the disk reached as it was recorded. */
-export async function resumePacked(job: JobRecord, file: File, opts: UploadOptions, host: PackedHost): Promise<UploadRun> {
+export async function resumePacked(job: JobRecord, file: File, opts: UploadOptions, host: PackedHost, words: ReopenWords): Promise<UploadRun> {
   const packing = job.packing!;
-  const same = (prepared: Prepared) => {
-    if (prepared.image.blockCount !== job.counters.totalBlocks)
-      throw new ResumeError(`"${file.name}" no longer reads as the same disk (${prepared.image.blockCount} blocks, was ${job.counters.totalBlocks}). Start a new upload.`, 'restart', 'file-changed');
-    return prepared;
-  };
+  const same = (prepared: Prepared) => (checkSameDisk(job, prepared.image, words), prepared);
   if (packing.path === 'streamed') return host.run(job, streamedOptions(opts), { file, prepared: same(plannedRaw(packing.size)) });
   if (packing.path === 'in-place') {
     const disk = diskOf(file, packing);
