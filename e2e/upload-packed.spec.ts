@@ -84,7 +84,7 @@ test('a qcow2 inside .tar.gz is unpacked to OPFS first (Unpacking… shown), rea
   await expect.poll(() => spoolFiles(page)).toEqual([]);
 });
 
-test('a streamed .raw.gz resumed after a reload decompresses from the start and sends again at most the window', async ({ page }) => {
+test('a streamed .raw.gz resumed after a reload decompresses from the start and sends again at most the window @long', async ({ page }) => {
   const WINDOW = 4;
   const image = makeTestImage('packed-resume-64m', 64, 0x5eed20);
   const gz = packed(image.path, 'gz', 'resume-64m.raw.gz');
@@ -133,7 +133,7 @@ test('damaged and truncated containers are refused with their sentence in the pa
   await expect(page.getByTestId('run-problem')).toContainText(/This xz file is damaged \(.+\), so the disk inside cannot be read/, { timeout: 120_000 });
 });
 
-test('a disk unpacked to OPFS is reused when the upload resumes after a reload, and deleted once it completes @long', async ({ page }) => {
+test('a disk unpacked to OPFS is reused when the upload resumes after a reload, and deleted once it completes', async ({ page }) => {
   const spec: PackedSpec = { name: 'v3.qcow2.xz', inner: 'v3.qcow2', steps: ['xz'], container: ['xz'] };
   const path = packedFixture(spec);
   const want = await digestsOf(fixtureOracle('v3.qcow2', sourceRaw(16)));
