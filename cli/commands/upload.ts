@@ -3,7 +3,7 @@
 import { basename } from 'node:path';
 import { rm, stat } from 'node:fs/promises';
 import { publicConnection, type Connection } from '../../src/aws/clients.ts';
-import { ImageFormatError, type ByteSource, type DiskImage } from '../../src/images/types.ts';
+import { ImageFormatError, type DiskImage } from '../../src/images/types.ts';
 import { ResumeError, UploadError, type SnapshotParams, type UploadOptions, type UploadProgress, type UploadReport } from '../../src/engine/upload-types.ts';
 import { zeroBlocksChoice, type ZeroBlocks } from '../../src/engine/zero-blocks.ts';
 import { startJobSession } from '../../src/engine/upload/upload-image.ts';
