@@ -9,6 +9,7 @@ import { BLOCK_SIZE, BlockState, ImageFormatError, type DiskImage } from '../../
 import { bestSha256 } from '../block-digest.ts';
 import { fingerprintOf } from '../fingerprint.ts';
 import { resolveParams } from '../job-record.ts';
+import { defaultVolumeSizeGiB } from '../volume.ts';
 import { checkSameDisk, prepareJob, type ReopenWords } from '../upload/job.ts';
 import type { LedgerStore } from '../ledger.ts';
 import { type Connection, type Fingerprint, type JobRecord, type PackedPlan, type UploadOptions, type UploadPlan, type UploadRun } from '../upload-types.ts';
@@ -96,6 +97,7 @@ async function howOf(r: DiskRoute & { path: 'in-place' | 'streamed' | 'unpacked'
     `Unpacked first: the ${r.format ?? 'disk'} inside (${chain}) must be read at random, so it is unpacked to this browser's private storage before any block is sent${
       r.unpackedSize !== undefined ? ` (${GiB(r.unpackedSize)}${free !== undefined ? `, ${GiB(free)} free` : ''})` : free !== undefined ? ` (its unpacked size is not declared; ${GiB(free)} free, checked as it grows)` : ''
     }.`,
+    ...(r.virtualSize === undefined ? ['Its disk size is read once it is unpacked; a volume size below it is raised to fit.'] : []),
     'A resumed upload reuses what was unpacked while it is intact; it is deleted when the upload completes or is discarded.',
   ];
 }
@@ -211,12 +213,12 @@ export async function startPacked(file: File, args: StartPackedArgs, host: Packe
   const { sha256 } = await bestSha256();
   const fingerprint = await fingerprintOf(blobSource(file), { name: file.name, lastModified: file.lastModified }, sha256);
   // The ClientToken is persisted before StartSnapshot is ever sent.
-  const record = (prepared: Prepared, packing: Packing, id?: string): Promise<JobRecord> =>
+  const record = (prepared: Prepared, packing: Packing, options: UploadOptions, id?: string): Promise<JobRecord> =>
     prepareJob({
       ...prepared,
       fingerprint: async () => fingerprint,
       connection: args.connection,
-      options: opts,
+      options,
       store: host.store,
       packing,
       ...(id ? { id } : {}),
@@ -229,7 +231,7 @@ export async function startPacked(file: File, args: StartPackedArgs, host: Packe
     const prepared = streamed ? plannedRaw(route.size) : await host.openFile(runFile);
     const o = streamed ? streamedOptions(opts) : opts;
     if (opts.dryRun) return host.dryRun(runFile, o, prepared, streamed ? packing : undefined);
-    return host.run(await record(prepared, packing), o, { file: runFile, prepared });
+    return host.run(await record(prepared, packing, opts), o, { file: runFile, prepared });
   }
   // Unpacked first: checked against the room before anything is written.
   const free = await freeRoom();
@@ -246,9 +248,12 @@ export async function startPacked(file: File, args: StartPackedArgs, host: Packe
       const prepared = await host.openFile(unpacked.disk);
       if (cancelled()) throw new Error('cancelled');
       const packing: Packing = { path: 'unpacked', container: unpacked.container };
-      if (opts.dryRun) return host.dryRun(unpacked.disk, opts, prepared);
-      const job = await record(prepared, packing, jobId);
-      return forgetWhenFinished(await host.run(job, opts, { file: unpacked.disk, prepared }), job);
+      // A size the plan could not know (VHDX, a zip inside a stream) gets at least the volume the disk needs.
+      const need = defaultVolumeSizeGiB(prepared.image.virtualSize);
+      const o = route.virtualSize === undefined && (opts.volumeSizeGiB ?? need) < need ? { ...opts, volumeSizeGiB: need } : opts;
+      if (o.dryRun) return host.dryRun(unpacked.disk, o, prepared);
+      const job = await record(prepared, packing, o, jobId);
+      return forgetWhenFinished(await host.run(job, o, { file: unpacked.disk, prepared }), job);
     },
     () => {
       abort();
