@@ -135,7 +135,7 @@ describe('blockport upload against npm run emulator', () => {
     }
   });
 
-  it('uploads a disk packed as it is downloaded (raw in a .tar.xz): boto3 reads back the unpacked disk', async () => {
+  it('uploads a disk packed as it is downloaded (raw in a .tar.xz): boto3 reads back the unpacked disk', { timeout: 180_000 }, async () => {
     const image = join(dir, 'packed.img');
     await writeImageFile(image, [['random', 6], ['zero', 10], ['text', 4]], 777);
     const expected = await blockDigestsOfFile(image);
@@ -155,7 +155,7 @@ describe('blockport upload against npm run emulator', () => {
     expect(Object.keys(back.blocks).length).toBe(expected.zero.length);
   });
 
-  it('unpacks a qcow2 inside .gz to a temporary file first, removed after; boto3 reads back what qemu-img converts', async () => {
+  it('unpacks a qcow2 inside .gz to a temporary file first, removed after; boto3 reads back what qemu-img converts', { timeout: 180_000 }, async () => {
     const packed = packedFixture(PACKED_FIXTURES.find((f) => f.name === 'v3.qcow2.gz')!);
     const expected = await blockDigestsOfFile(fixtureOracle('v3.qcow2', sourceRaw(16)));
     const tmp = await mkdtemp(join(dir, 'tmp-'));
