@@ -1,6 +1,5 @@
 // Main-thread controller (browser): plans, fingerprints, records the job, drives the worker pool.
-import { proxy, transfer, wrap } from 'comlink';
-import { connectionForWorker, createClients, type Connection } from '../../aws/clients.ts';
+import { createClients, type Connection } from '../../aws/clients.ts';
 import { blobSource } from '../../images/blob-source.ts';
 import { openImage } from '../../images/open-image.ts';
 import { detectBoot } from '../../images/boot/detect-boot.ts';
@@ -30,21 +29,11 @@ import { buildManifest } from '../manifest.ts';
 import { idbManifestStore, saveManifest } from './manifest-idb.ts';
 import { readParentArrays } from '../parent.ts';
 import type { EBSClient } from '@aws-sdk/client-ebs';
-import type { PipelineWorkerApi } from '../upload/pipeline-worker-api.ts';
 import { DEFAULTS, sliceBlocksFor } from '../upload/upload-image.ts';
-import { recyclingRunner, type WorkerSlot } from '../upload/recycling-runner.ts';
-import { UploadSession, type ManifestSink, type PipelineRunner } from '../upload/upload-session.ts';
+import { UploadSession, type ManifestSink } from '../upload/upload-session.ts';
+import { engineSettings } from './engine-settings.ts';
+import { startPool } from './upload-pool.ts';
 import { windowCeiling, type CeilingReason } from '../window-ceiling.ts';
-
-/** Engine-wide settings a host page may override (tests, benchmarks). */
-export const engineSettings = {
-  /** IndexedDB database of jobs. */
-  jobsDb: undefined as string | undefined,
-  /** Largest default worker pool. */
-  maxWorkers: 4,
-  /** Blocks a worker claims before it is replaced by a fresh one (see recycling-runner.ts); 0: never. */
-  recycleBlocks: 2048,
-};
 
 function store(): LedgerStore {
   return idbLedgerStore(engineSettings.jobsDb);
@@ -82,57 +71,11 @@ export async function planUpload(input: FileInput): Promise<UploadPlan> {
   };
 }
 
-/** Credentials cross to workers as values; a provider is asked once here (issue 7 adds refresh). */
-async function workerConnection(c: Connection): Promise<Connection> {
-  if (c.kind !== 'endpoint' || typeof c.credentials !== 'function') return c;
-  return { ...c, credentials: await c.credentials() };
-}
-
-/**
- * Starts the worker pool over the file (each worker gets the File once): one runner per worker, each replacing its
- * worker every `recycleBlocks` claimed blocks; terminate() ends them all.
- */
-async function startPool(file: File, connection: Connection | undefined, opts: UploadOptions): Promise<{ runners: PipelineRunner[]; terminate: () => void }> {
-  const conn = connection && (await workerConnection(connection));
-  let made = 0;
-  const spawn = async (): Promise<WorkerSlot> => {
-    const w = new Worker(new URL('../../../workers/upload.worker.ts', import.meta.url), { type: 'module', name: `blockport-upload-${made++}` });
-    const r = wrap<PipelineWorkerApi>(w);
-    // AWS mode: each worker gets a port to this thread's credential cache (refreshed here, never persisted).
-    const c = conn ? connectionForWorker(conn) : null;
-    const terminate = () => {
-      w.terminate();
-      c?.release();
-    };
-    try {
-      await (c ? r.open(transfer({ file, connection: c.connection }, c.transfer)) : r.open({ file }));
-    } catch (err) {
-      terminate();
-      throw err;
-    }
-    return { runner: { run: (spec, claim, onBatch) => r.run(spec, proxy(claim), proxy(onBatch)), stop: () => r.stop() }, terminate };
-  };
-  const started = await Promise.allSettled(Array.from({ length: poolSize(opts) }, spawn));
-  const failed = started.find((s) => s.status === 'rejected');
-  if (failed) {
-    for (const s of started) if (s.status === 'fulfilled') s.value.terminate();
-    throw failed.reason;
-  }
-  const recycleBlocks = opts.recycleBlocks ?? engineSettings.recycleBlocks;
-  const runners = started.map((s) => recyclingRunner((s as PromiseFulfilledResult<WorkerSlot>).value, spawn, recycleBlocks));
-  return { runners, terminate: () => runners.forEach((r) => r.terminate()) };
-}
-
 /** The session's ceiling in a tab: the person's number, or memory, or HTTP/1.1's six connections per host. */
 function browserCeiling(opts: UploadOptions, connection?: Connection): { ceiling: number; ceilingReason: CeilingReason } {
   const pageOrigin = typeof location !== 'undefined' ? location.origin : undefined;
   const c = windowCeiling({ requested: opts.concurrency, browser: true, ...(connection ? { connection } : {}), ...(pageOrigin ? { pageOrigin } : {}) });
   return { ceiling: c.ceiling, ceilingReason: c.reason };
-}
-
-function poolSize(opts: UploadOptions): number {
-  const hc = typeof navigator !== 'undefined' ? navigator.hardwareConcurrency || 2 : 2;
-  return Math.max(1, Math.floor(opts.workers ?? Math.min(hc, engineSettings.maxWorkers)));
 }
 
 async function parentArrays(parentId: string | undefined, blockCount: number, ebs?: EBSClient, compare?: 'read' | 'all'): Promise<PipelineSpec['parent'] | undefined> {
