@@ -145,7 +145,7 @@ export class WorkerBridge<Api> {
    * once it is ready and no call runs, or at the next call. A successor that cannot start fails that next call.
    */
   prepare(): void {
-    if (this.#successor || !this.#current) return;
+    if (this.#successor || !this.worn) return;
     const next = this.#open();
     this.#successor = next;
     next.ready.then(
