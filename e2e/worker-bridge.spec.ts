@@ -7,6 +7,7 @@ type BridgeWindow = {
   __bridge: typeof import('../src/engine/browser/worker-bridge.ts') & {
     transfer: typeof import('comlink').transfer;
     openCredentialPorts: typeof import('../src/aws/credential-bridge.ts').openCredentialPorts;
+    spawnTestWorker: () => import('../src/engine/browser/worker-bridge.ts').StartedWorker<import('comlink').Remote<import('./pages/bridge-worker.ts').BridgeTestApi>>;
   };
 };
 
@@ -24,9 +25,7 @@ async function open(page: Page): Promise<{ workers: { worker: Worker; closed: Pr
 test('starts a worker at the first call, queues calls on it, and replaces it after its share', async ({ page }) => {
   const { workers } = await open(page);
   const out = await page.evaluate(async () => {
-    const { WorkerBridge, comlinkWorker } = (window as unknown as BridgeWindow).__bridge;
-    type Api = import('./pages/bridge-worker.ts').BridgeTestApi;
-    const spawn = () => comlinkWorker<Api>(new Worker('/e2e/pages/bridge-worker.ts', { type: 'module' }));
+    const { WorkerBridge, spawnTestWorker: spawn } = (window as unknown as BridgeWindow).__bridge;
     const bridge = new WorkerBridge({ spawn, recycleAfter: 3 });
     const before = bridge.started;
     // A holds the worker: B and C queue behind it; an interrupt releases A.
@@ -62,9 +61,7 @@ test('starts a worker at the first call, queues calls on it, and replaces it aft
 test('ends a worker once idle, and under a call whose signal aborts; the next call starts a fresh one', async ({ page }) => {
   const { workers } = await open(page);
   const first = await page.evaluate(async () => {
-    const { WorkerBridge, comlinkWorker } = (window as unknown as BridgeWindow).__bridge;
-    type Api = import('./pages/bridge-worker.ts').BridgeTestApi;
-    const spawn = () => comlinkWorker<Api>(new Worker('/e2e/pages/bridge-worker.ts', { type: 'module' }));
+    const { WorkerBridge, spawnTestWorker: spawn } = (window as unknown as BridgeWindow).__bridge;
     const idle = new WorkerBridge({ spawn, idleMs: 0 });
     Object.assign(window, { idle, aborting: new WorkerBridge({ spawn }) });
     return idle.call(({ api }) => api.id());
@@ -100,9 +97,8 @@ test('ends a worker once idle, and under a call whose signal aborts; the next ca
 test('a worker gets its credentials from the page through the lent port, closed when the call ends', async ({ page }) => {
   await open(page);
   const out = await page.evaluate(async () => {
-    const { WorkerBridge, comlinkWorker, transfer, openCredentialPorts } = (window as unknown as BridgeWindow).__bridge;
-    type Api = import('./pages/bridge-worker.ts').BridgeTestApi;
-    const bridge = new WorkerBridge({ spawn: () => comlinkWorker<Api>(new Worker('/e2e/pages/bridge-worker.ts', { type: 'module' })) });
+    const { WorkerBridge, spawnTestWorker, transfer, openCredentialPorts } = (window as unknown as BridgeWindow).__bridge;
+    const bridge = new WorkerBridge({ spawn: spawnTestWorker });
     const connection = {
       kind: 'aws' as const,
       settings: { kind: 'aws' as const, region: 'eu-west-1', identityPoolId: 'eu-west-1:00000000-0000-4000-a000-000000000000', endpoint: { mode: 'relay' as const, basePath: '' } },

@@ -2,6 +2,10 @@
 import { transfer } from 'comlink';
 import * as bridge from '../../src/engine/browser/worker-bridge.ts';
 import { openCredentialPorts } from '../../src/aws/credential-bridge.ts';
+import type { BridgeTestApi } from './bridge-worker.ts';
 
-Object.assign(window, { __bridge: { ...bridge, transfer, openCredentialPorts } });
+/** Starts the spec's test worker. */
+const spawnTestWorker = () => bridge.comlinkWorker<BridgeTestApi>(new Worker('/e2e/pages/bridge-worker.ts', { type: 'module' }));
+
+Object.assign(window, { __bridge: { ...bridge, transfer, openCredentialPorts, spawnTestWorker } });
 document.getElementById('status')!.textContent = 'ready';

@@ -231,25 +231,16 @@ export class WorkerBridge<Api> {
       if (generation !== this.#generation) throw new WorkerEndedError();
     };
     if (this.worn) this.prepare();
+    // A worker that fails to start or set up has already ended (and left the bridge) when its `ready` rejects here.
     const next = this.#successor;
     if (next) {
-      try {
-        await next.ready;
-      } catch (err) {
-        if (this.#successor === next) this.#successor = undefined;
-        throw err;
-      }
+      await next.ready;
       check();
       this.#adopt(next);
     }
     if (!this.#current || this.#current.ended) this.#current = this.#open();
     const slot = this.#current;
-    try {
-      await slot.ready;
-    } catch (err) {
-      if (this.#current === slot) this.#current = undefined;
-      throw err;
-    }
+    await slot.ready;
     check();
     if (slot.ended) throw new WorkerEndedError();
     return slot;
