@@ -1,17 +1,18 @@
 // Uploads through the page against `npm run emulator` that stalls requests, is stopped (SIGSTOP) mid-upload, or runs in
 // a hidden tab: each completes by itself and reads back byte-identical.
-import { createHash } from 'node:crypto';
-import { EBSClient, GetSnapshotBlockCommand, paginateListSnapshotBlocks } from '@aws-sdk/client-ebs';
 import type { Page } from '@playwright/test';
 import { test, expect } from './helpers/test.ts';
 import { spawnEmulator, type SpawnedEmulator } from '../server/spawn-emulator.ts';
 import { makeTestImage, type TestImage } from './helpers/disk-image.ts';
+import { expectSnapshotIsImage } from './helpers/read-back.ts';
 import { connectToEmulatorServer, pickFile, startUpload, waitForCompleted, waitForPercent } from './helpers/ui.ts';
-
-test.describe.configure({ mode: 'serial', timeout: 300_000 });
 
 /** `npm run test:long` stops the server for 45 s; npm test for 15 s (past the 10 s deadline floor, so requests time out). */
 const STOP_MS = process.env.BLOCKPORT_LONG ? 45_000 : 15_000;
+
+// Each test stands alone (its own image, settings reset before it): Playwright may spread them over its workers,
+// each with an emulator of its own.
+test.describe.configure({ mode: 'parallel', timeout: 300_000 });
 
 let emu: SpawnedEmulator;
 
@@ -34,25 +35,7 @@ test.beforeEach(async () => {
   await admin('config', { stallRate: 0, latencyMs: 0 });
 });
 
-/** Reads the snapshot back in Node through the SDK and compares every block with the image (unlisted = zeros). */
-async function expectIdentical(snapshotId: string, image: TestImage): Promise<void> {
-  const ebs = new EBSClient({ region: 'us-east-1', endpoint: emu.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-  const listed = new Map<number, string>();
-  for await (const page of paginateListSnapshotBlocks({ client: ebs }, { SnapshotId: snapshotId })) for (const b of page.Blocks ?? []) listed.set(b.BlockIndex!, b.BlockToken!);
-  const zero = createHash('sha256').update(new Uint8Array(524288)).digest('base64');
-  const mismatched: number[] = [];
-  for (let i = 0; i < image.blockCount; i++) {
-    const token = listed.get(i);
-    let digest = zero;
-    if (token) {
-      const out = await ebs.send(new GetSnapshotBlockCommand({ SnapshotId: snapshotId, BlockIndex: i, BlockToken: token }));
-      digest = createHash('sha256').update(await out.BlockData!.transformToByteArray()).digest('base64');
-    }
-    if (digest !== image.digests[i]) mismatched.push(i);
-  }
-  expect(mismatched).toEqual([]);
-  ebs.destroy();
-}
+const expectIdentical = (snapshotId: string, image: TestImage) => expectSnapshotIsImage(emu.url, snapshotId, image);
 
 /** Titles the tab showed, sampled in the page as they change. */
 async function recordTitles(page: Page): Promise<() => Promise<string[]>> {
@@ -87,7 +70,7 @@ test('against a 2 % stall rate the upload completes byte-identical; stalled requ
   expect(seen.at(-1)).toBe('Blockport');
 });
 
-test('with the server stopped (SIGSTOP) mid-upload, the page waits for the network and resumes by itself when it is continued @long', async ({ page }) => {
+test('with the server stopped (SIGSTOP) mid-upload, the page waits for the network and resumes by itself when it is continued', async ({ page }) => {
   const image = makeTestImage('outage-stop-64m', 64, 0x5709);
   await admin('config', { latencyMs: 40 });
   await connectToEmulatorServer(page, emu);

@@ -1,31 +1,10 @@
 // Two accounts on one emulator (--account): the second can neither see, read, build on nor delete the first's
 // snapshot; each call answers as the service does for a snapshot that is not there.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
-import {
-  EBSClient,
-  StartSnapshotCommand,
-  PutSnapshotBlockCommand,
-  CompleteSnapshotCommand,
-  ListSnapshotBlocksCommand,
-  GetSnapshotBlockCommand,
-  ListChangedBlocksCommand,
-} from '@aws-sdk/client-ebs';
-import { EC2Client, DescribeSnapshotsCommand, DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
+import { StartSnapshotCommand, ListSnapshotBlocksCommand, GetSnapshotBlockCommand, ListChangedBlocksCommand, type EBSClient } from '@aws-sdk/client-ebs';
+import { DescribeSnapshotsCommand, DeleteSnapshotCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { spawnEmulator, type SpawnedEmulator } from './spawn-emulator.ts';
-
-const BLOCK = 524288;
-const region = 'us-east-1';
-
-async function errorOf(p: Promise<unknown>): Promise<{ name: string; status?: number }> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, status: err.$metadata?.httpStatusCode };
-  }
-  throw new Error('expected a failure');
-}
+import { BLOCK, clients, errorOf, makeSnapshot } from './testing/sdk.ts';
 
 describe('accounts on one emulator', () => {
   let emu: SpawnedEmulator;
@@ -35,24 +14,9 @@ describe('accounts on one emulator', () => {
   let token: string;
   beforeAll(async () => {
     emu = await spawnEmulator(['--completion-delay-ms', '0', '--account', 'AKIDOTHER:othersecret:444455556666']);
-    const make = (accessKeyId: string, secretAccessKey: string) => ({
-      ebs: new EBSClient({ endpoint: emu.url, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 }),
-      ec2: new EC2Client({ endpoint: emu.url, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 }),
-    });
-    a = make('test', 'test');
-    b = make('AKIDOTHER', 'othersecret');
-    id = (await a.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }))).SnapshotId!;
-    const data = new Uint8Array(BLOCK).fill(9);
-    const sum = createHash('sha256').update(data).digest();
-    await a.ebs.send(new PutSnapshotBlockCommand({ SnapshotId: id, BlockIndex: 0, BlockData: data, DataLength: BLOCK, Checksum: sum.toString('base64'), ChecksumAlgorithm: 'SHA256' }));
-    await a.ebs.send(
-      new CompleteSnapshotCommand({ SnapshotId: id, ChangedBlocksCount: 1, Checksum: createHash('sha256').update(sum).digest('base64'), ChecksumAlgorithm: 'SHA256', ChecksumAggregationMethod: 'LINEAR' }),
-    );
-    for (let i = 0; i < 50; i++) {
-      const s = (await a.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [id] }))).Snapshots?.[0];
-      if (s?.State === 'completed') break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    a = clients(emu.url, { accessKeyId: 'test', secretAccessKey: 'test' });
+    b = clients(emu.url, { accessKeyId: 'AKIDOTHER', secretAccessKey: 'othersecret' });
+    id = await makeSnapshot(a.ebs, a.ec2, { 0: new Uint8Array(BLOCK).fill(9) });
     token = (await a.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: id }))).Blocks![0]!.BlockToken!;
   });
   afterAll(async () => {

@@ -1,13 +1,15 @@
-// The request pipeline, independent of sockets: admin, CORS, routing by service, SigV4, faults, then the service.
+// The request pipeline, independent of sockets: admin (admin-routes.ts), CORS, routing by service, SigV4, faults, then the service.
 
-import { jsonResponse, type EmuRequest, type EmuResponse } from '../src/emulator/http.ts';
+import type { EmuRequest, EmuResponse } from '../src/emulator/http.ts';
 import { verifySigV4, hasSignature, parseSigV4, checkSigV4Head, type KnownCredential, type SignedRequest } from '../src/emulator/sigv4.ts';
 import { CognitoService } from '../src/emulator/cognito.ts';
 import { cognitoOperation, handleCognitoRequest, UNSIGNED_COGNITO_OPERATIONS } from '../src/emulator/cognito-wire.ts';
-import { MODEL_KEYS, runtimeView, validateRuntimePatch, type ServerConfig } from './config.ts';
+import type { MODEL_KEYS, ServerConfig } from './config.ts';
 import { isPreflight, preflightResponse, withCors } from './cors.ts';
-import { drawFault, drawStall, PutRateLimiter } from './faults.ts';
+import { drawFault, drawStall } from './faults.ts';
+import { Throttle } from '../src/emulator/throttle.ts';
 import { adminRefusal, randomAdminToken } from './admin-guard.ts';
+import { adminResponse } from './admin-routes.ts';
 import { authErrorResponse, ebsErrorResponse, internalErrorResponse, throttleResponse, type ServiceName } from './aws-errors.ts';
 import { OIDC_PATH, OidcProvider } from './oidc.ts';
 import { authorize, loadRolePolicies } from './iam.ts';
@@ -64,14 +66,6 @@ const PUT_BLOCK = /^\/snapshots\/([^/]+)\/blocks\/[^/]+$/;
 
 const EMPTY = new Uint8Array(0);
 
-function parseJson(body: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(body) || '{}');
-  } catch {
-    return undefined;
-  }
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -79,8 +73,9 @@ function sleep(ms: number): Promise<void> {
 /** The emulator server's behaviour, given a config (mutated at runtime by /__admin/config), a backend and Cognito. */
 export class EmulatorApp {
   readonly cognito: CognitoService;
-  private limiter = new PutRateLimiter();
-  private startedAt = Date.now();
+  /** PutSnapshotBlock calls per snapshot (--put-rate-limit). */
+  readonly putThrottle = new Throttle();
+  readonly startedAt = Date.now();
   /** Ids of pools created from the command line or /__admin/config, by name (recreated on reset). */
   readonly startupPools = new Map<string, string>();
   requests = 0;
@@ -204,7 +199,7 @@ export class EmulatorApp {
   async handle(req: IncomingRequest): Promise<Outcome> {
     this.requests++;
     const c = this.config;
-    if (req.path.startsWith('/__admin')) return { drop: false, response: await this.admin(req) };
+    if (req.path.startsWith('/__admin')) return { drop: false, response: await adminResponse(this, req) };
     if (this.oidc && (req.path === OIDC_PATH || req.path.startsWith(`${OIDC_PATH}/`))) {
       const r = this.oidc.handle(req) ?? { status: 404, headers: { 'Content-Type': 'text/plain' }, body: new TextEncoder().encode(`No sign-in endpoint at ${req.method} ${req.path}.`) };
       return { drop: false, response: c.cors ? withCors(req, r, c.corsOrigins) : r };
@@ -257,7 +252,7 @@ export class EmulatorApp {
       if (f.kind === 'throttle') return { drop: false, response: throttleResponse(service, f.pick) };
       drop = f.kind === 'drop';
       const m = req.method === 'PUT' ? PUT_BLOCK.exec(req.path) : null;
-      if (m && !this.limiter.admit(m[1]!, c.putRateLimit, Date.now())) {
+      if (m && !this.putThrottle.admit(m[1]!, c.putRateLimit, Date.now())) {
         return {
           drop: false,
           response: ebsErrorResponse(
@@ -277,111 +272,5 @@ export class EmulatorApp {
       response = internalErrorResponse(service);
     }
     return drop ? { drop: true } : { drop: false, response };
-  }
-
-  private async admin(req: IncomingRequest): Promise<EmuResponse> {
-    const c = this.config;
-    const refused = adminRefusal(req, c);
-    if (refused) return refused;
-    const path = req.path.replace(/\/+$/, '');
-    const key = `${req.method} ${path}`;
-    switch (key) {
-      case 'GET /__admin/health':
-        return jsonResponse(200, {
-          ok: true,
-          store: this.backend.storeKind,
-          dataDir: c.dataDir ?? null,
-          tls: c.tls,
-          uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-          requests: this.requests,
-          stalls: { ...this.stalls },
-          connections: this.connections,
-          identityPools: Object.fromEntries(this.startupPools),
-        });
-      case 'POST /__admin/reset': {
-        await this.backend.reset();
-        this.cognito.reset();
-        this.skewMs = 0;
-        this.limiter.reset();
-        for (const name of [...this.startupPools.keys()]) await this.createStartupPool(name);
-        return jsonResponse(200, { ok: true, identityPools: Object.fromEntries(this.startupPools) });
-      }
-      case 'GET /__admin/config':
-        return jsonResponse(200, this.configView());
-      case 'POST /__admin/config':
-      case 'PUT /__admin/config':
-      case 'PATCH /__admin/config': {
-        let patch: unknown;
-        try {
-          patch = JSON.parse(new TextDecoder().decode(req.body) || '{}');
-        } catch {
-          return jsonResponse(400, { error: 'body must be a JSON object' });
-        }
-        if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return jsonResponse(400, { error: 'body must be a JSON object' });
-        const p = patch as Record<string, unknown>;
-        const problems = validateRuntimePatch(p);
-        if (problems.length) return jsonResponse(400, { error: problems.join('; ') });
-        const { identityPool, ...rest } = p;
-        Object.assign(c, rest);
-        this.backend.configure(Object.fromEntries(MODEL_KEYS.map((k) => [k, c[k]])) as ModelSettings);
-        this.cognito.credentialTtlSeconds = c.credentialTtlSeconds;
-        if (typeof identityPool === 'string') await this.createStartupPool(identityPool);
-        return jsonResponse(200, this.configView());
-      }
-      case 'POST /__admin/clock': {
-        const b = parseJson(req.body) as { advanceMs?: unknown; freeze?: unknown; skewMs?: unknown } | undefined;
-        const ms = b?.advanceMs ?? 0;
-        const skewOk = b?.skewMs === undefined || (typeof b.skewMs === 'number' && Number.isFinite(b.skewMs));
-        if (!b || typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || (b.freeze !== undefined && typeof b.freeze !== 'boolean') || !skewOk) {
-          return jsonResponse(400, { error: 'body must be {"advanceMs"?: N ≥ 0, "freeze"?: true|false, "skewMs"?: N}' });
-        }
-        if (typeof b.skewMs === 'number') this.skewMs = b.skewMs;
-        return jsonResponse(200, { ...this.backend.advanceClock(ms, b.freeze as boolean | undefined), skewMs: this.skewMs });
-      }
-      case 'POST /__admin/fail-next': {
-        const b = parseJson(req.body) as { op?: unknown; code?: unknown; status?: unknown; message?: unknown; reason?: unknown; accountId?: unknown } | undefined;
-        const ops = ['StartSnapshot', 'PutSnapshotBlock', 'CompleteSnapshot', 'GetSnapshotBlock', 'ListSnapshotBlocks', 'ListChangedBlocks'];
-        if (!b || typeof b.op !== 'string' || !ops.includes(b.op) || typeof b.code !== 'string' || typeof b.status !== 'number') {
-          return jsonResponse(400, { error: `body must be {"op": one of ${ops.join('|')}, "code": "...", "status": N, "message"?: "...", "reason"?: "..."}` });
-        }
-        const fault = {
-          code: b.code,
-          status: b.status,
-          message: typeof b.message === 'string' ? b.message : `Injected ${b.code}`,
-          ...(typeof b.reason === 'string' ? { reason: b.reason } : {}),
-        };
-        this.backend.failNext(b.op, fault, typeof b.accountId === 'string' ? b.accountId : undefined);
-        return jsonResponse(200, { ok: true });
-      }
-      case 'POST /__admin/accounts': {
-        const b = parseJson(req.body) as { accessKeyId?: unknown; secretAccessKey?: unknown; accountId?: unknown } | undefined;
-        if (!b || typeof b.accessKeyId !== 'string' || !b.accessKeyId || typeof b.secretAccessKey !== 'string' || typeof b.accountId !== 'string' || !/^\d{12}$/.test(b.accountId)) {
-          return jsonResponse(400, { error: 'body must be {"accessKeyId": "...", "secretAccessKey": "...", "accountId": "12 digits"}' });
-        }
-        this.addAccount(b.accessKeyId, b.secretAccessKey, b.accountId);
-        return jsonResponse(200, { ok: true, accounts: [...this.accounts].map(([k, v]) => ({ accessKeyId: k, accountId: v.accountId })) });
-      }
-      case 'GET /__admin/state':
-        return jsonResponse(200, {
-          config: this.configView(),
-          ebs: await this.backend.dump(),
-          cognito: this.cognito.dump(),
-        });
-      default:
-        return jsonResponse(404, { error: `no admin endpoint ${req.method} ${path}; have GET health, POST reset, GET|POST config, GET state, POST clock, POST fail-next, POST accounts` });
-    }
-  }
-
-  private configView(): Record<string, unknown> {
-    const c = this.config;
-    return {
-      ...runtimeView(c),
-      host: c.host,
-      port: c.port,
-      dataDir: c.dataDir ?? null,
-      tls: c.tls,
-      region: c.region,
-      identityPools: Object.fromEntries(this.startupPools),
-    };
   }
 }

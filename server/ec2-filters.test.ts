@@ -1,21 +1,10 @@
 // EC2 filters under hostile input, over HTTP: a glob that makes a backtracking regex explode returns (the answer is
 // checked, not the time), and thousands of filters or values are refused with EC2's FilterLimitExceeded.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EBSClient, StartSnapshotCommand } from '@aws-sdk/client-ebs';
-import { EC2Client, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import { StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { spawnEmulator, type SpawnedEmulator } from './spawn-emulator.ts';
-
-const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
-
-async function errorOf(p: Promise<unknown>): Promise<{ name: string; status?: number; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message };
-  }
-  throw new Error('expected a failure');
-}
+import { clients, errorOf } from './testing/sdk.ts';
 
 describe('EC2 DescribeSnapshots filters under hostile input', () => {
   let emu: SpawnedEmulator;
@@ -23,9 +12,9 @@ describe('EC2 DescribeSnapshots filters under hostile input', () => {
   let id: string;
   beforeAll(async () => {
     emu = await spawnEmulator([]);
-    const ebs = new EBSClient({ endpoint: emu.url, region: 'us-east-1', credentials: creds });
-    ec2 = new EC2Client({ endpoint: emu.url, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
-    id = (await ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Description: 'a'.repeat(255), Tags: [{ Key: 'k', Value: 'a'.repeat(255) }] }))).SnapshotId!;
+    const c = clients(emu.url);
+    ec2 = c.ec2;
+    id = (await c.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Description: 'a'.repeat(255), Tags: [{ Key: 'k', Value: 'a'.repeat(255) }] }))).SnapshotId!;
   });
   afterAll(async () => {
     await emu.stop();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { drawFault, PutRateLimiter } from './faults.ts';
+import { drawFault } from './faults.ts';
 import { isPreflight, originAllowed, preflightResponse, withCors } from './cors.ts';
 import type { EmuRequest } from '../src/emulator/http.ts';
 
@@ -14,15 +14,6 @@ describe('faults', () => {
     expect(kinds).toEqual(['error', 'throttle', 'drop', 'none']);
     expect(drawFault({ errorRate: 0, throttleRate: 0, dropRate: 1 }, () => 0.999).kind).toBe('drop');
     expect(drawFault({ errorRate: 0, throttleRate: 0, dropRate: 0 }, () => 0).kind).toBe('none');
-  });
-
-  it('limits puts per snapshot per sliding second', () => {
-    const l = new PutRateLimiter();
-    expect([0, 100, 200].map((t) => l.admit('snap-a', 2, t))).toEqual([true, true, false]);
-    expect(l.admit('snap-b', 2, 200)).toBe(true);
-    expect(l.admit('snap-a', 2, 1001)).toBe(true);
-    expect(l.admit('snap-a', 2, 1050)).toBe(false);
-    expect(l.admit('snap-a', 0, 1050)).toBe(true);
   });
 });
 

@@ -1,35 +1,17 @@
 // `blockport upload --register-image` against `npm run emulator`, then boto3 and the AWS CLI read the image like EC2.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { copyFileSync, rmSync } from 'node:fs';
 import { spawnEmulator, type SpawnedEmulator } from './spawn-emulator.ts';
+import { awsEnv, has, run } from './testing/tools.ts';
 import { bootFixture } from '../src/images/testing/boot-fixtures.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const env: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
-delete env.AWS_SESSION_TOKEN;
-delete env.AWS_PROFILE;
-
-function has(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const env = awsEnv();
 const boto3 = has('python3', ['-c', 'import boto3']);
-
-function run(cmd: string, args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, cwd: root, maxBuffer: 16 * 1024 * 1024, timeout: 240_000 }, (e, stdout, stderr) => {
-      resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr });
-    });
-  });
-}
+const runHere = (cmd: string, args: string[]) => run(cmd, args, { env, cwd: root });
 
 describe.skipIf(!boto3)('AMIs from an upload, read by boto3', () => {
   let emu: SpawnedEmulator;
@@ -43,7 +25,7 @@ describe.skipIf(!boto3)('AMIs from an upload, read by boto3', () => {
   it('upload --register-image reports an ImageId; boto3 sees it available with the detected values', { timeout: 300_000 }, async () => {
     const image = join(dirname(bootFixture('gpt-arm64')), `register-${process.pid}.raw`);
     copyFileSync(bootFixture('gpt-arm64'), image);
-    const up = await run(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'upload', image, '--endpoint', emu.url, '--register-image', 'blockport-arm64-test', '--json', '--no-progress']);
+    const up = await runHere(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'upload', image, '--endpoint', emu.url, '--register-image', 'blockport-arm64-test', '--json', '--no-progress']);
     rmSync(image, { force: true });
     if (up.code !== 0) console.error(up.err);
     expect(up.code).toBe(0);
@@ -51,16 +33,16 @@ describe.skipIf(!boto3)('AMIs from an upload, read by boto3', () => {
     expect(report).toMatchObject({ Architecture: 'arm64', BootMode: 'uefi', State: 'available' });
     expect(report.ImageId).toMatch(/^ami-[0-9a-f]+$/);
 
-    const again = await run(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'register-image', report.SnapshotId, '--name', 'blockport-arm64-test', '--architecture', 'arm64', '--boot-mode', 'uefi', '--endpoint', emu.url]);
+    const again = await runHere(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'register-image', report.SnapshotId, '--name', 'blockport-arm64-test', '--architecture', 'arm64', '--boot-mode', 'uefi', '--endpoint', emu.url]);
     expect(again.code).toBe(1);
     expect(again.err).toMatch(/An AMI named “blockport-arm64-test” already exists/);
 
-    const r = await run('python3', [join(here, 'conformance', 'test_images_boto3.py'), emu.url, report.ImageId, report.SnapshotId]);
+    const r = await runHere('python3', [join(here, 'conformance', 'test_images_boto3.py'), emu.url, report.ImageId, report.SnapshotId]);
     if (r.code !== 0) console.error(r.out, r.err);
     expect(r.out).toMatch(/\n7 passed, 0 failed/);
 
     if (has('aws', ['--version'])) {
-      const cli = await run('aws', ['ec2', 'describe-images', '--image-ids', report.ImageId, '--endpoint-url', emu.url, '--region', 'us-east-1', '--output', 'json']);
+      const cli = await runHere('aws', ['ec2', 'describe-images', '--image-ids', report.ImageId, '--endpoint-url', emu.url, '--region', 'us-east-1', '--output', 'json']);
       expect(cli.code).toBe(0);
       const img = (JSON.parse(cli.out) as { Images: { State: string; Architecture: string; BlockDeviceMappings: { Ebs: { SnapshotId: string } }[] }[] }).Images[0]!;
       expect(img).toMatchObject({ State: 'available', Architecture: 'arm64' });

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { CognitoIdentityClient, GetCredentialsForIdentityCommand, GetIdCommand } from '@aws-sdk/client-cognito-identity';
-import { CompleteSnapshotCommand, EBSClient, GetSnapshotBlockCommand, ListSnapshotBlocksCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
-import { DeleteSnapshotCommand, DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CompleteSnapshotCommand, GetSnapshotBlockCommand, ListSnapshotBlocksCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { DeleteSnapshotCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { spawnEmulator, type SpawnedEmulator } from './spawn-emulator.ts';
+import { clients, errorOf, region } from './testing/sdk.ts';
 
-const region = 'us-east-1';
 let emu: SpawnedEmulator;
 
 beforeAll(async () => {
@@ -55,12 +55,10 @@ async function person(username: string, password: string) {
     id: IdentityId!,
     token,
     provider,
-    ebs: new EBSClient({ endpoint: emu.url, region, credentials, maxAttempts: 1 }),
-    ec2: new EC2Client({ endpoint: emu.url, region, credentials, maxAttempts: 1 }),
+    ...clients(emu.url, credentials),
   };
 }
 
-const errorOf = (p: Promise<unknown>) => p.then(() => undefined, (e: { name: string; message: string; $metadata: { httpStatusCode?: number } }) => ({ name: e.name, message: e.message, status: e.$metadata?.httpStatusCode }));
 const data = new Uint8Array(524288).fill(7);
 const checksum = createHash('sha256').update(data).digest('base64');
 
@@ -100,7 +98,7 @@ describe('sign-in and per-person IAM on the HTTP emulator', () => {
     expect(await errorOf(bob.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, ParentSnapshotId: a, Tags: own(bob.id) })))).toMatchObject(denied);
     const del = await errorOf(bob.ec2.send(new DeleteSnapshotCommand({ SnapshotId: a })));
     expect(del).toMatchObject({ name: 'UnauthorizedOperation', status: 403 });
-    expect(del!.message).toContain('ec2:DeleteSnapshot');
+    expect(del.message).toContain('ec2:DeleteSnapshot');
     // Alice builds a new version of her own snapshot, and deletes it.
     const v2 = (await alice.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, ParentSnapshotId: a, Tags: own(alice.id) }))).SnapshotId!;
     expect(v2).toMatch(/^snap-/);

@@ -4,14 +4,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { EBSClient, StartSnapshotCommand, PutSnapshotBlockCommand, CompleteSnapshotCommand } from '@aws-sdk/client-ebs';
-import { EC2Client, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import { DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { SourceData } from '@smithy/types';
 import { spawnEmulator, type SpawnedEmulator } from './spawn-emulator.ts';
-
-const BLOCK = 524288;
-const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
+import { BLOCK, clients, makeSnapshot, region, testCreds } from './testing/sdk.ts';
+import { has } from './testing/tools.ts';
 
 function bytes(d: SourceData): string | Uint8Array {
   return typeof d === 'string' ? d : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d);
@@ -31,15 +29,6 @@ class Sha256 {
   }
 }
 
-function hasBoto3(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'import boto3'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const PRESIGN = `
 import boto3, json, sys
 url, snap = sys.argv[1], sys.argv[2]
@@ -56,11 +45,20 @@ print(json.dumps({
 }))
 `;
 
+/** A SigV4 signer for `service` with the emulator's default keys. */
+const signer = (service: 'ebs' | 'ec2') => new SignatureV4({ credentials: testCreds, region, service, sha256: Sha256 });
+
+/** EC2 DescribeSnapshots as a POST to the emulator at `url`, with `headers` beside Host. */
+function describeRequest(url: string, headers: Record<string, string>) {
+  const u = new URL(url);
+  return { method: 'POST', protocol: 'http:', hostname: u.hostname, port: Number(u.port), path: '/', query: { Action: 'DescribeSnapshots', Version: '2016-11-15' }, headers: { host: u.host, ...headers } };
+}
+
 function presign(url: string, snap: string): Record<'list' | 'describe' | 'describeGet' | 'listShort' | 'describeShort' | 'describeWeekPlus', string> {
   return JSON.parse(execFileSync('python3', ['-c', PRESIGN, url, snap], { encoding: 'utf8', env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' } }));
 }
 
-describe.skipIf(!hasBoto3())('presigned requests (boto3 generate_presigned_url)', () => {
+describe.skipIf(!has('python3', ['-c', 'import boto3']))('presigned requests (boto3 generate_presigned_url)', () => {
   let emu: SpawnedEmulator;
   let snap: string;
   let urls: ReturnType<typeof presign>;
@@ -69,21 +67,9 @@ describe.skipIf(!hasBoto3())('presigned requests (boto3 generate_presigned_url)'
 
   beforeAll(async () => {
     emu = await spawnEmulator(['--completion-delay-ms', '0']);
-    const ebs = new EBSClient({ endpoint: emu.url, region: 'us-east-1', credentials: creds });
-    ec2 = new EC2Client({ endpoint: emu.url, region: 'us-east-1', credentials: creds });
-    snap = (await ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }))).SnapshotId!;
-    const data = new Uint8Array(BLOCK).fill(3);
-    const sum = createHash('sha256').update(data).digest();
-    await ebs.send(new PutSnapshotBlockCommand({ SnapshotId: snap, BlockIndex: 5, BlockData: data, DataLength: BLOCK, Checksum: sum.toString('base64'), ChecksumAlgorithm: 'SHA256' }));
-    await ebs.send(
-      new CompleteSnapshotCommand({
-        SnapshotId: snap,
-        ChangedBlocksCount: 1,
-        Checksum: createHash('sha256').update(sum).digest('base64'),
-        ChecksumAlgorithm: 'SHA256',
-        ChecksumAggregationMethod: 'LINEAR',
-      }),
-    );
+    const c = clients(emu.url);
+    ec2 = c.ec2;
+    snap = await makeSnapshot(c.ebs, ec2, { 5: new Uint8Array(BLOCK).fill(3) });
     urls = presign(emu.url, snap);
   });
   afterAll(async () => {
@@ -106,8 +92,7 @@ describe.skipIf(!hasBoto3())('presigned requests (boto3 generate_presigned_url)'
 
   it('accepts a URL the JS SDK\'s SignatureV4.presign makes for ListSnapshotBlocks (it signs the empty body\'s hash too)', async () => {
     const u = new URL(emu.url);
-    const signer = new SignatureV4({ credentials: creds, region: 'us-east-1', service: 'ebs', sha256: Sha256 });
-    const signed = await signer.presign(
+    const signed = await signer('ebs').presign(
       { method: 'GET', protocol: 'http:', hostname: u.hostname, port: Number(u.port), path: `/snapshots/${snap}/blocks`, query: {}, headers: { host: u.host } },
       { expiresIn: 300 },
     );
@@ -149,20 +134,10 @@ describe.skipIf(!hasBoto3())('presigned requests (boto3 generate_presigned_url)'
     expect(await exists()).toBe(true);
     // A URL presigned over UNSIGNED-PAYLOAD (what the emulator once assumed for every presigned request) no longer
     // lets any body through.
-    const u = new URL(emu.url);
-    const signer = new SignatureV4({ credentials: creds, region: 'us-east-1', service: 'ec2', sha256: Sha256 });
-    const unsigned = await signer.presign(
-      {
-        method: 'POST',
-        protocol: 'http:',
-        hostname: u.hostname,
-        port: Number(u.port),
-        path: '/',
-        query: { Action: 'DescribeSnapshots', Version: '2016-11-15' },
-        headers: { host: u.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
-      },
-      { expiresIn: 600, unsignableHeaders: new Set(['x-amz-content-sha256']) },
-    );
+    const unsigned = await signer('ec2').presign(describeRequest(emu.url, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }), {
+      expiresIn: 600,
+      unsignableHeaders: new Set(['x-amz-content-sha256']),
+    });
     const q = new URLSearchParams(unsigned.query as Record<string, string>).toString();
     const del = await fetch(`${emu.url}/?${q}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `SnapshotId=${snap}&Action=DeleteSnapshot` });
     expect(del.status).toBeGreaterThanOrEqual(400);
@@ -173,19 +148,8 @@ describe.skipIf(!hasBoto3())('presigned requests (boto3 generate_presigned_url)'
   });
 
   it('refuses a parameter given in both the signed query and the body (header-signed too)', async () => {
-    const u = new URL(emu.url);
-    const signer = new SignatureV4({ credentials: creds, region: 'us-east-1', service: 'ec2', sha256: Sha256 });
     const body = `Action=DeleteSnapshot&SnapshotId=${snap}&Version=2016-11-15`;
-    const signed = await signer.sign({
-      method: 'POST',
-      protocol: 'http:',
-      hostname: u.hostname,
-      port: Number(u.port),
-      path: '/',
-      query: { Action: 'DescribeSnapshots', Version: '2016-11-15' },
-      headers: { host: u.host, 'content-type': 'application/x-www-form-urlencoded' },
-      body,
-    });
+    const signed = await signer('ec2').sign({ ...describeRequest(emu.url, { 'content-type': 'application/x-www-form-urlencoded' }), body });
     const r = await fetch(`${emu.url}/?Action=DescribeSnapshots&Version=2016-11-15`, { method: 'POST', headers: signed.headers, body });
     const text = await r.text();
     expect(r.status, text).toBe(400);

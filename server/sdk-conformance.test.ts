@@ -1,4 +1,4 @@
-// The shared SDK conformance scenarios (src/emulator/testing/conformance.ts), run over real HTTP against `npm run emulator`:
+// The shared SDK conformance scenarios (src/emulator/testing/conformance/), run over real HTTP against `npm run emulator`:
 // the same scenarios the in-process and IndexedDB emulators pass, now through sockets, SigV4 and the server's routing.
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { FetchHttpHandler } from '@smithy/fetch-http-handler';
-import { scenarios, type ConformanceContext } from '../src/emulator/testing/conformance.ts';
+import { scenarios, type ConformanceContext } from '../src/emulator/testing/conformance/index.ts';
 import { spawnEmulator, type SpawnedEmulator } from './spawn-emulator.ts';
 
 const COMPLETION_DELAY_MS = 3000;

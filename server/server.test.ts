@@ -1,10 +1,6 @@
 // The JS SDK against `npm run emulator` over real HTTP: EBS, Cognito-issued credentials, SigV4 refusals, EC2, CORS,
 // faults, admin, bad input, TLS + HTTP/2, and durability across a restart with --data-dir.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import net from 'node:net';
 import http2 from 'node:http2';
 import https from 'node:https';
@@ -17,88 +13,19 @@ import {
   GetSnapshotBlockCommand,
   ListChangedBlocksCommand,
 } from '@aws-sdk/client-ebs';
-import { EC2Client, DescribeSnapshotsCommand, DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
+import { DescribeSnapshotsCommand, DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
 import { CognitoIdentityClient, CreateIdentityPoolCommand, GetIdCommand, GetCredentialsForIdentityCommand } from '@aws-sdk/client-cognito-identity';
 import { fromCognitoIdentityPool } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { AwsCredentialIdentity } from '@smithy/types';
 import { spawnEmulator, type SpawnedEmulator } from './spawn-emulator.ts';
+import { BLOCK, admin, b64, block, clients as sdkClients, errorOf, makeSnapshot, region, testCreds, unsignedPuts } from './testing/sdk.ts';
+import { useTempDir } from './testing/tools.ts';
 
-const BLOCK = 524288;
-const region = 'us-east-1';
-const testCreds = { accessKeyId: 'test', secretAccessKey: 'test' };
-
-function block(fill: number): Uint8Array {
-  const b = new Uint8Array(BLOCK);
-  for (let i = 0; i < BLOCK; i += 4096) b[i] = fill;
-  b[0] = fill;
-  return b;
-}
-const sha = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
-const b64 = (b: Uint8Array): string => sha(b).toString('base64');
-const aggregate = (blocks: Uint8Array[]): string => createHash('sha256').update(Buffer.concat(blocks.map(sha))).digest('base64');
-
-function clients(url: string, credentials: AwsCredentialIdentity | (() => Promise<AwsCredentialIdentity>) = testCreds, extra: Record<string, unknown> = {}) {
-  const ebs = new EBSClient({ endpoint: url, region, credentials, maxAttempts: 1, ...extra });
-  // PutSnapshotBlock is an unsigned-body operation: tell the signer not to hash the block.
-  ebs.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName === 'PutSnapshotBlockCommand') {
-        (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
-      }
-      return next(args);
-    },
-    { step: 'build', name: 'unsignedPayload' },
-  );
-  const ec2 = new EC2Client({ endpoint: url, region, credentials, maxAttempts: 1 });
-  return { ebs, ec2 };
-}
-
-async function errorOf(p: Promise<unknown>): Promise<{ name: string; status?: number; message: string; reason?: string }> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; message: string; Reason?: string; $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message, reason: err.Reason };
-  }
-  throw new Error('expected a failure');
-}
-
-async function admin(emu: SpawnedEmulator, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const r = await emu.admin(path, body);
-  return { status: r.status, ...((await r.json()) as Record<string, unknown>) };
-}
-
-async function waitState(ec2: EC2Client, id: string, want: string): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 100; i++) {
-    const r = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [id] }));
-    const s = r.Snapshots?.[0];
-    if (s?.State === want) return s as Record<string, unknown>;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  throw new Error(`${id} never reached ${want}`);
-}
-
-/** Start, put blocks, complete with the right aggregate, wait until completed. */
-async function makeSnapshot(ebs: EBSClient, ec2: EC2Client, blocks: Record<number, Uint8Array>, parent?: string): Promise<string> {
-  const s = await ebs.send(new StartSnapshotCommand({ VolumeSize: 1, ParentSnapshotId: parent }));
-  const id = s.SnapshotId!;
-  const indices = Object.keys(blocks).map(Number).sort((a, b) => a - b);
-  for (const i of indices) {
-    await ebs.send(new PutSnapshotBlockCommand({ SnapshotId: id, BlockIndex: i, BlockData: blocks[i], DataLength: BLOCK, Checksum: b64(blocks[i]!), ChecksumAlgorithm: 'SHA256' }));
-  }
-  await ebs.send(
-    new CompleteSnapshotCommand({
-      SnapshotId: id,
-      ChangedBlocksCount: indices.length,
-      Checksum: aggregate(indices.map((i) => blocks[i]!)),
-      ChecksumAlgorithm: 'SHA256',
-      ChecksumAggregationMethod: 'LINEAR',
-    }),
-  );
-  await waitState(ec2, id, 'completed');
-  return id;
-}
+/** The kit's clients, with PutSnapshotBlock sent as an unsigned-body operation. */
+const clients = (...args: Parameters<typeof sdkClients>) => {
+  const c = sdkClients(...args);
+  return { ebs: unsignedPuts(c.ebs), ec2: c.ec2 };
+};
 
 describe('emulator over HTTP (memory store)', () => {
   let emu: SpawnedEmulator;
@@ -404,15 +331,10 @@ describe('emulator over HTTPS with HTTP/2', () => {
 });
 
 describe('emulator with --data-dir', () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'blockport-emu-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tempDir = useTempDir('blockport-emu-');
 
   it('keeps completed snapshots and every acknowledged block across a restart', async () => {
+    const dir = tempDir();
     let emu = await spawnEmulator(['--data-dir', dir, '--completion-delay-ms', '0']);
     const a = block(11);
     const b = block(12);

@@ -287,6 +287,16 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
     })();
   };
 
+  // Open connections are counted for /__admin/health and destroyed on stop.
+  const track = (sock: Duplex): void => {
+    sockets.add(sock);
+    app.connections.open++;
+    sock.on('close', () => {
+      sockets.delete(sock);
+      app.connections.open--;
+    });
+  };
+
   let server: http.Server | http2.Http2SecureServer;
   let cert: string | undefined;
   if (opts.tls) {
@@ -300,24 +310,10 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
       s.setLocalWindowSize(H2_CONNECTION_WINDOW);
       s.on('close', () => sessions.delete(s));
     });
-    server.on('secureConnection', (s: Duplex) => {
-      sockets.add(s);
-      app.connections.open++;
-      s.on('close', () => {
-        sockets.delete(s);
-        app.connections.open--;
-      });
-    });
+    server.on('secureConnection', track);
   } else {
     const s = http.createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, onRequest);
-    s.on('connection', (sock: Duplex) => {
-      sockets.add(sock);
-      app.connections.open++;
-      sock.on('close', () => {
-        sockets.delete(sock);
-        app.connections.open--;
-      });
-    });
+    s.on('connection', track);
     // Unparseable requests get a 400 and a closed connection, never a crash.
     s.on('clientError', (_err, sock: Duplex) => {
       if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

@@ -1,8 +1,7 @@
 // `blockport diff <first-id> <second-id>`: ListChangedBlocks between two snapshots of one lineage.
 import { compareSnapshots, sideOf, type Comparison } from '../../src/engine/compare.ts';
 import { comparisonToCsv, comparisonToJson } from '../../src/engine/compare-export.ts';
-import { checkSnapshotId, parseReadFlag, readClients, readErrorSentence, type ReadFlags } from './download.ts';
-import { UsageError } from '../shared.ts';
+import { checkSnapshotId, parseReadArgs, readClients, readErrorSentence, UsageError, type ReadFlags } from '../shared.ts';
 
 export const usage = `Usage: blockport diff <first-snapshot-id> <second-snapshot-id> [options]
 
@@ -29,18 +28,11 @@ interface Parsed extends ReadFlags {
 /** Parses the arguments of `diff`; throws UsageError with a sentence. */
 export function parseDiffArgs(args: string[]): Parsed {
   const out: Parsed = { first: '', second: '', csv: false, verifySsl: true, progress: false, json: false };
-  const positional: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const j = parseReadFlag(args, i, out);
-    if (j >= 0) {
-      i = j;
-      continue;
-    }
-    const a = args[i]!;
-    if (a === '--csv') out.csv = true;
-    else if (a.startsWith('-')) throw new UsageError(`Unknown option ${a}. Run \`blockport diff --help\` for the options.`);
-    else positional.push(a);
-  }
+  const positional = parseReadArgs('diff', args, out, (a) => {
+    if (a !== '--csv') return false;
+    out.csv = true;
+    return true;
+  });
   if (positional.length !== 2) throw new UsageError('Name two snapshots: blockport diff <first-snapshot-id> <second-snapshot-id>.');
   if (out.json && out.csv) throw new UsageError('Choose one of --json and --csv.');
   out.first = checkSnapshotId(positional[0]!);

@@ -1,9 +1,9 @@
 // `blockport download <snapshot-id> <file>`: the download engine in Node, resumable through a sidecar file.
 import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
-import type { Clients, Connection } from '../../src/aws/clients.ts';
+import type { Clients } from '../../src/aws/clients.ts';
 import { downloadSnapshot, newBitmap, type DownloadProgress, type DownloadTarget } from '../../src/engine/download/download.ts';
 import { DownloadError } from '../../src/engine/download/download-error.ts';
-import { endpointFlag, nodeClients, UsageError } from '../shared.ts';
+import { checkSnapshotId, parseReadArgs, readClients, readErrorSentence, UsageError, wholeNumber, type ReadFlags } from '../shared.ts';
 
 export const usage = `Usage: blockport download <snapshot-id> <file> [options]
 
@@ -26,70 +26,6 @@ Options:
 
 Exit status: 0 when the file is complete, 1 when the download failed or was interrupted, 2 for a bad command line.`;
 
-export { UsageError } from '../shared.ts';
-
-/** The flags shared by the read commands (download, diff). */
-export interface ReadFlags {
-  endpoint?: string;
-  region?: string;
-  verifySsl: boolean;
-  progress: boolean;
-  json: boolean;
-}
-
-/** Parses one shared flag at args[i]; returns the new index, or -1 when the flag is not a shared one. */
-export function parseReadFlag(args: string[], i: number, out: ReadFlags): number {
-  const a = args[i]!;
-  const need = (): string => {
-    const v = args[i + 1];
-    if (v === undefined) throw new UsageError(`${a} needs a value.`);
-    return v;
-  };
-  switch (a) {
-    case '--endpoint':
-      out.endpoint = endpointFlag(need());
-      return i + 1;
-    case '--region':
-      out.region = need();
-      return i + 1;
-    case '--no-verify-ssl':
-      out.verifySsl = false;
-      return i;
-    case '--no-progress':
-      out.progress = false;
-      return i;
-    case '--json':
-      out.json = true;
-      return i;
-    default:
-      return -1;
-  }
-}
-
-/** Checks a snapshot id the way the service does, with a sentence. */
-export function checkSnapshotId(id: string): string {
-  if (!/^snap-[0-9a-f]+$/.test(id) || id.length > 64) throw new UsageError(`${id} is not a snapshot id (snap- followed by hex digits).`);
-  return id;
-}
-
-/** SDK clients for the read commands: standard credential chain, keep-alive sockets. */
-export async function readClients(f: ReadFlags, sockets: number): Promise<Clients> {
-  const region = f.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (f.endpoint ? 'us-east-1' : undefined);
-  if (!region) throw new UsageError('no AWS Region: pass --region, or set AWS_REGION.');
-  const connection: Connection = { kind: 'endpoint', region, ...(f.endpoint ? { endpoint: f.endpoint } : {}) };
-  return nodeClients(connection, { verifySsl: f.verifySsl, sockets });
-}
-
-/** The sentence for an error of a read command. */
-export function readErrorSentence(err: unknown): string {
-  if (err instanceof DownloadError || err instanceof UsageError) return err.message;
-  const e = err as Error;
-  if (e.name === 'CredentialsProviderError')
-    return `no AWS credentials found (${e.message}). Set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE.`;
-  if (e.name === 'AccessDeniedException') return `${e.message}. The credentials may not read EBS snapshots: allow ebs:ListSnapshotBlocks, ebs:GetSnapshotBlock and ebs:ListChangedBlocks.`;
-  return e.message ?? String(err);
-}
-
 interface Parsed extends ReadFlags {
   snapshotId: string;
   file: string;
@@ -102,27 +38,14 @@ interface Parsed extends ReadFlags {
 /** Parses the arguments of `download`; throws UsageError with a sentence. */
 export function parseDownloadArgs(args: string[]): Parsed {
   const out: Parsed = { snapshotId: '', file: '', concurrency: 512, waitSeconds: 90, restart: false, verifySsl: true, progress: true, json: false };
-  const positional: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const j = parseReadFlag(args, i, out);
-    if (j >= 0) {
-      i = j;
-      continue;
-    }
-    const a = args[i]!;
-    const num = (lo: number, hi: number): number => {
-      const v = args[++i];
-      const n = Number(v);
-      if (v === undefined || !Number.isInteger(n) || n < lo || n > hi) throw new UsageError(`${a} needs a whole number between ${lo} and ${hi}, got ${v ?? 'nothing'}.`);
-      return n;
-    };
-    if (a === '--size') out.size = num(1, 65536 * 1024 ** 3);
-    else if (a === '--concurrency') out.concurrency = num(1, 1024);
-    else if (a === '--wait') out.waitSeconds = num(0, 3600);
+  const positional = parseReadArgs('download', args, out, (a, next) => {
+    if (a === '--size') out.size = wholeNumber(a, next(), 1, 65536 * 1024 ** 3);
+    else if (a === '--concurrency') out.concurrency = wholeNumber(a, next(), 1, 1024);
+    else if (a === '--wait') out.waitSeconds = wholeNumber(a, next(), 0, 3600);
     else if (a === '--restart') out.restart = true;
-    else if (a.startsWith('-')) throw new UsageError(`Unknown option ${a}. Run \`blockport download --help\` for the options.`);
-    else positional.push(a);
-  }
+    else return false;
+    return true;
+  });
   if (positional.length !== 2) throw new UsageError('Name the snapshot and the file: blockport download <snapshot-id> <file>.');
   out.snapshotId = checkSnapshotId(positional[0]!);
   out.file = positional[1]!;

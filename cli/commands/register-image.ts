@@ -1,10 +1,8 @@
 // `blockport register-image <snapshot-id> --name NAME`: an AMI from a completed snapshot, waited on until available.
-import { Agent as HttpsAgent } from 'node:https';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { createClients, type Connection } from '../../src/aws/clients.ts';
+import type { Connection } from '../../src/aws/clients.ts';
 import { RegisterImageError, imageConsoleUrl, registerImage, waitForImage, type RegisterImageRequest, type RegisteredImage } from '../../src/engine/register-image.ts';
+import { NO_REGION, nodeClients, regionOf, tagFlag, UsageError, walkArgs } from '../shared.ts';
 
 /** Help text for `blockport register-image`. */
 export const usage = `Usage: blockport register-image <snapshot-id> --name NAME --architecture A --boot-mode M [options]
@@ -31,13 +29,13 @@ const MODES = ['legacy-bios', 'uefi', 'uefi-preferred'] as const;
 
 /** Checks an --architecture value; a sentence when wrong. */
 export function parseArchitecture(v: string): RegisterImageRequest['architecture'] {
-  if (!(ARCHS as readonly string[]).includes(v)) throw new Error(`--architecture takes x86_64 or arm64, got ${v}.`);
+  if (!(ARCHS as readonly string[]).includes(v)) throw new UsageError(`--architecture takes x86_64 or arm64, got ${v}.`);
   return v as RegisterImageRequest['architecture'];
 }
 
 /** Checks a --boot-mode value; a sentence when wrong. */
 export function parseBootMode(v: string): RegisterImageRequest['bootMode'] {
-  if (!(MODES as readonly string[]).includes(v)) throw new Error(`--boot-mode takes legacy-bios, uefi or uefi-preferred, got ${v}.`);
+  if (!(MODES as readonly string[]).includes(v)) throw new UsageError(`--boot-mode takes legacy-bios, uefi or uefi-preferred, got ${v}.`);
   return v as RegisterImageRequest['bootMode'];
 }
 
@@ -72,13 +70,7 @@ export async function run(args: string[]): Promise<number> {
   let verifySsl = true;
   const tags: Record<string, string> = {};
   try {
-    for (let i = 0; i < args.length; i++) {
-      const a = args[i]!;
-      const value = (): string => {
-        const v = args[++i];
-        if (v === undefined) throw new Error(`${a} needs a value.`);
-        return v;
-      };
+    const option = (a: string, value: () => string): boolean => {
       if (a === '--name') name = value();
       else if (a === '--description') description = value();
       else if (a === '--architecture') architecture = parseArchitecture(value());
@@ -88,30 +80,29 @@ export async function run(args: string[]): Promise<number> {
       else if (a === '--json') json = true;
       else if (a === '--no-wait') wait = false;
       else if (a === '--no-verify-ssl') verifySsl = false;
-      else if (a === '--tag') {
-        const kv = value();
-        const k = kv.indexOf('=');
-        if (k <= 0) throw new Error(`--tag needs key=value, got ${kv}.`);
-        tags[kv.slice(0, k)] = kv.slice(k + 1);
-      } else if (a.startsWith('-')) throw new Error(`Unknown option ${a}. Run \`blockport register-image --help\` for the options.`);
-      else if (snapshotId) throw new Error(`Name one snapshot (got ${snapshotId} and ${a}).`);
-      else snapshotId = a;
-    }
-    if (!/^snap-[0-9a-f]+$/.test(snapshotId)) throw new Error('Name the snapshot to register: blockport register-image snap-… --name NAME.');
-    if (!name) throw new Error('Give the AMI a name with --name.');
-    if (!architecture || !bootMode) throw new Error('Give --architecture and --boot-mode (`blockport inspect <image>` reads them from the image).');
+      else if (a === '--tag') tagFlag(value(), tags);
+      else return false;
+      return true;
+    };
+    walkArgs('register-image', args, option, (a) => {
+      if (snapshotId) throw new UsageError(`Name one snapshot (got ${snapshotId} and ${a}).`);
+      snapshotId = a;
+    });
+    if (!/^snap-[0-9a-f]+$/.test(snapshotId)) throw new UsageError('Name the snapshot to register: blockport register-image snap-… --name NAME.');
+    if (!name) throw new UsageError('Give the AMI a name with --name.');
+    if (!architecture || !bootMode) throw new UsageError('Give --architecture and --boot-mode (`blockport inspect <image>` reads them from the image).');
   } catch (err) {
-    console.error(`blockport register-image: ${(err as Error).message}\n\n${usage}`);
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`blockport register-image: ${err.message}\n\n${usage}`);
     return 2;
   }
-  const r = region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (endpoint ? 'us-east-1' : undefined);
+  const r = regionOf({ region, endpoint });
   if (!r) {
-    console.error('blockport register-image: no AWS Region: pass --region, or set AWS_REGION.');
+    console.error(`blockport register-image: ${NO_REGION}`);
     return 2;
   }
   const connection: Connection = { kind: 'endpoint', region: r, ...(endpoint ? { endpoint } : {}) };
-  const requestHandler = new NodeHttpHandler({ httpsAgent: new HttpsAgent({ rejectUnauthorized: verifySsl }), requestTimeout: 60_000 });
-  const clients = await createClients(connection, { defaultCredentials: fromNodeProviderChain(), requestHandler });
+  const clients = await nodeClients(connection, { verifySsl, sockets: 1, requestTimeoutMs: 60_000 });
   try {
     const req: RegisterImageRequest = { snapshotId, name, architecture, bootMode, ...(description ? { description } : {}), ...(Object.keys(tags).length ? { tags } : {}) };
     const img = await registerAndWait(clients.ec2, r, req, { wait });

@@ -1,6 +1,5 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -8,46 +7,16 @@ import { fileURLToPath } from 'node:url';
 import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
 import { blockDigestsOfFile, writeImageFile } from '../../bench/upload-image-file.ts';
 import { ignoredOnResume, parseUploadArgs, run } from './upload.ts';
+import { botoRead as readBack, runCli as runVerb, startCli, TEST_ENV } from '../testing/cli-kit.ts';
 import { packStep } from '../../src/images/testing/container-fixtures.ts';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-// boto3 reads every listed block and prints {index: base64 sha256}: an independent client checks our snapshot.
-const BOTO_READER = `
-import base64, hashlib, json, sys, boto3
-endpoint, snap = sys.argv[1], sys.argv[2]
-ebs = boto3.client('ebs', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')
-ec2 = boto3.client('ec2', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')
-state = ec2.describe_snapshots(SnapshotIds=[snap])['Snapshots'][0]['State']
-out, kw = {}, {'SnapshotId': snap, 'MaxResults': 100}
-while True:
-    page = ebs.list_snapshot_blocks(**kw)
-    for b in page['Blocks']:
-        r = ebs.get_snapshot_block(SnapshotId=snap, BlockIndex=b['BlockIndex'], BlockToken=b['BlockToken'])
-        data = r['BlockData'].read()
-        assert len(data) == 524288, len(data)
-        assert base64.b64encode(hashlib.sha256(data).digest()).decode() == r['Checksum']
-        out[b['BlockIndex']] = base64.b64encode(hashlib.sha256(data).digest()).decode()
-    if not page.get('NextToken'): break
-    kw = {'SnapshotId': snap, 'MaxResults': 100, 'NextToken': page['NextToken']}
-print(json.dumps({'state': state, 'volumeSize': page['VolumeSize'], 'blocks': out}))
-`;
 
 /** What the CLI itself said on stderr (Node's own warnings left out). */
 function ownLines(stderr: string): string[] {
   return stderr.split('\n').filter((l) => l.startsWith('blockport upload:'));
 }
 
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'upload', ...args], { cwd: root, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d));
-    p.stderr.on('data', (d: Buffer) => (stderr += d));
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runCli = (args: string[], env: Record<string, string>) => runVerb('upload', args, env);
 
 describe('blockport upload (arguments)', () => {
   it('parses flags, repeated tags and the image', () => {
@@ -101,15 +70,8 @@ describe('blockport upload against npm run emulator', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
-  /** boto3 reads every listed block of a snapshot: {state, volumeSize, blocks: {index: base64 sha256}}. */
-  const botoRead = async (snap: string, url = emu.url) => {
-    const script = join(dir, 'read.py');
-    await writeFile(script, BOTO_READER);
-    const py = spawnSync('python3', [script, url, snap], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    expect(py.stderr).toBe('');
-    return JSON.parse(py.stdout) as { state: string; volumeSize: number; blocks: Record<string, string> };
-  };
+  const env = TEST_ENV;
+  const botoRead = async (snap: string, url = emu.url) => readBack(url, snap);
 
   it('writes every block by default, zero blocks included: boto3 lists them all and reads back byte-identical', async () => {
     const image = join(dir, 'disk.img');
@@ -183,10 +145,7 @@ describe('blockport upload against npm run emulator', () => {
     expect(res.stderr).toMatch(/packed\.img\.tar\.xz is xz-compressed; it is unpacked to a temporary file in .* before any block is sent\./);
     expect(res.stderr).toMatch(/unpacked xz in tar to a temporary file/);
     const report = JSON.parse(res.stdout) as Record<string, unknown>;
-    const script = join(dir, 'read.py');
-    await writeFile(script, BOTO_READER);
-    const py = spawnSync('python3', [script, emu.url, report.SnapshotId as string], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    const back = JSON.parse(py.stdout) as { state: string; blocks: Record<string, string> };
+    const back = readBack(emu.url, report.SnapshotId as string);
     expect(back.state).toBe('completed');
     const zeroDigest = expected.digests[expected.zero.indexOf(true)];
     expect(expected.digests.filter((d, i) => (back.blocks[i] ?? zeroDigest) !== d).length).toBe(0);
@@ -218,22 +177,16 @@ describe('blockport upload against npm run emulator', () => {
 
     // Slow every request so the interrupt lands mid-upload whatever the machine's speed.
     expect((await setLatency(250)).ok).toBe(true);
-    const child = spawn(process.execPath, [join(root, 'cli', 'blockport.mjs'), 'upload', image, '--endpoint', emu.url, '--zero-blocks', 'skip', '--concurrency', String(window), '--no-progress'], {
-      cwd: root,
-      env: { ...process.env, ...env },
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    const first = startCli('upload', [image, '--endpoint', emu.url, '--zero-blocks', 'skip', '--concurrency', String(window), '--no-progress'], env);
     let before: StateDoc | undefined;
     for (let t = 0; t < 1200 && recorded((before = await readState().catch(() => undefined))) < 6; t++) await new Promise((r) => setTimeout(r, 50));
     // The ClientToken and the snapshot id were on disk before any block was recorded.
     expect(before?.job.clientToken).toBeTruthy();
     const snap = before!.job.snapshotId!;
     expect(snap).toMatch(/^snap-/);
-    child.kill('SIGINT');
-    expect(await exited).toBe(1);
-    expect(stderr).toContain('Run the same command again to resume');
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(1);
+    expect(first.err()).toContain('Run the same command again to resume');
     const kept = recorded(await readState());
     expect(kept).toBeGreaterThanOrEqual(6);
     expect(kept).toBeLessThan(dataBlocks);
@@ -264,11 +217,7 @@ describe('blockport upload against npm run emulator', () => {
     expect(resent).toBeGreaterThanOrEqual(0);
     expect(resent).toBeLessThanOrEqual(window);
 
-    const script = join(dir, 'read.py');
-    await writeFile(script, BOTO_READER);
-    const py = spawnSync('python3', [script, emu.url, snap], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    expect(py.stderr).toBe('');
-    const back = JSON.parse(py.stdout) as { state: string; blocks: Record<string, string> };
+    const back = readBack(emu.url, snap);
     expect(back.state).toBe('completed');
     const zeroDigest = expected.digests[expected.zero.indexOf(true)];
     expect(expected.digests.filter((d, i) => (back.blocks[i] ?? zeroDigest) !== d).length).toBe(0);

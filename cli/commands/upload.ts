@@ -4,15 +4,14 @@ import { basename } from 'node:path';
 import { rm, stat } from 'node:fs/promises';
 import { publicConnection, type Connection } from '../../src/aws/clients.ts';
 import { openImage } from '../../src/images/open-image.ts';
-import { BlockState, ImageFormatError, type ByteSource } from '../../src/images/types.ts';
-import { ResumeError, UploadError, type Fingerprint, type JobRecord, type SnapshotParams, type UploadOptions, type UploadProgress, type UploadReport } from '../../src/engine/upload-types.ts';
+import { ImageFormatError, type ByteSource, type DiskImage } from '../../src/images/types.ts';
+import { ResumeError, UploadError, type SnapshotParams, type UploadOptions, type UploadProgress, type UploadReport } from '../../src/engine/upload-types.ts';
 import { zeroBlocksChoice, type ZeroBlocks } from '../../src/engine/zero-blocks.ts';
 import { startJobSession } from '../../src/engine/upload/upload-image.ts';
 import { bestSha256 } from '../../src/engine/block-digest.ts';
 import { fingerprintOf } from '../../src/engine/fingerprint.ts';
-import { newJobRecord, resolveParams } from '../../src/engine/job-record.ts';
+import { checkSameDisk, checkSameFile, prepareJob, type ReopenWords } from '../../src/engine/upload/job.ts';
 import { checkResumableSnapshot } from '../../src/engine/upload/resume-check.ts';
-import { UploadSession } from '../../src/engine/upload/upload-session.ts';
 import { fileSource } from '../node-source.ts';
 import { tempSpool } from '../temp-spool.ts';
 import { tmpdir } from 'node:os';
@@ -21,7 +20,7 @@ import { detectBoot } from '../../src/images/boot/detect-boot.ts';
 import { RegisterImageError, type RegisteredImage } from '../../src/engine/register-image.ts';
 import { imageJson, parseArchitecture, parseBootMode, registerAndWait } from './register-image.ts';
 import { openFileLedger, StateFileError, type FileLedgerStore } from '../upload-ledger-file.ts';
-import { endpointFlag, nodeClients, UsageError } from '../shared.ts';
+import { endpointFlag, NO_REGION, noCredentials, nodeClients, regionOf, tagFlag, UsageError, walkArgs, wholeNumber } from '../shared.ts';
 import { windowCeiling } from '../../src/engine/window-ceiling.ts';
 
 export const usage = `Usage: blockport upload <image> [options]
@@ -78,26 +77,11 @@ interface Parsed {
   bootMode?: 'legacy-bios' | 'uefi' | 'uefi-preferred';
 }
 
-function intFlag(flag: string, v: string | undefined, lo: number, hi: number): number {
-  const n = Number(v);
-  if (v === undefined || !Number.isInteger(n) || n < lo || n > hi) throw new UsageError(`${flag} needs a whole number between ${lo} and ${hi}, got ${v ?? 'nothing'}.`);
-  return n;
-}
-
 /** Parses the arguments of `upload`; throws UsageError with a sentence. */
 export function parseUploadArgs(args: string[]): Parsed {
   const out: Parsed = { image: '', options: {}, progress: true, json: false, verifySsl: true, restart: false };
   const tags: Record<string, string> = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const flag = eq > 0 ? a.slice(0, eq) : a;
-    const value = (): string => {
-      if (eq > 0) return a.slice(eq + 1);
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`${flag} needs a value.`);
-      return v;
-    };
+  const option = (flag: string, value: () => string): boolean => {
     switch (flag) {
       case '--endpoint':
         out.endpoint = endpointFlag(value());
@@ -108,18 +92,14 @@ export function parseUploadArgs(args: string[]): Parsed {
       case '--description':
         out.options.description = value();
         break;
-      case '--tag': {
-        const kv = value();
-        const k = kv.indexOf('=');
-        if (k <= 0) throw new UsageError(`--tag needs key=value, got ${kv}.`);
-        tags[kv.slice(0, k)] = kv.slice(k + 1);
+      case '--tag':
+        tagFlag(value(), tags);
         break;
-      }
       case '--volume-size':
-        out.options.volumeSizeGiB = intFlag(flag, value(), 1, 65536);
+        out.options.volumeSizeGiB = wholeNumber(flag, value(), 1, 65536);
         break;
       case '--timeout':
-        out.options.timeoutMinutes = intFlag(flag, value(), 10, 4320);
+        out.options.timeoutMinutes = wholeNumber(flag, value(), 10, 4320);
         break;
       case '--encrypted':
         out.options.encrypted = true;
@@ -144,7 +124,7 @@ export function parseUploadArgs(args: string[]): Parsed {
         break;
       }
       case '--concurrency':
-        out.options.concurrency = intFlag(flag, value(), 1, 1024);
+        out.options.concurrency = wholeNumber(flag, value(), 1, 1024);
         break;
       case '--no-progress':
         out.progress = false;
@@ -165,20 +145,26 @@ export function parseUploadArgs(args: string[]): Parsed {
         out.registerImage = value();
         break;
       case '--architecture':
+        out.architecture = parseArchitecture(value());
+        break;
       case '--boot-mode':
-        try {
-          if (flag === '--architecture') out.architecture = parseArchitecture(value());
-          else out.bootMode = parseBootMode(value());
-        } catch (err) {
-          throw new UsageError((err as Error).message);
-        }
+        out.bootMode = parseBootMode(value());
         break;
       default:
-        if (a.startsWith('-')) throw new UsageError(`Unknown option ${a}. Run \`blockport upload --help\` for the options.`);
-        if (out.image) throw new UsageError(`Only one image can be uploaded at a time (got ${out.image} and ${a}).`);
-        out.image = a;
+        return false;
     }
-  }
+    return true;
+  };
+  walkArgs(
+    'upload',
+    args,
+    option,
+    (a) => {
+      if (out.image) throw new UsageError(`Only one image can be uploaded at a time (got ${out.image} and ${a}).`);
+      out.image = a;
+    },
+    { equals: true },
+  );
   if (!out.image) throw new UsageError('Name the image to upload: blockport upload <image>.');
   if (Object.keys(tags).length) out.options.tags = tags;
   if ((out.architecture || out.bootMode) && !out.registerImage) throw new UsageError('--architecture and --boot-mode go with --register-image NAME.');
@@ -217,15 +203,15 @@ export function reportJson(r: UploadReport): Record<string, unknown> {
   };
 }
 
-/** Why the image no longer matches the upload recorded in `state`, or undefined when it does. */
-export function imageChanged(saved: Fingerprint, now: Fingerprint, image: string, state: string): string | undefined {
-  let why: string | undefined;
-  if (saved.size !== now.size) why = `${image} is ${now.size} bytes now, but the upload recorded in ${state} was started from ${saved.size} bytes.`;
-  else if (saved.firstBlockSha256 !== now.firstBlockSha256 || saved.lastBlockSha256 !== now.lastBlockSha256)
-    why = `The content of ${image} differs from the image the upload recorded in ${state} was started from.`;
-  else if (saved.lastModified !== now.lastModified)
-    why = `${image} was modified since the upload recorded in ${state} started (${new Date(saved.lastModified).toISOString()} → ${new Date(now.lastModified).toISOString()}).`;
-  return why && `${why} Put the original image back to resume, or pass --restart to upload this one as a new snapshot.`;
+/** How a refusal to resume is told: the image by the path given, the upload by its state file. */
+function resumeWords(image: string, state: string): ReopenWords {
+  return {
+    file: image,
+    upload: `the upload recorded in ${state}`,
+    advice: 'Put the original image back to resume, or pass --restart to upload this one as a new snapshot.',
+    changedAction: 'restart',
+    restart: 'Pass --restart to start over.',
+  };
 }
 
 function sameConnection(a: Connection, b: Connection): boolean {
@@ -249,15 +235,6 @@ export function ignoredOnResume(given: UploadOptions, started: SnapshotParams, s
   return out;
 }
 
-/** Builds the session for a job (new or resumed) over the file ledger. */
-async function sessionFor(job: JobRecord, source: ByteSource, store: FileLedgerStore, clients: { ebs: import('@aws-sdk/client-ebs').EBSClient; ec2: import('@aws-sdk/client-ec2').EC2Client }, opts: UploadOptions): Promise<UploadSession> {
-  const { sha256 } = await bestSha256();
-  const image = await openImage(source);
-  if (image.blockCount !== job.counters.totalBlocks)
-    throw new ResumeError(`${job.fingerprint.name} no longer reads as the same disk (${image.blockCount} blocks, was ${job.counters.totalBlocks}). Pass --restart to start over.`, 'restart', 'file-changed');
-  return startJobSession(job, image, { store, ebs: clients.ebs, ec2: clients.ec2, sha256, options: opts });
-}
-
 /** Runs `blockport upload`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
   let p: Parsed;
@@ -270,9 +247,9 @@ export async function run(args: string[]): Promise<number> {
     }
     throw err;
   }
-  const region = p.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (p.endpoint ? 'us-east-1' : undefined);
+  const region = regionOf(p);
   if (!region) {
-    console.error('blockport upload: no AWS Region: pass --region, or set AWS_REGION.');
+    console.error(`blockport upload: ${NO_REGION}`);
     return 2;
   }
   let st;
@@ -330,9 +307,11 @@ export async function run(args: string[]): Promise<number> {
     disk = unwrapped.source;
     let job = store.job;
     let resumedBlocks = 0;
+    const words = resumeWords(p.image, statePath);
+    // The disk as read for a new job; a resumed one opens it once its record has been checked.
+    let opened: { image: DiskImage; blockStates: Uint8Array } | undefined;
     if (job) {
-      const changed = imageChanged(job.fingerprint, fingerprint, p.image, statePath);
-      if (changed) throw new ResumeError(changed, 'restart', 'file-changed');
+      checkSameFile(job, fingerprint, words);
       if (!sameConnection(job.connection, connection)) {
         const where = (c: Connection) => (c.kind === 'endpoint' ? (c.endpoint ?? `AWS ${c.region}`) : c.kind);
         throw new ResumeError(
@@ -367,25 +346,16 @@ export async function run(args: string[]): Promise<number> {
         console.error(`blockport upload: resuming ${job.snapshotId ?? 'the upload'} from ${statePath}: ${resumedBlocks} of ${job.counters.blocksToSend} blocks already sent.`);
     } else {
       const image = await openImage(disk);
-      const blockStates = await image.blockStates();
-      let blocksToSend = 0;
-      for (const b of blockStates) if (b === BlockState.Data) blocksToSend++;
-      const params = resolveParams(p.options, image.virtualSize);
-      job = newJobRecord({
-        fingerprint,
-        connection,
-        params,
-        format: image.format,
-        virtualSize: image.virtualSize,
-        blockCount: image.blockCount,
-        blocksToSend,
-        ...(p.options.parentCompare ? { parentCompare: p.options.parentCompare } : {}),
-        ...(p.options.zeroBlocks ? { zeroBlocks: p.options.zeroBlocks } : {}),
-      });
+      opened = { image, blockStates: await image.blockStates() };
       // The ClientToken is on disk before StartSnapshot is sent: a re-run after a lost answer finds the same snapshot.
-      await store.putJob(job);
+      job = await prepareJob({ ...opened, fingerprint: async () => fingerprint, connection, options: p.options, store });
     }
-    const session = await sessionFor(job, disk, store, clients, p.options);
+    if (!opened) {
+      const image = await openImage(disk);
+      checkSameDisk(job, image, words);
+      opened = { image, blockStates: await image.blockStates() };
+    }
+    const session = await startJobSession(job, opened.image, { store, ebs: clients.ebs, ec2: clients.ec2, sha256, options: p.options, blockStates: opened.blockStates });
     // Why empty blocks are written although skipping was chosen: said once, with or without progress lines.
     let noted = false;
     session.onProgress((pr) => {
@@ -476,10 +446,7 @@ export async function run(args: string[]): Promise<number> {
       );
       return 1;
     }
-    const name = (err as Error).name;
-    if (name === 'CredentialsProviderError')
-      console.error(`blockport upload: no AWS credentials found (${(err as Error).message}). Set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE.`);
-    else console.error(`blockport upload: ${(err as Error).message ?? err}`);
+    console.error(`blockport upload: ${noCredentials(err) ?? (err as Error).message ?? err}`);
     return 1;
   } finally {
     if (onSigint) process.off('SIGINT', onSigint);

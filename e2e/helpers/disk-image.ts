@@ -1,6 +1,6 @@
 // Generates test disk images in Node: random, compressible and all-zero regions, with per-block digests.
 import { createHash } from 'node:crypto';
-import { mkdirSync, openSync, writeSync, closeSync, existsSync, readFileSync, writeFileSync, statSync } from 'node:fs';
+import { mkdirSync, renameSync, openSync, writeSync, closeSync, existsSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -62,7 +62,9 @@ export function makeTestImage(name: string, sizeMiB: number, seed: number, tailB
   }
   const next = prng(seed);
   const kinds: Region[] = ['random', 'zero', 'text'];
-  const fd = openSync(path, 'w');
+  // Written under a name of its own, then renamed: Playwright workers making the same image never read half of one.
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w');
   const stripe = 8 * MiB;
   const buf = new Uint8Array(stripe);
   const digests: string[] = [];
@@ -89,7 +91,9 @@ export function makeTestImage(name: string, sizeMiB: number, seed: number, tailB
   }
   closeSync(fd);
   const image: TestImage = { path, size, blockCount: digests.length, digests, zeroBlocks };
-  writeFileSync(meta, JSON.stringify({ ...image, seed }));
+  writeFileSync(`${meta}.${process.pid}.tmp`, JSON.stringify({ ...image, seed }));
+  renameSync(tmp, path);
+  renameSync(`${meta}.${process.pid}.tmp`, meta);
   return image;
 }
 

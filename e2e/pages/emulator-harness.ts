@@ -1,7 +1,7 @@
 // Browser harness for the emulator specs: runs the shared conformance scenarios and multi-tab checks on IndexedDB.
 import { ListSnapshotBlocksCommand, GetSnapshotBlockCommand, StartSnapshotCommand, PutSnapshotBlockCommand, CompleteSnapshotCommand } from '@aws-sdk/client-ebs';
 import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
-import { runScenarios, makeBlock, checksumOf, type ScenarioResult } from '../../src/emulator/testing/conformance.ts';
+import { runScenarios, makeBlock, checksumOf, type ScenarioResult } from '../../src/emulator/testing/conformance/index.ts';
 import { openBrowserEmulator, IdbStore, EbsModel, createEmulatorClients, type Emulator } from '../../src/emulator/index.ts';
 import { runStoreContract } from '../../src/emulator/testing/store-contract.ts';
 

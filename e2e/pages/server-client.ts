@@ -8,7 +8,7 @@ import {
   GetSnapshotBlockCommand,
 } from '@aws-sdk/client-ebs';
 import { EC2Client, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
-import { fromCognitoIdentityPool } from '@aws-sdk/credential-providers';
+import { fromCognitoIdentityPool } from '@aws-sdk/credential-provider-cognito-identity';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 
 const BLOCK = 524288;

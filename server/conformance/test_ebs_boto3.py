@@ -14,7 +14,6 @@ import json
 import os
 import sys
 import time
-import traceback
 import urllib.error
 import urllib.request
 
@@ -23,13 +22,13 @@ import botocore
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from checks import check, finish
+
 URL = sys.argv[1].rstrip('/')
 REGION = 'us-east-1'
 BLOCK = 524288
 CFG = Config(parameter_validation=False, retries={'max_attempts': 1, 'mode': 'standard'})
 
-failures = []
-passed = 0
 
 
 def client(service, key='test', secret='test', token=None, config=CFG):
@@ -39,21 +38,6 @@ def client(service, key='test', secret='test', token=None, config=CFG):
 
 ebs = client('ebs')
 ec2 = client('ec2')
-
-
-def check(name):
-    def wrap(fn):
-        global passed
-        try:
-            fn()
-            passed += 1
-            print(f'ok   {name}')
-        except Exception as e:  # noqa: BLE001 - report every failure and continue
-            failures.append(name)
-            print(f'FAIL {name}: {e!r}')
-            traceback.print_exc(limit=3)
-        return fn
-    return wrap
 
 
 def block(fill):
@@ -577,7 +561,4 @@ def _():
         assert need in exposed, need
 
 
-print(f'\n{passed} passed, {len(failures)} failed')
-if failures:
-    print('failed: ' + '; '.join(failures))
-    sys.exit(1)
+finish()

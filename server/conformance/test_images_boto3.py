@@ -7,33 +7,17 @@ Prints one line per check and exits 1 if any failed.
 """
 import sys
 import time
-import traceback
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from checks import check, finish
+
 URL, IMAGE, SNAP = sys.argv[1].rstrip('/'), sys.argv[2], sys.argv[3]
 CFG = Config(parameter_validation=False, retries={'max_attempts': 1, 'mode': 'standard'})
 ec2 = boto3.client('ec2', endpoint_url=URL, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test', config=CFG)
 ebs = boto3.client('ebs', endpoint_url=URL, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test', config=CFG)
-failures = []
-passed = 0
-
-
-def check(name):
-    def wrap(fn):
-        global passed
-        try:
-            fn()
-            passed += 1
-            print(f'ok   {name}')
-        except Exception:  # noqa: BLE001 - report every failure and continue
-            failures.append(name)
-            print(f'FAIL {name}')
-            traceback.print_exc()
-        return fn
-    return wrap
 
 
 def refused(code, **kw):
@@ -136,5 +120,4 @@ def _():
         assert e.response['Error']['Code'] == 'InvalidAMIID.NotFound'
 
 
-print(f'\n{passed} passed, {len(failures)} failed')
-sys.exit(1 if failures else 0)
+finish()

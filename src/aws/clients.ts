@@ -1,4 +1,4 @@
-// The one place that builds SDK clients from a Connection; Cognito/relay (issue 7) extend only this file.
+// The one place that builds SDK clients from a Connection (emulator, custom endpoint, Cognito, relay).
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';

@@ -1,6 +1,6 @@
 // Credentials from a Cognito identity pool (fromCognitoIdentityPool over the real Cognito Identity client).
 import { CognitoIdentityClient, type CognitoIdentityClientConfig } from '@aws-sdk/client-cognito-identity';
-import { fromCognitoIdentityPool } from '@aws-sdk/credential-providers';
+import { fromCognitoIdentityPool } from '@aws-sdk/credential-provider-cognito-identity';
 import { FetchHttpHandler } from '@smithy/fetch-http-handler';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { routeFor } from './endpoints.ts';

@@ -19,6 +19,14 @@ function issuer(ttlMs: number) {
   };
 }
 
+/** Credentials refreshed on the issuer's clock, with the events they sent recorded. */
+function watched(i: ReturnType<typeof issuer>) {
+  const c = new RefreshingCredentials(i.fetcher, { now: i.now });
+  const events: RefreshEvent[] = [];
+  c.onEvent((e) => events.push(e));
+  return { c, events };
+}
+
 describe('RefreshingCredentials', () => {
   it('fetches once for concurrent callers and serves the cache until refresh is due', async () => {
     const i = issuer(3600_000);
@@ -35,9 +43,7 @@ describe('RefreshingCredentials', () => {
 
   it('replaces 2-minute credentials before they expire (lead = half the lifetime)', async () => {
     const i = issuer(120_000);
-    const c = new RefreshingCredentials(i.fetcher, { now: i.now });
-    const events: RefreshEvent[] = [];
-    c.onEvent((e) => events.push(e));
+    const { c, events } = watched(i);
     const first = await c.get();
     i.advance(59_000);
     expect((await c.get()).accessKeyId).toBe(first.accessKeyId);
@@ -86,9 +92,7 @@ describe('RefreshingCredentials by the service clock', () => {
 
   it('refreshes once for every caller that saw the same key refused, and not again for a key already replaced', async () => {
     const i = issuer(3600_000);
-    const c = new RefreshingCredentials(i.fetcher, { now: i.now });
-    const events: RefreshEvent[] = [];
-    c.onEvent((e) => events.push(e));
+    const { c, events } = watched(i);
     const first = await c.get();
     const again = await Promise.all([c.refreshRejected(first.accessKeyId), c.refreshRejected(first.accessKeyId)]);
     expect(again.map((x) => x.accessKeyId)).toEqual(['AKID2', 'AKID2']);

@@ -1,5 +1,5 @@
 import { describe, it } from 'vitest';
-import { scenarios, type ConformanceContext } from './testing/conformance.ts';
+import { scenarios, type ConformanceContext } from './testing/conformance/index.ts';
 import { createEmulatorClients, createMemoryEmulator, EbsModel } from './index.ts';
 
 /** A fresh in-memory emulator with a clock the scenario moves. */

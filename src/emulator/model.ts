@@ -11,6 +11,7 @@ import {
   type StoredTag,
 } from './store.ts';
 import { TokenSigner, fromBase64, sha256Base64, toBase64 } from './tokens.ts';
+import { Throttle } from './throttle.ts';
 
 /** Runtime-changeable behaviour of the emulator. */
 export interface EbsModelConfig {
@@ -201,7 +202,7 @@ export class EbsModel {
   private readonly clock: () => number;
   private signer?: Promise<TokenSigner>;
   private faults: { op: EbsOperation; fault: InjectedFault }[] = [];
-  private rate = new Map<string, { second: number; count: number }>();
+  private quotas = new Throttle();
 
   constructor(opts: EbsModelOptions) {
     const { store, clock, ...rest } = opts;
@@ -224,20 +225,12 @@ export class EbsModel {
       throw new EbsError(fault.code, fault.status, fault.message, fault.reason);
     }
     if (!this.config.enforceQuotas) return;
-    const second = Math.floor(this.clock() / 1000);
-    const bump = (key: string): number => {
-      const r = this.rate.get(key);
-      if (!r || r.second !== second) {
-        this.rate.set(key, { second, count: 1 });
-        return 1;
-      }
-      return ++r.count;
-    };
+    const now = this.clock();
     const limit = QUOTAS[op];
-    if (op === 'PutSnapshotBlock' && snapshotId && bump(`${op}:${snapshotId}`) > limit) {
+    if (op === 'PutSnapshotBlock' && snapshotId && !this.quotas.admit(`${op}:${snapshotId}`, limit, now)) {
       throw new EbsError('RequestThrottledException', 400, `The rate of ${op} requests for snapshot ${snapshotId} exceeds ${limit} per second. Slow down and retry.`, 'RESOURCE_LEVEL_THROTTLE');
     }
-    if (bump(op) > limit) {
+    if (!this.quotas.admit(op, limit, now)) {
       throw new EbsError('RequestThrottledException', 400, `The rate of ${op} requests for this account exceeds ${limit} per second. Slow down and retry.`, 'ACCOUNT_THROTTLED');
     }
   }
@@ -298,10 +291,26 @@ export class EbsModel {
     return out;
   }
 
-  /** StartSnapshot. */
+  /** StartSnapshot: parameter rules, then (in one store transaction) ClientToken replay, lineage and encryption, the pending limit, creation. */
   async startSnapshot(input: StartSnapshotInput): Promise<StartSnapshotOutput> {
     this.gate('StartSnapshot');
     const now = this.clock();
+    this.checkStartInput(input);
+    const fingerprint = startFingerprint(input);
+    const id = newSnapshotId();
+    const rec = await this.store.updateSnapshots((all) => {
+      const replay = this.replayOf(all, input.clientToken, fingerprint);
+      if (replay) return { result: replay };
+      const encryption = this.lineageRules(all, input, now);
+      this.checkPendingLimit(all, now);
+      const created = this.newRecord(id, input, encryption, fingerprint, now);
+      return { put: [created], result: created };
+    });
+    return startOutput(rec);
+  }
+
+  /** StartSnapshot's rules on the request alone: reserved tags, the KMS key's region, Encrypted/KmsKeyArn/parent combinations. */
+  private checkStartInput(input: StartSnapshotInput): void {
     const reserved = input.tags?.find((t) => t.key.toLowerCase().startsWith('aws:'));
     if (reserved) throw validation('INVALID_TAG', `Tag key '${reserved.key}' is not valid: keys starting with 'aws:' are reserved for AWS use.`);
     if (input.kmsKeyArn) {
@@ -320,88 +329,86 @@ export class EbsModel {
     if (input.kmsKeyArn && input.encrypted !== true && !parentId) {
       throw validation('INVALID_PARAMETER_VALUE', 'KmsKeyArn requires Encrypted to be true.');
     }
-    const fingerprint = JSON.stringify([
-      input.volumeSize,
-      parentId,
-      input.tags ?? [],
-      input.description ?? null,
-      input.encrypted ?? null,
-      input.kmsKeyArn ?? null,
-      input.timeout ?? null,
-    ]);
-    const id = newSnapshotId();
-    const rec = await this.store.updateSnapshots((all) => {
-      if (input.clientToken) {
-        for (const r of all.values()) {
-          if (r.clientToken !== input.clientToken || r.ownerId !== this.config.accountId) continue;
-          if (r.requestFingerprint === fingerprint) return { result: r };
-          throw new EbsError('ConflictException', 409, 'Current request does not match request stored with this token.');
-        }
+  }
+
+  /** The snapshot this account started with `clientToken` and the same parameters; a conflict if the parameters differ. */
+  private replayOf(all: ReadonlyMap<string, SnapshotRecord>, clientToken: string | undefined, fingerprint: string): SnapshotRecord | undefined {
+    if (!clientToken) return undefined;
+    for (const r of all.values()) {
+      if (r.clientToken !== clientToken || r.ownerId !== this.config.accountId) continue;
+      if (r.requestFingerprint === fingerprint) return r;
+      throw new EbsError('ConflictException', 409, 'Current request does not match request stored with this token.');
+    }
+    return undefined;
+  }
+
+  /** The parent's rules (this account's, completed, no larger) and the encryption the new snapshot gets. */
+  private lineageRules(all: ReadonlyMap<string, SnapshotRecord>, input: StartSnapshotInput, now: number): { encrypted: boolean; kmsKeyArn: string | null } {
+    const parentId = input.parentSnapshotId ?? null;
+    let encrypted = input.encrypted === true || this.config.encryptionByDefault;
+    let kmsKeyArn = input.kmsKeyArn ?? null;
+    if (parentId) {
+      const parent = all.get(parentId);
+      if (!this.mine(parent)) throw snapshotNotFound(parentId);
+      if (this.stateOf(parent, now).state !== 'completed') {
+        throw validation('INVALID_SNAPSHOT_ID', `Source snapshot (${parentId}) is not complete.`);
       }
-      let encrypted = input.encrypted === true || this.config.encryptionByDefault;
-      let kmsKeyArn = input.kmsKeyArn ?? null;
-      if (parentId) {
-        const parent = all.get(parentId);
-        if (!this.mine(parent)) throw snapshotNotFound(parentId);
-        if (this.stateOf(parent, now).state !== 'completed') {
-          throw validation('INVALID_SNAPSHOT_ID', `Source snapshot (${parentId}) is not complete.`);
-        }
-        if (input.volumeSize < parent.volumeSize) {
-          throw validation(
-            'INVALID_VOLUME_SIZE',
-            `The volume size ${input.volumeSize} GiB is smaller than the volume size ${parent.volumeSize} GiB of the parent snapshot ${parentId}.`,
-          );
-        }
-        if (parent.encrypted) {
-          encrypted = true;
-          kmsKeyArn ??= parent.kmsKeyArn;
-        }
-      }
-      if (encrypted) kmsKeyArn ??= `arn:aws:kms:${this.config.region}:${this.config.accountId}:key/00000000-0000-4000-8000-00000000eb50`;
-      let pending = 0;
-      for (const r of all.values()) if (!r.deleted && this.stateOf(r, now).state === 'pending') pending++;
-      if (pending >= this.config.maxPendingSnapshots) {
-        throw new EbsError(
-          'ConcurrentLimitExceededException',
-          400,
-          `You have reached the limit of ${this.config.maxPendingSnapshots} concurrent pending snapshots. Complete or wait for some snapshots before starting another.`,
+      if (input.volumeSize < parent.volumeSize) {
+        throw validation(
+          'INVALID_VOLUME_SIZE',
+          `The volume size ${input.volumeSize} GiB is smaller than the volume size ${parent.volumeSize} GiB of the parent snapshot ${parentId}.`,
         );
       }
-      const created: SnapshotRecord = {
-        id,
-        ownerId: this.config.accountId,
-        volumeSize: input.volumeSize,
-        parentId,
-        description: input.description ?? null,
-        tags: input.tags ?? [],
-        encrypted,
-        kmsKeyArn,
-        sseType: encrypted ? (input.kmsKeyArn ? 'sse-kms' : 'sse-ebs') : 'none',
-        timeoutMinutes: input.timeout ?? 60,
-        startTime: now,
-        lastWriteTime: null,
-        clientToken: input.clientToken ?? null,
-        requestFingerprint: fingerprint,
-        completion: null,
-        failure: null,
-        deleted: false,
-        ownBlocks: 0,
-        puts: 0,
-      };
-      return { put: [created], result: created };
-    });
+      if (parent.encrypted) {
+        encrypted = true;
+        kmsKeyArn ??= parent.kmsKeyArn;
+      }
+    }
+    if (encrypted) kmsKeyArn ??= `arn:aws:kms:${this.config.region}:${this.config.accountId}:key/00000000-0000-4000-8000-00000000eb50`;
+    return { encrypted, kmsKeyArn };
+  }
+
+  /** Refuses a new snapshot when the account already has the maximum of pending ones. */
+  private checkPendingLimit(all: ReadonlyMap<string, SnapshotRecord>, now: number): void {
+    let pending = 0;
+    for (const r of all.values()) if (!r.deleted && this.stateOf(r, now).state === 'pending') pending++;
+    if (pending >= this.config.maxPendingSnapshots) {
+      throw new EbsError(
+        'ConcurrentLimitExceededException',
+        400,
+        `You have reached the limit of ${this.config.maxPendingSnapshots} concurrent pending snapshots. Complete or wait for some snapshots before starting another.`,
+      );
+    }
+  }
+
+  /** The record of a snapshot started now. */
+  private newRecord(
+    id: string,
+    input: StartSnapshotInput,
+    { encrypted, kmsKeyArn }: { encrypted: boolean; kmsKeyArn: string | null },
+    fingerprint: string,
+    now: number,
+  ): SnapshotRecord {
     return {
-      Description: rec.description,
-      SnapshotId: rec.id,
-      OwnerId: rec.ownerId,
-      Status: 'pending',
-      StartTime: rec.startTime / 1000,
-      VolumeSize: rec.volumeSize,
-      BlockSize: BLOCK_SIZE,
-      Tags: rec.tags.length ? rec.tags.map((t) => ({ Key: t.key, Value: t.value })) : null,
-      ParentSnapshotId: rec.parentId,
-      KmsKeyArn: rec.kmsKeyArn,
-      SseType: rec.sseType,
+      id,
+      ownerId: this.config.accountId,
+      volumeSize: input.volumeSize,
+      parentId: input.parentSnapshotId ?? null,
+      description: input.description ?? null,
+      tags: input.tags ?? [],
+      encrypted,
+      kmsKeyArn,
+      sseType: encrypted ? (input.kmsKeyArn ? 'sse-kms' : 'sse-ebs') : 'none',
+      timeoutMinutes: input.timeout ?? 60,
+      startTime: now,
+      lastWriteTime: null,
+      clientToken: input.clientToken ?? null,
+      requestFingerprint: fingerprint,
+      completion: null,
+      failure: null,
+      deleted: false,
+      ownBlocks: 0,
+      puts: 0,
     };
   }
 
@@ -690,6 +697,36 @@ export class EbsModel {
   async reset(): Promise<void> {
     await this.store.clear();
   }
+}
+
+/** What a ClientToken binds: a replay must repeat every parameter. */
+function startFingerprint(input: StartSnapshotInput): string {
+  return JSON.stringify([
+    input.volumeSize,
+    input.parentSnapshotId ?? null,
+    input.tags ?? [],
+    input.description ?? null,
+    input.encrypted ?? null,
+    input.kmsKeyArn ?? null,
+    input.timeout ?? null,
+  ]);
+}
+
+/** StartSnapshot's answer for a record, new or replayed (Status is always `pending`). */
+function startOutput(rec: SnapshotRecord): StartSnapshotOutput {
+  return {
+    Description: rec.description,
+    SnapshotId: rec.id,
+    OwnerId: rec.ownerId,
+    Status: 'pending',
+    StartTime: rec.startTime / 1000,
+    VolumeSize: rec.volumeSize,
+    BlockSize: BLOCK_SIZE,
+    Tags: rec.tags.length ? rec.tags.map((t) => ({ Key: t.key, Value: t.value })) : null,
+    ParentSnapshotId: rec.parentId,
+    KmsKeyArn: rec.kmsKeyArn,
+    SseType: rec.sseType,
+  };
 }
 
 /** LINEAR aggregate: base64 SHA-256 over the raw 32-byte digests, in the given (ascending index) order. */

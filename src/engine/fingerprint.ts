@@ -17,13 +17,28 @@ export async function fingerprintOf(source: ByteSource, meta: { name: string; la
   };
 }
 
+/** How a mismatch is told: a page names the file in quotes and speaks of this upload, the CLI names the path and its state file. */
+export interface MismatchWords {
+  /** The file as it is named now. */
+  file: string;
+  /** The upload being resumed. */
+  upload: string;
+  /** The way forward. */
+  advice: string;
+}
+
+/** The page's words, for a file picked in it. */
+export function pickedFileWords(name: string): MismatchWords {
+  return { file: `"${name}"`, upload: 'this upload', advice: 'Pick the original file, or start a new upload.' };
+}
+
 /** The sentence for a fingerprint that does not match, or undefined when it does. lastModified alone is only noted when content differs too. */
-export function fingerprintMismatch(saved: Fingerprint, now: Fingerprint): string | undefined {
-  if (saved.size !== now.size)
-    return `The file "${now.name}" is ${now.size} bytes, but the upload was started from "${saved.name}" of ${saved.size} bytes. Pick the original file, or start a new upload.`;
+export function fingerprintMismatch(saved: Fingerprint, now: Fingerprint, words: MismatchWords = pickedFileWords(now.name)): string | undefined {
+  const { file, upload, advice } = words;
+  if (saved.size !== now.size) return `The file ${file} is ${now.size} bytes, but the upload was started from "${saved.name}" of ${saved.size} bytes. ${advice}`;
   if (saved.firstBlockSha256 !== now.firstBlockSha256 || saved.lastBlockSha256 !== now.lastBlockSha256)
-    return `The content of "${now.name}" differs from the file this upload was started from ("${saved.name}"). Pick the original file, or start a new upload.`;
+    return `The content of ${file} differs from the file ${upload} was started from ("${saved.name}"). ${advice}`;
   if (saved.lastModified !== now.lastModified)
-    return `"${now.name}" was modified since this upload started (${new Date(saved.lastModified).toISOString()} → ${new Date(now.lastModified).toISOString()}). Pick the original file, or start a new upload.`;
+    return `${file} was modified since ${upload} started (${new Date(saved.lastModified).toISOString()} → ${new Date(now.lastModified).toISOString()}). ${advice}`;
   return undefined;
 }

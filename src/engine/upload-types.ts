@@ -17,7 +17,7 @@ export interface SnapshotParams {
   kmsKeyArn?: string;
   /** StartSnapshot Timeout, 10–4320 minutes; default DEFAULT_TIMEOUT_MINUTES (survives a night). */
   timeoutMinutes?: number;
-  /** A completed snapshot to build on (issue 6). Zero blocks are then written, never skipped. */
+  /** A completed snapshot to build on. Zero blocks are then written, never skipped. */
   parentSnapshotId?: string;
 }
 

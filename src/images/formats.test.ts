@@ -16,47 +16,52 @@ const oracle = (name: string): Buffer => {
 };
 
 // Every format and subformat, read through openImage, must equal qemu-img's raw conversion byte for byte.
+/** Opens the fixture `name` from its file and hands the image to `use`, closing the file after. */
+async function withFixture(name: string, use: (image: Awaited<ReturnType<typeof openImage>>) => Promise<void>): Promise<void> {
+  const src = await fileSource(fixture(name));
+  try {
+    await use(await openImage(src));
+  } finally {
+    await src.close();
+  }
+}
+
 describe.each(FORMAT_FIXTURES.map((f) => [f.name, f] as const))('%s', (name, spec) => {
   it('reads every block exactly as qemu-img converts it, and its block states never hide data', async () => {
-    const path = fixture(name);
     const raw = oracle(name);
-    const src = await fileSource(path);
-    try {
-      const image = await openImage(src);
-      expect(image.format).toBe(spec.format);
-      if (spec.subformat) expect(image.subformat).toBe(spec.subformat);
-      expect(image.virtualSize).toBe(raw.length);
-      expect(image.blockCount).toBe(Math.ceil(raw.length / BLOCK_SIZE));
-      const states = await image.blockStates();
-      // Uneven batch sizes cross cluster, grain and table boundaries differently; single blocks reuse a 2 MiB inflated cluster.
-      // Every other batch is read into a reused buffer left full of other bytes (the pipeline's slice buffers).
-      let reused = new Uint8Array(7 * BLOCK_SIZE);
-      expect(image.readBlocksInto, 'readBlocksInto').toBeTypeOf('function');
-      for (const batch of /c2m|extl2|vmware/.test(name) ? [7, 1] : [7]) {
-        for (let b = 0; b < image.blockCount; b += batch) {
-          const n = Math.min(batch, image.blockCount - b);
-          const got = (b / batch) % 2 ? await image.readBlocksInto!(b, n, reused.fill(0xa5)) : await image.readBlocks(b, n);
-          reused = new Uint8Array(got.buffer as ArrayBuffer);
-          expect(got.length).toBe(n * BLOCK_SIZE);
-          const want = Buffer.alloc(n * BLOCK_SIZE);
-          raw.copy(want, 0, b * BLOCK_SIZE, Math.min(raw.length, (b + n) * BLOCK_SIZE));
-          if (!want.equals(Buffer.from(got.buffer, got.byteOffset, got.length))) {
-            for (let k = 0; k < n; k++) {
-              const w = want.subarray(k * BLOCK_SIZE, (k + 1) * BLOCK_SIZE);
-              const g = Buffer.from(got.buffer, got.byteOffset + k * BLOCK_SIZE, BLOCK_SIZE);
-              expect(g.equals(w), `block ${b + k} differs from qemu-img`).toBe(true);
-            }
-          }
+    await withFixture(name, async (image) => {
+    expect(image.format).toBe(spec.format);
+    if (spec.subformat) expect(image.subformat).toBe(spec.subformat);
+    expect(image.virtualSize).toBe(raw.length);
+    expect(image.blockCount).toBe(Math.ceil(raw.length / BLOCK_SIZE));
+    const states = await image.blockStates();
+    // Uneven batch sizes cross cluster, grain and table boundaries differently; single blocks reuse a 2 MiB inflated cluster.
+    // Every other batch is read into a reused buffer left full of other bytes (the pipeline's slice buffers).
+    let reused = new Uint8Array(7 * BLOCK_SIZE);
+    expect(image.readBlocksInto, 'readBlocksInto').toBeTypeOf('function');
+    for (const batch of /c2m|extl2|vmware/.test(name) ? [7, 1] : [7]) {
+      for (let b = 0; b < image.blockCount; b += batch) {
+        const n = Math.min(batch, image.blockCount - b);
+        const got = (b / batch) % 2 ? await image.readBlocksInto!(b, n, reused.fill(0xa5)) : await image.readBlocks(b, n);
+        reused = new Uint8Array(got.buffer as ArrayBuffer);
+        expect(got.length).toBe(n * BLOCK_SIZE);
+        const want = Buffer.alloc(n * BLOCK_SIZE);
+        raw.copy(want, 0, b * BLOCK_SIZE, Math.min(raw.length, (b + n) * BLOCK_SIZE));
+        if (!want.equals(Buffer.from(got.buffer, got.byteOffset, got.length))) {
           for (let k = 0; k < n; k++) {
-            if (states[b + k] !== BlockState.Data) {
-              expect(isAllZero(want.subarray(k * BLOCK_SIZE, (k + 1) * BLOCK_SIZE)), `block ${b + k} is marked empty but holds data`).toBe(true);
-            }
+            const w = want.subarray(k * BLOCK_SIZE, (k + 1) * BLOCK_SIZE);
+            const g = Buffer.from(got.buffer, got.byteOffset + k * BLOCK_SIZE, BLOCK_SIZE);
+            expect(g.equals(w), `block ${b + k} differs from qemu-img`).toBe(true);
+          }
+        }
+        for (let k = 0; k < n; k++) {
+          if (states[b + k] !== BlockState.Data) {
+            expect(isAllZero(want.subarray(k * BLOCK_SIZE, (k + 1) * BLOCK_SIZE)), `block ${b + k} is marked empty but holds data`).toBe(true);
           }
         }
       }
-    } finally {
-      await src.close();
     }
+    });
   });
 
   it('offers each block as a Blob over the file where it is stored uncompressed, equal to qemu-img’s bytes', async () => {
@@ -83,18 +88,13 @@ describe.each(FORMAT_FIXTURES.map((f) => [f.name, f] as const))('%s', (name, spe
   });
 
   it('builds the upload manifest qemu-img’s raw output implies', async () => {
-    const path = fixture(name);
     const raw = oracle(name);
-    const src = await fileSource(path);
-    try {
-      const image = await openImage(src);
+    await withFixture(name, async (image) => {
       const m = await buildManifest(image);
       expect(m).toEqual(manifestOfRaw(raw, spec.format));
       const s = await summarizeImage(image);
       expect(s.allocatedBlocks).toBeGreaterThanOrEqual(m.changedBlocksCount);
       expect(s.volumeSizeGiB).toBe(1);
-    } finally {
-      await src.close();
-    }
+    });
   });
 });

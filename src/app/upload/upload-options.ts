@@ -13,7 +13,7 @@ export interface OptionsForm {
   kmsKeyArn: string;
   timeoutMinutes: NumberField;
   concurrency: NumberField;
-  /** Snapshot this upload is a new version of (issue 6); empty = a new snapshot. */
+  /** Snapshot this upload is a new version of; empty = a new snapshot. */
   parentSnapshotId: string;
   /** Without a recorded manifest of the parent: read its blocks or send every block. */
   parentCompare: 'read' | 'all';

@@ -11,18 +11,8 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { lockDir, type DirLock } from './dir-lock.ts';
-import {
-  acceptedPut,
-  isRejection,
-  type BlockRecord,
-  type EmulatorStore,
-  type PutBlockItem,
-  type PutBlockOutcome,
-  type SnapshotRecord,
-  type SnapshotUpdate,
-  type StoreStats,
-} from '../store.ts';
-import { SnapshotIndex } from './snapshot-index.ts';
+import type { BlockRecord, EmulatorStore, PutBlockItem, PutBlockOutcome, SnapshotRecord, SnapshotUpdate, StoreStats } from '../store.ts';
+import { IndexedStore, SnapshotIndex } from './snapshot-index.ts';
 
 /** What a put changes on its snapshot record. */
 type PutCounters = Pick<SnapshotRecord, 'id' | 'lastWriteTime' | 'puts' | 'ownBlocks'>;
@@ -65,12 +55,12 @@ function blobName(digest: string): string {
 }
 
 /** A store in a directory that survives restarts of the process. */
-export class FsStore implements EmulatorStore {
+export class FsStore extends IndexedStore implements EmulatorStore {
   readonly kind = 'fs';
   private secret?: Uint8Array;
   /** Digests whose reference count dropped to zero: candidates for unlinking. */
   private unreferenced = new Set<string>();
-  private index = new SnapshotIndex((digest) => this.unreferenced.add(digest));
+  protected readonly index = new SnapshotIndex((digest) => this.unreferenced.add(digest));
   /** Digests whose blob file exists (or is being renamed into place). */
   private onDisk = new Set<string>();
   /** Digests a put is writing or about to reference: never unlinked meanwhile. */
@@ -92,7 +82,9 @@ export class FsStore implements EmulatorStore {
     private journal: FileHandle,
     private readonly lock: DirLock,
     private readonly compactAfterLines: number,
-  ) {}
+  ) {
+    super();
+  }
 
   /**
    * Opens (creating if needed) a store in `dir`: locks it against other processes, replays and compacts the journal,
@@ -311,14 +303,6 @@ export class FsStore implements EmulatorStore {
     return fresh;
   }
 
-  async getSnapshot(id: string): Promise<SnapshotRecord | undefined> {
-    return this.index.getSnapshot(id);
-  }
-
-  async listSnapshots(): Promise<SnapshotRecord[]> {
-    return this.index.listSnapshots();
-  }
-
   async updateSnapshots<T>(fn: (all: ReadonlyMap<string, SnapshotRecord>) => SnapshotUpdate<T>): Promise<T> {
     const { put, result } = fn(this.index.view());
     if (put?.length) {
@@ -353,15 +337,8 @@ export class FsStore implements EmulatorStore {
     try {
       // Contents first (in parallel), so a journal line never names a blob that is not on disk.
       await Promise.all(items.map((it) => this.writeBlob(it.digest, it.data)));
-      const out: PutBlockOutcome[] = [];
       const lines: JournalLine[] = [];
-      for (const item of items) {
-        const decided = item.check(this.index.getSnapshot(item.snapshotId));
-        if (isRejection(decided)) {
-          out.push(decided);
-          continue;
-        }
-        const { block, snapshot } = acceptedPut(item, decided, this.index.ownBlock(item.snapshotId, item.index));
+      const out = this.decideEach(items, (block, snapshot, item) => {
         const { id, lastWriteTime, puts, ownBlocks } = snapshot;
         // Small lines: the put's counters only, unless the check changed more of the record.
         const line: JournalLine = onlyCounters(this.index.snapshots.get(item.snapshotId), snapshot)
@@ -369,8 +346,7 @@ export class FsStore implements EmulatorStore {
           : { t: 'b', b: block, s: snapshot };
         this.apply(line);
         lines.push(line);
-        out.push({ rejected: false, block: { ...block } });
-      }
+      });
       if (lines.length) {
         await this.commit(lines);
         this.index.notify();
@@ -387,14 +363,6 @@ export class FsStore implements EmulatorStore {
       }
       this.collect();
     }
-  }
-
-  async getOwnBlock(snapshotId: string, index: number): Promise<BlockRecord | undefined> {
-    return this.index.getOwnBlock(snapshotId, index);
-  }
-
-  async listOwnBlocks(snapshotId: string, fromIndex: number, limit: number, toIndex = Infinity): Promise<BlockRecord[]> {
-    return this.index.listOwnBlocks(snapshotId, fromIndex, limit, toIndex);
   }
 
   async readContent(digest: string): Promise<Uint8Array | undefined> {
@@ -428,10 +396,6 @@ export class FsStore implements EmulatorStore {
     await this.commit([line]);
     this.collect();
     this.index.notify();
-  }
-
-  subscribe(listener: () => void): () => void {
-    return this.index.subscribe(listener);
   }
 
   /** Closes the journal after pending writes; call flush() first to wait for them. */

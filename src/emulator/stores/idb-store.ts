@@ -1,6 +1,6 @@
 // IndexedDB store: every state check and its writes share one readwrite transaction, so tabs and workers
 // on the same database stay consistent; concurrent puts are combined into few transactions.
-import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
+import { deleteDB, openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import {
   acceptedPut,
   collectableSnapshots,
@@ -343,7 +343,6 @@ export class IdbStore implements EmulatorStore {
 
   /** Deletes a whole emulator database (tests, "reset everything"). */
   static async destroy(name: string): Promise<void> {
-    const { deleteDB } = await import('idb');
     await deleteDB(name);
   }
 

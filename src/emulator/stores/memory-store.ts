@@ -1,35 +1,17 @@
 // In-memory store: single-threaded JavaScript makes every synchronous section atomic.
-import {
-  acceptedPut,
-  isRejection,
-  type BlockRecord,
-  type EmulatorStore,
-  type PutBlockItem,
-  type PutBlockOutcome,
-  type SnapshotRecord,
-  type SnapshotUpdate,
-  type StoreStats,
-} from '../store.ts';
-import { SnapshotIndex } from './snapshot-index.ts';
+import type { EmulatorStore, PutBlockItem, PutBlockOutcome, SnapshotRecord, SnapshotUpdate, StoreStats } from '../store.ts';
+import { IndexedStore, SnapshotIndex } from './snapshot-index.ts';
 
 /** A store that lives in this JavaScript realm only (tests, Node, throwaway sessions). */
-export class MemoryStore implements EmulatorStore {
+export class MemoryStore extends IndexedStore implements EmulatorStore {
   readonly kind = 'memory';
   private secret?: Uint8Array;
   private contents = new Map<string, Uint8Array>();
-  private index = new SnapshotIndex((digest) => this.contents.delete(digest));
+  protected readonly index = new SnapshotIndex((digest) => this.contents.delete(digest));
 
   async getSecret(): Promise<Uint8Array> {
     this.secret ??= crypto.getRandomValues(new Uint8Array(32));
     return this.secret;
-  }
-
-  async getSnapshot(id: string): Promise<SnapshotRecord | undefined> {
-    return this.index.getSnapshot(id);
-  }
-
-  async listSnapshots(): Promise<SnapshotRecord[]> {
-    return this.index.listSnapshots();
   }
 
   async updateSnapshots<T>(fn: (all: ReadonlyMap<string, SnapshotRecord>) => SnapshotUpdate<T>): Promise<T> {
@@ -40,28 +22,12 @@ export class MemoryStore implements EmulatorStore {
   }
 
   async putBlocks(items: PutBlockItem[]): Promise<PutBlockOutcome[]> {
-    const out: PutBlockOutcome[] = [];
-    for (const item of items) {
-      const decided = item.check(this.index.getSnapshot(item.snapshotId));
-      if (isRejection(decided)) {
-        out.push(decided);
-        continue;
-      }
-      const { block, snapshot } = acceptedPut(item, decided, this.index.ownBlock(item.snapshotId, item.index));
+    const out = this.decideEach(items, (block, snapshot, item) => {
       if (!this.contents.has(item.digest)) this.contents.set(item.digest, item.data.slice());
       this.index.setBlock(block, snapshot);
-      out.push({ rejected: false, block: { ...block } });
-    }
+    });
     if (out.some((o) => !o.rejected)) this.index.notify();
     return out;
-  }
-
-  async getOwnBlock(snapshotId: string, index: number): Promise<BlockRecord | undefined> {
-    return this.index.getOwnBlock(snapshotId, index);
-  }
-
-  async listOwnBlocks(snapshotId: string, fromIndex: number, limit: number, toIndex = Infinity): Promise<BlockRecord[]> {
-    return this.index.listOwnBlocks(snapshotId, fromIndex, limit, toIndex);
   }
 
   async readContent(digest: string): Promise<Uint8Array | undefined> {
@@ -84,10 +50,6 @@ export class MemoryStore implements EmulatorStore {
     this.index.clear();
     this.contents.clear();
     this.index.notify();
-  }
-
-  subscribe(listener: () => void): () => void {
-    return this.index.subscribe(listener);
   }
 
   close(): void {

@@ -1,6 +1,6 @@
 // The in-memory index shared by the memory and filesystem stores: snapshot records, block records per snapshot,
 // reference counts per content digest, and change listeners. Content bytes live with each store.
-import { collectableSnapshots, type BlockRecord, type SnapshotRecord, type StoreStats } from '../store.ts';
+import { acceptedPut, collectableSnapshots, isRejection, type BlockRecord, type PutBlockItem, type PutBlockOutcome, type SnapshotRecord, type StoreStats } from '../store.ts';
 
 /** Snapshots, their own blocks and content reference counts; every method is synchronous (one tick = atomic). */
 export class SnapshotIndex {
@@ -120,5 +120,44 @@ export class SnapshotIndex {
       this.refs.delete(digest);
       this.released(digest);
     }
+  }
+}
+
+/** The reads the memory and filesystem stores answer alike, from their index (copies, never live records). */
+export abstract class IndexedStore {
+  protected abstract readonly index: SnapshotIndex;
+
+  async getSnapshot(id: string): Promise<SnapshotRecord | undefined> {
+    return this.index.getSnapshot(id);
+  }
+
+  async listSnapshots(): Promise<SnapshotRecord[]> {
+    return this.index.listSnapshots();
+  }
+
+  async getOwnBlock(snapshotId: string, index: number): Promise<BlockRecord | undefined> {
+    return this.index.getOwnBlock(snapshotId, index);
+  }
+
+  async listOwnBlocks(snapshotId: string, fromIndex: number, limit: number, toIndex = Infinity): Promise<BlockRecord[]> {
+    return this.index.listOwnBlocks(snapshotId, fromIndex, limit, toIndex);
+  }
+
+  subscribe(listener: () => void): () => void {
+    return this.index.subscribe(listener);
+  }
+
+  /**
+   * Runs each put's check against the index, one after the other; `accept` must record an accepted put in the index
+   * before the next check runs. Outcomes are in item order.
+   */
+  protected decideEach(items: PutBlockItem[], accept: (block: BlockRecord, snapshot: SnapshotRecord, item: PutBlockItem) => void): PutBlockOutcome[] {
+    return items.map((item) => {
+      const decided = item.check(this.index.getSnapshot(item.snapshotId));
+      if (isRejection(decided)) return decided;
+      const { block, snapshot } = acceptedPut(item, decided, this.index.ownBlock(item.snapshotId, item.index));
+      accept(block, snapshot, item);
+      return { rejected: false, block: { ...block } };
+    });
   }
 }

@@ -4,7 +4,7 @@ import { blobSource } from '../../images/blob-source.ts';
 import { openImage } from '../../images/open-image.ts';
 import { detectBoot } from '../../images/boot/detect-boot.ts';
 import { checkNitro } from '../../images/boot/nitro-check.ts';
-import { BlockState, type DiskImage } from '../../images/types.ts';
+import type { DiskImage } from '../../images/types.ts';
 import {
   ResumeError,
   UploadError,
@@ -20,20 +20,20 @@ import { bestSha256 } from '../block-digest.ts';
 import type { PipelineSpec } from '../block-pipeline.ts';
 import { checkResumableSnapshot, refuseFinishedJob } from '../upload/resume-check.ts';
 import { completionSession, recordsEveryBlock } from '../upload/completion-session.ts';
-import { fingerprintMismatch, fingerprintOf } from '../fingerprint.ts';
+import { fingerprintOf, pickedFileWords } from '../fingerprint.ts';
 import { JOBS_CHANNEL, holdJobLock } from './job-lock.ts';
-import { completionPending, newJobRecord, resolveParams } from '../job-record.ts';
+import { completionPending, resolveParams } from '../job-record.ts';
 import { idbLedgerStore } from './ledger-idb.ts';
 import { memoryLedgerStore, type LedgerStore } from '../ledger.ts';
 import { buildManifest } from '../manifest.ts';
 import { idbManifestStore, saveManifest } from './manifest-idb.ts';
 import { readParentArrays } from '../parent.ts';
 import type { EBSClient } from '@aws-sdk/client-ebs';
-import { DEFAULTS, sliceBlocksFor } from '../upload/upload-image.ts';
-import { UploadSession, type ManifestSink } from '../upload/upload-session.ts';
+import { checkSameDisk, checkSameFile, countData, jobSession, prepareJob, type ReopenWords } from '../upload/job.ts';
+import type { ManifestSink, UploadSession } from '../upload/upload-session.ts';
 import { engineSettings } from './engine-settings.ts';
 import { startPool } from './upload-pool.ts';
-import { windowCeiling, type CeilingReason } from '../window-ceiling.ts';
+import { windowCeiling, type WindowCeiling } from '../window-ceiling.ts';
 
 function store(): LedgerStore {
   return idbLedgerStore(engineSettings.jobsDb);
@@ -46,12 +46,6 @@ async function fileOf(input: FileInput): Promise<File> {
 async function openFile(file: File): Promise<{ image: DiskImage; blockStates: Uint8Array }> {
   const image = await openImage(blobSource(file));
   return { image, blockStates: await image.blockStates() };
-}
-
-function countData(states: Uint8Array): number {
-  let n = 0;
-  for (const s of states) if (s === BlockState.Data) n++;
-  return n;
 }
 
 /** Reads the image's tables and tells what an upload would send. */
@@ -72,10 +66,9 @@ export async function planUpload(input: FileInput): Promise<UploadPlan> {
 }
 
 /** The session's ceiling in a tab: the person's number, or memory, or HTTP/1.1's six connections per host. */
-function browserCeiling(opts: UploadOptions, connection?: Connection): { ceiling: number; ceilingReason: CeilingReason } {
+function browserCeiling(opts: UploadOptions, connection?: Connection): WindowCeiling {
   const pageOrigin = typeof location !== 'undefined' ? location.origin : undefined;
-  const c = windowCeiling({ requested: opts.concurrency, browser: true, ...(connection ? { connection } : {}), ...(pageOrigin ? { pageOrigin } : {}) });
-  return { ceiling: c.ceiling, ceilingReason: c.reason };
+  return windowCeiling({ requested: opts.concurrency, browser: true, ...(connection ? { connection } : {}), ...(pageOrigin ? { pageOrigin } : {}) });
 }
 
 async function parentArrays(parentId: string | undefined, blockCount: number, ebs?: EBSClient, compare?: 'read' | 'all'): Promise<PipelineSpec['parent'] | undefined> {
@@ -133,7 +126,7 @@ async function runJob(job: JobRecord, connection: Connection, opts: UploadOption
       const pool = await startPool(file, connection, opts);
       cleanups.push(pool.terminate);
       const parent = await parentArrays(params.parentSnapshotId, prepared.image.blockCount, clients.ebs, opts.parentCompare);
-      session = new UploadSession(job, {
+      session = jobSession(job, {
         store: store(),
         ebs: clients.ebs,
         ec2: clients.ec2,
@@ -142,9 +135,8 @@ async function runJob(job: JobRecord, connection: Connection, opts: UploadOption
         blockStates: prepared.blockStates,
         blockCount: prepared.image.blockCount,
         ...(parent ? { parent } : {}),
-        floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
-        ...browserCeiling(opts, connection),
-        sliceBlocks: sliceBlocksFor(opts.sliceBytes),
+        options: opts,
+        window: browserCeiling(opts, connection),
         manifest: manifestSink(params),
         onEnd: cleanup,
       });
@@ -170,22 +162,20 @@ async function runJob(job: JobRecord, connection: Connection, opts: UploadOption
 /** A dry run: the worker pool reads, zero-detects and hashes everything; nothing is sent or recorded. */
 async function dryRun(file: File, opts: UploadOptions, prepared: { image: DiskImage; blockStates: Uint8Array }): Promise<UploadRun> {
   const { sha256 } = await bestSha256();
-  const params = resolveParams(opts, prepared.image.virtualSize);
-  const fingerprint = { name: file.name, size: file.size, lastModified: file.lastModified, firstBlockSha256: '', lastBlockSha256: '' };
-  const job = newJobRecord({ fingerprint, connection: { kind: 'emulator' }, params, format: prepared.image.format, virtualSize: prepared.image.virtualSize, blockCount: prepared.image.blockCount, blocksToSend: countData(prepared.blockStates), ...(opts.zeroBlocks ? { zeroBlocks: opts.zeroBlocks } : {}) });
-  const pool = await startPool(file, undefined, opts);
+  // Nothing is recorded beyond this run: the job lives in memory, and the file is not fingerprinted.
   const mem = memoryLedgerStore();
-  await mem.putJob(job);
-  const session = new UploadSession(job, {
+  const fingerprint = { name: file.name, size: file.size, lastModified: file.lastModified, firstBlockSha256: '', lastBlockSha256: '' };
+  const job = await prepareJob({ ...prepared, fingerprint: async () => fingerprint, connection: { kind: 'emulator' }, options: opts, store: mem });
+  const pool = await startPool(file, undefined, opts);
+  const session = jobSession(job, {
     store: mem,
     ebs: null,
     runners: pool.runners,
     sha256,
     blockStates: prepared.blockStates,
     blockCount: prepared.image.blockCount,
-    floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
-    ...browserCeiling(opts),
-    sliceBlocks: sliceBlocksFor(opts.sliceBytes),
+    options: opts,
+    window: browserCeiling(opts),
     onEnd: pool.terminate,
   });
   return session.start();
@@ -197,23 +187,16 @@ export async function startUpload(args: StartUploadArgs): Promise<UploadRun> {
   const file = await fileOf(args.file);
   const prepared = await openFile(file);
   if (opts.dryRun) return dryRun(file, opts, prepared);
-  const params = resolveParams(opts, prepared.image.virtualSize);
   const { sha256 } = await bestSha256();
-  const fingerprint = await fingerprintOf(blobSource(file), { name: file.name, lastModified: file.lastModified }, sha256);
-  const job = newJobRecord({
-    fingerprint,
-    connection: args.connection,
-    params,
-    format: prepared.image.format,
-    virtualSize: prepared.image.virtualSize,
-    blockCount: prepared.image.blockCount,
-    blocksToSend: countData(prepared.blockStates),
-    ...(args.file instanceof Blob ? {} : { fileHandle: args.file }),
-    ...(opts.parentCompare ? { parentCompare: opts.parentCompare } : {}),
-    ...(opts.zeroBlocks ? { zeroBlocks: opts.zeroBlocks } : {}),
-  });
   // The ClientToken is persisted before StartSnapshot is ever sent.
-  await store().putJob(job);
+  const job = await prepareJob({
+    ...prepared,
+    fingerprint: () => fingerprintOf(blobSource(file), { name: file.name, lastModified: file.lastModified }, sha256),
+    connection: args.connection,
+    options: opts,
+    store: store(),
+    ...(args.file instanceof Blob ? {} : { fileHandle: args.file }),
+  });
   return runJob(job, args.connection, opts, { file, prepared });
 }
 
@@ -262,13 +245,12 @@ export async function resumeUpload(jobId: string, file?: FileInput, connection?:
   const f = await fileForResume(job, file);
   const { sha256 } = await bestSha256();
   const fp = await fingerprintOf(blobSource(f), { name: f.name, lastModified: f.lastModified }, sha256);
-  const mismatch = fingerprintMismatch(job.fingerprint, fp);
-  if (mismatch) throw new ResumeError(mismatch, 'repick', 'file-changed');
+  const words: ReopenWords = { ...pickedFileWords(f.name), changedAction: 'repick', restart: 'Start a new upload.' };
+  checkSameFile(job, fp, words);
   const conn = connection ?? job.connection;
   await checkSnapshot(job, conn);
   const prepared = await openFile(f);
-  if (prepared.image.blockCount !== job.counters.totalBlocks)
-    throw new ResumeError(`"${f.name}" no longer reads as the same disk (${prepared.image.blockCount} blocks, was ${job.counters.totalBlocks}). Start a new upload.`, 'restart', 'file-changed');
+  checkSameDisk(job, prepared.image, words);
   const updated: JobRecord = file && !(file instanceof Blob) ? { ...job, fileHandle: file } : job;
   // The parent comparison chosen at the start holds for every session (older records without it: send all).
   const parentCompare = options.parentCompare ?? job.parentCompare;

@@ -3,31 +3,18 @@ import type { EBSClient } from '@aws-sdk/client-ebs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Connection } from '../../aws/clients.ts';
 import { openImage } from '../../images/open-image.ts';
-import { BlockState, type ByteSource, type DiskImage } from '../../images/types.ts';
+import type { ByteSource, DiskImage } from '../../images/types.ts';
 import type { JobRecord, UploadOptions } from '../upload-types.ts';
 import { bestSha256, type Sha256 } from '../block-digest.ts';
 import { BlockPipeline } from '../block-pipeline.ts';
 import { ebsBlockSink } from './ebs-sink.ts';
 import { fingerprintOf } from '../fingerprint.ts';
-import { newJobRecord, resolveParams } from '../job-record.ts';
 import { memoryLedgerStore, type LedgerStore } from '../ledger.ts';
-import { UploadSession, type ManifestSink } from './upload-session.ts';
+import type { ManifestSink, UploadSession } from './upload-session.ts';
 import { readParentArrays } from '../parent.ts';
 import { refuseFinishedJob } from './resume-check.ts';
 import { windowCeiling } from '../window-ceiling.ts';
-
-/** Default engine tuning. */
-// 4 MiB slices: a worker reads its run of blocks through one stream, so a slice is only the size of its two reused
-// buffers. Dry runs of the bench image read as fast with 4 MiB as with 16 MiB (790–1120 vs 920–1050 MiB/s, same run),
-// and a 4 GiB upload's renderer peaked 30 MiB lower (bench/upload (f)).
-// The ceiling of blocks in flight is no longer a default here: windowCeiling() bounds it by memory and transport.
-export const DEFAULTS = { minConcurrency: 2, sliceBytes: 4 * 1048576 } as const;
-
-/** Blocks per slice for a slice size in bytes (clamped to 4–16 MiB). */
-export function sliceBlocksFor(bytes: number | undefined): number {
-  const b = Math.min(16 * 1048576, Math.max(4 * 1048576, bytes ?? DEFAULTS.sliceBytes));
-  return Math.floor(b / 524288);
-}
+import { jobSession, prepareJob } from './job.ts';
 
 /** Uploads a ByteSource in this process; returns the running session (await `.done` for the report). */
 export async function uploadInProcess(args: {
@@ -48,13 +35,15 @@ export async function uploadInProcess(args: {
   const { sha256 } = await bestSha256();
   const image = await openImage(args.source);
   const blockStates = await image.blockStates();
-  const params = resolveParams(opts, image.virtualSize);
-  const fingerprint = await fingerprintOf(args.source, { name: args.name, lastModified: args.lastModified }, sha256);
-  let blocksToSend = 0;
-  for (const s of blockStates) if (s === BlockState.Data) blocksToSend++;
-  const job = newJobRecord({ fingerprint, connection: args.connection, params, format: image.format, virtualSize: image.virtualSize, blockCount: image.blockCount, blocksToSend, ...(opts.zeroBlocks ? { zeroBlocks: opts.zeroBlocks } : {}) });
   const store = args.store ?? memoryLedgerStore();
-  await store.putJob(job);
+  const job = await prepareJob({
+    image,
+    blockStates,
+    fingerprint: () => fingerprintOf(args.source, { name: args.name, lastModified: args.lastModified }, sha256),
+    connection: args.connection,
+    options: opts,
+    store,
+  });
   return startJobSession(job, image, {
     store,
     ebs: args.clients?.ebs ?? null,
@@ -88,29 +77,23 @@ export async function startJobSession(
   },
 ): Promise<UploadSession> {
   refuseFinishedJob(job);
-  const { ebs, options: opts, sha256 } = deps;
+  const { ebs, options: opts, sha256, pipelines, ...rest } = deps;
   const params = job.params;
   const blockStates = deps.blockStates ?? (await image.blockStates());
-  // A new version whose parent has no manifest here: read the parent's blocks so only differences are sent (issue 6).
+  // A new version whose parent has no manifest here: read the parent's blocks so only differences are sent.
   const compare = job.parentCompare ?? opts.parentCompare;
   const parent = params.parentSnapshotId && ebs && compare === 'read' ? await readParentArrays(ebs, params.parentSnapshotId, image.blockCount) : undefined;
-  const runners = Array.from({ length: Math.max(1, deps.pipelines ?? 1) }, () => new BlockPipeline(image, ebs ? (id) => ebsBlockSink(ebs, id) : null, sha256));
-  const bound = windowCeiling({ requested: opts.concurrency, browser: false });
-  const session = new UploadSession(job, {
-    store: deps.store,
+  const runners = Array.from({ length: Math.max(1, pipelines ?? 1) }, () => new BlockPipeline(image, ebs ? (id) => ebsBlockSink(ebs, id) : null, sha256));
+  const session = jobSession(job, {
+    ...rest,
     ebs,
-    ...(deps.ec2 ? { ec2: deps.ec2 } : {}),
     runners,
     sha256,
     blockStates,
     blockCount: image.blockCount,
     ...(parent ? { parent } : {}),
-    floor: opts.minConcurrency ?? DEFAULTS.minConcurrency,
-    ceiling: bound.ceiling,
-    ceilingReason: bound.reason,
-    sliceBlocks: sliceBlocksFor(opts.sliceBytes),
-    ...(deps.manifest ? { manifest: deps.manifest } : {}),
-    ...(deps.completionWaitMs ? { completionWaitMs: deps.completionWaitMs } : {}),
+    options: opts,
+    window: windowCeiling({ requested: opts.concurrency, browser: false }),
   });
   return session.start();
 }

@@ -1,17 +1,9 @@
 // The coordinator of one upload: start (ClientToken first), hand slices to pipelines, record acks, complete, wait.
+// Its parts: the claim scheduler (who reads what), the block map, and the progress meter.
 import { CompleteSnapshotCommand, StartSnapshotCommand, type EBSClient } from '@aws-sdk/client-ebs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { BLOCK_SIZE, BlockState } from '../../images/types.ts';
-import {
-  BlockMark,
-  UploadError,
-  type BlockUpdates,
-  type JobRecord,
-  type UploadPhase,
-  type UploadProgress,
-  type UploadReport,
-  type UploadRun,
-} from '../upload-types.ts';
+import { BLOCK_SIZE } from '../../images/types.ts';
+import { UploadError, type BlockUpdates, type JobRecord, type UploadPhase, type UploadProgress, type UploadReport, type UploadRun } from '../upload-types.ts';
 import { linearAggregate } from '../aggregate.ts';
 import type { Sha256 } from '../block-digest.ts';
 import type { PipelineBatch, PipelineOutcome, PipelineSpec, Slice } from '../block-pipeline.ts';
@@ -20,9 +12,12 @@ import { deleteAbandonedSnapshot } from './snapshot-cleanup.ts';
 import { checkResumableSnapshot } from './resume-check.ts';
 import { BlockLedger, type LedgerStore } from '../ledger.ts';
 import { withRetry } from '../retry.ts';
-import { ceilingNote, type CeilingReason } from '../window-ceiling.ts';
+import type { CeilingReason } from '../window-ceiling.ts';
 import { waitForCompletion } from './wait-completion.ts';
 import { decideZeroBlocks, zeroBlocksChoice, type ZeroBlocksDecision } from '../zero-blocks.ts';
+import { BlockMap } from './block-map.ts';
+import { ClaimScheduler } from './claim-scheduler.ts';
+import { ProgressMeter, type JobCounts } from './progress-meter.ts';
 
 /** A pipeline in a worker or in-process: runs slices claimed from the session. */
 export interface PipelineRunner {
@@ -31,10 +26,10 @@ export interface PipelineRunner {
   stop(): void | Promise<void>;
 }
 
-/** Receives the per-block digests of a completed snapshot (issue 6 keeps them as its manifest). */
+/** Receives the per-block digests of a completed snapshot (kept as its manifest, so a later version sends only what changed). */
 export type ManifestSink = (args: { snapshotId: string; volumeSizeGiB: number; indices: Uint32Array; digests: Uint8Array; imageSize: number }) => Promise<void>;
 
-/** What a session needs; the browser controller and the CLI each assemble one. */
+/** What a session needs: jobSession (upload/job.ts) assembles it for a job's pipelines, completionSession for a completion alone. */
 export interface SessionDeps {
   store: LedgerStore;
   ebs: EBSClient | null;
@@ -58,11 +53,6 @@ export interface SessionDeps {
   completionWaitMs?: number;
 }
 
-/** Progress samples at most this often (ms), plus every phase change. */
-const PROGRESS_EVERY_MS = 200;
-/** The longest run of blocks one claim hands a worker: 128 MiB. */
-const RUN_BLOCKS = 256;
-
 /** One upload session of a job: implements UploadRun. */
 export class UploadSession implements UploadRun {
   readonly jobId: string;
@@ -70,32 +60,16 @@ export class UploadSession implements UploadRun {
   private resolveDone!: (r: UploadReport) => void;
   private rejectDone!: (e: unknown) => void;
   private ledger!: BlockLedger;
-  private map: Uint8Array;
-  private phase: UploadPhase = 'starting';
-  private progressSubs = new Set<(p: UploadProgress) => void>();
-  private blockSubs = new Set<(u: BlockUpdates) => void>();
-  private last: UploadProgress;
-  private lastEmit = 0;
-  /** The emit owed for progress that arrived inside the throttle interval (so the last state is always shown). */
-  private trailingEmit: ReturnType<typeof setTimeout> | null = null;
-  private retried = 0;
-  private inFlight = new Map<PipelineRunner, number>();
-  private concurrency = new Map<PipelineRunner, number>();
-  /** Runners whose service stopped answering (their retries wait for it). */
-  private waitingRunners = new Set<PipelineRunner>();
+  private readonly blocks: BlockMap;
+  private readonly claims: ClaimScheduler;
+  private readonly meter: ProgressMeter;
   /** The service answered in this session (StartSnapshot, or a block written): later silences are outages. */
   private answered = false;
-  private sessionStart = Date.now();
-  private sessionBytes = 0;
-  private speed = 0;
-  private speedAt = Date.now();
-  private speedBytes = 0;
   private pauseRequested = false;
   private cancelRequested = false;
   private releaseRequested = false;
   private resumeWaiter: (() => void) | null = null;
   private running: Promise<void> | null = null;
-  private cursor = 0;
   /** What this run does with empty blocks: the job's choice, as the StartSnapshot answer allowed. */
   private zero: ZeroBlocksDecision;
 
@@ -110,18 +84,16 @@ export class UploadSession implements UploadRun {
     });
     // Callers may only look at `done` later; an unobserved rejection must not crash Node.
     this.done.catch(() => undefined);
-    this.map = new Uint8Array(deps.blockCount);
+    this.blocks = new BlockMap(deps.blockCount);
+    this.claims = new ClaimScheduler({ blockCount: deps.blockCount, sliceBlocks: deps.sliceBlocks, runners: deps.runners.length, blockStates: deps.blockStates });
     this.zero = this.zeroDecision();
-    this.last = this.sample();
+    this.meter = new ProgressMeter(job.id, { blockCount: deps.blockCount, ceiling: deps.ceiling, ...(deps.ceilingReason ? { ceilingReason: deps.ceilingReason } : {}) }, () => this.counts());
   }
 
   /** Loads the ledger and runs the session to its end in the background. */
   async start(): Promise<this> {
     this.ledger = await BlockLedger.open(this.deps.store, this.job, this.deps.blockCount);
-    for (let i = 0; i < this.deps.blockCount; i++) {
-      if (this.ledger.isWritten(i)) this.map[i] = BlockMark.Written;
-      else if (this.ledger.isSkipped(i)) this.map[i] = BlockMark.Skipped;
-    }
+    this.blocks.load(this.ledger);
     this.running = this.main().then(
       (r) => this.resolveDone(r),
       (e) => this.rejectDone(e),
@@ -131,26 +103,23 @@ export class UploadSession implements UploadRun {
   }
 
   onProgress(cb: (p: UploadProgress) => void): () => void {
-    this.progressSubs.add(cb);
-    cb(this.last);
-    return () => this.progressSubs.delete(cb);
+    return this.meter.onProgress(cb);
   }
 
   onBlocks(cb: (u: BlockUpdates) => void): () => void {
-    this.blockSubs.add(cb);
-    return () => this.blockSubs.delete(cb);
+    return this.blocks.onBlocks(cb);
   }
 
   blockMap(): Uint8Array {
-    return this.map.slice();
+    return this.blocks.copy();
   }
 
   progress(): UploadProgress {
-    return this.last;
+    return this.meter.progress();
   }
 
   async pause(): Promise<void> {
-    if (this.phase !== 'uploading') return;
+    if (this.meter.phase !== 'uploading') return;
     this.pauseRequested = true;
     await Promise.all(this.deps.runners.map((r) => r.stop()));
     // Resolve once the blocks in flight are settled and recorded.
@@ -311,7 +280,7 @@ export class UploadSession implements UploadRun {
             ...(p.parentSnapshotId ? { ParentSnapshotId: p.parentSnapshotId } : {}),
           }),
         ),
-      { onRetry: () => this.retried++ },
+      { onRetry: () => this.meter.retry() },
     );
     if (!out.SnapshotId) throw new UploadError('StartSnapshot returned no snapshot id; try again.', 'service');
     this.answered = true;
@@ -330,36 +299,25 @@ export class UploadSession implements UploadRun {
       counters,
     });
     await this.ledger.flush();
-    this.emit(true);
+    this.meter.emit(true);
   }
 
   private claim = async (): Promise<Slice | null> => {
-    const { blockCount, sliceBlocks, blockStates } = this.deps;
-    const skipZeros = this.zero.skip;
-    while (this.cursor < blockCount) {
-      if (this.pauseRequested || this.cancelRequested || this.releaseRequested) return null;
-      const first = this.cursor;
-      // Runs of many slices, so a worker reads one stream a long way, shrinking towards the end so the workers
-      // finish together (guided self-scheduling: a share of what is left, between one slice and RUN_BLOCKS).
-      const left = blockCount - first;
-      const count = Math.min(left, Math.max(sliceBlocks, Math.min(RUN_BLOCKS, Math.ceil(left / (2 * this.deps.runners.length)))));
-      this.cursor += count;
-      // Slices with nothing to do never cross to a worker.
-      for (let i = first; i < first + count; i++) {
-        if (this.ledger.isDone(i)) continue;
-        if (skipZeros && blockStates[i] !== BlockState.Data) {
+    if (this.pauseRequested || this.cancelRequested || this.releaseRequested) return null;
+    return this.claims.next(
+      {
+        isDone: (i) => this.ledger.isDone(i),
+        skip: (i) => {
           this.ledger.markSkipped(i);
-          this.map[i] = BlockMark.Skipped;
-          continue;
-        }
-        return { first, count };
-      }
-    }
-    return null;
+          this.blocks.skip(i);
+        },
+      },
+      this.zero.skip,
+    );
   };
 
   private async uploadPass(): Promise<FailureInfo | null> {
-    this.cursor = 0;
+    this.claims.restart();
     const done = this.ledger.doneBitmap();
     const n = this.deps.runners.length;
     const spec: PipelineSpec = {
@@ -380,8 +338,7 @@ export class UploadSession implements UploadRun {
         r.run(spec, this.claim, (b) => this.onBatch(r, b)).catch((err): PipelineOutcome => ({ kind: 'failed', failure: describeFailure(err) })),
       ),
     );
-    this.inFlight.clear();
-    this.waitingRunners.clear();
+    this.meter.passEnded();
     const failed = outcomes.find((o) => o.kind === 'failed');
     if (failed && failed.kind === 'failed') {
       // One pipeline failed for good: stop the others so nothing more is sent.
@@ -393,45 +350,13 @@ export class UploadSession implements UploadRun {
 
   /** Records a batch; resolves once its written blocks are committed to the ledger (a store failure is reported by the session, not here). */
   private onBatch(r: PipelineRunner, b: PipelineBatch): Promise<void> | void {
-    const updates: number[] = [];
-    for (let k = 0; k < b.written.length; k++) {
-      const i = b.written[k]!;
-      this.ledger.markWritten(i, b.digests.subarray(k * 32, k * 32 + 32));
-      this.map[i] = BlockMark.Written;
-      updates.push(i, BlockMark.Written);
-    }
-    for (const i of b.skipped) {
-      this.ledger.markSkipped(i);
-      this.map[i] = BlockMark.Skipped;
-      updates.push(i, BlockMark.Skipped);
-    }
-    for (const i of b.started) {
-      if (this.map[i] === BlockMark.Pending) {
-        this.map[i] = BlockMark.InFlight;
-        updates.push(i, BlockMark.InFlight);
-      }
-    }
-    for (const i of b.retrying) {
-      if (this.map[i] !== BlockMark.Written) {
-        this.map[i] = BlockMark.Retrying;
-        updates.push(i, BlockMark.Retrying);
-      }
-    }
-    this.retried += b.retried;
+    for (let k = 0; k < b.written.length; k++) this.ledger.markWritten(b.written[k]!, b.digests.subarray(k * 32, k * 32 + 32));
+    for (const i of b.skipped) this.ledger.markSkipped(i);
+    this.blocks.record(b);
+    this.meter.batch(r, b);
     if (b.written.length) this.answered = true;
-    this.inFlight.set(r, b.inFlight);
-    this.concurrency.set(r, b.concurrency);
-    if (b.waiting) this.waitingRunners.add(r);
-    else this.waitingRunners.delete(r);
-    const bytes = b.written.length * BLOCK_SIZE;
-    this.sessionBytes += bytes;
-    this.speedBytes += bytes;
     if (b.written.length && this.job.snapshotId) this.job.expiresAt = Date.now() + this.job.params.timeoutMinutes * 60_000;
-    if (updates.length) {
-      const u = Uint32Array.from(updates);
-      for (const cb of this.blockSubs) cb(u);
-    }
-    this.emit(false);
+    this.meter.emit(false);
     if (b.written.length) return this.ledger.flush().catch(() => undefined);
   }
 
@@ -457,14 +382,14 @@ export class UploadSession implements UploadRun {
               ChecksumAggregationMethod: 'LINEAR',
             }),
           ),
-        { onRetry: () => this.retried++ },
+        { onRetry: () => this.meter.retry() },
       );
       this.setPhase('waiting');
       const verdict = await waitForCompletion({ ebs: this.ebs, ec2: this.deps.ec2, snapshotId, maxWaitMs: this.deps.completionWaitMs });
       state = verdict.state;
       stateMessage = verdict.message;
     }
-    const durationMs = Date.now() - this.sessionStart;
+    const { durationMs, avgMiBps } = this.meter.throughput();
     const report: UploadReport = {
       jobId: this.jobId,
       snapshotId,
@@ -477,7 +402,7 @@ export class UploadSession implements UploadRun {
       aggregateChecksum: aggregate,
       changedBlocksCount: written,
       durationMs,
-      avgMiBps: durationMs > 0 ? this.sessionBytes / 1048576 / (durationMs / 1000) : 0,
+      avgMiBps,
       ...(this.zero.note ? { zeroBlocksNote: this.zero.note } : {}),
     };
     if (state === 'completed' && !dry && this.deps.manifest) {
@@ -496,71 +421,18 @@ export class UploadSession implements UploadRun {
   }
 
   private setPhase(p: UploadPhase): void {
-    this.phase = p;
-    this.emit(true);
+    this.meter.setPhase(p);
   }
 
-  private sample(): UploadProgress {
+  /** What a progress sample shows of the job: the ledger's counts once it is open, the record's before. */
+  private counts(): JobCounts {
     const l = this.ledger as BlockLedger | undefined;
-    const written = l?.writtenCount ?? this.job.counters.writtenBlocks;
-    const skipped = l?.skippedCount ?? this.job.counters.skippedBlocks;
-    let inFlight = 0;
-    for (const v of this.inFlight.values()) inFlight += v;
-    let concurrency = 0;
-    for (const v of this.concurrency.values()) concurrency += v;
-    const total = this.deps.blockCount;
-    const remaining = total - written - skipped;
-    const speedMiBps = this.speed;
-    const etaSeconds = this.phase === 'uploading' && speedMiBps > 0 ? (remaining * BLOCK_SIZE) / 1048576 / speedMiBps : null;
     return {
-      jobId: this.jobId,
-      phase: this.phase,
+      written: l?.writtenCount ?? this.job.counters.writtenBlocks,
+      skipped: l?.skippedCount ?? this.job.counters.skippedBlocks,
       ...(this.job.snapshotId ? { snapshotId: this.job.snapshotId } : {}),
-      totalBlocks: total,
-      ackedBlocks: written + skipped,
-      skippedBlocks: skipped,
-      writtenBlocks: written,
-      blocksToSend: Math.max(written, total - skipped),
-      retried: this.retried,
-      inFlight,
-      bytesAcked: written * BLOCK_SIZE,
-      speedMiBps,
-      etaSeconds: etaSeconds === null ? null : Math.round(etaSeconds),
-      concurrency: concurrency || this.deps.ceiling,
-      ...this.windowNote(concurrency),
-      ...(this.phase === 'uploading' && this.waitingRunners.size ? { waitingForNetwork: true } : {}),
       ...(this.job.expiresAt ? { expiresAt: this.job.expiresAt } : {}),
       ...(this.zero?.note ? { zeroBlocksNote: this.zero.note } : {}),
     };
-  }
-
-  private windowNote(concurrency: number): { windowNote?: string } {
-    const reason = this.deps.ceilingReason;
-    const note = reason && this.phase === 'uploading' ? ceilingNote({ ceiling: this.deps.ceiling, reason }, concurrency) : undefined;
-    return note ? { windowNote: note } : {};
-  }
-
-  private emit(force: boolean): void {
-    const now = Date.now();
-    if (!force && now - this.lastEmit < PROGRESS_EVERY_MS) {
-      this.trailingEmit ??= setTimeout(() => {
-        this.trailingEmit = null;
-        this.emit(false);
-      }, PROGRESS_EVERY_MS - (now - this.lastEmit));
-      return;
-    }
-    if (this.trailingEmit) clearTimeout(this.trailingEmit);
-    this.trailingEmit = null;
-    // Smoothed speed: EWMA over the intervals between samples.
-    const dt = (now - this.speedAt) / 1000;
-    if (dt >= 0.2) {
-      const inst = this.speedBytes / 1048576 / dt;
-      this.speed = this.speed === 0 ? inst : this.speed * 0.7 + inst * 0.3;
-      this.speedAt = now;
-      this.speedBytes = 0;
-    }
-    this.lastEmit = now;
-    this.last = this.sample();
-    for (const cb of this.progressSubs) cb(this.last);
   }
 }

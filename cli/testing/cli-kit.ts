@@ -1,0 +1,77 @@
+// Test kit of the CLI's tests: run `blockport <verb>` as a user would, and read a snapshot back with boto3.
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Static credentials the emulator accepts, and no instance metadata lookups. */
+export const TEST_ENV = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+
+// boto3 reads every listed block, checks its size and checksum, and prints {index: base64 sha256}: an independent
+// client checks the snapshot.
+const BOTO_READER = `
+import base64, hashlib, json, sys, boto3
+endpoint, snap = sys.argv[1], sys.argv[2]
+ebs = boto3.client('ebs', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')
+ec2 = boto3.client('ec2', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')
+state = ec2.describe_snapshots(SnapshotIds=[snap])['Snapshots'][0]['State']
+out, kw = {}, {'SnapshotId': snap, 'MaxResults': 100}
+while True:
+    page = ebs.list_snapshot_blocks(**kw)
+    for b in page['Blocks']:
+        r = ebs.get_snapshot_block(SnapshotId=snap, BlockIndex=b['BlockIndex'], BlockToken=b['BlockToken'])
+        data = r['BlockData'].read()
+        assert len(data) == 524288, len(data)
+        assert base64.b64encode(hashlib.sha256(data).digest()).decode() == r['Checksum']
+        out[b['BlockIndex']] = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    if not page.get('NextToken'): break
+    kw = {'SnapshotId': snap, 'MaxResults': 100, 'NextToken': page['NextToken']}
+print(json.dumps({'state': state, 'volumeSize': page['VolumeSize'], 'blocks': out}))
+`;
+
+export interface ReadBack {
+  state: string;
+  volumeSize: number;
+  /** Block index → base64 SHA-256 of what boto3 read. */
+  blocks: Record<string, string>;
+}
+
+/** boto3 reads every listed block of a snapshot; throws with boto3's own words when it cannot. */
+export function botoRead(endpoint: string, snapshotId: string): ReadBack {
+  const py = spawnSync('python3', ['-c', BOTO_READER, endpoint, snapshotId], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (py.status !== 0 || py.stderr) throw new Error(`boto3 could not read ${snapshotId}: ${py.stderr}`);
+  return JSON.parse(py.stdout) as ReadBack;
+}
+
+export interface CliRun {
+  child: ChildProcessWithoutNullStreams;
+  exited: Promise<number | null>;
+  /** stderr lines with the time each arrived. */
+  lines: { at: number; text: string }[];
+  out(): string;
+  err(): string;
+}
+
+/** Starts `blockport <verb> …` with the test credentials (plus `env`), noting when each stderr line arrived. */
+export function startCli(verb: string, args: string[], env: Record<string, string> = TEST_ENV): CliRun {
+  const child = spawn(process.execPath, [join(ROOT, 'cli', 'blockport.mjs'), verb, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  const lines: { at: number; text: string }[] = [];
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d;
+    for (const text of d.toString().split('\n')) if (text.trim()) lines.push({ at: Date.now(), text });
+  });
+  // 'close', not 'exit': by then stdout and stderr are read to their end.
+  const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+  return { child, exited, lines, out: () => stdout, err: () => stderr };
+}
+
+/** Runs `blockport <verb> …` to its end. */
+export async function runCli(verb: string, args: string[], env: Record<string, string> = TEST_ENV): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const run = startCli(verb, args, env);
+  const code = await run.exited;
+  return { code, stdout: run.out(), stderr: run.err() };
+}
