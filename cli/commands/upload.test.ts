@@ -1,5 +1,5 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import { mkdtemp, readFile, rm, stat, utimes } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -8,7 +8,8 @@ import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator
 import { blockDigestsOfFile, writeImageFile } from '../../bench/upload-image-file.ts';
 import { ignoredOnResume, parseUploadArgs, run } from './upload.ts';
 import { botoRead as readBack, runCli as runVerb, startCli, TEST_ENV } from '../testing/cli-kit.ts';
-import { packStep } from '../../src/images/testing/container-fixtures.ts';
+import { PACKED_FIXTURES, packedFixture, packStep } from '../../src/images/testing/container-fixtures.ts';
+import { fixtureOracle, sourceRaw } from '../../src/images/testing/test-fixtures.ts';
 
 
 /** What the CLI itself said on stderr (Node's own warnings left out). */
@@ -140,17 +141,31 @@ describe('blockport upload against npm run emulator', () => {
     const expected = await blockDigestsOfFile(image);
     packStep('tar-gnu', image, `${image}.tar`);
     packStep('xz', `${image}.tar`, `${image}.tar.xz`);
-    const res = await runCli([`${image}.tar.xz`, '--endpoint', emu.url, '--json'], { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' });
+    // A raw disk is streamed out of the decompressor: the temporary directory stays empty.
+    const tmp = await mkdtemp(join(dir, 'tmp-'));
+    const res = await runCli([`${image}.tar.xz`, '--endpoint', emu.url, '--json'], { ...TEST_ENV, BLOCKPORT_TMPDIR: tmp });
     expect(res.code, res.stderr).toBe(0);
-    expect(res.stderr).toMatch(/packed\.img\.tar\.xz is xz-compressed; it is unpacked to a temporary file in .* before any block is sent\./);
-    expect(res.stderr).toMatch(/unpacked xz in tar to a temporary file/);
-    const report = JSON.parse(res.stdout) as Record<string, unknown>;
-    const back = readBack(emu.url, report.SnapshotId as string);
+    expect(res.stderr).toMatch(/packed\.img\.tar\.xz is tar in xz; the raw disk inside is streamed out of the decompressor as it is read \(nothing is unpacked to disk\)\./);
+    expect(await readdir(tmp)).toEqual([]);
+    const back = await botoRead((JSON.parse(res.stdout) as Record<string, unknown>).SnapshotId as string);
     expect(back.state).toBe('completed');
     const zeroDigest = expected.digests[expected.zero.indexOf(true)];
     expect(expected.digests.filter((d, i) => (back.blocks[i] ?? zeroDigest) !== d).length).toBe(0);
     // Every block is written by default, zero blocks included.
     expect(Object.keys(back.blocks).length).toBe(expected.zero.length);
+  });
+
+  it('unpacks a qcow2 inside .gz to a temporary file first, removed after; boto3 reads back what qemu-img converts', async () => {
+    const packed = packedFixture(PACKED_FIXTURES.find((f) => f.name === 'v3.qcow2.gz')!);
+    const expected = await blockDigestsOfFile(fixtureOracle('v3.qcow2', sourceRaw(16)));
+    const tmp = await mkdtemp(join(dir, 'tmp-'));
+    const res = await runCli([packed, '--endpoint', emu.url, '--json'], { ...TEST_ENV, BLOCKPORT_TMPDIR: tmp });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/is gzip; its disk is unpacked to a temporary file in .* before any block is sent\./);
+    expect(await readdir(tmp)).toEqual([]);
+    const back = await botoRead((JSON.parse(res.stdout) as Record<string, unknown>).SnapshotId as string);
+    expect(back.state).toBe('completed');
+    expect(expected.digests.filter((d, i) => back.blocks[i] !== d).length).toBe(0);
   });
 
   it('says why when the credentials are refused, exit 1', async () => {

@@ -3,8 +3,7 @@
 import { basename } from 'node:path';
 import { rm, stat } from 'node:fs/promises';
 import { publicConnection, type Connection } from '../../src/aws/clients.ts';
-import { openImage } from '../../src/images/open-image.ts';
-import { ImageFormatError, type ByteSource, type DiskImage } from '../../src/images/types.ts';
+import { ImageFormatError, type DiskImage } from '../../src/images/types.ts';
 import { ResumeError, UploadError, type SnapshotParams, type UploadOptions, type UploadProgress, type UploadReport } from '../../src/engine/upload-types.ts';
 import { zeroBlocksChoice, type ZeroBlocks } from '../../src/engine/zero-blocks.ts';
 import { startJobSession } from '../../src/engine/upload/upload-image.ts';
@@ -13,9 +12,7 @@ import { fingerprintOf } from '../../src/engine/fingerprint.ts';
 import { checkSameDisk, checkSameFile, prepareJob, type ReopenWords } from '../../src/engine/upload/job.ts';
 import { checkResumableSnapshot } from '../../src/engine/upload/resume-check.ts';
 import { fileSource } from '../node-source.ts';
-import { tempSpool } from '../temp-spool.ts';
-import { tmpdir } from 'node:os';
-import { detectContainer, unwrapContainers } from '../../src/images/containers.ts';
+import { packedDisk, type PackedDisk } from '../packed-disk.ts';
 import { detectBoot } from '../../src/images/boot/detect-boot.ts';
 import { RegisterImageError, type RegisteredImage } from '../../src/engine/register-image.ts';
 import { imageJson, parseArchitecture, parseBootMode, registerAndWait } from './register-image.ts';
@@ -25,8 +22,12 @@ import { windowCeiling } from '../../src/engine/window-ceiling.ts';
 
 export const usage = `Usage: blockport upload <image> [options]
 
-Uploads a disk image (raw today; qcow2, VMDK, VHD(X), VDI, OVA as their readers land) as an EBS snapshot
-through the EBS direct APIs. Credentials come from the standard AWS chain (environment, profile, SSO, IMDS).
+Uploads a disk image (raw, qcow2, VMDK, VHD(X), VDI, OVA) as an EBS snapshot through the EBS direct APIs.
+Credentials come from the standard AWS chain (environment, profile, SSO, IMDS).
+
+Packed images (.xz, .gz, .zst, .bz2, inside .tar or .zip, nested up to three deep) are recognised by content. A raw
+disk is streamed out of the decompressor (no temporary file; a resume decompresses from the start and skips what was
+sent); other formats are unpacked to a temporary file in BLOCKPORT_TMPDIR (or the system's) first.
 
 Options:
   --endpoint URL        EBS (and EC2) endpoint, e.g. http://127.0.0.1:4566 for \`npm run emulator\`
@@ -276,9 +277,9 @@ export async function run(args: string[]): Promise<number> {
   // A socket per block in flight: the agent must never be the window's limit.
   const clients = await nodeClients(connection, { verifySsl: p.verifySsl, sockets: p.options.concurrency ?? windowCeiling({ browser: false }).ceiling });
   const source = await fileSource(p.image);
-  // A packed disk (.xz, .tar.gz, .zip, …) is unpacked to a temporary file on each run; a resume skips what was sent.
-  const spool = tempSpool();
-  let disk: ByteSource = source;
+  // A packed disk (.xz, .tar.gz, .zip, …): a raw one is streamed out of its decompressor, others unpacked to a
+  // temporary file on each run; a resume skips what was sent.
+  let disk: PackedDisk | undefined;
   let lastLine = 0;
   const tty = process.stderr.isTTY;
   let interrupted = false;
@@ -287,31 +288,21 @@ export async function run(args: string[]): Promise<number> {
     const { sha256 } = await bestSha256();
     // Whole milliseconds, rounded as fs.Stats.mtime is (sub-millisecond mtimes do not survive every copy tool).
     const fingerprint = await fingerprintOf(source, { name: basename(p.image), lastModified: Math.round(st.mtimeMs) }, sha256);
-    const outer = detectContainer(await source.read(0, Math.min(source.size, 4096)));
-    // The plan before the work: a packed disk is unpacked first, and a resume unpacks it again.
-    if (outer && p.progress) {
-      const dir = process.env.BLOCKPORT_TMPDIR ?? tmpdir();
-      const again = store.job ? ', then the blocks already sent are skipped' : '';
-      console.error(
-        outer === 'tar' || outer === 'zip'
-          ? `blockport upload: ${p.image} is a ${outer} archive; its disk is read in place, or unpacked to a temporary file in ${dir} first if it is compressed${again}.`
-          : `blockport upload: ${p.image} is ${outer}-compressed; it is unpacked to a temporary file in ${dir} before any block is sent${again}.`,
-      );
-    }
-    const unwrapped = await unwrapContainers(source, {
-      spool,
-      ...(p.progress ? { progress: (what: string, n: number) => process.stderr.write(tty ? `\r\x1b[Kunpacking ${what}: ${mib(n)} MiB` : '') } : {}),
+    const words = resumeWords(p.image, statePath);
+    if (store.job) checkSameFile(store.job, fingerprint, words);
+    // The plan before the work: how the disk inside a packed file is read, and what a resume does again.
+    const resumed = store.job?.packing;
+    disk = await packedDisk(source, {
+      name: p.image,
+      ...(resumed ? { resumed } : {}),
+      say: (line) => (line.startsWith('notice:') || p.progress) && process.stderr.write(`${tty && p.progress ? '\r\x1b[K' : ''}${line}\n`),
+      ...(p.progress && tty ? { progress: (line: string) => process.stderr.write(`\r\x1b[K${line}`) } : {}),
     });
-    if (unwrapped.container.length && p.progress) process.stderr.write(`${tty ? '\r\x1b[K' : ''}blockport upload: unpacked ${unwrapped.container.join(' in ')} to a temporary file.\n`);
-    for (const n of unwrapped.notices) console.error(`notice: ${n}`);
-    disk = unwrapped.source;
     let job = store.job;
     let resumedBlocks = 0;
-    const words = resumeWords(p.image, statePath);
     // The disk as read for a new job; a resumed one opens it once its record has been checked.
     let opened: { image: DiskImage; blockStates: Uint8Array } | undefined;
     if (job) {
-      checkSameFile(job, fingerprint, words);
       if (!sameConnection(job.connection, connection)) {
         const where = (c: Connection) => (c.kind === 'endpoint' ? (c.endpoint ?? `AWS ${c.region}`) : c.kind);
         throw new ResumeError(
@@ -345,13 +336,13 @@ export async function run(args: string[]): Promise<number> {
       if (p.progress)
         console.error(`blockport upload: resuming ${job.snapshotId ?? 'the upload'} from ${statePath}: ${resumedBlocks} of ${job.counters.blocksToSend} blocks already sent.`);
     } else {
-      const image = await openImage(disk);
+      const image = await disk.open();
       opened = { image, blockStates: await image.blockStates() };
       // The ClientToken is on disk before StartSnapshot is sent: a re-run after a lost answer finds the same snapshot.
-      job = await prepareJob({ ...opened, fingerprint: async () => fingerprint, connection, options: p.options, store });
+      job = await prepareJob({ ...opened, fingerprint: async () => fingerprint, connection, options: p.options, store, ...(disk.packing ? { packing: disk.packing } : {}) });
     }
     if (!opened) {
-      const image = await openImage(disk);
+      const image = await disk.open();
       checkSameDisk(job, image, words);
       opened = { image, blockStates: await image.blockStates() };
     }
@@ -401,7 +392,7 @@ export async function run(args: string[]): Promise<number> {
     let refused: string | undefined;
     if (p.registerImage && report.state === 'completed') {
       // The boot facts come from the image itself; flags fill in what it does not tell.
-      const boot = await detectBoot(await openImage(source));
+      const boot = await detectBoot(await disk.openForBoot());
       const architecture = p.architecture ?? boot.architecture;
       const bootMode = p.bootMode ?? boot.bootMode;
       if (!architecture || !bootMode) {
@@ -450,7 +441,7 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   } finally {
     if (onSigint) process.off('SIGINT', onSigint);
-    await spool.dispose();
+    await disk?.dispose();
     await source.close();
     clients.close();
   }

@@ -15,6 +15,8 @@ export function describeFailure(err: unknown, ctx: { index?: number; reading?: b
   const name = e.name ?? 'Error';
   const msg = e.message ?? String(err);
   const where = ctx.index !== undefined ? ` at block ${ctx.index}` : '';
+  // A packed disk read as a stream finds damage only when it gets there: the container's own sentence says what to do.
+  if (name === 'ImageFormatError') return { message: msg, code: 'image-format', action: 'repick' };
   if (ctx.reading || name === 'NotReadableError' || name === 'NotFoundError')
     return {
       message: `The image file could not be read${where} (${name}: ${msg}); it may have changed on disk or been moved. Pick the file again to resume.`,

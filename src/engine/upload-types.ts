@@ -1,6 +1,7 @@
 // Types, constants and error classes of the upload engine (re-exported by api.ts; internal modules import this file).
 import type { Connection } from '../aws/clients.ts';
 import type { ImageFormat } from '../images/types.ts';
+import type { Packing } from '../images/disk-route.ts';
 import type { ZeroBlocks } from './zero-blocks.ts';
 
 export type { Connection } from '../aws/clients.ts';
@@ -102,6 +103,8 @@ export interface JobRecord {
   zeroBlocksNote?: string;
   format: ImageFormat;
   virtualSize: number;
+  /** How the disk is reached inside a packed file (.xz, .tar.gz, …); absent when the file is the disk. */
+  packing?: Packing;
   /** Saved before StartSnapshot is sent, so a retried start returns the same snapshot. */
   clientToken: string;
   snapshotId?: string;
@@ -122,6 +125,7 @@ export interface JobRecord {
 /** Pipeline phase shown to the person. */
 export type UploadPhase =
   | 'fingerprinting'
+  | 'unpacking'
   | 'starting'
   | 'uploading'
   | 'paused'
@@ -160,6 +164,8 @@ export interface UploadProgress {
   expiresAt?: number;
   /** Why empty blocks are written although skipping them was chosen (the service encrypts the snapshot). */
   zeroBlocksNote?: string;
+  /** While a packed disk is unpacked to the browser's storage (phase 'unpacking'): the share done, 0–100. */
+  unpackPercent?: number;
 }
 
 /** State of one block on the block map. */
@@ -248,6 +254,20 @@ export interface UploadPlan {
   boot?: import('../images/boot/detect-boot.ts').BootInfo;
   /** Whether it will start on Nitro, as far as its root file system tells (warnings only). */
   nitro?: import('../images/boot/nitro-check.ts').NitroFinding[];
+  /** The file is packed (.xz, .tar.gz, .zip, …): how its disk will be read. */
+  packed?: PackedPlan;
+}
+
+/** How the disk inside a packed file will be read, as the plan says it before anything starts. */
+export interface PackedPlan {
+  /** The containers around the disk, outermost first (e.g. ['gzip', 'tar']). */
+  container: string[];
+  /** 'in-place': read where it lies; 'streamed': decoded front to back as it is sent; 'unpacked': unpacked to the browser's storage first. */
+  path: 'in-place' | 'streamed' | 'unpacked';
+  /** Sentences saying how the disk is read, what it needs and what a resume does. */
+  how: string[];
+  /** False when the disk's size is only known once it is unpacked (the plan's figures are then estimates). */
+  sizeKnown: boolean;
 }
 
 /** What resuming needs from the person. */

@@ -1,8 +1,9 @@
 import { subSource } from './byte-source.ts';
 import { sourceStream, type ByteStream } from './byte-stream.ts';
-import { decodeStream, CODEC_LABEL, type StreamCodec } from './stream-decoders.ts';
-import { isTarHeader, listTar, type TarEntry } from './ova.ts';
-import { isZip, listZip, zipDataOffset, zipDamaged, type ZipEntry } from './zip.ts';
+import { damaged, decodeStream, CODEC_LABEL, type StreamCodec } from './stream-decoders.ts';
+import { xzDeclaredSize } from './xz-index.ts';
+import { listTar, type TarEntry } from './ova.ts';
+import { listZip, zipDataOffset, zipDamaged, type ZipEntry } from './zip.ts';
 import { isQcow2 } from './qcow2.ts';
 import { isVmdk } from './vmdk.ts';
 import { isVhdx } from './vhdx.ts';
@@ -10,36 +11,15 @@ import { isVdi } from './vdi.ts';
 import { isVhdFooter } from './vhd.ts';
 import { MAX_VIRTUAL_SIZE } from './byte-source.ts';
 import { ImageFormatError, type ByteSource } from './types.ts';
+import { detectContainer, spoolFull, type ContainerKind } from './container-magic.ts';
 
-/** What a disk may be wrapped in, outermost first in a chain: compressed streams and archives. */
-export type ContainerKind = StreamCodec | 'tar' | 'zip';
+export { detectContainer, spoolFull, type ContainerKind } from './container-magic.ts';
 
 /** Containers wrapped in containers deeper than this are refused (a .vmdk.tar.gz is three). */
 export const MAX_NESTING = 3;
 
 // Unpacked output may exceed the 64 TiB disk by an archive's own overhead, not more.
 const UNPACK_LIMIT = MAX_VIRTUAL_SIZE + 2 ** 30;
-
-const MAGIC: [StreamCodec, number[]][] = [
-  ['gzip', [0x1f, 0x8b, 0x08]],
-  ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
-  ['bzip2', [0x42, 0x5a, 0x68]],
-  ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
-];
-
-/** The container a file's first bytes announce, if any (never from its name). An OVA is a disk format, not a container. */
-export function detectContainer(head: Uint8Array): ContainerKind | undefined {
-  for (const [kind, magic] of MAGIC) {
-    if (head.length >= magic.length && magic.every((b, i) => head[i] === b)) {
-      // bzip2's "BZh" is followed by the block size digit 1–9.
-      if (kind === 'bzip2' && !(head[3]! >= 0x31 && head[3]! <= 0x39)) continue;
-      return kind;
-    }
-  }
-  if (isZip(head)) return 'zip';
-  if (head.length >= 512 && isTarHeader(head.subarray(0, 512))) return 'tar';
-  return undefined;
-}
 
 /** Where a compressed stream is unpacked so a reader can seek in it: OPFS in the browser, a temporary file in the CLI. */
 export interface Spool {
@@ -64,8 +44,8 @@ export interface Unwrapped {
 
 export interface UnwrapOptions {
   spool: Spool;
-  /** Told of unpacking progress: bytes written so far and the size declared, if any. */
-  progress?: (what: string, written: number, declared?: number) => void;
+  /** Told of unpacking progress: bytes written so far, the size declared (if any) and the share done (0–1). */
+  progress?: (what: string, written: number, declared: number | undefined, fraction: number) => void;
 }
 
 /** Peels containers off a file, by content, until a disk image remains; refuses deeper nesting, bombs and damage. */
@@ -78,13 +58,7 @@ export async function unwrapContainers(source: ByteSource, opts: UnwrapOptions):
     const kind = detectContainer(head);
     if (!kind) return { source: current, container, notices };
     if (kind === 'tar' && (await isOva(current))) return { source: current, container, notices };
-    if (container.length >= MAX_NESTING) {
-      throw new ImageFormatError(
-        `This file is packed more than ${MAX_NESTING} levels deep (${[...container, kind].join(' in ')}…), which no disk image download needs and which Blockport refuses. Unpack it yourself and pick the disk image.`,
-        undefined,
-        'too-deep',
-      );
-    }
+    if (container.length >= MAX_NESTING) throw tooDeep(container, kind);
     container.push(kind);
     if (kind === 'tar') {
       const src = current;
@@ -110,13 +84,24 @@ export async function unwrapContainers(source: ByteSource, opts: UnwrapOptions):
       if (pick.notice) notices.push(pick.notice);
       current = await pick.open();
     } else {
-      current = await unpack(decodeStream(kind, sourceStream(current)), opts, `${CODEC_LABEL[kind]} stream`, kind);
+      // xz declares its unpacked size in its index: checked against the room first, and held to while unpacking.
+      const declared = kind === 'xz' ? await xzDeclaredSize(current) : undefined;
+      current = await unpack(decodeStream(kind, sourceStream(current)), opts, `${CODEC_LABEL[kind]} stream`, kind, current.size, declared);
     }
   }
 }
 
+/** The refusal of a container nested deeper than MAX_NESTING. */
+export function tooDeep(container: readonly ContainerKind[], kind: ContainerKind): ImageFormatError {
+  return new ImageFormatError(
+    `This file is packed more than ${MAX_NESTING} levels deep (${[...container, kind].join(' in ')}…), which no disk image download needs and which Blockport refuses. Unpack it yourself and pick the disk image.`,
+    undefined,
+    'too-deep',
+  );
+}
+
 /** An OVA is a tar whose entries include an .ovf descriptor; it stays whole for openImage. */
-async function isOva(source: ByteSource): Promise<boolean> {
+export async function isOva(source: ByteSource): Promise<boolean> {
   try {
     return (await listTar(source, true)).some((e) => /\.ovf$/i.test(e.name));
   } catch {
@@ -124,7 +109,8 @@ async function isOva(source: ByteSource): Promise<boolean> {
   }
 }
 
-interface Candidate {
+/** An archive entry that may be the disk. */
+export interface Candidate {
   name: string;
   size: number;
   open(): Promise<ByteSource>;
@@ -136,7 +122,7 @@ interface Candidate {
  * The disk in an archive: the largest entry of at least 1 MiB, or whose content is a disk format or a container
  * (a smaller disk); a notice names the other candidates.
  */
-async function chooseDisk(entries: Candidate[], kind: 'tar' | 'zip'): Promise<{ open(): Promise<ByteSource>; notice?: string }> {
+export async function chooseDisk(entries: Candidate[], kind: 'tar' | 'zip'): Promise<{ open(): Promise<ByteSource>; notice?: string }> {
   const disks: Candidate[] = [];
   for (const e of entries) {
     if (e.size === 0) continue;
@@ -165,7 +151,8 @@ async function chooseDisk(entries: Candidate[], kind: 'tar' | 'zip'): Promise<{ 
   };
 }
 
-function looksLikeDisk(head: Uint8Array): boolean {
+/** True when an entry's first bytes are a disk format or a container (a disk smaller than 1 MiB still counts). */
+export function looksLikeDisk(head: Uint8Array): boolean {
   return isQcow2(head) || isVmdk(head) || isVhdx(head) || isVdi(head) || isVhdFooter(head) || detectContainer(head) !== undefined;
 }
 
@@ -186,26 +173,41 @@ async function zipEntry(archive: ByteSource, e: ZipEntry, opts: UnwrapOptions): 
       'unsupported',
     );
   }
-  return unpack(decodeStream('deflate', sourceStream(archive, data, data + e.compressedSize), e.crc), opts, `"${e.name}"`, 'deflate', e.size);
+  return unpack(decodeStream('deflate', sourceStream(archive, data, data + e.compressedSize), e.crc), opts, `"${e.name}"`, 'deflate', e.compressedSize, e.size);
 }
 
 /** Spools a decoded stream, holding it to what its container declares, or to the 64 TiB disk limit when it declares nothing. */
-async function unpack(stream: ByteStream, opts: UnwrapOptions, what: string, codec: StreamCodec, declaredSize?: number): Promise<ByteSource> {
+async function unpack(stream: ByteStream, opts: UnwrapOptions, what: string, codec: StreamCodec, inputSize: number, declaredSize?: number): Promise<ByteSource> {
+  const bounded = declaredBounded(stream, codec, what, declaredSize);
+  return opts.spool.store(bounded, {
+    what,
+    ...(declaredSize !== undefined ? { declaredSize } : {}),
+    progress: (n) => opts.progress?.(what, n, declaredSize, declaredSize ? n / declaredSize : (stream.consumed?.() ?? 0) / Math.max(1, inputSize)),
+  });
+}
+
+/**
+ * A decoded stream held to what its container declares (the exact size: no more, no less), or to the 64 TiB disk
+ * limit when it declares nothing.
+ */
+export function declaredBounded(stream: ByteStream, codec: StreamCodec, what: string, declaredSize?: number): ByteStream {
   const limit = declaredSize ?? UNPACK_LIMIT;
+  // zip entries declare their size in the archive's directory, xz streams in their index.
+  const mismatch = (detail: string, code?: string) => (codec === 'deflate' ? zipDamaged(detail, code) : damaged(codec, detail, code));
   let written = 0;
-  const bounded: ByteStream = {
+  return {
     async next() {
       const c = await stream.next();
       if (!c) {
         if (declaredSize !== undefined && written !== declaredSize) {
-          throw zipDamaged(`${what} unpacks to ${written} bytes where its header says ${declaredSize}`, 'truncated');
+          throw mismatch(`${what} unpacks to ${written} bytes where its header says ${declaredSize}`, 'truncated');
         }
         return null;
       }
       written += c.length;
       if (written > limit) {
         await stream.cancel();
-        if (declaredSize !== undefined) throw zipDamaged(`${what} unpacks to more than the ${declaredSize} bytes its header declares`);
+        if (declaredSize !== undefined) throw mismatch(`${what} unpacks to more than the ${declaredSize} bytes its header declares`);
         throw new ImageFormatError(
           `This ${CODEC_LABEL[codec]} file unpacks to more than 64 TiB, more than any EBS snapshot can hold; it is not a disk image Blockport can upload (or it is a decompression bomb). Pick the disk image itself.`,
           undefined,
@@ -215,12 +217,8 @@ async function unpack(stream: ByteStream, opts: UnwrapOptions, what: string, cod
       return c;
     },
     cancel: () => stream.cancel(),
+    ...(stream.consumed ? { consumed: stream.consumed } : {}),
   };
-  return opts.spool.store(bounded, {
-    what,
-    ...(declaredSize !== undefined ? { declaredSize } : {}),
-    progress: (n) => opts.progress?.(what, n, declaredSize),
-  });
 }
 
 /** A spool in memory, up to a limit (tests, fuzzing, small files). */
@@ -249,13 +247,4 @@ export function memorySpool(limit = 256 * 1024 * 1024): Spool {
     },
     async dispose() {},
   };
-}
-
-/** The refusal when the unpacked disk would not fit where it is to be unpacked. */
-export function spoolFull(need: number, room: number, where = 'memory'): ImageFormatError {
-  return new ImageFormatError(
-    `Unpacking this file needs ${(need / 2 ** 30).toFixed(1)} GiB but only ${(room / 2 ** 30).toFixed(1)} GiB is free in ${where}. Free some space, or unpack the disk yourself and pick it.`,
-    undefined,
-    'no-space',
-  );
 }

@@ -8,7 +8,8 @@ export interface TarEntry {
   size: number;
 }
 
-const MAX_ENTRIES = 10000;
+/** Entries a tar archive may hold before it is refused. */
+export const MAX_TAR_ENTRIES = 10000;
 
 function octal(h: Uint8Array, at: number, len: number): number {
   if (h[at]! & 0x80) {
@@ -39,12 +40,31 @@ export function isTarHeader(h: Uint8Array): boolean {
 }
 
 /** The error for a plain tar archive (not an OVA) that contradicts itself. */
-function tarDamaged(detail: string, code = 'corrupt'): ImageFormatError {
+export function tarDamaged(detail: string, code = 'corrupt'): ImageFormatError {
   return new ImageFormatError(
     `This tar archive is ${code === 'truncated' ? 'truncated' : 'damaged'} (${detail}), so the disk inside cannot be read. Download or copy it again and pick the complete file.`,
     undefined,
     code,
   );
+}
+
+/** One tar header: its entry type, name (ustar prefix joined), and the size its field gives (NaN when unreadable). */
+export function parseTarHeader(h: Uint8Array): { type: string; name: string; size: number } {
+  const ustar = cstr(h, 257, 6) === 'ustar';
+  return { type: String.fromCharCode(h[156]!), name: ustar && h[345] ? `${cstr(h, 345, 155)}/${cstr(h, 0, 100)}` : cstr(h, 0, 100), size: octal(h, 124, 12) };
+}
+
+/** True for the entry types that hold a regular file's data. */
+export const isTarFile = (type: string): boolean => type === '0' || type === '\0' || type === '7';
+
+/** What a GNU long-name ('L') or pax ('x') entry's body says of the next entry: its name and, for pax, its size. */
+export function tarExtension(type: string, body: Uint8Array): { name?: string; size?: number } {
+  const text = new TextDecoder().decode(body);
+  if (type === 'L') return { name: text.replace(/\0.*$/s, '') };
+  const m = /\d+ path=([^\n]*)\n/.exec(text);
+  // pax gives sizes of 8 GiB and more as a record, the header's field then being zero or wrong.
+  const z = /\d+ size=(\d+)\n/.exec(text);
+  return { ...(m ? { name: m[1] } : {}), ...(z ? { size: Number(z[1]) } : {}) };
 }
 
 /** Lists the regular files of a tar archive (ustar, GNU long names and base-256 sizes, pax paths and sizes). */
@@ -55,40 +75,33 @@ export async function listTar(source: ByteSource, plain = false): Promise<TarEnt
   let paxSize: number | undefined;
   const bad = (detail: string): ImageFormatError => (plain ? tarDamaged(detail) : corrupt('ova', detail));
   for (let n = 0; off + 512 <= source.size; n++) {
-    if (n > MAX_ENTRIES) throw bad(`it holds more than ${MAX_ENTRIES} entries`);
+    if (n > MAX_TAR_ENTRIES) throw bad(`it holds more than ${MAX_TAR_ENTRIES} entries`);
     const h = await readExact(source, off, 512, 'ova', 'archive entries').catch((err: unknown) => {
       throw plain ? tarDamaged('it ends inside an entry header', 'truncated') : err;
     });
     if (h.every((b) => b === 0)) break;
     if (!isTarHeader(h)) throw bad(`the archive entry at byte ${off} has a bad header checksum`);
-    const size = paxSize ?? octal(h, 124, 12);
+    const header = parseTarHeader(h);
+    const size = paxSize ?? header.size;
     paxSize = undefined;
     if (!Number.isSafeInteger(size) || off + 512 + size > source.size) {
-      if (plain) throw tarDamaged(`it ends inside the file "${cstr(h, 0, 100)}"`, 'truncated');
+      if (plain) throw tarDamaged(`it ends inside the file "${header.name}"`, 'truncated');
       throw new ImageFormatError(
-        `This OVA ends inside the file "${cstr(h, 0, 100)}": it is truncated. Download or export the appliance again and pick the complete file.`,
+        `This OVA ends inside the file "${header.name}": it is truncated. Download or export the appliance again and pick the complete file.`,
         'ova',
         'truncated',
       );
     }
-    const type = String.fromCharCode(h[156]!);
-    const ustar = cstr(h, 257, 6) === 'ustar';
-    let name = ustar && h[345] ? `${cstr(h, 345, 155)}/${cstr(h, 0, 100)}` : cstr(h, 0, 100);
+    const { type } = header;
     const data = off + 512;
     if (type === 'L' || type === 'x') {
-      const body = new TextDecoder().decode(await readExact(source, data, Math.min(size, 65536), 'ova', 'archive entries'));
-      if (type === 'L') longName = body.replace(/\0.*$/s, '');
-      else {
-        const m = /\d+ path=([^\n]*)\n/.exec(body);
-        if (m) longName = m[1];
-        // pax gives sizes of 8 GiB and more as a record, the header's field then being zero or wrong.
-        const z = /\d+ size=(\d+)\n/.exec(body);
-        if (z) paxSize = Number(z[1]);
-      }
+      const ext = tarExtension(type, await readExact(source, data, Math.min(size, 65536), 'ova', 'archive entries'));
+      if (ext.name !== undefined) longName = ext.name;
+      if (ext.size !== undefined) paxSize = ext.size;
     } else {
-      if (longName !== undefined) name = longName;
+      const name = longName ?? header.name;
       longName = undefined;
-      if (type === '0' || type === '\0' || type === '7') out.push({ name, offset: data, size });
+      if (isTarFile(type)) out.push({ name, offset: data, size });
     }
     off = data + Math.ceil(size / 512) * 512;
   }

@@ -11,7 +11,8 @@ export class RunState {
   /** A pause or cancel is being carried out. */
   working = $state(false);
   finished = $derived(this.report !== null || this.problem !== null);
-  readonly model: BlockMapModel;
+  /** The block map; made anew when the disk's block count becomes known (a packed disk, once unpacked). */
+  model = $state.raw<BlockMapModel>(new BlockMapModel(0));
   readonly jobId: string;
   readonly #unsubscribe: (() => void)[] = [];
 
@@ -23,6 +24,10 @@ export class RunState {
     this.#unsubscribe.push(
       run.onProgress((p) => {
         this.progress = p;
+        if (p.totalBlocks !== this.model.blockCount) {
+          this.model = new BlockMapModel(p.totalBlocks);
+          this.model.setAll(run.blockMap());
+        }
         this.paused = p.phase === 'paused';
       }),
       run.onBlocks((u) => {

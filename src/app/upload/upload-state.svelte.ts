@@ -12,6 +12,8 @@ class UploadState {
   picked = $state.raw<PickedFile | null>(null);
   plan = $state.raw<UploadPlan | null>(null);
   planning = $state(false);
+  /** While a packed file is read through to plan it (its size measured, its tar listed): the share read, 0–100. */
+  planPercent = $state<number | null>(null);
   problem = $state.raw<Problem | null>(null);
   form = $state<OptionsForm>(defaultOptionsForm(1));
   errors = $state.raw<Partial<Record<OptionsField, string>>>({});
@@ -27,8 +29,11 @@ class UploadState {
     this.problem = null;
     this.errors = {};
     this.planning = true;
+    this.planPercent = null;
     try {
-      const plan = await planUpload(picked.handle ?? picked.file);
+      const plan = await planUpload(picked.handle ?? picked.file, (f) => {
+        if (seq === this.#pickSeq) this.planPercent = Math.floor(f * 100);
+      });
       if (seq !== this.#pickSeq) return;
       this.plan = plan;
       this.form = defaultOptionsForm(plan.volumeSizeGiB);

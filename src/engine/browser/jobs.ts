@@ -5,6 +5,7 @@ import { isJobBusy } from './job-lock.ts';
 import { idbLedgerStore } from './ledger-idb.ts';
 import { deleteAbandonedSnapshot, deleteFailure, type DiscardOutcome } from '../upload/snapshot-cleanup.ts';
 import { UploadError } from '../upload-types.ts';
+import { forgetUnpacked } from './packed-upload.ts';
 
 export { deleteAbandonedSnapshot, type DiscardOutcome } from '../upload/snapshot-cleanup.ts';
 
@@ -38,6 +39,8 @@ export async function discardJob(id: string, opts: DiscardOptions = {}): Promise
   let outcome: DiscardOutcome = 'none';
   if (job?.snapshotId && job.state !== 'completed' && !job.snapshotDeleted && !opts.keepSnapshot) outcome = await deleteAbandoned(job, opts.connection ?? job.connection);
   await store.deleteJob(id);
+  // A packed disk unpacked for this job is kept for its resume only.
+  if (job) await forgetUnpacked(job);
   return outcome;
 }
 

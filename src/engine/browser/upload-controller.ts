@@ -34,6 +34,8 @@ import type { ManifestSink, UploadSession } from '../upload/upload-session.ts';
 import { engineSettings } from './engine-settings.ts';
 import { startPool } from './upload-pool.ts';
 import { windowCeiling, type WindowCeiling } from '../window-ceiling.ts';
+import type { Packing } from '../../images/disk-route.ts';
+import { isPacked, planPacked, resumePacked, startPacked, type PackedHost } from './packed-upload.ts';
 
 function store(): LedgerStore {
   return idbLedgerStore(engineSettings.jobsDb);
@@ -48,9 +50,21 @@ async function openFile(file: File): Promise<{ image: DiskImage; blockStates: Ui
   return { image, blockStates: await image.blockStates() };
 }
 
-/** Reads the image's tables and tells what an upload would send. */
-export async function planUpload(input: FileInput): Promise<UploadPlan> {
-  const { image, blockStates } = await openFile(await fileOf(input));
+/**
+ * Reads the image's tables and tells what an upload would send. A packed file is read through in a worker (progress:
+ * the share of it read when a stream's size must be measured, 0–1).
+ */
+export async function planUpload(input: FileInput, progress?: (fraction: number) => void): Promise<UploadPlan> {
+  const file = await fileOf(input);
+  if (await isPacked(file)) {
+    const plan = await planPacked(file, { openFile, planDisk }, progress);
+    if (plan) return plan;
+  }
+  return planDisk(file);
+}
+
+async function planDisk(file: File): Promise<UploadPlan> {
+  const { image, blockStates } = await openFile(file);
   return {
     format: image.format,
     ...(image.subformat ? { subformat: image.subformat } : {}),
@@ -123,7 +137,7 @@ async function runJob(job: JobRecord, connection: Connection, opts: UploadOption
       session = completionSession(job, { store: store(), ebs: clients.ebs, ec2: clients.ec2, sha256, manifest: manifestSink(params), onEnd: cleanup });
     } else {
       const { file, prepared } = source;
-      const pool = await startPool(file, connection, opts);
+      const pool = await startPool(file, connection, opts, job.packing);
       cleanups.push(pool.terminate);
       const parent = await parentArrays(params.parentSnapshotId, prepared.image.blockCount, clients.ebs, opts.parentCompare);
       session = jobSession(job, {
@@ -160,13 +174,13 @@ async function runJob(job: JobRecord, connection: Connection, opts: UploadOption
 }
 
 /** A dry run: the worker pool reads, zero-detects and hashes everything; nothing is sent or recorded. */
-async function dryRun(file: File, opts: UploadOptions, prepared: { image: DiskImage; blockStates: Uint8Array }): Promise<UploadRun> {
+async function dryRun(file: File, opts: UploadOptions, prepared: { image: DiskImage; blockStates: Uint8Array }, packing?: Packing): Promise<UploadRun> {
   const { sha256 } = await bestSha256();
   // Nothing is recorded beyond this run: the job lives in memory, and the file is not fingerprinted.
   const mem = memoryLedgerStore();
   const fingerprint = { name: file.name, size: file.size, lastModified: file.lastModified, firstBlockSha256: '', lastBlockSha256: '' };
   const job = await prepareJob({ ...prepared, fingerprint: async () => fingerprint, connection: { kind: 'emulator' }, options: opts, store: mem });
-  const pool = await startPool(file, undefined, opts);
+  const pool = await startPool(file, undefined, opts, packing);
   const session = jobSession(job, {
     store: mem,
     ebs: null,
@@ -185,6 +199,10 @@ async function dryRun(file: File, opts: UploadOptions, prepared: { image: DiskIm
 export async function startUpload(args: StartUploadArgs): Promise<UploadRun> {
   const opts = args.options ?? {};
   const file = await fileOf(args.file);
+  if (await isPacked(file)) {
+    const run = await startPacked(file, { connection: args.connection, options: opts, ...(args.file instanceof Blob ? {} : { fileHandle: args.file }) }, packedHost(args.connection));
+    if (run) return run;
+  }
   const prepared = await openFile(file);
   if (opts.dryRun) return dryRun(file, opts, prepared);
   const { sha256 } = await bestSha256();
@@ -249,12 +267,24 @@ export async function resumeUpload(jobId: string, file?: FileInput, connection?:
   checkSameFile(job, fp, words);
   const conn = connection ?? job.connection;
   await checkSnapshot(job, conn);
-  const prepared = await openFile(f);
-  checkSameDisk(job, prepared.image, words);
   const updated: JobRecord = file && !(file instanceof Blob) ? { ...job, fileHandle: file } : job;
   // The parent comparison chosen at the start holds for every session (older records without it: send all).
   const parentCompare = options.parentCompare ?? job.parentCompare;
-  return runJob(updated, conn, { ...options, ...(parentCompare ? { parentCompare } : {}) }, { file: f, prepared });
+  const opts = { ...options, ...(parentCompare ? { parentCompare } : {}) };
+  if (job.packing) return resumePacked(updated, f, opts, packedHost(conn), words);
+  const prepared = await openFile(f);
+  checkSameDisk(job, prepared.image, words);
+  return runJob(updated, conn, opts, { file: f, prepared });
+}
+
+/** What packed uploads borrow from this controller. */
+function packedHost(connection: Connection): PackedHost {
+  return {
+    openFile,
+    store: store(),
+    run: (job, opts, source) => runJob(job, connection, opts, source),
+    dryRun,
+  };
 }
 
 /** A sentence for any error the engine raises (UI helper). */

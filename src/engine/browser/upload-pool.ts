@@ -2,6 +2,7 @@
 // of blocks (recycling-runner.ts).
 import { proxy, transfer } from 'comlink';
 import type { Connection } from '../../aws/clients.ts';
+import type { Packing } from '../../images/disk-route.ts';
 import type { PipelineBatch, PipelineSpec, Slice } from '../block-pipeline.ts';
 import type { UploadOptions } from '../upload-types.ts';
 import type { PipelineWorkerApi, WorkerOpenArgs } from '../upload/pipeline-worker-api.ts';
@@ -39,9 +40,11 @@ function poolSize(opts: UploadOptions): number {
 /**
  * Starts the worker pool over the file (each worker gets the File once, and a credential port of its own when the
  * connection has AWS credentials): one runner per worker, each replacing its worker every `recycleBlocks` claimed
- * blocks; terminate() ends them all.
+ * blocks; terminate() ends them all. A disk streamed out of its decompressor (`packing.path` 'streamed') is opened
+ * as such by the worker.
  */
-export async function startPool(file: File, connection: Connection | undefined, opts: UploadOptions): Promise<{ runners: PipelineRunner[]; terminate: () => void }> {
+export async function startPool(file: File, connection: Connection | undefined, opts: UploadOptions, packing?: Packing): Promise<{ runners: PipelineRunner[]; terminate: () => void }> {
+  const streamed = packing?.path === 'streamed' ? { packing } : {};
   const conn = connection && (await workerConnection(connection));
   let made = 0;
   const bridges = Array.from(
@@ -51,7 +54,7 @@ export async function startPool(file: File, connection: Connection | undefined, 
         spawn: () => uploadWorker(`blockport-upload-${made++}`),
         setup: async ({ api, lend }) => {
           const c = conn && lend(conn);
-          await api.open(c ? { file, connection: c.connection } : { file }, c?.transfer ?? []);
+          await api.open(c ? { file, connection: c.connection, ...streamed } : { file, ...streamed }, c?.transfer ?? []);
         },
         recycleAfter: opts.recycleBlocks ?? engineSettings.recycleBlocks,
       }),

@@ -6,6 +6,7 @@ import { ResumeError, type Fingerprint, type JobRecord, type UploadOptions } fro
 import { fingerprintMismatch, type MismatchWords } from '../fingerprint.ts';
 import { newJobRecord, resolveParams } from '../job-record.ts';
 import type { LedgerStore } from '../ledger.ts';
+import type { Packing } from '../../images/disk-route.ts';
 import type { WindowCeiling } from '../window-ceiling.ts';
 import { UploadSession, type SessionDeps } from './upload-session.ts';
 
@@ -43,10 +44,14 @@ export async function prepareJob(args: {
   store: LedgerStore;
   /** Kept so a later page can reopen the file without asking for it. */
   fileHandle?: FileSystemFileHandle;
+  /** How the disk is reached inside a packed file. */
+  packing?: Packing;
+  /** The job's id when it must be known before the job is recorded (a packed disk's run shows it while unpacking). */
+  id?: string;
 }): Promise<JobRecord> {
   const { image, options: opts } = args;
   const params = resolveParams(opts, image.virtualSize);
-  const job = newJobRecord({
+  const record = newJobRecord({
     fingerprint: await args.fingerprint(),
     connection: args.connection,
     params,
@@ -58,6 +63,7 @@ export async function prepareJob(args: {
     ...(opts.parentCompare ? { parentCompare: opts.parentCompare } : {}),
     ...(opts.zeroBlocks ? { zeroBlocks: opts.zeroBlocks } : {}),
   });
+  const job: JobRecord = { ...record, ...(args.id ? { id: args.id } : {}), ...(args.packing ? { packing: args.packing } : {}) };
   await args.store.putJob(job);
   return job;
 }

@@ -3,6 +3,8 @@ import { releaseProxy } from 'comlink';
 import { createClients, type Clients, type Connection } from '../../aws/clients.ts';
 import { blobSource } from '../../images/blob-source.ts';
 import { openImage } from '../../images/open-image.ts';
+import { openSteps, streamedRawImage } from '../../images/streamed-raw.ts';
+import { chainLabel, type Packing } from '../../images/disk-route.ts';
 import type { DiskImage } from '../../images/types.ts';
 import { blockIsZero, zeroScanKind } from '../../images/zero-scan.ts';
 import { bestSha256, type Sha256 } from '../block-digest.ts';
@@ -15,6 +17,8 @@ export interface WorkerOpenArgs {
   /** Absent for dry runs and read measurements. */
   connection?: Connection;
   hash?: 'webcrypto' | 'wasm';
+  /** A raw disk streamed out of the decompressor around it (the file is the packed one). */
+  packing?: Packing & { path: 'streamed' };
 }
 
 /** Creates the API object a worker exposes (also usable in-process). */
@@ -29,7 +33,9 @@ export function createPipelineWorkerApi() {
     /** Opens the image and (when a connection is given) the SDK clients; returns the hash and zero scan chosen. */
     async open(args: WorkerOpenArgs): Promise<{ hash: 'webcrypto' | 'wasm'; zeroScan: 'simd' | 'js'; virtualSize: number }> {
       blob = args.file instanceof Blob ? args.file : await args.file.getFile();
-      image = await openImage(blobSource(blob));
+      const file = blobSource(blob);
+      const streamed = args.packing;
+      image = streamed ? streamedRawImage(() => openSteps(file, streamed.steps), streamed.size, `${chainLabel(streamed.container)} file`) : await openImage(file);
       const best = await bestSha256(args.hash);
       sha256 = best.sha256;
       // Blob bodies speed up fetch only; the in-browser emulator would read each one back (3-5x slower than bytes).

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'fflate';
+import { memorySource } from './byte-source.ts';
+import { memoryStream, type ByteStream } from './byte-stream.ts';
+import { openSteps, streamedRawImage } from './streamed-raw.ts';
+import { BLOCK_SIZE, ImageFormatError } from './types.ts';
+import { prng } from './testing/test-fixtures.ts';
+
+// Byte comparison without the deep-equality walk, which is slow over MiBs.
+const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+/** A disk of `blocks` blocks of seeded bytes (a run of zeros in the middle) and `tail` more bytes. */
+function diskOf(blocks: number, tail = 0): Uint8Array {
+  const rnd = prng(blocks);
+  const out = new Uint8Array(blocks * BLOCK_SIZE + tail);
+  for (let i = 0; i < out.length; i++) out[i] = i >= BLOCK_SIZE * 6 && i < BLOCK_SIZE * 9 ? 0 : (rnd() * 256) | 0;
+  return out;
+}
+const gzipped = (bytes: Uint8Array) => memorySource(gzipSync(bytes, { level: 1 }));
+
+describe('streamedRawImage: a raw disk read front to back out of its decompressor', () => {
+  it('reads in order from one stream, skips forward by decoding, and starts again for a read behind it', async () => {
+    const disk = diskOf(12, 1000);
+    const file = gzipped(disk);
+    const image = streamedRawImage(() => openSteps(file, [{ op: 'decode', codec: 'gzip' }]), disk.length);
+    expect(image.blockCount).toBe(13);
+    expect(same(await image.readBlocks(0, 2), disk.subarray(0, 2 * BLOCK_SIZE))).toBe(true);
+    // Blocks 2–4 already acknowledged: decoded and dropped, not read back to the caller.
+    expect(same(await image.readBlocks(5, 3), disk.subarray(5 * BLOCK_SIZE, 8 * BLOCK_SIZE))).toBe(true);
+    expect(image.opened).toBe(1);
+    // A read behind the stream (a resumed or paused pass) opens it again from the start.
+    expect(same(await image.readBlocks(3, 1), disk.subarray(3 * BLOCK_SIZE, 4 * BLOCK_SIZE))).toBe(true);
+    expect(image.opened).toBe(2);
+    // The last block is zero-padded past the disk's end, and the stream is checked to end there.
+    const tail = new Uint8Array(BLOCK_SIZE);
+    tail.set(disk.subarray(12 * BLOCK_SIZE));
+    const into = await image.readBlocksInto!(12, 1, new Uint8Array(BLOCK_SIZE).fill(9));
+    expect(same(into, tail)).toBe(true);
+    expect(image.opened).toBe(2);
+  });
+
+  it('holds at most one decoded piece ahead of what it was asked for, whatever the disk size', async () => {
+    // 256 MiB made on the fly, 1 MiB at a time: the disk never exists whole in memory, here or in the reader.
+    const size = 256 * 2 ** 20;
+    const piece = 2 ** 20;
+    let pulled = 0;
+    const made = createHash('sha256');
+    const source: ByteStream = {
+      async next() {
+        if (pulled >= size) return null;
+        const c = new Uint8Array(piece);
+        new DataView(c.buffer).setUint32(0, pulled / piece);
+        c.fill(pulled / piece, 4);
+        made.update(c);
+        pulled += piece;
+        return c;
+      },
+      async cancel() {},
+    };
+    const image = streamedRawImage(() => source, size);
+    const read = createHash('sha256');
+    let worstAhead = 0;
+    const target = new Uint8Array(8 * BLOCK_SIZE);
+    for (let first = 0; first < image.blockCount; first += 8) {
+      const got = await image.readBlocksInto!(first, 8, target);
+      read.update(got);
+      worstAhead = Math.max(worstAhead, pulled - (first + 8) * BLOCK_SIZE);
+    }
+    expect(read.digest('hex')).toBe(made.digest('hex'));
+    expect(worstAhead).toBeLessThanOrEqual(piece);
+    expect(image.opened).toBe(1);
+  });
+
+  it('refuses a stream that ends before the size planned, or runs past it, with a sentence', async () => {
+    const disk = diskOf(4);
+    const short = streamedRawImage(() => memoryStream(disk), disk.length + BLOCK_SIZE, 'gzip file');
+    const e1 = await short.readBlocks(0, 5).catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(ImageFormatError);
+    expect((e1 as Error).message).toMatch(/The disk inside this gzip file is shorter than the 2621440 bytes planned, so the file changed/);
+    const long = streamedRawImage(() => memoryStream(disk), disk.length - BLOCK_SIZE);
+    const e2 = await long.readBlocks(0, 3).catch((e: unknown) => e);
+    expect((e2 as Error).message).toMatch(/is longer than the 1572864 bytes planned/);
+  });
+});

@@ -1,0 +1,236 @@
+// A raw disk read front to back out of its containers (a decompressor, a tar entry in a stream): blocks are cut as the
+// bytes come, nothing is unpacked to memory or disk, and a read behind the stream starts it again from the beginning.
+import { subSource } from './byte-source.ts';
+import { sourceStream, type ByteStream } from './byte-stream.ts';
+import { declaredBounded } from './containers.ts';
+import { tarDamaged } from './ova.ts';
+import { decodeStream, CODEC_LABEL, type StreamCodec } from './stream-decoders.ts';
+import { BLOCK_SIZE, BlockState, ImageFormatError, type ByteSource, type DiskImage } from './types.ts';
+
+/** One step from the picked file towards the disk's bytes (structured-clone friendly: it is kept with the job). */
+export type StreamStep =
+  /** A part of what came before: an archive entry (its data, not its header). */
+  | { op: 'range'; offset: number; length: number; name?: string }
+  /** A compressed stream, decoded; `size` is what its container declares it unpacks to (held to exactly). */
+  | { op: 'decode'; codec: StreamCodec; crc?: number; size?: number; name?: string };
+
+/** The bytes the steps lead to, read in order. Ranges before the first decode are cut from the file without reading it. */
+export function openSteps(file: ByteSource, steps: readonly StreamStep[]): ByteStream {
+  let random: ByteSource = file;
+  let stream: ByteStream | null = null;
+  for (const step of steps) {
+    if (step.op === 'range') {
+      if (stream) stream = rangeStream(stream, step.offset, step.length, step.name ?? 'the disk');
+      else random = subSource(random, step.offset, step.length);
+    } else {
+      const decoded = decodeStream(step.codec, stream ?? sourceStream(random), step.crc);
+      stream = declaredBounded(decoded, step.codec, step.name ?? `${CODEC_LABEL[step.codec]} stream`, step.size);
+    }
+  }
+  return stream ?? sourceStream(random);
+}
+
+/**
+ * The part [offset, offset+length) of a stream: a tar entry inside a compressed stream. Once the part has been given,
+ * the rest is read and dropped, so the container's own checks (a gzip CRC, an xz index) still judge the whole.
+ */
+function rangeStream(inner: ByteStream, offset: number, length: number, name: string): ByteStream {
+  let skipped = 0;
+  let given = 0;
+  let pending: Uint8Array | null = null;
+  let drained = false;
+  const cut = () => tarDamaged(`it ends inside the file "${name}"`, 'truncated');
+  return {
+    async next() {
+      while (skipped < offset) {
+        const c = await inner.next();
+        if (!c) throw cut();
+        if (skipped + c.length > offset) pending = c.subarray(offset - skipped);
+        skipped = Math.min(offset, skipped + c.length);
+      }
+      if (given >= length) {
+        if (!drained) {
+          drained = true;
+          while (await inner.next());
+        }
+        return null;
+      }
+      const c = pending ?? (await inner.next());
+      pending = null;
+      if (!c) throw cut();
+      const out = c.subarray(0, length - given);
+      given += out.length;
+      return out;
+    },
+    cancel: () => inner.cancel(),
+    ...(inner.consumed ? { consumed: inner.consumed } : {}),
+  };
+}
+
+/** A raw disk read through a stream: what the pipeline reads, with how often the stream was started (tests). */
+export interface StreamedImage extends DiskImage {
+  /** Times the stream was opened: 1 for a run front to back, one more for each read behind it. */
+  readonly opened: number;
+  /** Stops the stream (frees its decoder). */
+  close(): Promise<void>;
+}
+
+/**
+ * A raw disk of `size` bytes whose bytes come from `open()` in order. Reads are served in order from the stream, and
+ * skipping forward (blocks acknowledged before a resume) decodes and drops; a read behind the stream opens it again.
+ * At most one decoded piece is held besides the caller's buffer, whatever the disk's size.
+ */
+export function streamedRawImage(open: () => ByteStream, size: number, label = 'packed file'): StreamedImage {
+  if (!Number.isSafeInteger(size) || size <= 0) {
+    throw new ImageFormatError(`The disk inside this ${label} is empty, so there is nothing to upload. Pick the disk image itself.`, 'raw', 'empty');
+  }
+  const blockCount = Math.ceil(size / BLOCK_SIZE);
+  let stream: ByteStream | null = null;
+  let pos = 0;
+  let pending: Uint8Array | null = null;
+  let opened = 0;
+  // Reads run one at a time, in the order they were asked for.
+  let queue: Promise<unknown> = Promise.resolve();
+  const changed = (detail: string) =>
+    new ImageFormatError(
+      `The disk inside this ${label} ${detail} than the ${size} bytes planned, so the file changed since the upload was planned. Pick it again and start a new upload.`,
+      'raw',
+      'corrupt',
+    );
+
+  const next = async (): Promise<Uint8Array | null> => {
+    const c = pending ?? (await stream!.next());
+    pending = null;
+    return c;
+  };
+
+  const close = async (): Promise<void> => {
+    const s = stream;
+    stream = null;
+    pending = null;
+    pos = 0;
+    await s?.cancel().catch(() => undefined);
+  };
+
+  /** Fills target with disk bytes [offset, offset + target.length), zeros past the disk's end. */
+  const fill = async (offset: number, target: Uint8Array): Promise<void> => {
+    if (!stream || offset < pos) {
+      await close();
+      stream = open();
+      opened++;
+    }
+    // Skipping forward: what lies between is decoded and dropped.
+    while (pos < offset) {
+      const c = await next();
+      if (!c) throw changed('is shorter');
+      const drop = Math.min(c.length, offset - pos);
+      pos += drop;
+      if (drop < c.length) pending = c.subarray(drop);
+    }
+    const want = Math.max(0, Math.min(target.length, size - offset));
+    let got = 0;
+    while (got < want) {
+      const c = await next();
+      if (!c) throw changed('is shorter');
+      const take = Math.min(c.length, want - got);
+      target.set(c.subarray(0, take), got);
+      got += take;
+      pos += take;
+      if (take < c.length) pending = c.subarray(take);
+    }
+    target.fill(0, want);
+    // At the disk's end the stream must end too; reading on lets the container check what it holds (CRCs, index).
+    if (pos === size) {
+      if (pending?.length || (await next())) throw changed('is longer');
+      await close();
+      pos = size;
+    }
+  };
+
+  const serial = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = queue.then(work, work);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  return {
+    format: 'raw',
+    virtualSize: size,
+    blockCount,
+    notices: [],
+    get opened() {
+      return opened;
+    },
+    close: () => serial(close),
+    async blockStates() {
+      return new Uint8Array(blockCount).fill(BlockState.Data);
+    },
+    readBlocks(first, count) {
+      return serial(async () => {
+        const out = new Uint8Array(count * BLOCK_SIZE);
+        await fill(first * BLOCK_SIZE, out);
+        return out;
+      });
+    },
+    readBlocksInto(first, count, target) {
+      return serial(async () => {
+        const out = target.subarray(0, count * BLOCK_SIZE);
+        await fill(first * BLOCK_SIZE, out);
+        return out;
+      });
+    },
+  };
+}
+
+/**
+ * A raw disk of `size` bytes of which only the first `limit` bytes are read (into memory, as far as reads reach):
+ * enough for the partition table and an EFI system partition near the start. A read past it throws.
+ */
+export function streamedHeadImage(open: () => ByteStream, size: number, limit = 64 * 1024 * 1024): DiskImage & { close(): Promise<void> } {
+  const cap = Math.min(size, limit);
+  let buf = new Uint8Array(0);
+  let have = 0;
+  let stream: ByteStream | null = null;
+  const reach = async (end: number): Promise<void> => {
+    if (end > cap) throw new RangeError(`only the first ${cap} bytes of the disk are read before the upload`);
+    stream ??= open();
+    while (have < end) {
+      const c = await stream.next();
+      if (!c) break;
+      if (have + c.length > buf.length) {
+        const grown = new Uint8Array(Math.min(cap, Math.max(buf.length * 2, have + c.length, 1 << 20)));
+        grown.set(buf.subarray(0, have));
+        buf = grown;
+      }
+      const take = Math.min(c.length, buf.length - have);
+      buf.set(c.subarray(0, take), have);
+      have += take;
+      if (have >= cap) break;
+    }
+    if (have >= cap) await close();
+  };
+  const close = async (): Promise<void> => {
+    const s = stream;
+    stream = null;
+    await s?.cancel().catch(() => undefined);
+  };
+  const read = async (offset: number, length: number): Promise<Uint8Array> => {
+    const end = Math.min(size, offset + length);
+    await reach(end);
+    const out = new Uint8Array(length);
+    out.set(buf.subarray(offset, Math.min(end, have)));
+    return out;
+  };
+  const blockCount = Math.ceil(size / BLOCK_SIZE);
+  return {
+    format: 'raw',
+    virtualSize: size,
+    blockCount,
+    notices: [],
+    close,
+    async blockStates() {
+      return new Uint8Array(blockCount).fill(BlockState.Data);
+    },
+    readBlocks: (first, count) => read(first * BLOCK_SIZE, count * BLOCK_SIZE),
+  };
+}
