@@ -88,7 +88,7 @@ function browserCeiling(opts: UploadOptions, connection?: Connection): WindowCei
 async function parentArrays(parentId: string | undefined, blockCount: number, ebs?: EBSClient, compare?: 'read' | 'all'): Promise<PipelineSpec['parent'] | undefined> {
   if (!parentId) return undefined;
   const m = await idbManifestStore().get(parentId).catch(() => undefined);
-  // No manifest (not uploaded by Blockport here): read the parent's blocks when the person chose to (issue 6).
+  // No manifest (not uploaded by Blockport here): read the parent's blocks when the person chose to.
   if (!m) return compare === 'read' && ebs ? readParentArrays(ebs, parentId, blockCount) : undefined;
   const present = new Uint8Array(Math.ceil(blockCount / 8));
   const digests = new Uint8Array(blockCount * 32);
