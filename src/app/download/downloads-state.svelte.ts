@@ -53,10 +53,20 @@ export class DownloadsState {
 
   /** Starts downloading snapshotId (call from a click: a save picker may open); returns the record's id. */
   async start(snapshotId: string, connection: Connection): Promise<string | undefined> {
+    return (await this.#launch(() => startDownload(snapshotId, connection, { blocksPerSecond: this.blocksPerSecond })))?.id;
+  }
+
+  /** Resumes a recorded download (call from a click: a picked file may need permission again). */
+  async resume(recordId: string, connection: Connection): Promise<void> {
+    await this.#launch(() => resumeDownload(recordId, connection, { blocksPerSecond: this.blocksPerSecond }));
+  }
+
+  /** Begins a run and follows it; a refusal to begin is shown as the problem. */
+  async #launch(begin: () => Promise<DownloadRun | undefined>): Promise<DownloadRun | undefined> {
     this.problem = null;
     let run: DownloadRun | undefined;
     try {
-      run = await startDownload(snapshotId, connection, { blocksPerSecond: this.blocksPerSecond });
+      run = await begin();
     } catch (e) {
       this.problem = (e as Error).message;
       return undefined;
@@ -64,22 +74,7 @@ export class DownloadsState {
     if (!run) return undefined;
     this.follow(run);
     await this.refresh();
-    return run.id;
-  }
-
-  /** Resumes a recorded download (call from a click: a picked file may need permission again). */
-  async resume(recordId: string, connection: Connection): Promise<void> {
-    this.problem = null;
-    let run: DownloadRun | undefined;
-    try {
-      run = await resumeDownload(recordId, connection, { blocksPerSecond: this.blocksPerSecond });
-    } catch (e) {
-      this.problem = (e as Error).message;
-      return;
-    }
-    if (!run) return;
-    this.follow(run);
-    await this.refresh();
+    return run;
   }
 
   /** Stops a running download after the blocks in flight; it stays resumable. */
