@@ -80,7 +80,8 @@ export class EmulatorApp {
   readonly startupPools = new Map<string, string>();
   requests = 0;
   /** Requests stalled on purpose (--stall-rate): in all, and still held open because the client has not left. */
-  readonly stalls = { total: 0, open: 0 };
+  /** Stalled requests: drawn in all, held open now, and the longest any was held before the client gave up (ms). */
+  readonly stalls = { total: 0, open: 0, longestMs: 0 };
   readonly connections: ConnectionStats = { open: 0, refused: 0, refusedBeforeBody: 0 };
   /**
    * How far the service's wall clock runs ahead of this host (negative: behind): what SigV4 checks, what Cognito

@@ -232,10 +232,12 @@ export async function listen(app: EmulatorApp, opts: ListenOptions): Promise<Run
         // A stall happens on the way, whatever the request: it is accepted, then never read to its end nor answered.
         if (app.drawStall(req.method ?? 'GET', path, headers)) {
           app.stalls.open++;
+          const since = Date.now();
           try {
             await stall(req, res, app.config.stallAfterBytes);
           } finally {
             app.stalls.open--;
+            app.stalls.longestMs = Math.max(app.stalls.longestMs, Date.now() - since);
           }
           return;
         }

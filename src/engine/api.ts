@@ -1,6 +1,7 @@
 // The engine's public surface for the UI: types and main-thread entry points. Keep this file stable.
 export * from './upload-types.ts';
-export { planUpload, startUpload, resumeUpload, engineSettings, errorSentence } from './browser/upload-controller.ts';
+export { planUpload, startUpload, resumeUpload, errorSentence } from './browser/upload-controller.ts';
+export { engineSettings } from './browser/engine-settings.ts';
 export { listJobs, getJob, discardJob } from './browser/jobs.ts';
 export type { DiscardOptions, DiscardOutcome } from './browser/jobs.ts';
 export { watchJob, requestTakeover, isJobBusy } from './browser/job-lock.ts';
@@ -11,8 +12,9 @@ export { idbManifestStore } from './browser/manifest-idb.ts';
 export { compareSnapshots, type Comparison } from './compare.ts';
 export { blockMap, comparisonToCsv, comparisonToJson, type MapCell } from './compare-export.ts';
 export type { DownloadProgress } from './download/download.ts';
-export { DownloadLedger, type DownloadRecord } from './browser/download-ledger.ts';
-export { removeStaged } from './browser/download-staging.ts';
+export type { DownloadRecord } from './browser/download-ledger.ts';
+export { listDownloads, warmDownloads, startDownload, resumeDownload, cancelDownload, removeDownload } from './browser/download-host.ts';
+export type { DownloadRun, DownloadEnd, DownloadRunOptions } from './browser/download-host.ts';
 export { registerImage, waitForImage, imageConsoleUrl, RegisterImageError, ROOT_DEVICE } from './register-image.ts';
 export type { RegisterImageRequest, RegisteredImage } from './register-image.ts';
 export type { BootInfo, BootArchitecture, BootMode } from '../images/boot/detect-boot.ts';

@@ -24,11 +24,7 @@ class UploadState {
   /** Reads the picked image's tables to show what the upload would do. */
   async pick(picked: PickedFile): Promise<void> {
     const seq = ++this.#pickSeq;
-    this.picked = picked;
-    this.plan = null;
-    this.problem = null;
-    this.errors = {};
-    this.planning = true;
+    this.#clear(picked, true);
     this.planPercent = null;
     try {
       const plan = await planUpload(picked.handle ?? picked.file, (f) => {
@@ -79,12 +75,17 @@ class UploadState {
   /** Back to an empty form for the next image. */
   reset(): void {
     this.#pickSeq++;
-    this.picked = null;
+    this.#clear(null, false);
+    this.run = null;
+  }
+
+  /** A form with `picked` (or none) and no plan, problem or errors yet. */
+  #clear(picked: PickedFile | null, planning: boolean): void {
+    this.picked = picked;
     this.plan = null;
     this.problem = null;
     this.errors = {};
-    this.planning = false;
-    this.run = null;
+    this.planning = planning;
   }
 }
 

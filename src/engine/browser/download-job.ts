@@ -1,5 +1,5 @@
 // A download as a resumable job: ledger record + file handle + connection → downloadSnapshot. Runs in a worker.
-import { releaseProxy, transfer, wrap } from 'comlink';
+import { transfer } from 'comlink';
 import { createClients, type Connection } from '../../aws/clients.ts';
 import { downloadSnapshot, type DownloadProgress, type DownloadResult } from '../download/download.ts';
 import { DownloadError } from '../download/download-error.ts';
@@ -7,6 +7,7 @@ import { DownloadLedger, type DownloadRecord } from './download-ledger.ts';
 import { openHere, openStagingTarget, removeStaged, stagingDir, writeStagedFile } from './download-staging.ts';
 import { openHandleTarget, type AsyncAccessHandle } from '../download/download-target.ts';
 import type { WriterApi } from './download-writer.ts';
+import { comlinkWorker, WorkerStartError } from './worker-bridge.ts';
 
 /** What a worker needs to run (or resume) the download recorded under recordId. */
 export interface DownloadJobArgs {
@@ -25,7 +26,7 @@ const running = new Map<string, AbortController>();
 const BLOCK_BYTES = 524288;
 
 /** Runs the recorded download to the end (or until cancelled), keeping the ledger current. */
-export async function runDownloadJob(args: DownloadJobArgs, onProgress?: (p: DownloadProgress) => void): Promise<DownloadResult> {
+async function runDownloadJob(args: DownloadJobArgs, onProgress?: (p: DownloadProgress) => void): Promise<DownloadResult> {
   const ledger = new DownloadLedger(args.ledgerDb);
   const rec = await ledger.get(args.recordId);
   if (!rec) throw new DownloadError('This download is no longer recorded; start it again.', 'resume');
@@ -161,7 +162,7 @@ async function finishStaged(
 }
 
 /** Stops a running download after the blocks in flight; it stays resumable. */
-export function cancelDownloadJob(recordId: string): boolean {
+function cancelDownloadJob(recordId: string): boolean {
   const ac = running.get(recordId);
   ac?.abort();
   return !!ac;
@@ -186,7 +187,7 @@ async function clientsFor(c: Connection): Promise<Clients> {
 }
 
 /** Loads what a download will need before one starts (for the emulator: its modules and database), so a click starts fetching sooner. */
-export async function warmDownloadJob(connection: Connection): Promise<void> {
+async function warmDownloadJob(connection: Connection): Promise<void> {
   if (connection.kind === 'emulator') await clientsFor(connection);
 }
 
@@ -202,21 +203,15 @@ function owned(data: Uint8Array): Uint8Array<ArrayBuffer> {
  */
 async function openInWriter(file: FileSystemFileHandle): Promise<AsyncAccessHandle> {
   if (typeof Worker === 'undefined') return openHere(file);
-  const worker = new Worker(new URL('../../../workers/download-writer.worker.ts', import.meta.url), { type: 'module', name: 'blockport-download-writer' });
-  const api = wrap<WriterApi>(worker);
-  const end = (): void => {
-    api[releaseProxy]();
-    worker.terminate();
-  };
+  const writer = comlinkWorker<WriterApi>(new Worker(new URL('../../../workers/download-writer.worker.ts', import.meta.url), { type: 'module', name: 'blockport-download-writer' }));
+  const { api } = writer;
+  const end = (): void => writer.terminate();
   try {
-    await Promise.race([
-      api.open(file),
-      new Promise<never>((_, reject) => worker.addEventListener('error', () => reject(new Error('the writer worker did not start')), { once: true })),
-    ]);
+    await Promise.race([api.open(file), writer.failed]);
   } catch (err) {
     end();
     // A file outside OPFS has no sync access handle anywhere: let the caller choose another way.
-    if ((err as Error).message !== 'the writer worker did not start') throw err;
+    if (!(err instanceof WorkerStartError)) throw err;
     return openHere(file);
   }
   return {
@@ -236,3 +231,7 @@ async function openInWriter(file: FileSystemFileHandle): Promise<AsyncAccessHand
     },
   };
 }
+
+/** What the download worker exposes: run (or resume) a recorded download, cancel it, load ahead. */
+export const downloadJobApi = { run: runDownloadJob, cancel: cancelDownloadJob, warm: warmDownloadJob };
+export type DownloadJobApi = typeof downloadJobApi;

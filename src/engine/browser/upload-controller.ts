@@ -1,6 +1,5 @@
 // Main-thread controller (browser): plans, fingerprints, records the job, drives the worker pool.
-import { proxy, transfer, wrap } from 'comlink';
-import { connectionForWorker, createClients, type Connection } from '../../aws/clients.ts';
+import { createClients, type Connection } from '../../aws/clients.ts';
 import { blobSource } from '../../images/blob-source.ts';
 import { openImage } from '../../images/open-image.ts';
 import { detectBoot } from '../../images/boot/detect-boot.ts';
@@ -30,23 +29,13 @@ import { buildManifest } from '../manifest.ts';
 import { idbManifestStore, saveManifest } from './manifest-idb.ts';
 import { readParentArrays } from '../parent.ts';
 import type { EBSClient } from '@aws-sdk/client-ebs';
-import type { PipelineWorkerApi } from '../upload/pipeline-worker-api.ts';
 import { checkSameDisk, checkSameFile, countData, jobSession, prepareJob, type ReopenWords } from '../upload/job.ts';
-import { recyclingRunner, type WorkerSlot } from '../upload/recycling-runner.ts';
-import type { ManifestSink, PipelineRunner, UploadSession } from '../upload/upload-session.ts';
+import type { ManifestSink, UploadSession } from '../upload/upload-session.ts';
+import { engineSettings } from './engine-settings.ts';
+import { startPool } from './upload-pool.ts';
 import { windowCeiling, type WindowCeiling } from '../window-ceiling.ts';
 import type { Packing } from '../../images/disk-route.ts';
 import { isPacked, planPacked, resumePacked, startPacked, type PackedHost } from './packed-upload.ts';
-
-/** Engine-wide settings a host page may override (tests, benchmarks). */
-export const engineSettings = {
-  /** IndexedDB database of jobs. */
-  jobsDb: undefined as string | undefined,
-  /** Largest default worker pool. */
-  maxWorkers: 4,
-  /** Blocks a worker claims before it is replaced by a fresh one (see recycling-runner.ts); 0: never. */
-  recycleBlocks: 2048,
-};
 
 function store(): LedgerStore {
   return idbLedgerStore(engineSettings.jobsDb);
@@ -90,63 +79,16 @@ async function planDisk(file: File): Promise<UploadPlan> {
   };
 }
 
-/** Credentials cross to workers as values; a provider is asked once here (issue 7 adds refresh). */
-async function workerConnection(c: Connection): Promise<Connection> {
-  if (c.kind !== 'endpoint' || typeof c.credentials !== 'function') return c;
-  return { ...c, credentials: await c.credentials() };
-}
-
-/**
- * Starts the worker pool over the file (each worker gets the File once): one runner per worker, each replacing its
- * worker every `recycleBlocks` claimed blocks; terminate() ends them all.
- */
-async function startPool(file: File, connection: Connection | undefined, opts: UploadOptions, packing?: Packing): Promise<{ runners: PipelineRunner[]; terminate: () => void }> {
-  const conn = connection && (await workerConnection(connection));
-  let made = 0;
-  const spawn = async (): Promise<WorkerSlot> => {
-    const w = new Worker(new URL('../../../workers/upload.worker.ts', import.meta.url), { type: 'module', name: `blockport-upload-${made++}` });
-    const r = wrap<PipelineWorkerApi>(w);
-    // AWS mode: each worker gets a port to this thread's credential cache (refreshed here, never persisted).
-    const c = conn ? connectionForWorker(conn) : null;
-    const terminate = () => {
-      w.terminate();
-      c?.release();
-    };
-    try {
-      const streamed = packing?.path === 'streamed' ? { packing } : {};
-      await (c ? r.open(transfer({ file, connection: c.connection, ...streamed }, c.transfer)) : r.open({ file, ...streamed }));
-    } catch (err) {
-      terminate();
-      throw err;
-    }
-    return { runner: { run: (spec, claim, onBatch) => r.run(spec, proxy(claim), proxy(onBatch)), stop: () => r.stop() }, terminate };
-  };
-  const started = await Promise.allSettled(Array.from({ length: poolSize(opts) }, spawn));
-  const failed = started.find((s) => s.status === 'rejected');
-  if (failed) {
-    for (const s of started) if (s.status === 'fulfilled') s.value.terminate();
-    throw failed.reason;
-  }
-  const recycleBlocks = opts.recycleBlocks ?? engineSettings.recycleBlocks;
-  const runners = started.map((s) => recyclingRunner((s as PromiseFulfilledResult<WorkerSlot>).value, spawn, recycleBlocks));
-  return { runners, terminate: () => runners.forEach((r) => r.terminate()) };
-}
-
 /** The session's ceiling in a tab: the person's number, or memory, or HTTP/1.1's six connections per host. */
 function browserCeiling(opts: UploadOptions, connection?: Connection): WindowCeiling {
   const pageOrigin = typeof location !== 'undefined' ? location.origin : undefined;
   return windowCeiling({ requested: opts.concurrency, browser: true, ...(connection ? { connection } : {}), ...(pageOrigin ? { pageOrigin } : {}) });
 }
 
-function poolSize(opts: UploadOptions): number {
-  const hc = typeof navigator !== 'undefined' ? navigator.hardwareConcurrency || 2 : 2;
-  return Math.max(1, Math.floor(opts.workers ?? Math.min(hc, engineSettings.maxWorkers)));
-}
-
 async function parentArrays(parentId: string | undefined, blockCount: number, ebs?: EBSClient, compare?: 'read' | 'all'): Promise<PipelineSpec['parent'] | undefined> {
   if (!parentId) return undefined;
   const m = await idbManifestStore().get(parentId).catch(() => undefined);
-  // No manifest (not uploaded by Blockport here): read the parent's blocks when the person chose to (issue 6).
+  // No manifest (not uploaded by Blockport here): read the parent's blocks when the person chose to.
   if (!m) return compare === 'read' && ebs ? readParentArrays(ebs, parentId, blockCount) : undefined;
   const present = new Uint8Array(Math.ceil(blockCount / 8));
   const digests = new Uint8Array(blockCount * 32);

@@ -1,5 +1,6 @@
 /** Why a download, comparison or parent read stopped, as a stable code for tests and UI. */
 export type ReadErrorCode =
+  | 'input'
   | 'not-found'
   | 'checksum'
   | 'unrelated'

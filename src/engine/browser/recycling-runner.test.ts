@@ -2,15 +2,17 @@
 // nothing run after a stop, a successor that cannot start reported, the retired workers ended.
 import { describe, expect, it } from 'vitest';
 import type { PipelineBatch, PipelineSpec, Slice } from '../block-pipeline.ts';
-import { recyclingRunner, type WorkerSlot } from './recycling-runner.ts';
+import type { PipelineRunner } from '../upload/upload-session.ts';
+import { recyclingRunner } from './recycling-runner.ts';
+import { WorkerBridge, type StartedWorker } from './worker-bridge.ts';
 
 /** A fake worker: runs claimed slices, reports each as written, its window one more each batch. */
-function fakeWorker(log: { id: number; slices: Slice[]; specs: PipelineSpec[]; terminated: boolean }[]): WorkerSlot {
+function fakeWorker(log: { id: number; slices: Slice[]; specs: PipelineSpec[]; terminated: boolean }[]): StartedWorker<PipelineRunner> {
   const me = { id: log.length, slices: [] as Slice[], specs: [] as PipelineSpec[], terminated: false };
   log.push(me);
   let stopping = false;
   return {
-    runner: {
+    api: {
       async run(spec, claim, onBatch) {
         stopping = false;
         me.specs.push(spec);
@@ -44,16 +46,30 @@ function cursorClaim(blockCount: number, size: number): () => Promise<Slice | nu
   };
 }
 
+/** A runner over a bridge of fake workers, each replaced after `share` claimed blocks; `spawn` starts the later ones. */
+function runnerOf(log: Parameters<typeof fakeWorker>[0], share: number, spawn: () => Promise<StartedWorker<PipelineRunner>> = async () => fakeWorker(log)) {
+  let first = true;
+  const bridge = new WorkerBridge<PipelineRunner>({
+    spawn: () => {
+      if (!first) return spawn();
+      first = false;
+      return fakeWorker(log);
+    },
+    recycleAfter: share,
+  });
+  return recyclingRunner(bridge);
+}
+
 /** A runner (shares of 20 blocks) whose successors start only when released; `spawning` resolves as one is asked for. */
 function heldSpawn(log: Parameters<typeof fakeWorker>[0]) {
   let go!: () => void;
   let asked!: () => void;
   const spawning = new Promise<void>((res) => (asked = res));
-  const r = recyclingRunner(fakeWorker(log), async () => {
+  const r = runnerOf(log, 20, async () => {
     asked();
     await new Promise<void>((res) => (go = res));
     return fakeWorker(log);
-  }, 20);
+  });
   return { r, spawning, release: () => go() };
 }
 
@@ -62,7 +78,7 @@ const SPEC: PipelineSpec = { blockCount: 100, done: new Uint8Array(13), skipZero
 describe('recyclingRunner', () => {
   it('replaces the worker after each share, hands on the claim that found the share used, and claims every block once', async () => {
     const log: Parameters<typeof fakeWorker>[0] = [];
-    const r = recyclingRunner(fakeWorker(log), async () => fakeWorker(log), 30);
+    const r = runnerOf(log, 30);
     const batches: PipelineBatch[] = [];
     const out = await r.run(SPEC, cursorClaim(100, 10), (b) => void batches.push(b));
     expect(out.kind).toBe('finished');
@@ -81,7 +97,7 @@ describe('recyclingRunner', () => {
 
   it('at the end of the work, no successor is started for nothing', async () => {
     const log: Parameters<typeof fakeWorker>[0] = [];
-    const r = recyclingRunner(fakeWorker(log), async () => fakeWorker(log), 30);
+    const r = runnerOf(log, 30);
     await r.run(SPEC, cursorClaim(30, 10), () => undefined);
     expect(log).toHaveLength(1);
     expect(r.replacements).toBe(0);
@@ -89,7 +105,7 @@ describe('recyclingRunner', () => {
 
   it('never replaces a worker when the share is 0', async () => {
     const log: Parameters<typeof fakeWorker>[0] = [];
-    const r = recyclingRunner(fakeWorker(log), async () => fakeWorker(log), 0);
+    const r = runnerOf(log, 0);
     await r.run(SPEC, cursorClaim(100, 10), () => undefined);
     expect(log).toHaveLength(1);
     expect(log[0]!.slices).toHaveLength(10);
@@ -119,9 +135,9 @@ describe('recyclingRunner', () => {
 
   it('a successor that cannot start rejects the run with its error', async () => {
     const log: Parameters<typeof fakeWorker>[0] = [];
-    const r = recyclingRunner(fakeWorker(log), async () => {
+    const r = runnerOf(log, 20, async () => {
       throw new Error('The file could not be read again: permission was withdrawn.');
-    }, 20);
+    });
     await expect(r.run(SPEC, cursorClaim(100, 10), () => undefined)).rejects.toThrow('permission was withdrawn');
     expect(log[0]!.slices.map((s) => s.first)).toEqual([0, 10]);
   });

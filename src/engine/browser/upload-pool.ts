@@ -1,0 +1,70 @@
+// The upload workers of one run: a bridge per worker, each worker opening the file once and replaced after its share
+// of blocks (recycling-runner.ts).
+import { proxy, transfer } from 'comlink';
+import type { Connection } from '../../aws/clients.ts';
+import type { Packing } from '../../images/disk-route.ts';
+import type { PipelineBatch, PipelineSpec, Slice } from '../block-pipeline.ts';
+import type { UploadOptions } from '../upload-types.ts';
+import type { PipelineWorkerApi, WorkerOpenArgs } from '../upload/pipeline-worker-api.ts';
+import type { PipelineRunner } from '../upload/upload-session.ts';
+import { engineSettings } from './engine-settings.ts';
+import { recyclingRunner } from './recycling-runner.ts';
+import { comlinkWorker, WorkerBridge, type StartedWorker } from './worker-bridge.ts';
+
+/** An upload worker as its bridge calls it: comlink's proxies and transfers are made here. */
+interface UploadWorker extends PipelineRunner {
+  open(args: WorkerOpenArgs, transferList: Transferable[]): Promise<unknown>;
+}
+
+function uploadWorker(name: string): StartedWorker<UploadWorker> {
+  const w = comlinkWorker<PipelineWorkerApi>(new Worker(new URL('../../../workers/upload.worker.ts', import.meta.url), { type: 'module', name }));
+  const api: UploadWorker = {
+    open: (args, transferList) => w.api.open(transfer(args, transferList)),
+    run: (spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown) => w.api.run(spec, proxy(claim), proxy(onBatch)),
+    stop: () => w.api.stop(),
+  };
+  return { ...w, api };
+}
+
+/** Credentials cross to workers as values or as a port; a provider of an endpoint connection is asked once here. */
+async function workerConnection(c: Connection): Promise<Connection> {
+  if (c.kind !== 'endpoint' || typeof c.credentials !== 'function') return c;
+  return { ...c, credentials: await c.credentials() };
+}
+
+function poolSize(opts: UploadOptions): number {
+  const hc = typeof navigator !== 'undefined' ? navigator.hardwareConcurrency || 2 : 2;
+  return Math.max(1, Math.floor(opts.workers ?? Math.min(hc, engineSettings.maxWorkers)));
+}
+
+/**
+ * Starts the worker pool over the file (each worker gets the File once, and a credential port of its own when the
+ * connection has AWS credentials): one runner per worker, each replacing its worker every `recycleBlocks` claimed
+ * blocks; terminate() ends them all. A disk streamed out of its decompressor (`packing.path` 'streamed') is opened
+ * as such by the worker.
+ */
+export async function startPool(file: File, connection: Connection | undefined, opts: UploadOptions, packing?: Packing): Promise<{ runners: PipelineRunner[]; terminate: () => void }> {
+  const streamed = packing?.path === 'streamed' ? { packing } : {};
+  const conn = connection && (await workerConnection(connection));
+  let made = 0;
+  const bridges = Array.from(
+    { length: poolSize(opts) },
+    () =>
+      new WorkerBridge<UploadWorker>({
+        spawn: () => uploadWorker(`blockport-upload-${made++}`),
+        setup: async ({ api, lend }) => {
+          const c = conn && lend(conn);
+          await api.open(c ? { file, connection: c.connection, ...streamed } : { file, ...streamed }, c?.transfer ?? []);
+        },
+        recycleAfter: opts.recycleBlocks ?? engineSettings.recycleBlocks,
+      }),
+  );
+  const started = await Promise.allSettled(bridges.map((b) => b.start()));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    for (const b of bridges) b.terminate();
+    throw failed.reason;
+  }
+  const runners = bridges.map((b) => recyclingRunner(b));
+  return { runners, terminate: () => runners.forEach((r) => r.terminate()) };
+}
