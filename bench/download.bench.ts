@@ -9,7 +9,7 @@ import { chromiumLaunchOptions } from '../e2e/chromium.ts';
 import { startVite } from './upload-browser.ts';
 import { spawnEmulator } from '../server/spawn-emulator.ts';
 import { downloadSnapshot } from '../src/engine/download/download.ts';
-import { patternBlock, rawReadMiBps, writeSnapshot } from '../src/engine/testing/download-fixture.ts';
+import { patternBlock, rawReadMiBps, writeSnapshot } from '../fixtures/snapshots.ts';
 import { fileTarget } from '../cli/commands/download.ts';
 
 const MiB = 1048576;
@@ -97,7 +97,7 @@ async function inBrowser(rows: BenchRow[]): Promise<void> {
       (globalThis as unknown as { __name: (f: unknown) => unknown }).__name = (f) => f;
     });
     await page.goto(`${vite.url}/#/download`, { timeout: 180_000 });
-    const mods = { clients: '/src/aws/clients.ts', fixture: '/src/engine/testing/download-fixture.ts', state: '/src/app/download/downloads-state.svelte.ts', ledger: '/src/engine/browser/download-ledger.ts' };
+    const mods = { clients: '/src/aws/clients.ts', fixture: '/fixtures/snapshots.ts', state: '/src/app/download/downloads-state.svelte.ts', ledger: '/src/engine/browser/download-ledger.ts' };
     // The dev server may re-optimize dependencies on first use (hmr is off, so the page is not told): reload and retry.
     await page.evaluate(async (m) => {
       for (const u of Object.values(m)) await import(/* @vite-ignore */ u);
