@@ -11,8 +11,9 @@ export default defineConfig({
   testMatch: '**/*.spec.ts',
   timeout: 180_000,
   fullyParallel: false,
-  // Two workers: most of a test's time is waiting (latency, deadlines, completion), not the two cores.
-  workers: Number(process.env.E2E_WORKERS ?? 2),
+  // Three workers on two cores: most of a test's time is waiting (latency, deadlines, completion), and a run of these
+  // tests keeps about one core busy with two workers.
+  workers: Number(process.env.E2E_WORKERS ?? 3),
   // Slow variants (more cut points, the other format, longer outages) are tagged @long: `npm run test:long` runs them.
   grepInvert: process.env.BLOCKPORT_LONG ? undefined : /@long/,
   // One retry on CI: these tests drive real uploads on a 2-core machine; a retried test is reported as flaky.
