@@ -3,8 +3,8 @@ import { openSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
 import type { BenchRow } from './types.ts';
 import { fileSource } from '../cli/node-source.ts';
 import { openImage } from '../src/images/open-image.ts';
-import { cached, prng, qemu } from '../src/images/testing/test-fixtures.ts';
-import { packStep, type PackStep } from '../src/images/testing/container-fixtures.ts';
+import { cached, prng, qemu } from '../fixtures/files.ts';
+import { packStep, type PackStep } from '../fixtures/packing.ts';
 import { decodeStream, type StreamCodec } from '../src/images/stream-decoders.ts';
 import { sourceStream } from '../src/images/byte-stream.ts';
 

@@ -1,93 +1,14 @@
 // Node-only: makes disk images with qemu-img at test time. Imported by tests and benches only.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, writeSync, closeSync, statSync, ftruncateSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readFileSync, renameSync, writeFileSync, openSync, writeSync, closeSync, statSync, ftruncateSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { zlibSync } from 'fflate';
 import { BLOCK_SIZE } from '../types.ts';
 import type { UploadManifest } from '../manifest.ts';
 
 const MiB = 1024 * 1024;
-// Bump when a recipe changes, so a stale cache is never used.
-const RECIPES_VERSION = 'v8';
 
-/** Directory holding this recipe version's fixtures (override with BLOCKPORT_FIXTURES). */
-export const fixtureRoot = process.env.BLOCKPORT_FIXTURES ?? join(tmpdir(), `blockport-image-fixtures-${RECIPES_VERSION}`);
-
-/** A seeded PRNG (mulberry32): the same fixtures every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomBytes(n: number, rnd: () => number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i += 4) b.writeUInt32LE(Math.floor(rnd() * 2 ** 32) >>> 0, i);
-  return b;
-}
-
-function text(n: number): Buffer {
-  const line = 'Blockport reads the formats itself, in the worker, and uploads only the allocated, non-zero blocks.\n';
-  return Buffer.from(line.repeat(Math.ceil(n / line.length)).slice(0, n));
-}
-
-/** qemu-img / qemu-io, failing loudly. */
-export function qemu(tool: 'qemu-img' | 'qemu-io', args: string[]): string {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return execFileSync(tool, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    } catch (err) {
-      // LUKS key setup times its PBKDF on the thread's CPU clock and gives up when a busy machine reports no CPU time
-      // for the trial: a property of the moment, not of the arguments, so it is tried again.
-      const stderr = String((err as { stderr?: unknown }).stderr ?? '');
-      if (attempt >= 5 || !stderr.includes('Unable to get accurate CPU usage')) throw err;
-    }
-  }
-}
-
-/** Writes bytes at an offset of a file (for hand-made damage). */
-export function patch(path: string, offset: number, bytes: Uint8Array | number[]): void {
-  const fd = openSync(path, 'r+');
-  try {
-    writeSync(fd, Buffer.from(bytes as Uint8Array), 0, bytes.length, offset);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Cuts a file to a length. */
-export function truncateFile(path: string, length: number): void {
-  const fd = openSync(path, 'r+');
-  try {
-    ftruncateSync(fd, length);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Runs make(tmpPath) once per cache and returns the final path (atomic, safe across parallel test workers). */
-export function cached(name: string, make: (path: string) => void): string {
-  mkdirSync(fixtureRoot, { recursive: true });
-  const path = join(fixtureRoot, name);
-  if (existsSync(path)) return path;
-  const work = join(fixtureRoot, `.work-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  mkdirSync(work, { recursive: true });
-  try {
-    const tmp = join(work, name);
-    make(tmp);
-    renameSync(tmp, path);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
-  return path;
-}
+export { cached, fixtureRoot, patch, prng, qemu, randomBytes, text, truncateFile } from '../../../fixtures/files.ts';
+import { cached, prng, qemu, randomBytes, text } from '../../../fixtures/files.ts';
 
 /** The raw source of the format fixtures: content at unaligned offsets, zero gaps, a compressible run. */
 export function sourceRaw(sizeMiB = 64): string {
