@@ -55,8 +55,9 @@ describe('blockport upload when the service stalls or stops answering', () => {
     }
   });
 
-  // About 50 s of waiting for deadlines: under `npm run test:long`. The sentence itself is checked in npm test by
-  // src/engine/upload/resume-check.test.ts and e2e/jobs-timed-out-snapshot.spec.ts, the silence by the pipeline's tests.
+  // Tens of seconds of waiting for deadlines: under `npm run test:long`. In npm test, the same story runs in-process with
+  // short deadlines (src/engine/upload/expired-while-silent.test.ts); the sentence on resume in resume-check.test.ts
+  // and e2e/jobs-timed-out-snapshot.spec.ts.
   it.runIf(LONG)('a snapshot that expired while the service was silent is reported as expired, with the way forward', { timeout: 200_000 }, async () => {
     const emu = await spawnEmulator(['--completion-delay-ms', '200', '--latency-ms', '40']);
     try {

@@ -22,8 +22,16 @@ function silentTooLong(silenceMs: number, limitMs: number): FailureInfo {
 }
 
 /** Sends a run's blocks through the sink (none in a dry run), each in a pacer slot the caller has taken. */
+/**
+ * Attempts of a 404 once the snapshot has taken a block in this run: the lag right after StartSnapshot is over, so the
+ * snapshot is most likely gone (timed out while the network was down, deleted): the run ends and says which.
+ */
+const LAG_ATTEMPTS_AFTER_ACCEPTED = 3;
+
 export class BlockTransmitter {
   private shownWaiting = false;
+  /** The snapshot has accepted a block in this run. */
+  private accepted = false;
 
   constructor(
     private readonly sink: BlockSink | null,
@@ -59,6 +67,7 @@ export class BlockTransmitter {
         if (this.sink) await this.sink.put(index, body, checksum);
         const latencyMs = performance.now() - t0;
         link.answered();
+        this.accepted = true;
         this.noteLink();
         this.outbox.written(index, digest, () => pacer.release({ ok: true, latencyMs }));
         return;
@@ -71,7 +80,8 @@ export class BlockTransmitter {
         this.noteLink();
         const changed = fromFile && !verdict.failure ? await this.opts.recheck(index, digest) : null;
         if (outage && link.silenceMs() > this.opts.silenceLimitMs && !verdict.failure) verdict.fail(silentTooLong(link.silenceMs(), this.opts.silenceLimitMs));
-        if (changed || (!outage && !shouldRetry(cls, attempt)) || verdict.failure) {
+        const lagOver = cls === 'lag' && this.accepted && attempt >= LAG_ATTEMPTS_AFTER_ACCEPTED;
+        if (changed || (!outage && (!shouldRetry(cls, attempt) || lagOver)) || verdict.failure) {
           // Blocks waiting for the link wait no more: the run is ending.
           verdict.fail(changed ?? describeFailure(err, { index }));
           return;
