@@ -25,6 +25,8 @@ export interface PipelineSpec {
   blockStates?: Uint8Array;
   /** Empty blocks are skipped: the person chose so and the service left the snapshot unencrypted (see zero-blocks.ts). */
   skipZeros: boolean;
+  /** Over a parent: a zero block where the parent has a hole is sent too (the snapshot is encrypted; see zero-blocks.ts). */
+  fillParentHoles?: boolean;
   /** Versions over a parent: present = bit per parent block with content, digests = 32 bytes per index. */
   parent?: { present: Uint8Array; digests: Uint8Array };
   floor: number;
@@ -137,8 +139,8 @@ export class BlockPipeline {
    */
   private async prepare(spec: PipelineSpec, outbox: BatchOutbox, pacer: Pacer, index: number, bytes: Uint8Array, pooled: boolean): Promise<{ digest: Uint8Array; body: Uint8Array | Blob } | null> {
     const digest = await this.sha256(bytes);
-    // Over a parent: equal content is inherited, and a zero block over a parent hole stays a hole.
-    if (spec.parent && (bitSet(spec.parent.present, index) ? equalDigest(digest, spec.parent.digests, index * 32) : isAllZero(bytes))) {
+    // Over a parent: equal content is inherited, and a zero block over a parent hole stays a hole unless encrypted.
+    if (spec.parent && (bitSet(spec.parent.present, index) ? equalDigest(digest, spec.parent.digests, index * 32) : !spec.fillParentHoles && isAllZero(bytes))) {
       outbox.skipped(index);
       pacer.release({ ok: true });
       return null;

@@ -101,6 +101,8 @@ export interface JobRecord {
   skipZeros?: boolean;
   /** The sentence saying why empty blocks are written although skipping them was chosen. */
   zeroBlocksNote?: string;
+  /** A new version that is encrypted (or over an encrypted parent) writes empty blocks over the parent's holes too. */
+  fillParentHoles?: boolean;
   format: ImageFormat;
   virtualSize: number;
   /** How the disk is reached inside a packed file (.xz, .tar.gz, …); absent when the file is the disk. */

@@ -18,9 +18,22 @@ describe('zero blocks: written by default, skipped only when chosen and the serv
     expect(decideZeroBlocks({ choice: 'skip', encrypted: true })).toMatchObject({ skip: false, note: expect.stringMatching(/^The snapshot is encrypted/) });
   });
 
-  it('a new version keeps its own rule; an encrypted parent says why zeros are written', () => {
+  it('a new version keeps its own rule (a zero over a parent hole stays a hole) unless it or its parent is encrypted', () => {
     expect(decideZeroBlocks({ choice: 'skip', parentSnapshotId: 'snap-1', sseType: 'none' })).toEqual({ skip: false });
-    expect(decideZeroBlocks({ choice: 'skip', parentSnapshotId: 'snap-1', sseType: 'sse-kms' })).toMatchObject({ skip: false, note: expect.stringMatching(/^The parent snapshot is encrypted/) });
+    expect(decideZeroBlocks({ choice: 'write', parentSnapshotId: 'snap-1', sseType: 'none' })).toEqual({ skip: false });
+    // The service's answer: the new version is encrypted (its parent is, or the account encrypts by default).
+    expect(decideZeroBlocks({ choice: 'write', parentSnapshotId: 'snap-1', sseType: 'sse-ebs' })).toEqual({ skip: false, fillParentHoles: true });
+    expect(decideZeroBlocks({ choice: 'skip', parentSnapshotId: 'snap-1', sseType: 'sse-kms' })).toMatchObject({
+      skip: false,
+      fillParentHoles: true,
+      note: expect.stringMatching(/^This new version is encrypted \(sse-kms\), so empty blocks are written as well, over the parent's holes too: [^.]*\.$/),
+    });
+    // The parent known to be encrypted, whatever the answer said.
+    expect(decideZeroBlocks({ choice: 'skip', parentSnapshotId: 'snap-1', sseType: 'none', parentEncrypted: true })).toMatchObject({
+      skip: false,
+      fillParentHoles: true,
+      note: expect.stringMatching(/^The parent snapshot is encrypted, so empty blocks are written as well/),
+    });
   });
 
   it('a job records the choice (write by default); records made before the choice existed keep skipping where they did', () => {

@@ -5,7 +5,13 @@ export type ZeroBlocks = 'write' | 'skip';
 
 /** What a run does with empty blocks, and the sentence saying why when it overrules a choice to skip them. */
 export interface ZeroBlocksDecision {
+  /** Empty blocks of a new snapshot (no parent) are left unwritten. */
   skip: boolean;
+  /**
+   * Over a parent: an empty block where the parent has a hole is written too, because the snapshot is encrypted and
+   * a hole of an encrypted snapshot does not read back as zeros. Unset: the hole is inherited (it reads as zeros).
+   */
+  fillParentHoles?: boolean;
   note?: string;
 }
 
@@ -25,16 +31,29 @@ export function serviceEncrypts(sseType: string | null | undefined): boolean {
 
 /**
  * Decides for a run: empty blocks are skipped only when skipping was chosen, for a new snapshot without a parent
- * (a version over a parent has its own rule), and when neither the request nor the service's answer (`sseType`,
- * unknown before StartSnapshot) is encrypted: unwritten blocks of an encrypted snapshot do not read back as zeros.
+ * (a version over a parent has its own rule: zeros over parent data are written, a hole stays a hole), and when
+ * neither the request, the parent nor the service's answer (`sseType`, unknown before StartSnapshot) is encrypted:
+ * unwritten blocks of an encrypted snapshot do not read back as zeros, so then every empty block is written, over
+ * parent holes too.
  */
-export function decideZeroBlocks(a: { choice: ZeroBlocks; encrypted?: boolean; parentSnapshotId?: string; sseType?: string | null }): ZeroBlocksDecision {
-  if (a.choice === 'write') return { skip: false };
+export function decideZeroBlocks(a: {
+  choice: ZeroBlocks;
+  encrypted?: boolean;
+  parentSnapshotId?: string;
+  parentEncrypted?: boolean;
+  sseType?: string | null;
+}): ZeroBlocksDecision {
+  const chosenSkip = a.choice === 'skip';
   if (a.parentSnapshotId) {
-    if (serviceEncrypts(a.sseType))
-      return { skip: false, note: `The parent snapshot is encrypted (${a.sseType}), so empty blocks over its data are written: skipping them is safe only on an unencrypted snapshot.` };
-    return { skip: false };
+    if (!a.parentEncrypted && !serviceEncrypts(a.sseType)) return { skip: false };
+    const why = serviceEncrypts(a.sseType) ? `This new version is encrypted (${a.sseType})` : 'The parent snapshot is encrypted';
+    return {
+      skip: false,
+      fillParentHoles: true,
+      ...(chosenSkip ? { note: `${why}, so empty blocks are written as well, over the parent's holes too: unwritten blocks of an encrypted snapshot do not read back as zeros.` } : {}),
+    };
   }
+  if (!chosenSkip) return { skip: false };
   if (a.encrypted) return { skip: false, note: 'The snapshot is encrypted, so empty blocks are written as well: unwritten blocks of an encrypted snapshot do not read back as zeros.' };
   if (serviceEncrypts(a.sseType))
     return {

@@ -11,6 +11,7 @@ import {
   type DownloadRecord,
   type DownloadRun,
 } from '../../engine/api.ts';
+import { askToNotifyForLongJob } from '../shared/page-activity.ts';
 
 /** A download as the page shows it: its record plus live progress while it runs here. */
 export interface DownloadRow {
@@ -72,6 +73,14 @@ export class DownloadsState {
       return undefined;
     }
     if (!run) return undefined;
+    // Asked on the click that started it, once its size is known, and only for a long one: a notification tells its end.
+    let asked = false;
+    const stopAsking = run.onProgress((p) => {
+      if (asked) return;
+      asked = true;
+      askToNotifyForLongJob(p.bytesTotal);
+      queueMicrotask(() => stopAsking());
+    });
     this.follow(run);
     await this.refresh();
     return run;

@@ -16,6 +16,7 @@ import { completionPending } from '../../engine/api.ts';
 import { connection } from '../shared/connection.svelte.ts';
 import { toProblem, type Problem } from '../shared/problem.ts';
 import { runs } from '../shared/run-state.svelte.ts';
+import { askToNotifyForLongJob } from '../shared/page-activity.ts';
 import { ensureReadPermission, type PickedFile } from '../upload/file-pick.ts';
 
 const FINISHED = new Set(['completed', 'cancelled']);
@@ -150,6 +151,8 @@ class JobsState {
       this.needsFile = this.#set(this.needsFile, job.id, 'resume');
       return;
     }
+    // A long upload resumed by this click: the notification at its end is asked for here, as when it was started.
+    if (!completeOnly) askToNotifyForLongJob(job.virtualSize);
     this.lastPicked = this.#set(this.lastPicked, job.id, picked);
     this.activity = this.#set(this.activity, job.id, 'resuming');
     try {

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { activityTitle, PageActivity, type ActivityHost } from './page-activity.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { activityTitle, askToNotifyForLongJob, LONG_JOB_BYTES, PageActivity, type ActivityHost } from './page-activity.ts';
 
 function fakeHost() {
   const log: string[] = [];
@@ -78,5 +78,35 @@ describe('PageActivity', () => {
     const bare = new PageActivity({ setTitle: () => undefined });
     expect(() => bare.update([{ fraction: 0, paused: false, waiting: false }])).not.toThrow();
     expect(bare.awake).toBe(false);
+  });
+});
+
+describe('askToNotifyForLongJob', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('asks only for a long job, and only while the person has not answered yet', () => {
+    let asked = 0;
+    const notification = {
+      permission: 'default' as NotificationPermission,
+      requestPermission: async () => {
+        asked++;
+        return 'granted' as NotificationPermission;
+      },
+    };
+    vi.stubGlobal('Notification', notification);
+    askToNotifyForLongJob(LONG_JOB_BYTES - 1);
+    expect(asked).toBe(0);
+    askToNotifyForLongJob(LONG_JOB_BYTES);
+    expect(asked).toBe(1);
+    notification.permission = 'denied';
+    askToNotifyForLongJob(10 * LONG_JOB_BYTES);
+    notification.permission = 'granted';
+    askToNotifyForLongJob(10 * LONG_JOB_BYTES);
+    expect(asked).toBe(1);
+  });
+
+  it('does nothing where the browser has no notifications', () => {
+    vi.stubGlobal('Notification', undefined);
+    expect(() => askToNotifyForLongJob(LONG_JOB_BYTES)).not.toThrow();
   });
 });

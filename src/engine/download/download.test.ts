@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CompleteSnapshotCommand, ListSnapshotBlocksCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { createMemoryEmulator } from '../../emulator/index.ts';
 import { bitmapHas, downloadSnapshot, fetchBlock, newBitmap, type DownloadTarget } from './download.ts';
@@ -184,6 +184,39 @@ describe('downloadSnapshot', () => {
     expect(r.blocksResumed).toBe(committed);
     expect(r.blocksFetched).toBe(40 - committed);
     expect(await h(t.bytes())).toBe(await h(expected(blocks, size)));
+  });
+
+  it('a paced download stops as soon as it is cancelled: no lane waits out its pacing pause', async () => {
+    const emu = createMemoryEmulator({ completionDelayMs: 0 });
+    const blocks = new Map<number, Uint8Array>();
+    for (let i = 0; i < 12; i++) blocks.set(i, patternBlock(700 + i));
+    const id = await writeSnapshot(emu.ebs, blocks);
+    // The clock stands still: a lane waiting for its slot (every 2 s at this pace) waits until the cancel, or forever.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const t = memoryTarget();
+      const ac = new AbortController();
+      const cancelling: DownloadTarget = {
+        ...t,
+        write: async (o, d) => {
+          await t.write(o, d);
+          ac.abort();
+        },
+      };
+      let outcome: unknown;
+      const run = downloadSnapshot({ ebs: emu.ebs, snapshotId: id, target: cancelling, size: 12 * BS, signal: ac.signal, blocksPerSecond: 0.5, concurrency: 4 });
+      run.then(
+        () => (outcome = 'finished'),
+        (e: unknown) => (outcome = e),
+      );
+      for (let i = 0; i < 2000 && outcome === undefined; i++) await new Promise((r) => setImmediate(r));
+      expect(outcome).toBeInstanceOf(DownloadError);
+      expect(outcome).toMatchObject({ code: 'cancelled' });
+      // The first slot was now; the cancel came before the clock allowed another.
+      expect(ac.signal.aborted).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('retries the read lag after completion and then reads the snapshot', async () => {

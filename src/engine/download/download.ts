@@ -278,13 +278,23 @@ async function downloadWith(opts: DownloadOptions): Promise<DownloadResult> {
   };
 
   let nextSlot = Date.now();
+  // Each lane waits for its slot; a cancel ends every wait at once (at a slow pace, the last lane's slot is far off).
   const pace = async (): Promise<void> => {
     const bps = opts.blocksPerSecond ?? 0;
-    if (bps <= 0) return;
+    if (bps <= 0 || signal?.aborted) return;
     const now = Date.now();
     const at = Math.max(now, nextSlot);
     nextSlot = at + 1000 / bps;
-    if (at > now) await new Promise((r) => setTimeout(r, at - now));
+    if (at <= now) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, at - now);
+      signal?.addEventListener('abort', done, { once: true });
+    });
   };
 
   const pages = listBlocks(ebs, snapshotId, { ...opts, pageSize: opts.pageSize ?? 1000 });
@@ -309,6 +319,7 @@ async function downloadWith(opts: DownloadOptions): Promise<DownloadResult> {
         continue;
       }
       await pace();
+      if (failure || signal?.aborted) return;
       await pacer.acquire();
       const t0 = performance.now();
       let data: Uint8Array;

@@ -21,9 +21,19 @@ function silentTooLong(silenceMs: number, limitMs: number): FailureInfo {
   };
 }
 
+/**
+ * Attempts of a 404 that answers the first requests after a silence, once the snapshot had taken blocks: the lag
+ * right after StartSnapshot is long over, so the snapshot most likely timed out while the network was down; the run
+ * ends and asks EC2 what became of it, rather than spending the start lag's dozen attempts.
+ */
+const LAG_ATTEMPTS_AFTER_SILENCE = 3;
+
 /** Sends a run's blocks through the sink (none in a dry run), each in a pacer slot the caller has taken. */
 export class BlockTransmitter {
   private shownWaiting = false;
+  /** The snapshot had accepted a block in this run, then the service went silent; reset by the next block accepted. */
+  private silentSinceAccepted = false;
+  private accepted = false;
 
   constructor(
     private readonly sink: BlockSink | null,
@@ -59,6 +69,8 @@ export class BlockTransmitter {
         if (this.sink) await this.sink.put(index, body, checksum);
         const latencyMs = performance.now() - t0;
         link.answered();
+        this.accepted = true;
+        this.silentSinceAccepted = false;
         this.noteLink();
         this.outbox.written(index, digest, () => pacer.release({ ok: true, latencyMs }));
         return;
@@ -68,10 +80,12 @@ export class BlockTransmitter {
         // No answer at all while nothing else was answered either: the link is down, not this block's luck, so the
         // attempt is not counted and the retry waits for the link (one probe at a time) until the Timeout runs out.
         const outage = isUnanswered(err) ? link.unanswered(sentAt) : (link.answered(), false);
+        if (outage && this.accepted) this.silentSinceAccepted = true;
         this.noteLink();
         const changed = fromFile && !verdict.failure ? await this.opts.recheck(index, digest) : null;
         if (outage && link.silenceMs() > this.opts.silenceLimitMs && !verdict.failure) verdict.fail(silentTooLong(link.silenceMs(), this.opts.silenceLimitMs));
-        if (changed || (!outage && !shouldRetry(cls, attempt)) || verdict.failure) {
+        const lagOver = cls === 'lag' && this.silentSinceAccepted && attempt >= LAG_ATTEMPTS_AFTER_SILENCE;
+        if (changed || (!outage && (!shouldRetry(cls, attempt) || lagOver)) || verdict.failure) {
           // Blocks waiting for the link wait no more: the run is ending.
           verdict.fail(changed ?? describeFailure(err, { index }));
           return;

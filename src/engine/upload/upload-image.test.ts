@@ -10,6 +10,7 @@ import { bestSha256 } from '../block-digest.ts';
 import { openImage } from '../../images/open-image.ts';
 import { faultyEmulator, memorySource, readSnapshot, syntheticImage } from '../testing/upload-test-kit.ts';
 import { stalledAtCompletion } from '../testing/stalled-completion.ts';
+import { patternBlock, writeSnapshot } from '../testing/download-fixture.ts';
 
 const conn = { kind: 'emulator' } as const;
 
@@ -152,6 +153,52 @@ describe('uploadInProcess', () => {
     expect(report.state).toBe('completed');
     expect(report.blocksWritten).toBe(7);
     expect(report.blocksSkipped).toBe(0);
+  });
+
+  it('over an encrypted parent, zero blocks are written over its holes too (they would not read back as zeros); over an unencrypted one they stay holes', async () => {
+    // The parent holds data in blocks 0-3 and nothing in 4-7; the new version keeps 0-1 apart, zeroes 2-3 and 4-7.
+    const parentBlocks = new Map([0, 1, 2, 3].map((i) => [i, patternBlock(i + 1)] as const));
+    const image = new Uint8Array(8 * BLOCK_SIZE);
+    image.set(patternBlock(100), 0);
+    image.set(patternBlock(2), BLOCK_SIZE);
+    const run = async (parentEncrypted: boolean) => {
+      const emu = faultyEmulator();
+      emu.model.config.encryptionByDefault = parentEncrypted;
+      const parentId = await writeSnapshot(emu.reader, parentBlocks);
+      // The account setting goes: only the parent's encryption makes the new version encrypted.
+      emu.model.config.encryptionByDefault = false;
+      const store = memoryLedgerStore();
+      const putsBefore = emu.counts.puts;
+      const session = await uploadInProcess({
+        source: memorySource(image),
+        name: 'v2.raw',
+        lastModified: 1,
+        connection: conn,
+        clients: emu,
+        store,
+        options: { parentSnapshotId: parentId, parentCompare: 'read', zeroBlocks: 'skip' },
+      });
+      const report = await session.done;
+      const back = await readSnapshot(emu.reader, report.snapshotId, image.length);
+      return { report, puts: emu.counts.puts - putsBefore, back, job: (await store.listJobs())[0]! };
+    };
+
+    const plain = await run(false);
+    expect(plain.report).toMatchObject({ state: 'completed', blocksWritten: 3, changedBlocksCount: 3 });
+    expect(plain.report.zeroBlocksNote).toBeUndefined();
+    expect(plain.report.aggregateChecksum).toBe(aggregateOf(image, [0, 2, 3]));
+    expect(plain.puts).toBe(3);
+    expect(plain.job).toMatchObject({ sseType: 'none', skipZeros: false });
+    expect(plain.job.fillParentHoles).toBeUndefined();
+    expect(Buffer.compare(Buffer.from(plain.back), Buffer.from(image))).toBe(0);
+
+    const enc = await run(true);
+    expect(enc.report).toMatchObject({ state: 'completed', blocksWritten: 7, changedBlocksCount: 7 });
+    expect(enc.report.aggregateChecksum).toBe(aggregateOf(image, [0, 2, 3, 4, 5, 6, 7]));
+    expect(enc.puts).toBe(7);
+    expect(enc.report.zeroBlocksNote).toMatch(/^This new version is encrypted \(sse-ebs\), so empty blocks are written as well, over the parent's holes too: .*\.$/);
+    expect(enc.job).toMatchObject({ sseType: 'sse-ebs', skipZeros: false, fillParentHoles: true });
+    expect(Buffer.compare(Buffer.from(enc.back), Buffer.from(image))).toBe(0);
   });
 
   it('survives 10% injected 500s and throttles and still completes byte-identical', async () => {

@@ -1,7 +1,7 @@
 // The coordinator of one upload: start (ClientToken first), hand slices to pipelines, record acks, complete, wait.
 // Its parts: the claim scheduler (who reads what), the block map, and the progress meter.
 import { CompleteSnapshotCommand, StartSnapshotCommand, type EBSClient } from '@aws-sdk/client-ebs';
-import type { EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { BLOCK_SIZE } from '../../images/types.ts';
 import { UploadError, type BlockUpdates, type JobRecord, type UploadPhase, type UploadProgress, type UploadReport, type UploadRun } from '../upload-types.ts';
 import { linearAggregate } from '../aggregate.ts';
@@ -14,7 +14,7 @@ import { BlockLedger, type LedgerStore } from '../ledger.ts';
 import { withRetry } from '../retry.ts';
 import type { CeilingReason } from '../window-ceiling.ts';
 import { waitForCompletion } from './wait-completion.ts';
-import { decideZeroBlocks, zeroBlocksChoice, type ZeroBlocksDecision } from '../zero-blocks.ts';
+import { decideZeroBlocks, serviceEncrypts, zeroBlocksChoice, type ZeroBlocksDecision } from '../zero-blocks.ts';
 import { BlockMap } from './block-map.ts';
 import { ClaimScheduler } from './claim-scheduler.ts';
 import { ProgressMeter, type JobCounts } from './progress-meter.ts';
@@ -160,8 +160,10 @@ export class UploadSession implements UploadRun {
   /** The decision recorded after StartSnapshot; before it (or in a dry run, or for older records) the request's. */
   private zeroDecision(): ZeroBlocksDecision {
     const j = this.job;
-    if (j.skipZeros !== undefined) return { skip: j.skipZeros, ...(j.zeroBlocksNote ? { note: j.zeroBlocksNote } : {}) };
-    return decideZeroBlocks({ choice: zeroBlocksChoice(j), ...j.params, sseType: j.sseType });
+    const decided = decideZeroBlocks({ choice: zeroBlocksChoice(j), ...j.params, sseType: j.sseType });
+    if (j.skipZeros === undefined) return decided;
+    const fill = j.fillParentHoles ?? decided.fillParentHoles;
+    return { skip: j.skipZeros, ...(fill ? { fillParentHoles: true } : {}), ...(j.zeroBlocksNote ? { note: j.zeroBlocksNote } : {}) };
   }
 
   private get ebs(): EBSClient {
@@ -287,7 +289,8 @@ export class UploadSession implements UploadRun {
     const now = Date.now();
     // The service's answer, not the request, says whether the snapshot is encrypted; the decision is kept with the id.
     const sseType = out.SseType ?? 'none';
-    const zero = decideZeroBlocks({ choice: zeroBlocksChoice(this.job), ...p, sseType });
+    const parentEncrypted = p.parentSnapshotId && !serviceEncrypts(sseType) ? await this.parentIsEncrypted(p.parentSnapshotId) : false;
+    const zero = decideZeroBlocks({ choice: zeroBlocksChoice(this.job), ...p, sseType, parentEncrypted });
     const counters = zero.skip ? this.job.counters : { ...this.job.counters, blocksToSend: p.parentSnapshotId ? this.job.counters.blocksToSend : this.deps.blockCount };
     this.setJob({
       snapshotId: out.SnapshotId,
@@ -296,10 +299,25 @@ export class UploadSession implements UploadRun {
       sseType,
       skipZeros: zero.skip,
       ...(zero.note ? { zeroBlocksNote: zero.note } : {}),
+      ...(zero.fillParentHoles ? { fillParentHoles: true } : {}),
       counters,
     });
     await this.ledger.flush();
     this.meter.emit(true);
+  }
+
+  /**
+   * Whether EC2 describes the parent as encrypted: asked only when StartSnapshot's answer did not say the new version
+   * is encrypted (the service's word normally carries the parent's encryption). Unknown (no EC2, refused) = no.
+   */
+  private async parentIsEncrypted(parentId: string): Promise<boolean> {
+    if (!this.deps.ec2) return false;
+    try {
+      const out = await this.deps.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [parentId] }));
+      return out.Snapshots?.[0]?.Encrypted === true;
+    } catch {
+      return false;
+    }
   }
 
   private claim = async (): Promise<Slice | null> => {
@@ -326,6 +344,7 @@ export class UploadSession implements UploadRun {
       done,
       blockStates: this.deps.blockStates,
       skipZeros: this.zero.skip,
+      ...(this.zero.fillParentHoles ? { fillParentHoles: true } : {}),
       ...(this.deps.parent ? { parent: this.deps.parent } : {}),
       floor: Math.max(1, Math.floor(this.deps.floor / n)),
       ceiling: Math.max(1, Math.ceil(this.deps.ceiling / n)),
