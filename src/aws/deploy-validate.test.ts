@@ -11,6 +11,7 @@ import { templateProblems } from '../../deploy/check-template.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const template = readFileSync(join(root, 'deploy', 'blockport.json'), 'utf8');
+const hasCfnLint = spawnSync('sh', ['-c', 'command -v cfn-lint'], { encoding: 'utf8' }).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'blockport-validate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -31,9 +32,10 @@ function withDanglingRef(): string {
 }
 
 describe('deploy/deploy.sh --validate', () => {
-  it('passes on deploy/blockport.json as it stands (exit 0)', { timeout: 120_000 }, () => {
+  it('passes on deploy/blockport.json as it stands (exit 0): the template check, and cfn-lint when installed', { timeout: 120_000 }, () => {
     const r = validate();
     expect(r.out).toContain('is a well-formed CloudFormation template');
+    if (hasCfnLint) expect(r.out).toContain('cfn-lint: deploy/blockport.json is valid');
     expect(r.code, r.out).toBe(0);
   });
 
@@ -57,8 +59,6 @@ describe('deploy/deploy.sh --validate', () => {
     expect(missing.out).toMatch(/could not be read \(ENOENT\)/);
   });
 });
-
-const hasCfnLint = spawnSync('sh', ['-c', 'command -v cfn-lint'], { encoding: 'utf8' }).status === 0;
 
 describe.skipIf(!hasCfnLint)('deploy/deploy.sh --validate with cfn-lint installed', () => {
   it('exits 1 when cfn-lint finds what the template check does not (an unknown property)', { timeout: 120_000 }, () => {
