@@ -66,7 +66,7 @@ export async function readOwn(snapshotId: string): Promise<{ list: Attempt; bloc
       for (const b of listed) {
         const got = await ebs.send(new GetSnapshotBlockCommand({ SnapshotId: snapshotId, BlockIndex: b.BlockIndex!, BlockToken: b.BlockToken! }));
         const data = await got.BlockData!.transformToByteArray();
-        const digest = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest('SHA-256', data))));
+        const digest = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>))));
         blocks.push({ index: b.BlockIndex!, digest });
       }
     });
