@@ -1,17 +1,33 @@
 #!/bin/sh
 # Deploys Blockport to your AWS account: the stack (bucket, CloudFront relay, identity pool, roles), then the site.
 # Usage: deploy/deploy.sh [stack-name]      (region from AWS_REGION or your AWS CLI profile)
-#        deploy/deploy.sh --validate        (checks the template only: cfn-lint offline, then CloudFormation if reachable)
+#        deploy/deploy.sh --validate [FILE]  (checks the template only: its references, cfn-lint offline, then
+#                                            CloudFormation if reachable; exits 1 when any check finds a problem)
 set -eu
-cd "$(dirname "$0")/.."
 TEMPLATE=deploy/blockport.json
+if [ "${1:-}" = "--validate" ] && [ -n "${2:-}" ]; then
+  case "$2" in /*) TEMPLATE="$2" ;; *) TEMPLATE="$PWD/$2" ;; esac
+fi
+cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "--validate" ]; then
-  if command -v cfn-lint >/dev/null 2>&1; then cfn-lint "$TEMPLATE" && echo "cfn-lint: $TEMPLATE is valid"
-  else echo "cfn-lint is not installed (pip install cfn-lint), so the offline check was skipped."; fi
-  aws cloudformation validate-template --cli-connect-timeout 5 --template-body "file://$TEMPLATE" >/dev/null 2>&1 \
-    && echo "CloudFormation: $TEMPLATE is valid" \
-    || echo "CloudFormation could not validate the template (no network or no credentials?); cfn-lint's verdict above stands."
+  node deploy/check-template.mjs "$TEMPLATE" || exit 1
+  if command -v cfn-lint >/dev/null 2>&1; then
+    if cfn-lint "$TEMPLATE"; then echo "cfn-lint: $TEMPLATE is valid"
+    else echo "cfn-lint found problems in $TEMPLATE (listed above): fix them before deploying." >&2; exit 1; fi
+  else echo "cfn-lint is not installed (pip install cfn-lint), so its offline check was skipped."; fi
+  if ! command -v aws >/dev/null 2>&1; then
+    echo "The AWS CLI is not installed, so CloudFormation's own check was skipped."
+    exit 0
+  fi
+  if out="$(aws cloudformation validate-template --cli-connect-timeout 5 --template-body "file://$TEMPLATE" 2>&1)"; then
+    echo "CloudFormation: $TEMPLATE is valid"
+  else
+    case "$out" in
+      *ValidationError*) echo "CloudFormation refused $TEMPLATE: $out" >&2; exit 1 ;;
+      *) echo "CloudFormation could not validate the template (no network or no credentials?); the checks above stand." ;;
+    esac
+  fi
   exit 0
 fi
 

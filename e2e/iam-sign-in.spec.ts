@@ -3,7 +3,7 @@
 import { createServer, type ViteDevServer } from 'vite';
 import type { BrowserContext, Page } from '@playwright/test';
 import { spawnEmulator, type SpawnedEmulator } from '../server/spawn-emulator.ts';
-import { makeTestImage } from './helpers/disk-image.ts';
+import { makeTestImage, type TestImage } from './helpers/disk-image.ts';
 import type { Attempt } from './helpers/iam-probe.ts';
 import { test, expect } from './helpers/test.ts';
 import { pickFile, startUpload, waitForCompleted } from './helpers/ui.ts';
@@ -64,15 +64,31 @@ async function signIn(page: Page, user: string, password: string): Promise<void>
 }
 
 /** Uploads a small image as the signed-in person (hash navigation only: a reload would forget the sign-in). */
-async function upload(page: Page, name: string, seed: number): Promise<string> {
+async function upload(page: Page, image: TestImage, name: string): Promise<string> {
   await page.getByRole('link', { name: 'Upload' }).click();
-  await pickFile(page, makeTestImage(name, 2, seed).path);
+  await pickFile(page, image.path);
   await startUpload(page, { description: name });
   return waitForCompleted(page);
 }
 
 const touch = (page: Page, id: string) => page.evaluate(async ([url, s]) => ((await import(/* @vite-ignore */ url)) as Probe).touch(s), [PROBE, id] as const);
 const own = (page: Page) => page.evaluate(async (url) => ((await import(/* @vite-ignore */ url)) as Probe).ownSnapshots(), PROBE);
+const readOwn = (page: Page, id: string) => page.evaluate(async ([url, s]) => ((await import(/* @vite-ignore */ url)) as Probe).readOwn(s), [PROBE, id] as const);
+
+/** Records where a context's requests go: every AWS call must go through the site's relay, none to the emulator. */
+function watchRequests(context: BrowserContext): string[] {
+  const urls: string[] = [];
+  context.on('request', (r) => urls.push(r.url()));
+  return urls;
+}
+
+function expectAllThroughRelay(urls: string[]): void {
+  const aws = urls.filter((u) => /^\/(snapshots|ec2\/|cognito-identity\/)/.test(new URL(u).pathname));
+  expect(aws.length).toBeGreaterThan(0);
+  expect(aws.filter((u) => new URL(u).origin !== new URL(site).origin)).toEqual([]);
+  // The emulator itself is reached only for sign-in (its OpenID Connect provider).
+  expect(urls.filter((u) => new URL(u).origin === new URL(emu.url).origin && !new URL(u).pathname.startsWith('/oidc'))).toEqual([]);
+}
 
 function expectAllRefused(attempts: Record<string, Attempt>, snapshotId: string): void {
   expect(Object.keys(attempts).sort()).toEqual(['complete', 'delete', 'list', 'newVersion', 'read', 'write']);
@@ -93,6 +109,8 @@ test('two people sign in; each sees and touches only their own snapshots', async
   const b = await browser.newContext();
   await quiet(a);
   await quiet(b);
+  const aliceRequests = watchRequests(a);
+  const bobRequests = watchRequests(b);
   alice = await a.newPage();
   bob = await b.newPage();
   await configure(alice);
@@ -100,8 +118,10 @@ test('two people sign in; each sees and touches only their own snapshots', async
   await signIn(alice, 'alice', 'wonderland');
   await signIn(bob, 'bob', 'the-builder');
 
-  aliceSnapshot = await upload(alice, 'iam-alice', 0xa11ce);
-  bobSnapshot = await upload(bob, 'iam-bob', 0xb0b);
+  const aliceImage = makeTestImage('iam-alice', 2, 0xa11ce);
+  const bobImage = makeTestImage('iam-bob', 2, 0xb0b);
+  aliceSnapshot = await upload(alice, aliceImage, 'iam-alice');
+  bobSnapshot = await upload(bob, bobImage, 'iam-bob');
 
   // The library lists each person's own snapshot only.
   await alice.getByRole('link', { name: 'Library' }).click();
@@ -114,6 +134,16 @@ test('two people sign in; each sees and touches only their own snapshots', async
   expect(mine.ids).toEqual([aliceSnapshot]);
   expect(mine.owner).toMatch(/^us-east-1:/);
   expect((await own(bob)).owner).not.toBe(mine.owner);
+
+  // Each reads their own snapshot through the page: every block listed and read back as uploaded.
+  for (const [page, id, image] of [[alice, aliceSnapshot, aliceImage], [bob, bobSnapshot, bobImage]] as const) {
+    const mineRead = await readOwn(page, id);
+    expect(mineRead.list).toEqual({ ok: true });
+    expect(mineRead.read).toEqual({ ok: true });
+    const stored = image.digests.map((d, i) => ({ index: i, digest: d })).filter((b) => !image.zeroBlocks.includes(b.index));
+    expect(mineRead.blocks).toEqual(stored);
+    expect(stored.length).toBeGreaterThan(0);
+  }
 
   // Each one's hands on the other's snapshot: list, read, write, complete, new version, delete, all refused.
   expectAllRefused(await touch(bob, aliceSnapshot), aliceSnapshot);
@@ -134,11 +164,16 @@ test('two people sign in; each sees and touches only their own snapshots', async
   expect(self.newVersion).toEqual({ ok: true });
   expect(self.delete).toEqual({ ok: true });
   expect((await own(alice)).ids).toEqual([aliceSnapshot]);
+
+  // All of it went through the same-origin relay.
+  expectAllThroughRelay(aliceRequests);
+  expectAllThroughRelay(bobRequests);
 });
 
 test('a visitor who has not signed in can do nothing, and signing out takes the access away', async ({ browser }) => {
   const v = await browser.newContext();
   await quiet(v);
+  const visitorRequests = watchRequests(v);
   const visitor = await v.newPage();
   await configure(visitor);
   await visitor.getByRole('button', { name: 'Test connection' }).click();
@@ -149,6 +184,7 @@ test('a visitor who has not signed in can do nothing, and signing out takes the 
   const tried = await touch(visitor, aliceSnapshot);
   for (const [op, a] of Object.entries(tried)) expect(a, op).toMatchObject({ ok: false, name: 'NotAuthorizedException' });
   await expect(visitor.getByTestId('signed-in-as')).toHaveCount(0);
+  expectAllThroughRelay(visitorRequests);
 
   await alice.getByTestId('sign-in').getByRole('button', { name: 'Sign out' }).click();
   await expect(alice.getByTestId('sign-in').getByRole('button', { name: 'Sign in' })).toBeVisible();

@@ -77,3 +77,53 @@ describe('connections under an unauthenticated flood', () => {
     expect(answer).toMatch(/Signature expired/);
   });
 });
+
+describe('--max-connections under idle connections', () => {
+  const CAP = 10;
+  const OPENED = 25;
+  let emu: SpawnedEmulator;
+  beforeAll(async () => {
+    emu = await spawnEmulator(['--max-connections', String(CAP)]);
+  });
+  afterAll(async () => {
+    await emu.stop();
+  });
+
+  it('closes every connection beyond the cap on arrival; those within it are still served', { timeout: 60_000 }, async () => {
+    const u = new URL(emu.url);
+    // Each sends the start of a request and then nothing: a server without a cap would hold every one of them open.
+    const socks = await Promise.all(
+      Array.from(
+        { length: OPENED },
+        () =>
+          new Promise<{ sock: net.Socket; closed: Promise<string> }>((resolve) => {
+            let got = '';
+            const sock = net.connect(Number(u.port), u.hostname);
+            const closed = new Promise<string>((r) => sock.on('close', () => r(got)));
+            sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
+            sock.on('error', () => undefined);
+            sock.on('connect', () => {
+              sock.write(`GET /snapshots/snap-0123456789abcdef0/blocks HTTP/1.1\r\nHost: ${u.host}\r\n`);
+              resolve({ sock, closed });
+            });
+          }),
+      ),
+    );
+    // The server cuts the extra ones at once; wait for that (bounded, so uncapped code fails here instead of hanging).
+    const cut = new Set<net.Socket>();
+    for (const s of socks) void s.closed.then(() => cut.add(s.sock));
+    for (let waited = 0; cut.size < OPENED - CAP && waited < 20_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    expect(cut.size).toBe(OPENED - CAP);
+    for (const s of socks) if (cut.has(s.sock)) expect(await s.closed).toBe('');
+
+    // The ones within the cap finish their requests and are answered (from the headers: they are not signed).
+    const kept = socks.filter((s) => !cut.has(s.sock));
+    expect(kept).toHaveLength(CAP);
+    for (const s of kept) s.sock.write('Connection: close\r\n\r\n');
+    for (const s of kept) expect(await s.closed).toMatch(/^HTTP\/1.1 403[\s\S]*MissingAuthenticationTokenException/);
+
+    const health = (await (await emu.admin('health')).json()) as { connections: { open: number; refused: number } };
+    expect(health.connections.refused).toBe(OPENED - CAP);
+    expect(health.connections.open).toBeLessThanOrEqual(2);
+  });
+});

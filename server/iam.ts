@@ -13,17 +13,35 @@ import { ebsErrorResponse, ec2ErrorResponse } from './aws-errors.ts';
 /** The template whose Cognito roles are enforced when no --iam-policy is given. */
 export const DEFAULT_IAM_POLICY = join(dirname(fileURLToPath(import.meta.url)), '..', 'deploy', 'blockport.json');
 
-/** Reads the role policies from `file` ('off' = no enforcement); throws a sentence when the file is unusable. */
+/** An --iam-policy file that cannot be used, as a sentence (the emulator exits 2 with it). */
+export class IamPolicyFileError extends Error {
+  override readonly name = 'IamPolicyFileError';
+}
+
+/** Reads the role policies from `file` ('off' = no enforcement); throws IamPolicyFileError when the file is unusable. */
 export function loadRolePolicies(file: string | undefined, region: string, accountId: string): RolePolicies | undefined {
   if (file === 'off') return undefined;
   const path = file ?? DEFAULT_IAM_POLICY;
+  const advice = 'give a CloudFormation template with Cognito roles or an IAM policy document, or --iam-policy off';
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'may not be read' : `could not be read (${(err as Error).message})`;
+    throw new IamPolicyFileError(`The IAM policy file ${path} ${why}: ${advice}.`);
+  }
   let doc: unknown;
   try {
-    doc = JSON.parse(readFileSync(path, 'utf8'));
+    doc = JSON.parse(text);
   } catch (err) {
-    throw new Error(`The IAM policy file ${path} could not be read as JSON (${(err as Error).message}); give a CloudFormation template or a policy document, or --iam-policy off.`);
+    throw new IamPolicyFileError(`The IAM policy file ${path} is not JSON (${(err as Error).message}): ${advice}.`);
   }
-  return rolePoliciesFrom(doc, { region, accountId });
+  try {
+    return rolePoliciesFrom(doc, { region, accountId });
+  } catch (err) {
+    throw new IamPolicyFileError(`The IAM policy file ${path} cannot be used: ${(err as Error).message} Instead, ${advice}.`);
+  }
 }
 
 /**

@@ -6,6 +6,8 @@ import { createBackend } from './backend.ts';
 import { listen } from './transport.ts';
 import { DirLockedError } from '../src/emulator/stores/dir-lock.ts';
 import { mibpsToBytes } from './link-shaper.ts';
+import { IamPolicyFileError, loadRolePolicies } from './iam.ts';
+import { DEFAULT_ACCOUNT } from './backend.ts';
 
 async function main(): Promise<void> {
   // Node 20.19+ is supported with the locked SDK versions; the SDK's notice about its future releases is noise here.
@@ -31,6 +33,17 @@ async function main(): Promise<void> {
     console.error('emulator: BLOCKPORT_ADMIN_TOKEN needs 16 to 256 printable characters without spaces');
     process.exitCode = 2;
     return;
+  }
+  try {
+    // Checked before the store is opened (and its directory locked), so a bad file leaves nothing behind.
+    loadRolePolicies(config.iamPolicy, config.region, DEFAULT_ACCOUNT);
+  } catch (err) {
+    if (err instanceof IamPolicyFileError) {
+      console.error(`emulator: ${err.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
   }
   let backend;
   try {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { CompleteSnapshotCommand, ListSnapshotBlocksCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { SourceData } from '@smithy/types';
 import { spawnEmulator, type SpawnedEmulator } from './spawn-emulator.ts';
@@ -101,6 +102,47 @@ describe.skipIf(!has('python3', ['-c', 'import boto3']))('presigned requests (bo
     const text = await r.text();
     expect(r.status, text).toBe(200);
     expect((JSON.parse(text) as { Blocks: { BlockIndex: number }[] }).Blocks.map((b) => b.BlockIndex)).toEqual([5]);
+  });
+
+  it('hashes every presigned payload but PutSnapshotBlock\'s: a put presigned over UNSIGNED-PAYLOAD is stored, a StartSnapshot is not', async () => {
+    const u = new URL(emu.url);
+    const at = (path: string, headers: Record<string, string>, body?: string) => ({
+      method: body === undefined ? 'PUT' : 'POST', protocol: 'http:', hostname: u.hostname, port: Number(u.port), path, query: {}, headers: { host: u.host, ...headers }, ...(body !== undefined ? { body } : {}),
+    });
+    const url = (signed: { path: string; query?: unknown }) => `${emu.url}${signed.path}?${new URLSearchParams(signed.query as Record<string, string>)}`;
+    const { ebs } = clients(emu.url);
+    const target = (await ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }))).SnapshotId!;
+    const data = new Uint8Array(BLOCK).fill(9);
+    const put = { 'x-amz-data-length': String(BLOCK), 'x-amz-checksum': createHash('sha256').update(data).digest('base64'), 'x-amz-checksum-algorithm': 'SHA256' };
+    const signedPut = await signer('ebs').presign(at(`/snapshots/${target}/blocks/0`, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...put }), {
+      expiresIn: 300,
+      unsignableHeaders: new Set(['x-amz-content-sha256']),
+      unhoistableHeaders: new Set(Object.keys(put)),
+    });
+    const r = await fetch(url(signedPut), { method: 'PUT', headers: put, body: data });
+    expect(r.status, await r.text()).toBe(201);
+    await ebs.send(new CompleteSnapshotCommand({ SnapshotId: target, ChangedBlocksCount: 1 }));
+    expect((await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: target }))).Blocks!.map((b) => b.BlockIndex)).toEqual([0]);
+
+    const count = async () => ((await ec2.send(new DescribeSnapshotsCommand({}))).Snapshots ?? []).length;
+    const before = await count();
+    const body = JSON.stringify({ VolumeSize: 1 });
+    const json = { 'content-type': 'application/json' };
+    const unsigned = await signer('ebs').presign(at('/snapshots', { ...json, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }), {
+      expiresIn: 300,
+      unsignableHeaders: new Set(['x-amz-content-sha256']),
+    });
+    const refused = await fetch(url(unsigned), { method: 'POST', headers: json, body });
+    const text = await refused.text();
+    expect(refused.status, text).toBe(403);
+    expect(text).toMatch(/signature/i);
+    expect(await count()).toBe(before);
+    // The same request presigned over its body's own hash is started.
+    const hashed = await signer('ebs').presign(at('/snapshots', json, body), { expiresIn: 300 });
+    const started = await fetch(url(hashed), { method: 'POST', headers: json, body });
+    expect(started.status, await started.clone().text()).toBe(201);
+    expect(((await started.json()) as { SnapshotId: string }).SnapshotId).toMatch(/^snap-/);
+    expect(await count()).toBe(before + 1);
   });
 
   it('refuses X-Amz-Expires beyond seven days, and URLs past their expiry, in each service\'s error shape', async () => {

@@ -48,6 +48,34 @@ export async function touch(snapshotId: string): Promise<Record<string, Attempt>
   }
 }
 
+/** Lists a snapshot's blocks and reads each with the page's connection: what a person downloading it does. */
+export async function readOwn(snapshotId: string): Promise<{ list: Attempt; blocks: { index: number; digest: string }[]; read: Attempt }> {
+  const { ebs, close } = await createClients(connection.current);
+  const blocks: { index: number; digest: string }[] = [];
+  let listed: { BlockIndex?: number; BlockToken?: string }[] = [];
+  try {
+    const list = await attempt('ebs', async () => {
+      let next: string | undefined;
+      do {
+        const page = await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId, ...(next ? { NextToken: next } : {}) }));
+        listed = [...listed, ...(page.Blocks ?? [])];
+        next = page.NextToken;
+      } while (next);
+    });
+    const read = await attempt('ebs', async () => {
+      for (const b of listed) {
+        const got = await ebs.send(new GetSnapshotBlockCommand({ SnapshotId: snapshotId, BlockIndex: b.BlockIndex!, BlockToken: b.BlockToken! }));
+        const data = await got.BlockData!.transformToByteArray();
+        const digest = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>))));
+        blocks.push({ index: b.BlockIndex!, digest });
+      }
+    });
+    return { list, blocks, read };
+  } finally {
+    close();
+  }
+}
+
 /** The snapshots the library would list for the person signed in (as the library asks EC2), and their identity. */
 export async function ownSnapshots(): Promise<{ owner?: string; ids: string[] }> {
   const c = connection.current;

@@ -108,6 +108,26 @@ export class IamPolicyError extends Error {
   override readonly name = 'IamPolicyError';
 }
 
+/** What in a policy document the evaluator cannot use, as a sentence; undefined when it can evaluate every statement. */
+export function policyProblem(policy: unknown): string | undefined {
+  const statements = (policy as { Statement?: unknown } | null)?.Statement;
+  if (statements === undefined) return 'a policy has no Statement.';
+  const all = Array.isArray(statements) ? statements : [statements];
+  for (const [i, s] of all.entries()) {
+    const st = s as Partial<IamStatement> | null;
+    const name = st?.Sid ? `statement ${st.Sid}` : `statement ${i + 1}`;
+    if (!st || typeof st !== 'object') return `${name} is not an object.`;
+    if (st.Effect !== 'Allow' && st.Effect !== 'Deny') return `${name} has Effect ${JSON.stringify(st.Effect)}; it must be Allow or Deny.`;
+    if (st.Action === undefined && st.NotAction === undefined) return `${name} has neither Action nor NotAction.`;
+    if (st.Resource === undefined && st.NotResource === undefined) return `${name} has neither Resource nor NotResource.`;
+    for (const op of Object.keys(st.Condition ?? {})) {
+      const base = op.replace(/^(ForAllValues|ForAnyValue):/, '').replace(/IfExists$/, '');
+      if (base !== 'Null' && !COMPARE[base]) return `${name} uses the condition operator ${op}, which the emulator's IAM evaluator does not support.`;
+    }
+  }
+  return undefined;
+}
+
 function conditionHolds(op: string, key: string, values: unknown, ctx: IamContext): boolean {
   let set: 'all' | 'any' | undefined;
   let name = op;

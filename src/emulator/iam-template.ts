@@ -1,7 +1,7 @@
 // The identity policies of a CloudFormation template's Cognito roles, resolved for one region: what the emulator
 // enforces for the credentials its Cognito issues. Pure: the caller reads the file.
 
-import type { IamPolicy } from './iam-evaluate.ts';
+import { policyProblem, type IamPolicy } from './iam-evaluate.ts';
 
 /** The policies of the two Cognito roles. */
 export interface RolePolicies {
@@ -69,16 +69,27 @@ export function rolePoliciesFrom(doc: unknown, env: { region: string; partition?
   const o = (doc ?? {}) as Json;
   if (o.Statement) {
     const p = resolveIntrinsics(o, e) as IamPolicy;
-    return { authenticated: [p], unauthenticated: [p], names: { authenticated: 'Authenticated', unauthenticated: 'Unauthenticated' } };
+    return checked({ authenticated: [p], unauthenticated: [p], names: { authenticated: 'Authenticated', unauthenticated: 'Unauthenticated' } });
   }
   const resources = (o.Resources ?? {}) as Record<string, Json>;
   const roles = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::IAM::Role');
   const auth = roles.find(([, r]) => trusts(r, 'authenticated') && !trusts(r, 'unauthenticated'))?.[0];
   const unauth = roles.find(([, r]) => trusts(r, 'unauthenticated'))?.[0];
-  if (!auth && !unauth) throw new Error('The IAM policy file has neither a policy document (Statement) nor Cognito roles (AWS::IAM::Role trusting cognito-identity.amazonaws.com).');
-  return {
+  if (!auth && !unauth) throw new Error('it has neither a policy document (Statement) nor Cognito roles (AWS::IAM::Role trusting cognito-identity.amazonaws.com).');
+  return checked({
     authenticated: auth ? rolePolicies(o, auth, e) : [],
     unauthenticated: unauth ? rolePolicies(o, unauth, e) : [],
     names: { authenticated: auth ?? 'Authenticated', unauthenticated: unauth ?? 'Unauthenticated' },
-  };
+  });
+}
+
+/** Throws a sentence when a policy has a statement the evaluator cannot use. */
+function checked(roles: RolePolicies): RolePolicies {
+  for (const kind of ['authenticated', 'unauthenticated'] as const) {
+    for (const p of roles[kind]) {
+      const problem = policyProblem(p);
+      if (problem) throw new Error(`in the ${roles.names[kind]} role's policy, ${problem}`);
+    }
+  }
+  return roles;
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -202,6 +203,33 @@ describe('FsStore', () => {
     await writeFile(join(dir, 'journal.jsonl'), `${text}\n{"t":"s","r":[{"id":"snap-`);
     const store = await FsStore.open(dir);
     expect((await store.listSnapshots()).length).toBe(3000);
+    store.close();
+  });
+
+  it('replays a journal longer than the longest string V8 can hold: streamed, never read as one string', { timeout: 180_000 }, async () => {
+    // 530 lines of about 1 MiB through a pipe: more than 0x1fffffe8 characters, which reading the journal whole
+    // cannot turn into a string (ERR_STRING_TOO_LONG), and no disk space used.
+    const path = join(dir, 'journal.jsonl');
+    execFileSync('mkfifo', [path]);
+    const rec = {
+      id: 'snap-00000000000000abc', ownerId: '111122223333', volumeSize: 1, parentId: null, description: 'DESCRIPTION', tags: [],
+      encrypted: false, kmsKeyArn: null, sseType: 'none', timeoutMinutes: 60, startTime: 1, lastWriteTime: null, clientToken: null,
+      requestFingerprint: null, completion: null, failure: null, deleted: false, ownBlocks: 0, puts: 0,
+    };
+    // The writer makes each line (the 1 MiB description in place of DESCRIPTION) with its own put count.
+    const [head, tail] = JSON.stringify({ t: 's', r: [rec] }).split('"puts":0');
+    const script = `const fs=require('node:fs');const fd=fs.openSync(process.argv[1],'w');` +
+      `const [h,t]=JSON.parse(process.argv[2]).map((x)=>x.replace('DESCRIPTION','d'.repeat(1<<20)));` +
+      `for(let i=1;i<=530;i++)fs.writeSync(fd,h+'"puts":'+i+t+'\\n');fs.closeSync(fd);`;
+    const writer = spawn(process.execPath, ['-e', script, path, JSON.stringify([head, tail])], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const wrote = new Promise<number | null>((r) => writer.once('exit', r));
+    const store = await FsStore.open(dir);
+    expect(await wrote).toBe(0);
+    const last = await store.getSnapshot(rec.id);
+    expect(last).toMatchObject({ puts: 530, ownBlocks: 0 });
+    expect(last!.description).toHaveLength(1 << 20);
+    // Compacted at open: the journal is a file of one line now.
+    expect((await stat(path)).size).toBeLessThan(1.1 * (1 << 20));
     store.close();
   });
 

@@ -72,6 +72,8 @@ export class FsStore extends IndexedStore implements EmulatorStore {
   private closed = false;
   /** Blob directories a rename went into since the last journal write: fsynced before the lines naming them. */
   private dirtyDirs = new Set<string>();
+  /** Subdirectories of blobs/ whose entry in blobs/ is known to be durable. */
+  private durableSubdirs = new Set<string>();
   /** Lines appended since the journal was last compacted. */
   private appended = 0;
   /** How many times the journal was compacted while open (for tests). */
@@ -180,12 +182,15 @@ export class FsStore extends IndexedStore implements EmulatorStore {
   private async scanBlobs(): Promise<void> {
     const root = join(this.dir, 'blobs');
     for (const sub of await readdir(root)) {
+      this.durableSubdirs.add(join(root, sub));
       for (const f of await readdir(join(root, sub))) {
         const digest = Buffer.from(f, 'hex').toString('base64');
         if (f.includes('.tmp') || !this.index.refs.get(digest)) await rm(join(root, sub, f), { force: true });
         else this.onDisk.add(digest);
       }
     }
+    // Subdirectories a crash may have left unrecorded in blobs/ (and blobs/ in the store's directory) are durable now.
+    await syncDir(root);
   }
 
   private blobPath(digest: string): string {
@@ -328,7 +333,14 @@ export class FsStore extends IndexedStore implements EmulatorStore {
       await fh.close();
     }
     await rename(tmp, path);
-    this.dirtyDirs.add(dirname(path));
+    const sub = dirname(path);
+    this.dirtyDirs.add(sub);
+    // A subdirectory made for this blob is an entry of blobs/: that directory is fsynced too, or a crash could lose
+    // the subdirectory with the blob in it while the journal names the blob.
+    if (!this.durableSubdirs.has(sub)) {
+      this.dirtyDirs.add(dirname(sub));
+      this.durableSubdirs.add(sub);
+    }
     this.onDisk.add(digest);
   }
 
