@@ -20,8 +20,8 @@ describe('emulator images', () => {
     const img = await imagesOf(a).register({ name: 'mine', architecture: 'x86_64', rootDeviceName: '/dev/xvda', mappings: [{ deviceName: '/dev/xvda', snapshotId: snap }], tags: [] });
     expect(img.state).toBe('pending');
     now.t += 500;
-    expect(imagesOf(a).get(img.id)?.state).toBe('available');
-    expect(imagesOf(b).list()).toEqual([]);
+    expect((await imagesOf(a).get(img.id))?.state).toBe('available');
+    expect(await imagesOf(b).list()).toEqual([]);
     // Another account's snapshot is as invisible as a missing one.
     await expect(imagesOf(b).register({ name: 'theirs', architecture: 'x86_64', rootDeviceName: '/dev/xvda', mappings: [{ deviceName: '/dev/xvda', snapshotId: snap }], tags: [] })).rejects.toMatchObject({
       code: 'InvalidSnapshot.NotFound',
