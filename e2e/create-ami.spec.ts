@@ -1,5 +1,56 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { test, expect } from './helpers/test.ts';
-import { bootFixture } from '../src/images/testing/boot-fixtures.ts';
+import { bootFixture, nitroFixture } from '../src/images/testing/boot-fixtures.ts';
+
+/** The raw fixture converted by qemu-img (made once). */
+function converted(raw: string, format: 'qcow2' | 'vmdk'): string {
+  const out = `${raw}.${format}`;
+  if (!existsSync(out)) execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', format, raw, out]);
+  return out;
+}
+
+test('the plan says how the image boots and what Nitro would make of it before anything is sent', async ({ page }) => {
+  await page.goto('/#/upload');
+  const picker = page.getByLabel("or use the browser's plain file dialog");
+  let first = true;
+  const pick = {
+    setInputFiles: async (path: string) => {
+      if (!first) await page.getByRole('button', { name: 'Choose another file' }).click();
+      first = false;
+      await picker.setInputFiles(path);
+    },
+  };
+  // A qcow2: read through its format reader in the image worker.
+  await pick.setInputFiles(converted(bootFixture('gpt-arm64'), 'qcow2'));
+  await expect(page.getByTestId('plan-format')).toContainText('qcow2');
+  const boots = page.getByTestId('plan-boot');
+  await expect(boots).toHaveAttribute('data-architecture', 'arm64');
+  await expect(boots).toHaveAttribute('data-boot-mode', 'uefi');
+  await expect(boots).toContainText('arm64, UEFI');
+  await expect(page.getByTestId('plan-boot-evidence')).toContainText('EFI/BOOT/BOOTAA64.EFI built for arm64 → arm64, UEFI');
+  await expect(page.getByTestId('plan-nitro')).toContainText('Not checked: No ext root file system was found');
+
+  await pick.setInputFiles(converted(bootFixture('mbr-bios'), 'vmdk'));
+  await expect(page.getByTestId('plan-format')).toContainText('vmdk');
+  await expect(page.getByTestId('plan-boot')).toHaveAttribute('data-boot-mode', 'legacy-bios');
+  await expect(page.getByTestId('plan-boot')).toContainText('x86_64, legacy BIOS');
+
+  await pick.setInputFiles(bootFixture('blank'));
+  await expect(page.getByTestId('plan-boot')).toContainText('not decided by the image');
+  await expect(page.getByTestId('plan-boot-evidence')).toContainText('choose the architecture and boot mode yourself');
+
+  // An ext4 root that fails each check: a warning with what to do for each, and the upload can still start.
+  await pick.setInputFiles(nitroFixture('unready'));
+  const nitro = page.getByTestId('plan-nitro');
+  for (const check of ['nvme', 'ena', 'fstab', 'cloud-init']) await expect(nitro.locator(`li[data-check="${check}"]`)).toHaveAttribute('data-level', 'warning');
+  await expect(nitro.locator('li[data-check="fstab"]')).toContainText('Use UUID= or LABEL= instead');
+  await expect(nitro.locator('li[data-check="cloud-init"]')).toContainText('Install cloud-init');
+  await expect(page.getByRole('button', { name: 'Start upload' })).toBeEnabled();
+
+  await pick.setInputFiles(nitroFixture('ready'));
+  for (const check of ['nvme', 'ena', 'fstab', 'cloud-init']) await expect(page.getByTestId('plan-nitro').locator(`li[data-check="${check}"]`)).toHaveAttribute('data-level', 'ok');
+});
 
 test('after an upload, Create AMI registers it with the detected values; a duplicate name gets its sentence', async ({ page }) => {
   test.setTimeout(180_000);

@@ -91,3 +91,34 @@ test('a snapshot survives a reload, and identical blocks in two snapshots are st
   }
   await page.evaluate((d) => window.emulatorHarness.destroy(d), db);
 });
+
+test('an image survives a reload of the IndexedDB store, and a version 1 database is upgraded keeping its snapshots', async ({ page }) => {
+  await ready(page);
+  const db = `images-${Date.now()}`;
+  await page.evaluate((d) => window.emulatorHarness.open(d), db);
+  const { snapshotId, imageId } = await page.evaluate(async () => {
+    const h = window.emulatorHarness;
+    const id = await h.start();
+    await h.putMany(id, [0], 3);
+    await h.complete(id, 1);
+    return { snapshotId: id, imageId: await h.registerImage(id, 'kept-in-indexeddb') };
+  });
+  await page.reload();
+  await expect(page.locator('#status')).toHaveText('ready');
+  await page.evaluate((d) => window.emulatorHarness.open(d), db);
+  expect(await page.evaluate(() => window.emulatorHarness.describeImages())).toEqual([
+    { id: imageId, name: 'kept-in-indexeddb', state: 'available', architecture: 'x86_64', bootMode: 'uefi-preferred', snapshotId },
+  ]);
+  await expect(page.evaluate((i) => window.emulatorHarness.registerImage(i, 'kept-in-indexeddb'), snapshotId)).rejects.toThrow(/already in use/);
+  await page.evaluate((d) => window.emulatorHarness.destroy(d), db);
+
+  // A database an older Blockport made (no image store) opens upgraded: its snapshot is there and takes an image.
+  const old = `images-v1-${Date.now()}`;
+  await page.evaluate((d) => window.emulatorHarness.makeVersion1(d, 'snap-0123456789abcdef0'), old);
+  await page.evaluate((d) => window.emulatorHarness.open(d), old);
+  const upgraded = await page.evaluate(() => window.emulatorHarness.registerImage('snap-0123456789abcdef0', 'over-an-old-snapshot'));
+  expect(await page.evaluate(() => window.emulatorHarness.describeImages())).toEqual([
+    { id: upgraded, name: 'over-an-old-snapshot', state: 'available', architecture: 'x86_64', bootMode: 'uefi-preferred', snapshotId: 'snap-0123456789abcdef0' },
+  ]);
+  await page.evaluate((d) => window.emulatorHarness.destroy(d), old);
+});

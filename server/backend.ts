@@ -40,7 +40,7 @@ export async function createBackend(opts: { dataDir?: string } & ModelSettings):
       Object.assign(settings, patch);
       for (const m of models.values()) Object.assign(m.config, patch);
     },
-    snapshotTags: async (id, account) => (id.startsWith('ami-') ? imagesOf(model(account)).get(id)?.tags : (await model(account).describeSnapshot(id))?.tags),
+    snapshotTags: async (id, account) => (id.startsWith('ami-') ? (await imagesOf(model(account)).get(id))?.tags : (await model(account).describeSnapshot(id))?.tags),
     failNext: (op, fault, account) => model(account).failNext(op as EbsOperation, fault as InjectedFault),
     advanceClock: (ms, freeze) => {
       if (freeze === true && frozenAt === undefined) frozenAt = Date.now();

@@ -39,7 +39,7 @@ describe.skipIf(!boto3)('AMIs from an upload, read by boto3', () => {
 
     const r = await runHere('python3', [join(here, 'conformance', 'test_images_boto3.py'), emu.url, report.ImageId, report.SnapshotId]);
     if (r.code !== 0) console.error(r.out, r.err);
-    expect(r.out).toMatch(/\n7 passed, 0 failed/);
+    expect(r.out).toMatch(/\n8 passed, 0 failed/);
 
     if (has('aws', ['--version'])) {
       const cli = await runHere('aws', ['ec2', 'describe-images', '--image-ids', report.ImageId, '--endpoint-url', emu.url, '--region', 'us-east-1', '--output', 'json']);

@@ -1,6 +1,8 @@
 // Browser harness for the emulator specs: runs the shared conformance scenarios and multi-tab checks on IndexedDB.
 import { ListSnapshotBlocksCommand, GetSnapshotBlockCommand, StartSnapshotCommand, PutSnapshotBlockCommand, CompleteSnapshotCommand } from '@aws-sdk/client-ebs';
-import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
+import { DeleteSnapshotCommand, DescribeImagesCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
+import { openDB } from 'idb';
+import type { SnapshotRecord } from '../../src/emulator/store.ts';
 import { runScenarios, makeBlock, checksumOf, type ScenarioResult } from '../../src/emulator/testing/conformance/index.ts';
 import { openBrowserEmulator, IdbStore, EbsModel, createEmulatorClients, type Emulator } from '../../src/emulator/index.ts';
 import { runStoreContract } from '../../src/emulator/testing/store-contract.ts';
@@ -107,6 +109,69 @@ const harness = {
       next = page.NextToken ?? undefined;
     } while (next);
     return out;
+  },
+
+  /** RegisterImage over one completed snapshot; the image id. */
+  async registerImage(snapshotId: string, name: string): Promise<string> {
+    const out = await shared!.ec2.send(
+      new RegisterImageCommand({
+        Name: name,
+        Architecture: 'x86_64',
+        BootMode: 'uefi-preferred',
+        RootDeviceName: '/dev/xvda',
+        BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: snapshotId, VolumeType: 'gp3' } }],
+      }),
+    );
+    return out.ImageId!;
+  },
+
+  /** This account's images as DescribeImages answers. */
+  async describeImages(): Promise<{ id: string; name: string; state: string; architecture: string; bootMode: string; snapshotId: string }[]> {
+    const out = await shared!.ec2.send(new DescribeImagesCommand({ Owners: ['self'] }));
+    return (out.Images ?? []).map((i) => ({
+      id: i.ImageId!,
+      name: i.Name!,
+      state: i.State!,
+      architecture: i.Architecture!,
+      bootMode: i.BootMode!,
+      snapshotId: i.BlockDeviceMappings?.[0]?.Ebs?.SnapshotId ?? '',
+    }));
+  },
+
+  /** Writes a database as the first schema version made it (no image store), holding one completed snapshot. */
+  async makeVersion1(db: string, snapshotId: string): Promise<void> {
+    const v1 = await openDB(db, 1, {
+      upgrade(d) {
+        d.createObjectStore('meta');
+        d.createObjectStore('snapshots', { keyPath: 'id' });
+        d.createObjectStore('blocks', { keyPath: ['snapshotId', 'index'] });
+        d.createObjectStore('contents');
+        d.createObjectStore('refs');
+      },
+    });
+    const rec: SnapshotRecord = {
+      id: snapshotId,
+      ownerId: shared?.model.config.accountId ?? '111122223333',
+      volumeSize: 1,
+      parentId: null,
+      description: 'written by version 1',
+      tags: [],
+      encrypted: false,
+      kmsKeyArn: null,
+      sseType: 'none',
+      timeoutMinutes: 60,
+      startTime: Date.now() - 60_000,
+      lastWriteTime: null,
+      clientToken: null,
+      requestFingerprint: null,
+      completion: { requestedAt: Date.now() - 30_000, dueAt: Date.now() - 30_000, verdict: 'completed', message: null },
+      failure: null,
+      deleted: false,
+      ownBlocks: 0,
+      puts: 0,
+    };
+    await v1.put('snapshots', rec);
+    v1.close();
   },
 
   async putCounts(id: string): Promise<Record<string, number>> {

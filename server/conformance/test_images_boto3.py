@@ -120,4 +120,17 @@ def _():
         assert e.response['Error']['Code'] == 'InvalidAMIID.NotFound'
 
 
+@check('a dry run answers DryRunOperation (HTTP 412) and registers nothing')
+def _():
+    before = len(ec2.describe_images(Owners=['self'])['Images'])
+    try:
+        ec2.register_image(Name='dry-run-only', Architecture='arm64', BootMode='uefi', RootDeviceName='/dev/xvda', BlockDeviceMappings=root(), DryRun=True)
+        raise AssertionError('expected DryRunOperation')
+    except ClientError as e:
+        assert e.response['Error']['Code'] == 'DryRunOperation', e.response['Error']
+        assert e.response['ResponseMetadata']['HTTPStatusCode'] == 412
+    assert len(ec2.describe_images(Owners=['self'])['Images']) == before
+    assert ec2.describe_images(Filters=[{'Name': 'name', 'Values': ['dry-run-only']}])['Images'] == []
+
+
 finish()

@@ -2,6 +2,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CognitoIdentityClient, CreateIdentityPoolCommand } from '@aws-sdk/client-cognito-identity';
 import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
 import { EBSClient, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
+import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { advise } from './advice.ts';
 import { awsClientConfig } from './aws-clients.ts';
 import { createAwsClients } from './aws-connection.ts';
@@ -36,6 +40,31 @@ describe('Test connection against the emulator server (real SDK clients, SigV4 v
     expect(r.identityId).toMatch(/^us-east-1:/);
     expect(r.steps[1]!.text).toMatch(/refused the probe snapshot as not yours/);
     expect(r.steps[2]!.text).toMatch(/may read this account's images too/);
+    expect(r.steps[2]!.text).toMatch(/A dry run of RegisterImage was allowed, so Create AMI may register images from your snapshots/);
+  });
+
+  it('says Create AMI will not work where a dry run of RegisterImage is refused, and registers nothing either way', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'blockport-policy-'));
+    const file = join(dir, 'no-register.json');
+    // A policy that allows the uploads and reading images, but not registering them.
+    writeFileSync(
+      file,
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: ['ebs:*', 'ec2:DescribeSnapshots', 'ec2:DescribeImages'], Resource: '*' }],
+      }),
+    );
+    const strict = await spawnEmulator(['--identity-pool', 'blockport_test', '--iam-policy', file]);
+    try {
+      const r = await testConnection({ ...settings(), identityPoolId: strict.poolId!, endpoint: { mode: 'custom', url: strict.url } }, new RefreshingCredentials(cognitoFetcher({ ...settings(), identityPoolId: strict.poolId!, endpoint: { mode: 'custom', url: strict.url } })));
+      expect(r.ok).toBe(true);
+      expect(r.steps[2]!.text).toMatch(/But a dry run of RegisterImage was refused \(ec2:RegisterImage\), so Create AMI will not work/);
+      const ec2 = new EC2Client({ region: 'us-east-1', endpoint: strict.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+      expect((await ec2.send(new DescribeImagesCommand({ Owners: ['self'] }))).Images).toEqual([]);
+    } finally {
+      await strict.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('names an unknown pool', async () => {

@@ -1,6 +1,7 @@
 // "Test connection": proves credentials, signing and reachability, and explains precisely what is wrong.
 import { EBSClient, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
-import { DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client, RegisterImageCommand } from '@aws-sdk/client-ec2';
+import { OWNER_TAG_KEY } from './iam-policy.ts';
 import { advise, destination, isNetworkFailure, type Advice } from './advice.ts';
 import { awsClientConfig, retryAfterClockCorrection } from './aws-clients.ts';
 import type { Service } from './endpoints.ts';
@@ -132,7 +133,7 @@ async function runSteps(
   observeServiceClock(ec2);
   try {
     const out = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], MaxResults: 5 }));
-    steps.push({ step: 'ec2', ok: true, text: `EC2 lists this account's snapshots (${out.Snapshots?.length ?? 0} shown of the first page).${await imagesNote(ec2)}` });
+    steps.push({ step: 'ec2', ok: true, text: `EC2 lists this account's snapshots (${out.Snapshots?.length ?? 0} shown of the first page).${await imagesNote(ec2, identityId)}` });
   } catch (e) {
     const advice = await explain('ec2', e);
     steps.push({ step: 'ec2', ok: false, text: advice.what, advice });
@@ -146,16 +147,44 @@ async function runSteps(
   return { ok: true, steps, identityId, expiration: credentials.expiration, ...(note ? { clockOffsetMs: serviceClock.offsetMs } : {}) };
 }
 
-/** Whether Create AMI can work: DescribeImages is allowed (RegisterImage is judged per snapshot, so it is not probed). */
-async function imagesNote(ec2: EC2Client): Promise<string> {
+/** The name of the image a dry run of RegisterImage asks for (nothing is ever registered under it). */
+export const PROBE_IMAGE_NAME = 'blockport-connection-check';
+
+const refusedName = (e: unknown): boolean => /Unauthorized|AccessDenied/.test((e as { name?: string }).name ?? '');
+
+/**
+ * Whether Create AMI can work: DescribeImages is allowed, and RegisterImage with DryRun (an image tagged as this
+ * person's, as Create AMI tags it) answers DryRunOperation rather than UnauthorizedOperation. The dry run names no
+ * snapshot, so it proves the right to register images; the per-snapshot condition is the snapshots' own tags.
+ */
+async function imagesNote(ec2: EC2Client, identityId: string | undefined): Promise<string> {
   try {
     await ec2.send(new DescribeImagesCommand({ Owners: ['self'], MaxResults: 5 }));
-    return ' It may read this account\'s images too, so Create AMI can follow a new image until it is available.';
   } catch (e) {
-    const name = (e as { name?: string }).name ?? '';
-    if (/Unauthorized|AccessDenied/.test(name)) {
+    if (refusedName(e)) {
       return ' It may not read images (ec2:DescribeImages), so Create AMI will not work: deploy the current template, which allows RegisterImage and DescribeImages on your own snapshots and images.';
     }
     return '';
+  }
+  const read = ' It may read this account\'s images too, so Create AMI can follow a new image until it is available.';
+  try {
+    await ec2.send(
+      new RegisterImageCommand({
+        DryRun: true,
+        Name: PROBE_IMAGE_NAME,
+        Architecture: 'x86_64',
+        RootDeviceName: '/dev/xvda',
+        VirtualizationType: 'hvm',
+        BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeSize: 1, VolumeType: 'gp3' } }],
+        ...(identityId ? { TagSpecifications: [{ ResourceType: 'image', Tags: [{ Key: OWNER_TAG_KEY, Value: identityId }] }] } : {}),
+      }),
+    );
+    return read;
+  } catch (e) {
+    if ((e as { name?: string }).name === 'DryRunOperation') return `${read} A dry run of RegisterImage was allowed, so Create AMI may register images from your snapshots.`;
+    if (refusedName(e)) {
+      return `${read} But a dry run of RegisterImage was refused (ec2:RegisterImage), so Create AMI will not work: deploy the current template, which allows RegisterImage on your own snapshots.`;
+    }
+    return `${read} Whether it may register images could not be told (${(e as { name?: string }).name ?? 'error'} to a dry run of RegisterImage).`;
   }
 }

@@ -186,13 +186,16 @@ async function deleteSnapshot(model: EbsModel, p: Map<string, string>, requestId
   return xml(200, `<DeleteSnapshotResponse xmlns="${XMLNS}"><requestId>${requestId}</requestId><return>true</return></DeleteSnapshotResponse>`);
 }
 
-/** Handles one EC2 query-protocol request (DescribeSnapshots, DeleteSnapshot). Never throws. */
+/** Handles one EC2 query-protocol request (DescribeSnapshots, DeleteSnapshot, the image actions; DryRun). Never throws. */
 export async function handleEc2Request(model: EbsModel, req: EmuRequest): Promise<EmuResponse> {
   const requestId = newRequestId();
   try {
     const p = params(req);
     const action = p.get('Action');
     let res: EmuResponse;
+    const known = action === 'DescribeSnapshots' || action === 'DeleteSnapshot' || (action !== undefined && action in IMAGE_ACTIONS);
+    // As EC2: a dry run the caller may make (IAM, where enforced, has already let it through) changes nothing.
+    if (known && /^true$/i.test(p.get('DryRun') ?? '')) throw new Ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
     if (action === 'DescribeSnapshots') res = await describeSnapshots(model, p, requestId);
     else if (action === 'DeleteSnapshot') res = await deleteSnapshot(model, p, requestId);
     else if (action && action in IMAGE_ACTIONS) res = await IMAGE_ACTIONS[action]!(model, p, requestId);

@@ -159,10 +159,9 @@ async function describeImages(model: EbsModel, p: Params, requestId: string): Pr
   const owners = list(p, 'Owner');
   const accountId = model.config.accountId;
   for (const id of ids) if (!AMI_RE.test(id)) throw new Ec2Error('InvalidAMIID.Malformed', `Invalid id: "${id}" (expecting "ami-...")`);
-  const registry = imagesOf(model);
-  let views = registry.list();
+  let views = await imagesOf(model).list();
   if (ids.length) {
-    const missing = ids.filter((id) => !registry.get(id));
+    const missing = ids.filter((id) => !views.some((v) => v.id === id));
     if (missing.length) throw new Ec2Error('InvalidAMIID.NotFound', `The image id '[${missing.join(', ')}]' does not exist`);
     views = views.filter((v) => ids.includes(v.id));
   }
@@ -175,7 +174,7 @@ async function deregisterImage(model: EbsModel, p: Params, requestId: string): P
   const id = p.get('ImageId');
   if (!id) throw new Ec2Error('MissingParameter', 'The request must contain the parameter ImageId');
   if (!AMI_RE.test(id)) throw new Ec2Error('InvalidAMIID.Malformed', `Invalid id: "${id}" (expecting "ami-...")`);
-  if (!imagesOf(model).deregister(id)) throw new Ec2Error('InvalidAMIID.NotFound', `The image id '[${id}]' does not exist`);
+  if (!(await imagesOf(model).deregister(id))) throw new Ec2Error('InvalidAMIID.NotFound', `The image id '[${id}]' does not exist`);
   return xml(200, `<DeregisterImageResponse xmlns="${XMLNS}"><requestId>${requestId}</requestId><return>true</return></DeregisterImageResponse>`);
 }
 

@@ -1,6 +1,10 @@
 // EC2 machine images (AMIs) made from the emulator's snapshots: RegisterImage's validation, pending then available,
-// DeregisterImage. Kept in memory beside each model: images are a thin record over snapshots the store already holds.
+// DeregisterImage. Images are records in the model's store (so they outlive a restart, as its snapshots do), each
+// account seeing its own.
 import type { EbsModel, SnapshotView } from './model.ts';
+import type { ImageMapping, ImageRecord } from './store.ts';
+
+export type { ImageMapping } from './store.ts';
 
 /** An EC2 error code and message (the wire answers it as EC2's XML error). */
 export class ImageError extends Error {
@@ -11,16 +15,6 @@ export class ImageError extends Error {
   ) {
     super(message);
   }
-}
-
-/** One EBS block device mapping of an image. */
-export interface ImageMapping {
-  deviceName: string;
-  snapshotId: string | null;
-  volumeSize: number;
-  volumeType: string;
-  deleteOnTermination: boolean;
-  encrypted: boolean;
 }
 
 /** An image as DescribeImages shows it. */
@@ -55,35 +49,14 @@ export interface RegisterImageInput {
   tags: { key: string; value: string }[];
 }
 
-interface ImageRecord extends Omit<ImageView, 'state'> {
-  availableAt: number;
-}
-
 const ARCHITECTURES = ['i386', 'x86_64', 'arm64', 'x86_64_mac', 'arm64_mac'];
 const BOOT_MODES = ['legacy-bios', 'uefi', 'uefi-preferred'];
 const VOLUME_TYPES = ['standard', 'io1', 'io2', 'gp2', 'sc1', 'st1', 'gp3'];
 const NAME_RE = /^[A-Za-z0-9()[\] ./\-'@_]{3,128}$/;
 
-const byStore = new WeakMap<object, Map<string, ImageRegistry>>();
-const byDatabase = new Map<string, Map<string, ImageRegistry>>();
-
-/**
- * The images of one account over a model's store (images are private, so each account sees its own). Models over one
- * named database (a page opens one per client set) share them for the page's lifetime.
- */
+/** The images of the model's account, over its store. */
 export function imagesOf(model: EbsModel): ImageRegistry {
-  const store = model.store as { kind: string; name?: unknown };
-  const dbName = store.kind === 'indexeddb' && typeof store.name === 'string' ? store.name : undefined;
-  let accounts = dbName !== undefined ? byDatabase.get(dbName) : byStore.get(store);
-  if (!accounts) {
-    accounts = new Map();
-    if (dbName !== undefined) byDatabase.set(dbName, accounts);
-    else byStore.set(store, accounts);
-  }
-  let r = accounts.get(model.config.accountId);
-  if (!r) accounts.set(model.config.accountId, (r = new ImageRegistry(model)));
-  r.model = model;
-  return r;
+  return new ImageRegistry(model);
 }
 
 function newImageId(): string {
@@ -93,9 +66,12 @@ function newImageId(): string {
 
 /** RegisterImage, DescribeImages and DeregisterImage over a model's snapshots. */
 export class ImageRegistry {
-  private readonly images = new Map<string, ImageRecord>();
-  /** The model last used to reach these images (its clock, config and snapshots). */
-  constructor(public model: EbsModel) {}
+  /** The model whose account, clock and snapshots the images are seen through. */
+  constructor(readonly model: EbsModel) {}
+
+  private get accountId(): string {
+    return this.model.config.accountId;
+  }
 
   /** How long a new image stays `pending` (ms); follows the snapshot completion delay. */
   private get delayMs(): number {
@@ -169,8 +145,6 @@ export class ImageRegistry {
     if (!root.snapshotId) throw new ImageError('InvalidBlockDeviceMapping', `The root device ${rootDeviceName} must be made from a snapshot.`);
     const reserved = input.tags.find((t) => t.key.toLowerCase().startsWith('aws:'));
     if (reserved) throw new ImageError('InvalidParameterValue', `Tag key '${reserved.key}' is not valid: keys starting with 'aws:' are reserved for AWS use.`);
-    const taken = [...this.images.values()].find((i) => i.name === name && i.ownerId === this.model.config.accountId);
-    if (taken) throw new ImageError('InvalidAMIName.Duplicate', `AMI name ${name} is already in use by AMI ${taken.id}`);
     const now = this.model.now();
     const rec: ImageRecord = {
       id: newImageId(),
@@ -188,7 +162,12 @@ export class ImageRegistry {
       mappings,
       tags: input.tags,
     };
-    this.images.set(rec.id, rec);
+    // The name is checked and the image written in one atomic update: two registrations of one name cannot both pass.
+    await this.model.store.updateImages((all) => {
+      const taken = [...all.values()].find((i) => i.name === name && i.ownerId === rec.ownerId);
+      if (taken) throw new ImageError('InvalidAMIName.Duplicate', `AMI name ${name} is already in use by AMI ${taken.id}`);
+      return { put: [rec], result: undefined };
+    });
     return this.view(rec);
   }
 
@@ -197,19 +176,22 @@ export class ImageRegistry {
     return { ...rest, state: this.model.now() >= availableAt ? 'available' : 'pending' };
   }
 
-  /** Every image, oldest first. */
-  list(): ImageView[] {
-    return [...this.images.values()].sort((a, b) => a.creationDate - b.creationDate).map((r) => this.view(r));
+  /** Every image of this account, oldest first. */
+  async list(): Promise<ImageView[]> {
+    const mine = (await this.model.store.listImages()).filter((r) => r.ownerId === this.accountId);
+    return mine.sort((a, b) => a.creationDate - b.creationDate).map((r) => this.view(r));
   }
 
-  /** One image, or undefined. */
-  get(id: string): ImageView | undefined {
-    const r = this.images.get(id);
-    return r && this.view(r);
+  /** One image of this account, or undefined. */
+  async get(id: string): Promise<ImageView | undefined> {
+    return (await this.list()).find((v) => v.id === id);
   }
 
-  /** DeregisterImage: false when there is no such image. The snapshots stay. */
-  deregister(id: string): boolean {
-    return this.images.delete(id);
+  /** DeregisterImage: false when this account has no such image. The snapshots stay. */
+  deregister(id: string): Promise<boolean> {
+    return this.model.store.updateImages((all) => {
+      const r = all.get(id);
+      return r && r.ownerId === this.accountId ? { remove: [id], result: true } : { result: false };
+    });
   }
 }

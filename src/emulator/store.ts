@@ -57,6 +57,43 @@ export interface SnapshotRecord {
   puts: number;
 }
 
+/** One EBS block device mapping of a machine image. */
+export interface ImageMapping {
+  deviceName: string;
+  snapshotId: string | null;
+  volumeSize: number;
+  volumeType: string;
+  deleteOnTermination: boolean;
+  encrypted: boolean;
+}
+
+/** A machine image (AMI) registered over snapshots, as stored; the model derives `pending`/`available` from the clock. */
+export interface ImageRecord {
+  id: string;
+  name: string;
+  description: string | null;
+  ownerId: string;
+  /** ms since epoch (model clock). */
+  creationDate: number;
+  /** When the image leaves `pending` (ms, model clock). */
+  availableAt: number;
+  architecture: string;
+  bootMode: string | null;
+  rootDeviceName: string;
+  enaSupport: boolean;
+  imdsSupport: string | null;
+  virtualizationType: string;
+  mappings: ImageMapping[];
+  tags: StoredTag[];
+}
+
+/** Result of an atomic image update: records to write, ids to remove, and a value to return. */
+export interface ImageUpdate<T> {
+  put?: ImageRecord[];
+  remove?: string[];
+  result: T;
+}
+
 /** A block written to one snapshot (inherited blocks have no record in the child). */
 export interface BlockRecord {
   snapshotId: string;
@@ -166,7 +203,17 @@ export interface EmulatorStore {
   /** Space accounting (a consistent read). */
   stats(): Promise<StoreStats>;
 
-  /** Removes everything except the secret. ATOMIC. */
+  /** Every machine image record (all accounts). A consistent read. */
+  listImages(): Promise<ImageRecord[]>;
+
+  /**
+   * ATOMIC over all image records: `fn` sees every image by id and returns records to write (inserted or replaced
+   * whole), ids to remove, and a result. If `fn` throws, nothing is written. Used for RegisterImage (name uniqueness)
+   * and DeregisterImage.
+   */
+  updateImages<T>(fn: (all: ReadonlyMap<string, ImageRecord>) => ImageUpdate<T>): Promise<T>;
+
+  /** Removes everything except the secret (images included). ATOMIC. */
   clear(): Promise<void>;
 
   /**

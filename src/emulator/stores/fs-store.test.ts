@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { FsStore } from './fs-store.ts';
 import { EbsModel } from '../model.ts';
+import { imagesOf } from '../images.ts';
 import { BLOCK_SIZE } from '../store.ts';
 
 let dir: string;
@@ -59,6 +60,29 @@ describe('FsStore', () => {
     const got = await m.getSnapshotBlock(id, 7, before.Blocks[1]!.BlockToken);
     expect(Buffer.from(got.data).equals(Buffer.from(block(2)))).toBe(true);
     expect((await m.describeSnapshot(id))?.state).toBe('completed');
+    store.close();
+  });
+
+  it('keeps machine images across a reopen and a compaction; a deregistered one stays gone', async () => {
+    let store = await FsStore.open(dir, { compactAfterLines: 3 });
+    let m = await model(store);
+    const snap = await completed(m, { 0: block(1) });
+    const reg = (name: string) => imagesOf(m).register({ name, architecture: 'x86_64', bootMode: 'legacy-bios', rootDeviceName: '/dev/xvda', mappings: [{ deviceName: '/dev/xvda', snapshotId: snap }], tags: [{ key: 'team', value: 'a' }] });
+    const kept = await reg('kept');
+    const gone = await reg('gone');
+    expect(await imagesOf(m).deregister(gone.id)).toBe(true);
+    await store.flush();
+    store.close();
+
+    store = await FsStore.open(dir);
+    m = await model(store);
+    expect(await imagesOf(m).list()).toEqual([kept]);
+    await expect(reg('kept')).rejects.toMatchObject({ code: 'InvalidAMIName.Duplicate' });
+    store.close();
+
+    // Opening compacted the journal: the image is read back from the rewritten one too.
+    store = await FsStore.open(dir);
+    expect(await imagesOf(await model(store)).list()).toEqual([kept]);
     store.close();
   });
 

@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { lockDir, type DirLock } from './dir-lock.ts';
-import type { BlockRecord, EmulatorStore, PutBlockItem, PutBlockOutcome, SnapshotRecord, SnapshotUpdate, StoreStats } from '../store.ts';
+import type { BlockRecord, EmulatorStore, ImageRecord, ImageUpdate, PutBlockItem, PutBlockOutcome, SnapshotRecord, SnapshotUpdate, StoreStats } from '../store.ts';
 import { IndexedStore, SnapshotIndex } from './snapshot-index.ts';
 
 /** What a put changes on its snapshot record. */
@@ -24,6 +24,8 @@ type JournalLine =
   // A block, and the counters its put changed (absent in a compacted journal, whose 's' line has them).
   | { t: 'p'; b: BlockRecord; u?: PutCounters }
   | { t: 'd'; id: string }
+  // Machine images written (whole records) and removed (deregistered).
+  | { t: 'i'; r: ImageRecord[]; x?: string[] }
   | { t: 'c' };
 
 /** Journal lines appended since the last compaction beyond which it is compacted again (and twice the live records). */
@@ -149,6 +151,7 @@ export class FsStore extends IndexedStore implements EmulatorStore {
     // One line per snapshot, so no line grows with the number of snapshots.
     const head = [...snapshots.values()].map((r) => `${JSON.stringify({ t: 's', r: [r] } satisfies JournalLine)}\n`);
     const records = [...blocks.values()].flatMap((own) => [...own.values()].map((b) => ({ ...b })));
+    for (const r of this.index.images.values()) head.push(`${JSON.stringify({ t: 'i', r: [r] } satisfies JournalLine)}\n`);
     const fh = await open(tmp, 'w');
     try {
       let chunk = '';
@@ -208,6 +211,7 @@ export class FsStore extends IndexedStore implements EmulatorStore {
       if (cur) this.index.setBlock(l.b, l.u ? { ...cur, ...l.u } : cur);
     }
     else if (l.t === 'd') this.index.markDeleted(l.id);
+    else if (l.t === 'i') this.index.setImages(l.r, l.x ?? []);
     else if (l.t === 'c') this.index.clear();
   }
 
@@ -272,7 +276,7 @@ export class FsStore extends IndexedStore implements EmulatorStore {
 
   private liveRecords(): number {
     const c = this.index.counts();
-    return c.snapshots + c.blockRecords;
+    return c.snapshots + c.blockRecords + this.index.images.size;
   }
 
   /** Resolves once everything acknowledged so far is on disk. */
@@ -317,6 +321,14 @@ export class FsStore extends IndexedStore implements EmulatorStore {
       this.index.notify();
     }
     return result;
+  }
+
+  updateImages<T>(fn: (all: ReadonlyMap<string, ImageRecord>) => ImageUpdate<T>): Promise<T> {
+    return this.decideImages(fn, async (put, remove) => {
+      const line: JournalLine = { t: 'i', r: put, ...(remove.length ? { x: remove } : {}) };
+      this.apply(line);
+      await this.commit([line]);
+    });
   }
 
   private async writeBlob(digest: string, data: Uint8Array): Promise<void> {

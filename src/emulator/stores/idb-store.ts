@@ -7,6 +7,8 @@ import {
   isRejection,
   type BlockRecord,
   type EmulatorStore,
+  type ImageRecord,
+  type ImageUpdate,
   type PutBlockItem,
   type PutBlockOutcome,
   type SnapshotRecord,
@@ -26,6 +28,7 @@ interface EmulatorDb extends DBSchema {
   blocks: { key: [string, number]; value: BlockRecord };
   contents: { key: string; value: ArrayBuffer };
   refs: { key: string; value: RefRecord };
+  images: { key: string; value: ImageRecord };
 }
 
 type Db = IDBPDatabase<EmulatorDb>;
@@ -50,6 +53,9 @@ interface Queued {
 const ALL: ('snapshots' | 'blocks' | 'contents' | 'refs')[] = ['snapshots', 'blocks', 'contents', 'refs'];
 const MAX_INDEX = Number.MAX_SAFE_INTEGER;
 
+/** The schema's version: 1 held snapshots and blocks; 2 adds machine images. */
+export const IDB_STORE_VERSION = 2;
+
 /** The emulator's state in one IndexedDB database. */
 export class IdbStore implements EmulatorStore {
   readonly kind = 'indexeddb';
@@ -73,13 +79,17 @@ export class IdbStore implements EmulatorStore {
 
   /** Opens (creating if needed) the database `name`. */
   static async open(name = 'blockport-emulator', opts: IdbStoreOptions = {}): Promise<IdbStore> {
-    const db = await openDB<EmulatorDb>(name, 1, {
-      upgrade(d) {
-        d.createObjectStore('meta');
-        d.createObjectStore('snapshots', { keyPath: 'id' });
-        d.createObjectStore('blocks', { keyPath: ['snapshotId', 'index'] });
-        d.createObjectStore('contents');
-        d.createObjectStore('refs');
+    const db = await openDB<EmulatorDb>(name, IDB_STORE_VERSION, {
+      // A database made by an older version keeps its snapshots and blocks and gains what it lacks.
+      upgrade(d, oldVersion) {
+        if (oldVersion < 1) {
+          d.createObjectStore('meta');
+          d.createObjectStore('snapshots', { keyPath: 'id' });
+          d.createObjectStore('blocks', { keyPath: ['snapshotId', 'index'] });
+          d.createObjectStore('contents');
+          d.createObjectStore('refs');
+        }
+        if (oldVersion < 2) d.createObjectStore('images', { keyPath: 'id' });
       },
       blocking() {
         db.close();
@@ -133,6 +143,29 @@ export class IdbStore implements EmulatorStore {
     for (const r of update.put ?? []) void tx.store.put(r);
     await tx.done;
     if (update.put?.length) this.changed();
+    return update.result;
+  }
+
+  async listImages(): Promise<ImageRecord[]> {
+    return this.db.getAll('images');
+  }
+
+  async updateImages<T>(fn: (all: ReadonlyMap<string, ImageRecord>) => ImageUpdate<T>): Promise<T> {
+    const tx = this.db.transaction('images', 'readwrite', { durability: this.opts.durability });
+    const done = tx.done.catch(() => undefined);
+    const all = new Map((await tx.store.getAll()).map((r) => [r.id, r]));
+    let update: ImageUpdate<T>;
+    try {
+      update = fn(all);
+    } catch (err) {
+      tx.abort();
+      await done;
+      throw err;
+    }
+    for (const id of update.remove ?? []) void tx.store.delete(id);
+    for (const r of update.put ?? []) void tx.store.put(r);
+    await tx.done;
+    if (update.put?.length || update.remove?.length) this.changed();
     return update.result;
   }
 
@@ -324,8 +357,8 @@ export class IdbStore implements EmulatorStore {
   }
 
   async clear(): Promise<void> {
-    const tx = this.writeTx();
-    await Promise.all(ALL.map((s) => tx.objectStore(s).clear()));
+    const tx = this.db.transaction([...ALL, 'images'], 'readwrite', { durability: this.opts.durability });
+    await Promise.all([...ALL, 'images' as const].map((s) => tx.objectStore(s).clear()));
     await tx.done;
     this.changed();
   }

@@ -1,5 +1,5 @@
 // In-memory store: single-threaded JavaScript makes every synchronous section atomic.
-import type { EmulatorStore, PutBlockItem, PutBlockOutcome, SnapshotRecord, SnapshotUpdate, StoreStats } from '../store.ts';
+import type { EmulatorStore, ImageRecord, ImageUpdate, PutBlockItem, PutBlockOutcome, SnapshotRecord, SnapshotUpdate, StoreStats } from '../store.ts';
 import { IndexedStore, SnapshotIndex } from './snapshot-index.ts';
 
 /** A store that lives in this JavaScript realm only (tests, Node, throwaway sessions). */
@@ -19,6 +19,10 @@ export class MemoryStore extends IndexedStore implements EmulatorStore {
     for (const r of put ?? []) this.index.snapshots.set(r.id, structuredClone(r));
     if (put?.length) this.index.notify();
     return result;
+  }
+
+  updateImages<T>(fn: (all: ReadonlyMap<string, ImageRecord>) => ImageUpdate<T>): Promise<T> {
+    return this.decideImages(fn, async (put, remove) => this.index.setImages(put, remove));
   }
 
   async putBlocks(items: PutBlockItem[]): Promise<PutBlockOutcome[]> {

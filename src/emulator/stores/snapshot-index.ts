@@ -1,10 +1,12 @@
 // The in-memory index shared by the memory and filesystem stores: snapshot records, block records per snapshot,
 // reference counts per content digest, and change listeners. Content bytes live with each store.
-import { acceptedPut, collectableSnapshots, isRejection, type BlockRecord, type PutBlockItem, type PutBlockOutcome, type SnapshotRecord, type StoreStats } from '../store.ts';
+import { acceptedPut, collectableSnapshots, isRejection, type BlockRecord, type ImageRecord, type ImageUpdate, type PutBlockItem, type PutBlockOutcome, type SnapshotRecord, type StoreStats } from '../store.ts';
 
 /** Snapshots, their own blocks and content reference counts; every method is synchronous (one tick = atomic). */
 export class SnapshotIndex {
   readonly snapshots = new Map<string, SnapshotRecord>();
+  /** Machine images by id (all accounts). */
+  readonly images = new Map<string, ImageRecord>();
   /** snapshotId → index → block. */
   readonly blocks = new Map<string, Map<number, BlockRecord>>();
   /** digest → block records (over all snapshots) pointing at it. */
@@ -80,6 +82,7 @@ export class SnapshotIndex {
 
   /** Forgets every snapshot and block; every digest is released. */
   clear(): void {
+    this.images.clear();
     this.snapshots.clear();
     this.blocks.clear();
     for (const d of [...this.refs.keys()]) {
@@ -95,6 +98,12 @@ export class SnapshotIndex {
     let blobs = 0;
     for (const n of this.refs.values()) if (n > 0) blobs++;
     return { snapshots: this.snapshots.size, blockRecords, blobs };
+  }
+
+  /** Writes image records and removes ids (in one tick). */
+  setImages(put: readonly ImageRecord[], remove: readonly string[]): void {
+    for (const id of remove) this.images.delete(id);
+    for (const r of put) this.images.set(r.id, r);
   }
 
   /** Calls the listener after every change; returns the unsubscribe function. */
@@ -145,6 +154,20 @@ export abstract class IndexedStore {
 
   subscribe(listener: () => void): () => void {
     return this.index.subscribe(listener);
+  }
+
+  async listImages(): Promise<ImageRecord[]> {
+    return [...this.index.images.values()].map((r) => structuredClone(r));
+  }
+
+  /** Decides an image update on copies; `commit` records the outcome (in this tick) and makes it durable. */
+  protected async decideImages<T>(fn: (all: ReadonlyMap<string, ImageRecord>) => ImageUpdate<T>, commit: (put: ImageRecord[], remove: string[]) => Promise<void>): Promise<T> {
+    const { put = [], remove = [], result } = fn(new Map([...this.index.images].map(([k, v]) => [k, structuredClone(v)])));
+    if (put.length || remove.length) {
+      await commit(put.map((r) => structuredClone(r)), remove);
+      this.index.notify();
+    }
+    return result;
   }
 
   /**

@@ -1,6 +1,6 @@
 // Behaviour every EmulatorStore must show, as plain async checks: run by Vitest (memory), Chromium (IndexedDB)
 // and usable by any other store (e.g. a filesystem store) with `runStoreContract(() => openMyStore())`.
-import { BLOCK_SIZE, type EmulatorStore, type PutBlockItem, type SnapshotRecord } from '../store.ts';
+import { BLOCK_SIZE, type EmulatorStore, type ImageRecord, type PutBlockItem, type SnapshotRecord } from '../store.ts';
 import { sha256Base64 } from '../tokens.ts';
 
 /** One named check over a fresh store. */
@@ -51,6 +51,26 @@ function block(fill: number): Uint8Array {
 async function item(snapshotId: string, index: number, fill: number, check?: PutBlockItem['check']): Promise<PutBlockItem> {
   const data = block(fill);
   return { snapshotId, index, data, digest: await sha256Base64(data), now: 1, check: check ?? ((r) => (r ? { ...r, lastWriteTime: 1 } : { rejected: true, error: new Error('missing') })) };
+}
+
+function image(id: string, name: string, over: Partial<ImageRecord> = {}): ImageRecord {
+  return {
+    id,
+    name,
+    description: null,
+    ownerId: '111122223333',
+    creationDate: 1,
+    availableAt: 2,
+    architecture: 'x86_64',
+    bootMode: 'uefi',
+    rootDeviceName: '/dev/xvda',
+    enaSupport: true,
+    imdsSupport: 'v2.0',
+    virtualizationType: 'hvm',
+    mappings: [{ deviceName: '/dev/xvda', snapshotId: 'snap-1', volumeSize: 1, volumeType: 'gp3', deleteOnTermination: true, encrypted: false }],
+    tags: [{ key: 'k', value: 'v' }],
+    ...over,
+  };
 }
 
 async function create(store: EmulatorStore, ...recs: SnapshotRecord[]): Promise<void> {
@@ -154,17 +174,43 @@ export const storeChecks: StoreCheck[] = [
     },
   },
   {
+    name: 'images are written, replaced and removed atomically; a throwing update writes nothing',
+    run: async (store) => {
+      let notified = 0;
+      const off = store.subscribe(() => notified++);
+      const a = image('ami-a', 'first');
+      same(await store.updateImages((all) => ({ put: [a, image('ami-b', 'second')], result: all.size })), 0, 'saw none before');
+      assert(notified > 0, 'subscribers told about new images');
+      off();
+      same((await store.listImages()).sort((x, y) => x.id.localeCompare(y.id)), [a, image('ami-b', 'second')], 'both listed whole');
+      let threw = false;
+      try {
+        await store.updateImages(() => {
+          throw new Error('refused');
+        });
+      } catch {
+        threw = true;
+      }
+      assert(threw, 'the error reaches the caller');
+      same(await store.updateImages((all) => ({ put: [{ ...all.get('ami-a')!, name: 'renamed' }], remove: ['ami-b'], result: [...all.keys()].sort() })), ['ami-a', 'ami-b'], 'the update saw both');
+      same(await store.listImages(), [{ ...a, name: 'renamed' }], 'replaced and removed');
+      same(await stats(store), { snapshots: 0, blockRecords: 0, blobs: 0, bytes: 0 }, 'images are not snapshots');
+    },
+  },
+  {
     name: 'clear removes snapshots, blocks and contents but keeps the secret',
     async run(store) {
       const secret = [...(await store.getSecret())];
       await create(store, record('snap-09'));
       await store.putBlocks([await item('snap-09', 0, 1)]);
+      await store.updateImages(() => ({ put: [image('ami-c', 'third')], result: undefined }));
       let notified = 0;
       const off = store.subscribe(() => notified++);
       await store.clear();
       off();
       same(await stats(store), { snapshots: 0, blockRecords: 0, blobs: 0, bytes: 0 }, 'empty');
       same([...(await store.getSecret())], secret, 'secret kept');
+      same(await store.listImages(), [], 'images cleared');
       assert(notified > 0, 'subscribers told about the change');
     },
   },

@@ -14,7 +14,7 @@ import { checkSameDisk, prepareJob, type ReopenWords } from '../upload/job.ts';
 import type { LedgerStore } from '../ledger.ts';
 import { type Connection, type Fingerprint, type JobRecord, type PackedPlan, type UploadOptions, type UploadPlan, type UploadRun } from '../upload-types.ts';
 import { removeOpfsSpools, sweepOpfsSpools } from './opfs-spool.ts';
-import type { PackedWorkerApi, RoutedPacked, UnpackedDisk, WorkerError } from './packed-worker-api.ts';
+import type { BootFindings, PackedWorkerApi, RoutedPacked, UnpackedDisk, WorkerError } from './packed-worker-api.ts';
 import { UnpackingRun } from './unpack-run.ts';
 
 /** An opened disk and its block states, as the controller runs it. */
@@ -39,7 +39,7 @@ export async function isPacked(file: Blob): Promise<boolean> {
   return detectContainer(new Uint8Array(await file.slice(0, 4096).arrayBuffer())) !== undefined;
 }
 
-/** Starts the packed-image worker; terminate() ends it (and anything it was decoding). */
+/** Starts the image worker (boot detection, packed files); terminate() ends it (and anything it was reading). */
 function packedWorker(): { api: ReturnType<typeof wrap<PackedWorkerApi>>; terminate(): void } {
   const w = new Worker(new URL('../../../workers/packed.worker.ts', import.meta.url), { type: 'module', name: 'blockport-packed' });
   return { api: wrap<PackedWorkerApi>(w), terminate: () => w.terminate() };
@@ -53,6 +53,23 @@ function isWorkerError(r: object): r is WorkerError {
 function rebuilt(e: WorkerError): Error {
   if (e.name === 'ImageFormatError') return new ImageFormatError(e.message, undefined, e.code);
   return Object.assign(new Error(e.message), { name: e.name });
+}
+
+/**
+ * How a bare disk boots and its Nitro findings, read in the image worker through its format reader; nothing where the
+ * worker could not read them (the plan then has no Boots row, as when detection finds nothing to read).
+ */
+export async function bootInWorker(file: File): Promise<BootFindings> {
+  let w: ReturnType<typeof packedWorker> | undefined;
+  try {
+    w = packedWorker();
+    const r = await w.api.boot(file);
+    return isWorkerError(r) ? {} : r;
+  } catch {
+    return {};
+  } finally {
+    w?.terminate();
+  }
 }
 
 // Routes found while planning, by file identity, so Start does not measure a stream again.

@@ -1,7 +1,9 @@
-// What the packed-image worker exposes over comlink: find the disk inside a packed file (and how it will be read), and
-// unpack it to OPFS where it must be read at random. Decoding happens here, never on the page's thread.
+// What the image worker exposes over comlink: how a disk boots (its partition table, EFI system partition and root file
+// system read through the format readers), the disk inside a packed file (and how it will be read), and unpacking it to
+// OPFS where it must be read at random. Reading and decoding happen here, never on the page's thread.
 import { releaseProxy } from 'comlink';
 import { blobSource } from '../../images/blob-source.ts';
+import { openImage } from '../../images/open-image.ts';
 import { routeDisk, type DiskRoute } from '../../images/disk-route.ts';
 import { unwrapContainers, type ContainerKind } from '../../images/containers.ts';
 import { openSteps, streamedHeadImage } from '../../images/streamed-raw.ts';
@@ -9,6 +11,12 @@ import { detectBoot, type BootInfo } from '../../images/boot/detect-boot.ts';
 import { checkNitro, type NitroFinding } from '../../images/boot/nitro-check.ts';
 import { ImageFormatError } from '../../images/types.ts';
 import { opfsSpool } from './opfs-spool.ts';
+
+/** How a disk boots and what Nitro would make of it; either is absent where it could not be read. */
+export interface BootFindings {
+  boot?: BootInfo;
+  nitro?: NitroFinding[];
+}
 
 /** An error as it crosses back to the page: its sentence, and the fields the page tells apart. */
 export interface WorkerError {
@@ -44,6 +52,18 @@ function release(f: unknown): void {
 /** Creates the API object the packed-image worker exposes (also usable in-process). */
 export function createPackedWorkerApi() {
   return {
+    /** How the disk in `file` (any format the readers know, not packed) boots, read through its format reader. */
+    async boot(file: Blob): Promise<BootFindings | WorkerError> {
+      try {
+        const image = await openImage(blobSource(file));
+        const boot = await detectBoot(image).catch(() => undefined);
+        const nitro = await checkNitro(image).catch(() => undefined);
+        return { ...(boot ? { boot } : {}), ...(nitro ? { nitro } : {}) };
+      } catch (err) {
+        return plain(err);
+      }
+    },
+
     /** Finds the disk in `file` and how it will be read; a stream whose size nothing declares is measured (progress 0–1). */
     async route(file: Blob, progress?: (fraction: number) => void): Promise<RoutedPacked | WorkerError> {
       try {

@@ -2,8 +2,6 @@
 import { createClients, type Connection } from '../../aws/clients.ts';
 import { blobSource } from '../../images/blob-source.ts';
 import { openImage } from '../../images/open-image.ts';
-import { detectBoot } from '../../images/boot/detect-boot.ts';
-import { checkNitro } from '../../images/boot/nitro-check.ts';
 import type { DiskImage } from '../../images/types.ts';
 import {
   ResumeError,
@@ -35,7 +33,7 @@ import { engineSettings } from './engine-settings.ts';
 import { startPool } from './upload-pool.ts';
 import { windowCeiling, type WindowCeiling } from '../window-ceiling.ts';
 import type { Packing } from '../../images/disk-route.ts';
-import { isPacked, planPacked, resumePacked, startPacked, type PackedHost } from './packed-upload.ts';
+import { bootInWorker, isPacked, planPacked, resumePacked, startPacked, type PackedHost } from './packed-upload.ts';
 
 function store(): LedgerStore {
   return idbLedgerStore(engineSettings.jobsDb);
@@ -63,8 +61,11 @@ export async function planUpload(input: FileInput, progress?: (fraction: number)
   return planDisk(file);
 }
 
+/** The plan of a bare disk: its tables read here, how it boots read in the image worker meanwhile. */
 async function planDisk(file: File): Promise<UploadPlan> {
+  const booting = bootInWorker(file);
   const { image, blockStates } = await openFile(file);
+  const { boot, nitro } = await booting;
   return {
     format: image.format,
     ...(image.subformat ? { subformat: image.subformat } : {}),
@@ -74,8 +75,8 @@ async function planDisk(file: File): Promise<UploadPlan> {
     blocksToSend: countData(blockStates),
     blockStates,
     notices: image.notices,
-    ...(await detectBoot(image).then((boot) => ({ boot }), () => ({}))),
-    ...(await checkNitro(image).then((nitro) => ({ nitro }), () => ({}))),
+    ...(boot ? { boot } : {}),
+    ...(nitro ? { nitro } : {}),
   };
 }
 
