@@ -5,14 +5,30 @@ import { sourceStream, type ByteStream } from './byte-stream.ts';
 import { declaredBounded } from './containers.ts';
 import { tarDamaged } from './ova.ts';
 import { decodeStream, CODEC_LABEL, type StreamCodec } from './stream-decoders.ts';
-import { BLOCK_SIZE, BlockState, ImageFormatError, type ByteSource, type DiskImage } from './types.ts';
+import { BLOCK_SIZE, BlockState, ImageFormatError, type ByteSource, type DiskImage, type ImageFormat } from './types.ts';
+import { streamOptimizedRaw } from './vmdk-stream.ts';
 
 /** One step from the picked file towards the disk's bytes (structured-clone friendly: it is kept with the job). */
 export type StreamStep =
   /** A part of what came before: an archive entry (its data, not its header). */
   | { op: 'range'; offset: number; length: number; name?: string }
   /** A compressed stream, decoded; `size` is what its container declares it unpacks to (held to exactly). */
-  | { op: 'decode'; codec: StreamCodec; crc?: number; size?: number; name?: string };
+  | { op: 'decode'; codec: StreamCodec; crc?: number; size?: number; name?: string }
+  /** A streamOptimized VMDK, read marker by marker into the raw disk it holds. */
+  | { op: 'vmdk' };
+
+/** The disk format the steps end in: a streamOptimized VMDK read into its raw disk, or a raw disk. */
+export function streamedFormat(steps: readonly StreamStep[]): { format: ImageFormat; subformat?: string } {
+  return steps.some((s) => s.op === 'vmdk') ? { format: 'vmdk', subformat: 'streamOptimized' } : { format: 'raw' };
+}
+
+/**
+ * The disk a packed file's steps lead to, read front to back as the pipeline asks (`label` names the packing in
+ * sentences, e.g. "tar in xz file").
+ */
+export function streamedImage(file: ByteSource, steps: readonly StreamStep[], size: number, label?: string): StreamedImage {
+  return streamedRawImage(() => openSteps(file, steps), size, label, streamedFormat(steps));
+}
 
 /** The bytes the steps lead to, read in order. Ranges before the first decode are cut from the file without reading it. */
 export function openSteps(file: ByteSource, steps: readonly StreamStep[]): ByteStream {
@@ -22,6 +38,8 @@ export function openSteps(file: ByteSource, steps: readonly StreamStep[]): ByteS
     if (step.op === 'range') {
       if (stream) stream = rangeStream(stream, step.offset, step.length, step.name ?? 'the disk');
       else random = subSource(random, step.offset, step.length);
+    } else if (step.op === 'vmdk') {
+      stream = streamOptimizedRaw(stream ?? sourceStream(random));
     } else {
       const decoded = decodeStream(step.codec, stream ?? sourceStream(random), step.crc);
       stream = declaredBounded(decoded, step.codec, step.name ?? `${CODEC_LABEL[step.codec]} stream`, step.size);
@@ -76,11 +94,16 @@ export interface StreamedImage extends DiskImage {
 }
 
 /**
- * A raw disk of `size` bytes whose bytes come from `open()` in order. Reads are served in order from the stream, and
+ * A disk of `size` bytes whose raw bytes come from `open()` in order (`disk` says what format they were read out of). Reads are served in order from the stream, and
  * skipping forward (blocks acknowledged before a resume) decodes and drops; a read behind the stream opens it again.
  * At most one decoded piece is held besides the caller's buffer, whatever the disk's size.
  */
-export function streamedRawImage(open: () => ByteStream, size: number, label = 'packed file'): StreamedImage {
+export function streamedRawImage(
+  open: () => ByteStream,
+  size: number,
+  label = 'packed file',
+  disk: { format: ImageFormat; subformat?: string } = { format: 'raw' },
+): StreamedImage {
   if (!Number.isSafeInteger(size) || size <= 0) {
     throw new ImageFormatError(`The disk inside this ${label} is empty, so there is nothing to upload. Pick the disk image itself.`, 'raw', 'empty');
   }
@@ -94,7 +117,7 @@ export function streamedRawImage(open: () => ByteStream, size: number, label = '
   const changed = (detail: string) =>
     new ImageFormatError(
       `The disk inside this ${label} ${detail} than the ${size} bytes planned, so the file changed since the upload was planned. Pick it again and start a new upload.`,
-      'raw',
+      disk.format,
       'corrupt',
     );
 
@@ -154,7 +177,7 @@ export function streamedRawImage(open: () => ByteStream, size: number, label = '
   };
 
   return {
-    format: 'raw',
+    ...disk,
     virtualSize: size,
     blockCount,
     notices: [],

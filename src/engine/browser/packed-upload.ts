@@ -87,7 +87,9 @@ async function howOf(r: DiskRoute & { path: 'in-place' | 'streamed' | 'unpacked'
   if (r.path === 'in-place') return [`The disk lies in the archive (${chain}) as it is, so it is read where it lies; nothing is unpacked.`];
   if (r.path === 'streamed') {
     return [
-      `Streamed: the raw disk inside (${chain}) is decompressed in the browser as it is read and each block is sent as it comes; nothing is unpacked to storage.`,
+      r.format === 'vmdk'
+        ? `Streamed: the streamOptimized VMDK inside (${chain}) is decompressed in the browser grain by grain as it is read and each block is sent as it comes; nothing is unpacked to storage.`
+        : `Streamed: the raw disk inside (${chain}) is decompressed in the browser as it is read and each block is sent as it comes; nothing is unpacked to storage.`,
       ...(r.measured ? ['Its unpacked size was measured by decompressing it once, as the file does not declare it.'] : []),
       'A resumed upload decompresses from the start again and skips the blocks already sent.',
     ];
@@ -126,7 +128,7 @@ export async function planPacked(file: File, host: Pick<PackedHost, 'openFile'> 
   const size = route.path === 'streamed' ? route.size : (route.virtualSize ?? BLOCK_SIZE);
   const { image, blockStates } = plannedRaw(size);
   return {
-    format: route.path === 'streamed' ? 'raw' : (route.format ?? 'raw'),
+    format: route.format ?? 'raw',
     virtualSize: size,
     volumeSizeGiB: resolveParams({}, size).volumeSizeGiB,
     blockCount: image.blockCount,
