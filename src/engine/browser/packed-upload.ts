@@ -204,8 +204,11 @@ export interface StartPackedArgs {
   fileHandle?: FileSystemFileHandle;
 }
 
-/** Options for a run over a streamed disk: one worker reads the one stream, never replaced mid-way. */
-const streamedOptions = (opts: UploadOptions): UploadOptions => ({ ...opts, workers: 1, recycleBlocks: 0 });
+/**
+ * Options for a run over a streamed disk: one upload worker reads the one stream in order (a stream worker decodes
+ * it, so the upload worker is still replaced as it goes).
+ */
+const streamedOptions = (opts: UploadOptions): UploadOptions => ({ ...opts, workers: 1 });
 
 /** Starts an upload of a packed file; undefined when it turns out to be a bare disk (the caller uploads it as one). */
 export async function startPacked(file: File, args: StartPackedArgs, host: PackedHost): Promise<UploadRun | undefined> {
