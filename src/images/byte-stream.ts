@@ -8,6 +8,8 @@ export interface ByteStream {
   cancel(): Promise<void>;
   /** Bytes of input consumed so far (for progress against the compressed file's size). */
   readonly consumed?: () => number;
+  /** Where in what it gives the stream begins, when it was opened part way (a seek); 0 when absent. */
+  readonly start?: () => Promise<number>;
 }
 
 // Large reads keep the per-read cost of a Blob or a file descriptor small against the bytes moved.

@@ -1,6 +1,7 @@
 // A raw disk read front to back out of its containers (a decompressor, a tar entry in a stream): blocks are cut as the
 // bytes come, nothing is unpacked to memory or disk, and a read behind the stream starts it again from the beginning.
-import { subSource } from './byte-source.ts';
+import { memorySource, subSource } from './byte-source.ts';
+import { xzLayout, xzTail } from './xz-index.ts';
 import { sourceStream, type ByteStream } from './byte-stream.ts';
 import { declaredBounded } from './containers.ts';
 import { tarDamaged } from './ova.ts';
@@ -27,11 +28,64 @@ export function streamedFormat(steps: readonly StreamStep[]): { format: ImageFor
  * sentences, e.g. "tar in xz file").
  */
 export function streamedImage(file: ByteSource, steps: readonly StreamStep[], size: number, label?: string): StreamedImage {
-  return streamedRawImage(() => openSteps(file, steps), size, label, streamedFormat(steps));
+  return streamedRawImage((from) => openSteps(file, steps, from), size, label, streamedFormat(steps));
 }
 
-/** The bytes the steps lead to, read in order. Ranges before the first decode are cut from the file without reading it. */
-export function openSteps(file: ByteSource, steps: readonly StreamStep[]): ByteStream {
+/**
+ * The bytes the steps lead to, read in order. Ranges before the first decode are cut from the file without reading it.
+ * With `from`, the stream may begin before `from` rather than at 0 where the format can seek (an xz file of several
+ * blocks, its last step): its `start()` says where.
+ */
+export function openSteps(file: ByteSource, steps: readonly StreamStep[], from = 0): ByteStream {
+  const last = steps.at(-1);
+  if (from > 0 && last?.op === 'decode' && last.codec === 'xz' && steps.slice(0, -1).every((s) => s.op === 'range')) {
+    let random: ByteSource = file;
+    for (const s of steps.slice(0, -1)) if (s.op === 'range') random = subSource(random, s.offset, s.length);
+    return seekingXz(random, last, from, () => openWhole(file, steps));
+  }
+  return openWhole(file, steps);
+}
+
+/**
+ * An xz stream opened at the last block that begins at or before `from`: the stream's header, the blocks from there,
+ * and an index and footer made for them, so the decoder checks what it reads as it would the whole. Opened whole when
+ * the file is not one stream of several blocks.
+ */
+function seekingXz(random: ByteSource, step: StreamStep & { op: 'decode' }, from: number, whole: () => ByteStream): ByteStream {
+  let inner: ByteStream | null = null;
+  let begin = 0;
+  const ready = async (): Promise<ByteStream> => {
+    if (inner) return inner;
+    const layout = await xzLayout(random).catch(() => undefined);
+    const k = layout ? layout.blocks.findLastIndex((b) => b.start <= from) : -1;
+    if (!layout || k <= 0) return (inner = whole());
+    const b = layout.blocks[k]!;
+    const parts = [sourceStream(memorySource(layout.header)), sourceStream(random, b.offset, layout.blocksEnd), sourceStream(memorySource(xzTail(layout, k)))];
+    const input: ByteStream = {
+      async next() {
+        while (parts.length) {
+          const c = await parts[0]!.next();
+          if (c) return c;
+          parts.shift();
+        }
+        return null;
+      },
+      async cancel() {
+        parts.length = 0;
+      },
+    };
+    begin = b.start;
+    const name = step.name ?? `${CODEC_LABEL.xz} stream`;
+    return (inner = declaredBounded(decodeStream('xz', input), 'xz', name, step.size !== undefined ? step.size - b.start : undefined));
+  };
+  return {
+    next: async () => (await ready()).next(),
+    cancel: async () => void (await inner?.cancel()),
+    start: async () => (await ready(), begin),
+  };
+}
+
+function openWhole(file: ByteSource, steps: readonly StreamStep[]): ByteStream {
   let random: ByteSource = file;
   let stream: ByteStream | null = null;
   for (const step of steps) {
@@ -99,7 +153,7 @@ export interface StreamedImage extends DiskImage {
  * At most one decoded piece is held besides the caller's buffer, whatever the disk's size.
  */
 export function streamedRawImage(
-  open: () => ByteStream,
+  open: (from: number) => ByteStream,
   size: number,
   label = 'packed file',
   disk: { format: ImageFormat; subformat?: string } = { format: 'raw' },
@@ -139,8 +193,10 @@ export function streamedRawImage(
   const fill = async (offset: number, target: Uint8Array): Promise<void> => {
     if (!stream || offset < pos) {
       await close();
-      stream = open();
+      // A stream that can seek begins at or before the offset asked for; others from the start.
+      stream = open(offset);
       opened++;
+      pos = (await stream.start?.()) ?? 0;
     }
     // Skipping forward: what lies between is decoded and dropped.
     while (pos < offset) {

@@ -92,6 +92,7 @@ async function howOf(r: DiskRoute & { path: 'in-place' | 'streamed' | 'unpacked'
         : `Streamed: the raw disk inside (${chain}) is decompressed in the browser as it is read and each block is sent as it comes; nothing is unpacked to storage.`,
       ...(r.measured ? ['Its unpacked size was measured by decompressing it once, as the file does not declare it.'] : []),
       'A resumed upload decompresses from the start again and skips the blocks already sent.',
+      ...(r.container.at(-1) === 'xz' && r.format === 'raw' ? ['If the xz file is made of several blocks (as `xz -T0` writes it), a resume starts at the block where it stopped instead.'] : []),
     ];
   }
   const free = await freeRoom();
