@@ -135,13 +135,15 @@ export default async (): Promise<BenchRow[]> => {
     note: 'MiB of disk out per second, in Node',
   }));
   // What an upload worker does with a packed file: the raw disk (or a streamOptimized VMDK) decoded front to back into
-  // blocks; and a resume at half way, which decodes the first half again to skip it (its figure counts only the half sent).
+  // blocks; and a resume at half way, which decodes the first half again to skip it, or for an xz of several blocks
+  // starts at the block through its index (its figure counts only the half sent).
   const streamed: [string, string, boolean][] = [
     ['.raw.xz streamed into blocks', cached(`bench-${VIRTUAL_MIB}-mixed.xz`, (p) => packStep('xz', raw, p)), false],
     ['.raw.gz streamed into blocks', cached(`bench-${VIRTUAL_MIB}-mixed.gz`, (p) => packStep('gz', raw, p)), false],
     ['.raw.zst streamed into blocks', cached(`bench-${VIRTUAL_MIB}-mixed.zst`, (p) => packStep('zst', raw, p)), false],
     ['streamOptimized .vmdk.xz streamed into blocks', cached(`bench-${VIRTUAL_MIB}-stream.vmdk.xz`, (p) => packStep('xz', make('stream.vmdk', ['-O', 'vmdk', '-o', 'subformat=streamOptimized']), p)), false],
-    ['.raw.xz resumed at half way (the first half decoded and dropped)', cached(`bench-${VIRTUAL_MIB}-mixed.xz`, (p) => packStep('xz', raw, p)), true],
+    ['.raw.gz resumed at half way (the first half decoded and dropped)', cached(`bench-${VIRTUAL_MIB}-mixed.gz`, (p) => packStep('gz', raw, p)), true],
+    ['.raw.xz resumed at half way (4 MiB xz blocks: starts at the block through the index)', cached(`bench-${VIRTUAL_MIB}-mixed.xz`, (p) => packStep('xz', raw, p)), true],
   ];
   const streamedBest = new Map<string, number>();
   for (let round = 0; round < 3; round++) {
@@ -150,13 +152,18 @@ export default async (): Promise<BenchRow[]> => {
       if (round > 0) streamedBest.set(name, Math.max(streamedBest.get(name) ?? 0, v));
     }
   }
-  const full = streamedBest.get(streamed[0]![0])!;
+  // A resume's figure is against the same file streamed whole.
+  const whole = (name: string): { name: string; value: number } => {
+    const kind = name.slice(0, 7);
+    const w = streamed.find(([n, , half]) => !half && n.startsWith(kind))![0];
+    return { name: `${kind} streamed whole`, value: streamedBest.get(w)! };
+  };
   const streamRows: BenchRow[] = streamed.map(([name, , half]) => ({
     group: 'images',
     name,
     value: streamedBest.get(name)!,
     unit: 'MiB/s',
-    ceiling: half ? { name: '.raw.xz streamed whole', value: full } : { name: 'raw read', value: ceiling },
+    ceiling: half ? whole(name) : { name: 'raw read', value: ceiling },
     note: half ? 'MiB sent per second of the resumed run' : 'routed, then read in 16-block reads as an upload worker does, in Node',
   }));
   return [...images.map(([name]): BenchRow =>
