@@ -47,9 +47,7 @@ export function createPipelineWorkerApi() {
       sha256 = best.sha256;
       // Blob bodies speed up fetch only; the in-browser emulator would read each one back (3-5x slower than bytes).
       const overFetch = args.connection !== undefined && args.connection.kind !== 'emulator';
-      // Decoded blocks have no file behind them: as Blobs their bytes would wait in the browser process until this
-      // worker's next full collection (a 1 GiB .raw.xz held all 128 MiB of its data there), so they go as bytes.
-      clients = args.connection ? await createClients(args.connection, { blobBodies: overFetch && !streamed }) : null;
+      clients = args.connection ? await createClients(args.connection, { blobBodies: overFetch }) : null;
       const ebs = clients?.ebs;
       pipeline = new BlockPipeline(image, ebs ? (id) => ebsBlockSink(ebs, id) : null, sha256, { fileBodies: overFetch });
       return { hash: best.kind, zeroScan: zeroScanKind(), virtualSize: image.virtualSize };
