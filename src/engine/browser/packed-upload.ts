@@ -207,9 +207,12 @@ export interface StartPackedArgs {
 
 /**
  * Options for a run over a streamed disk: one upload worker reads the one stream in order (a stream worker decodes
- * it, so the upload worker is still replaced as it goes).
+ * it, so the upload worker is still replaced as it goes), replaced every STREAMED_RECYCLE claimed blocks: its decoded
+ * blocks go to fetch as Blobs whose bytes wait in the browser process until the worker's next full collection (a
+ * 1 GiB .raw.xz held all 128 MiB of its data there, bench:memory), and ending the worker frees them.
  */
-const streamedOptions = (opts: UploadOptions): UploadOptions => ({ ...opts, workers: 1 });
+const streamedOptions = (opts: UploadOptions): UploadOptions => ({ ...opts, workers: 1, recycleBlocks: opts.recycleBlocks ?? STREAMED_RECYCLE });
+const STREAMED_RECYCLE = 256;
 
 /** Starts an upload of a packed file; undefined when it turns out to be a bare disk (the caller uploads it as one). */
 export async function startPacked(file: File, args: StartPackedArgs, host: PackedHost): Promise<UploadRun | undefined> {
