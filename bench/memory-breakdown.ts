@@ -1,8 +1,10 @@
 // Where an upload's memory goes: per-process PSS of the browser at the peak of an upload to the loopback emulator
 // server (HTTP/2 + TLS), and the V8 and Blink heaps of the page and each upload worker at that moment (CDP
 // Runtime.getHeapUsage). A diagnostic for the (f) rows of bench/upload.bench.ts, not a benchmark: it prints, and
-// asserts nothing. Usage: npm run bench:memory -- [GiB=4] ['{"concurrency":32}' upload options]
+// asserts nothing. Usage: npm run bench:memory -- [GiB=4] ['{"concurrency":32}' upload options] [xz|gz: the image
+// packed so, streamed out of its decompressor]
 import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CDPSession } from '@playwright/test';
@@ -55,6 +57,7 @@ async function heaps(cdp: CDPSession): Promise<string[]> {
 
 const gib = Number(process.argv[2] ?? 4);
 const options = JSON.parse(process.argv[3] ?? '{"concurrency":32}') as Record<string, unknown>;
+const packWith = process.argv[4] as 'xz' | 'gz' | undefined;
 const dir = await mkdtemp(join(tmpdir(), 'blockport-memory-'));
 const vite = await startPreview(join(dir, 'dist'));
 const { browser, marker } = await launchChromium();
@@ -63,7 +66,10 @@ try {
   // The (f) rows' image: an eighth data, the rest zero.
   const path = join(dir, 'f.img');
   await writeImageFile(path, [['random', gib * 64], ['zero', gib * 448], ['text', gib * 64], ['zero', gib * 448]]);
-  const page = await benchPage(browser, vite.url, path);
+  // Packed as downloads are (xz in blocks, as `xz -T0` writes them), then streamed by the page.
+  const picked = packWith ? `${path}.${packWith}` : path;
+  if (packWith) execFileSync('sh', ['-c', `${packWith === 'xz' ? 'xz -1 -T2' : 'gzip -1'} -c '${path}' > '${picked}'`]);
+  const page = await benchPage(browser, vite.url, picked);
   const cdp = await browser.newBrowserCDPSession();
   await new Promise((r) => setTimeout(r, 1000));
   const idle = snapshot(marker);
@@ -83,7 +89,7 @@ try {
   const connection = { kind: 'endpoint', endpoint: emu.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
   const r = await page.page.evaluate(([c, o]) => (window as unknown as { __bench: { engineRun(c: unknown, o: unknown): Promise<{ state: string; bytes: number; ms: number }> } }).__bench.engineRun(c, o), [connection, options] as const);
   clearInterval(timer);
-  console.log(`${gib} GiB image, ${JSON.stringify(options)}: ${r.state}, ${(r.bytes / MiB / (r.ms / 1000)).toFixed(1)} MiB/s of data`);
+  console.log(`${gib} GiB image${packWith ? ` as .raw.${packWith}` : ''}, ${JSON.stringify(options)}: ${r.state}, ${(r.bytes / MiB / (r.ms / 1000)).toFixed(1)} MiB/s of data`);
   console.log(`PSS of the browser's processes: idle ${mib(idle.total)} MiB, peak ${mib(peak.total)} MiB`);
   for (const [pid, pss] of [...peak.byPid].sort((a, b) => b[1] - a[1])) {
     let kind = 'gone';

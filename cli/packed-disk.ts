@@ -5,7 +5,7 @@ import { chainLabel, routeDisk, packingOf, type Packing } from '../src/images/di
 import { subSource } from '../src/images/byte-source.ts';
 import { unwrapContainers } from '../src/images/containers.ts';
 import { openImage } from '../src/images/open-image.ts';
-import { openSteps, streamedHeadImage, streamedRawImage } from '../src/images/streamed-raw.ts';
+import { openSteps, streamedFormat, streamedHeadImage, streamedImage } from '../src/images/streamed-raw.ts';
 import type { ByteSource, DiskImage } from '../src/images/types.ts';
 import { tempSpool } from './temp-spool.ts';
 
@@ -57,13 +57,14 @@ export async function packedDisk(source: ByteSource, opts: PackedDiskOptions): P
   }
   if (packing.path === 'streamed') {
     const { steps, size } = packing;
+    const what = streamedFormat(steps).format === 'vmdk' ? 'the streamOptimized VMDK inside is streamed out of the decompressor grain by grain' : 'the raw disk inside is streamed out of the decompressor';
     say(
-      `blockport upload: ${opts.name} is ${chain}; the raw disk inside is streamed out of the decompressor as it is read (nothing is unpacked to disk)${opts.resumed ? ', decompressed from the start again, and the blocks already sent are skipped' : ''}.`,
+      `blockport upload: ${opts.name} is ${chain}; ${what} as it is read (nothing is unpacked to disk)${opts.resumed ? ', decompressed from the start again, and the blocks already sent are skipped' : ''}.`,
     );
     const track = <T extends { close(): Promise<void> }>(image: T): T => (streams.push(image), image);
     return {
       packing,
-      open: async () => track(streamedRawImage(() => openSteps(source, steps), size, `${chain} file`)),
+      open: async () => track(streamedImage(source, steps, size, `${chain} file`)),
       openForBoot: async () => track(streamedHeadImage(() => openSteps(source, steps), size)),
       dispose,
     };

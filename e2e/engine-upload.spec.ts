@@ -6,6 +6,7 @@ import { test, expect, type Page } from '@playwright/test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { blockDigestsOfFile, writeImageFile } from '../bench/upload-image-file.ts';
 
 let dir: string;
@@ -33,9 +34,11 @@ type EngineWindow = {
  * Uploads the image through the engine in the page, with these options (paused for a moment once `pauseAt` blocks are
  * written); reads the snapshot back, and counts the upload workers the page started.
  */
-async function engineUpload(page: Page, options: import('../src/engine/api.ts').UploadOptions, pauseAt = 0) {
+async function engineUpload(page: Page, options: import('../src/engine/api.ts').UploadOptions, pauseAt = 0, path = imagePath) {
   const started: string[] = [];
+  const streams: string[] = [];
   page.on('worker', (w) => void (w.url().includes('upload.worker') && started.push(w.url())));
+  page.on('worker', (w) => void (w.url().includes('stream.worker') && streams.push(w.url())));
   await quietVite(page);
   await page.goto('/');
   await page.addScriptTag({ type: 'module', url: '/e2e/engine-harness.ts' });
@@ -46,7 +49,7 @@ async function engineUpload(page: Page, options: import('../src/engine/api.ts').
     input.id = 'engine-file';
     document.body.append(input);
   });
-  await page.setInputFiles('#engine-file', imagePath);
+  await page.setInputFiles('#engine-file', path);
   const result = await page.evaluate(async ([options, pauseAt]) => {
     const w = window as unknown as EngineWindow;
     const engine = w.__engine;
@@ -85,14 +88,14 @@ async function engineUpload(page: Page, options: import('../src/engine/api.ts').
       back,
     };
   }, [options, pauseAt] as const);
-  return { ...result, started };
+  return { ...result, started, streams };
 }
 
 /**
  * What every engine upload of the image must show: the report, the job, the block map and the blocks read back.
  * `skip`: empty blocks were skipped as asked; otherwise every block is written (the default).
  */
-function expectUploaded(result: Omit<Awaited<ReturnType<typeof engineUpload>>, 'started'>, skip: boolean) {
+function expectUploaded(result: Omit<Awaited<ReturnType<typeof engineUpload>>, 'started' | 'streams'>, skip: boolean) {
   const blockCount = expected.digests.length;
   const zeroCount = expected.zero.filter(Boolean).length;
   expect(zeroCount).toBeGreaterThan(0);
@@ -117,7 +120,7 @@ function expectUploaded(result: Omit<Awaited<ReturnType<typeof engineUpload>>, '
 
 test('uploads a 256 MiB image through the worker pool into the in-browser emulator, byte for byte', async ({ page }) => {
   test.setTimeout(300_000);
-  const { started, ...result } = await engineUpload(page, { description: 'engine e2e', workers: 2 });
+  const { started, streams: _, ...result } = await engineUpload(page, { description: 'engine e2e', workers: 2 });
   // By default every block is written, the zero ones too.
   expectUploaded(result, false);
   // 512 blocks are within one worker's share (2048 by default): the two workers are never replaced.
@@ -126,9 +129,21 @@ test('uploads a 256 MiB image through the worker pool into the in-browser emulat
 
 test('workers replaced every 64 claimed blocks upload the same snapshot, byte for byte, across a pause', async ({ page }) => {
   test.setTimeout(300_000);
-  const { started, ...result } = await engineUpload(page, { description: 'engine e2e, recycled workers', workers: 2, recycleBlocks: 64, zeroBlocks: 'skip' }, 100);
+  const { started, streams: _, ...result } = await engineUpload(page, { description: 'engine e2e, recycled workers', workers: 2, recycleBlocks: 64, zeroBlocks: 'skip' }, 100);
   expectUploaded(result, true);
   expect(result.phases).toContain('paused');
   // Two workers to begin with, and successors for them as their shares ran out.
+  expect(started.length).toBeGreaterThan(2);
+});
+
+test('a streamed .raw.gz: the upload worker replaced every 64 blocks reads on from the one stream worker, byte for byte, across a pause', async ({ page }) => {
+  test.setTimeout(300_000);
+  const gz = `${imagePath}.gz`;
+  execFileSync('sh', ['-c', `gzip -c -1 '${imagePath}' > '${gz}'`]);
+  const { started, streams, ...result } = await engineUpload(page, { description: 'engine e2e, streamed, recycled', recycleBlocks: 64, zeroBlocks: 'skip' }, 100, gz);
+  expectUploaded(result, true);
+  expect(result.phases).toContain('paused');
+  // One stream worker decodes the file for the whole run; the upload worker's successors read on where it was.
+  expect(streams).toHaveLength(1);
   expect(started.length).toBeGreaterThan(2);
 });

@@ -11,15 +11,16 @@ interface Result {
   manifest?: unknown;
   container?: string[];
   unpacked?: number;
+  opened?: number;
   isImageFormatError?: boolean;
   code?: string;
   message?: string;
 }
 
-async function inspectInWorker(page: Page, path: string): Promise<Result> {
+async function inspectInWorker(page: Page, path: string, streamed = false): Promise<Result> {
   await page.setInputFiles('#fixture', path);
   return page.evaluate(
-    () =>
+    (streamed) =>
       new Promise<Result>((resolve, reject) => {
         const file = (document.getElementById('fixture') as HTMLInputElement).files![0]!;
         const w = new Worker('/e2e/pages/packed-worker.ts', { type: 'module' });
@@ -28,8 +29,9 @@ async function inspectInWorker(page: Page, path: string): Promise<Result> {
           resolve(e.data as Result);
         };
         w.onerror = (e) => reject(new Error(`worker failed: ${e.message}`));
-        w.postMessage({ file });
+        w.postMessage({ file, streamed });
       }),
+    streamed,
   );
 }
 
@@ -58,6 +60,19 @@ test.describe('packed disk images in a Chromium worker', () => {
         return names.filter((n) => n.startsWith('unpack-'));
       });
       expect(left).toEqual([]);
+    });
+  }
+
+  // Read the way an upload worker reads them: out of the decompressor, front to back, once.
+  for (const name of ['stream.vmdk.xz', 'stream.vmdk.gz', 'plain.raw.zst-frames']) {
+    test(`${name} streamed out of its decompressor gives the unpacked image's manifest`, async () => {
+      const p = PACKED_FIXTURES.find((f) => f.name === name)!;
+      const spec = FORMAT_FIXTURES.find((f) => f.name === p.inner)!;
+      const got = await inspectInWorker(page, packedFixture(p), true);
+      expect(got.ok, got.message).toBe(true);
+      expect(got.container).toEqual(p.container);
+      expect(got.opened).toBe(1);
+      expect(got.manifest).toEqual(manifestOfRaw(readFileSync(fixtureOracle(p.inner, sourceRaw(16))), spec.format));
     });
   }
 

@@ -55,6 +55,24 @@ test('a .raw.xz is streamed out of its decompressor: the plan says so, and it re
   expect(await spoolFiles(page)).toEqual([]);
 });
 
+test('a streamOptimized VMDK inside .tar.xz is streamed grain by grain: the plan says so, and it reads back as qemu-img converts it', async ({ page }) => {
+  const spec: PackedSpec = { name: 'stream.vmdk.tar-ustar.xz', inner: 'stream.vmdk', steps: ['tar-ustar', 'xz'], container: ['xz', 'tar'] };
+  const want = await digestsOf(fixtureOracle('stream.vmdk', sourceRaw(16)));
+
+  await page.goto('/#/upload');
+  await pickFile(page, packedFixture(spec));
+  await expect(page.getByTestId('plan-packed')).toHaveText('xz › tar');
+  await expect(page.getByTestId('plan-packed')).toHaveAttribute('data-path', 'streamed');
+  await expect(page.getByTestId('plan-format')).toHaveText('vmdk');
+  await expect(page.getByTestId('plan-virtual-size')).toContainText(`(${(16 * 2 ** 20).toLocaleString('en-US')} bytes)`);
+  await expect(page.getByTestId('plan-packed-how')).toContainText('Streamed: the streamOptimized VMDK inside (tar in xz) is decompressed in the browser grain by grain as it is read');
+
+  await startUpload(page);
+  const snapshotId = await waitForCompleted(page);
+  await expectReadsBack(page, snapshotId, want);
+  expect(await spoolFiles(page)).toEqual([]);
+});
+
 test('a qcow2 inside .tar.gz is unpacked to OPFS first (Unpacking… shown), reads back as qemu-img converts it, and the unpacked file is deleted once completed', async ({ page }) => {
   const spec: PackedSpec = { name: 'v3.qcow2.tar-ustar.gz', inner: 'v3.qcow2', steps: ['tar-ustar', 'gz'], container: ['gzip', 'tar'] };
   const path = packedFixture(spec);

@@ -155,6 +155,20 @@ describe('blockport upload against npm run emulator', () => {
     expect(Object.keys(back.blocks).length).toBe(expected.zero.length);
   });
 
+  it('streams a streamOptimized VMDK inside .tar.gz grain by grain (no temporary file); boto3 reads back what qemu-img converts', { timeout: 180_000 }, async () => {
+    const packed = packedFixture({ name: 'stream.vmdk.tar-gnu.gz', inner: 'stream.vmdk', steps: ['tar-gnu', 'gz'], container: ['gzip', 'tar'] });
+    const expected = await blockDigestsOfFile(fixtureOracle('stream.vmdk', sourceRaw(16)));
+    const tmp = await mkdtemp(join(dir, 'tmp-'));
+    const res = await runCli([packed, '--endpoint', emu.url, '--json'], { ...TEST_ENV, BLOCKPORT_TMPDIR: tmp });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/is tar in gzip; the streamOptimized VMDK inside is streamed out of the decompressor grain by grain as it is read \(nothing is unpacked to disk\)\./);
+    expect(await readdir(tmp)).toEqual([]);
+    const back = await botoRead((JSON.parse(res.stdout) as Record<string, unknown>).SnapshotId as string);
+    expect(back.state).toBe('completed');
+    const zeroDigest = expected.digests[expected.zero.indexOf(true)];
+    expect(expected.digests.filter((d, i) => (back.blocks[i] ?? zeroDigest) !== d).length).toBe(0);
+  });
+
   it('unpacks a qcow2 inside .gz to a temporary file first, removed after; boto3 reads back what qemu-img converts', { timeout: 180_000 }, async () => {
     const packed = packedFixture(PACKED_FIXTURES.find((f) => f.name === 'v3.qcow2.gz')!);
     const expected = await blockDigestsOfFile(fixtureOracle('v3.qcow2', sourceRaw(16)));

@@ -26,8 +26,8 @@ Uploads a disk image (raw, qcow2, VMDK, VHD(X), VDI, OVA) as an EBS snapshot thr
 Credentials come from the standard AWS chain (environment, profile, SSO, IMDS).
 
 Packed images (.xz, .gz, .zst, .bz2, inside .tar or .zip, nested up to three deep) are recognised by content. A raw
-disk is streamed out of the decompressor (no temporary file; a resume decompresses from the start and skips what was
-sent); other formats are unpacked to a temporary file in BLOCKPORT_TMPDIR (or the system's) first.
+disk or a streamOptimized VMDK is streamed out of the decompressor (no temporary file; a resume decompresses from the
+start and skips what was sent); other formats are unpacked to a temporary file in BLOCKPORT_TMPDIR (or the system's) first.
 
 Options:
   --endpoint URL        EBS (and EC2) endpoint, e.g. http://127.0.0.1:4566 for \`npm run emulator\`
@@ -277,7 +277,7 @@ export async function run(args: string[]): Promise<number> {
   // A socket per block in flight: the agent must never be the window's limit.
   const clients = await nodeClients(connection, { verifySsl: p.verifySsl, sockets: p.options.concurrency ?? windowCeiling({ browser: false }).ceiling });
   const source = await fileSource(p.image);
-  // A packed disk (.xz, .tar.gz, .zip, …): a raw one is streamed out of its decompressor, others unpacked to a
+  // A packed disk (.xz, .tar.gz, .zip, …): a raw one or a streamOptimized VMDK is streamed out of its decompressor, others unpacked to a
   // temporary file on each run; a resume skips what was sent.
   let disk: PackedDisk | undefined;
   let lastLine = 0;

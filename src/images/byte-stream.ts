@@ -8,6 +8,8 @@ export interface ByteStream {
   cancel(): Promise<void>;
   /** Bytes of input consumed so far (for progress against the compressed file's size). */
   readonly consumed?: () => number;
+  /** Where in what it gives the stream begins, when it was opened part way (a seek); 0 when absent. */
+  readonly start?: () => Promise<number>;
 }
 
 // Large reads keep the per-read cost of a Blob or a file descriptor small against the bytes moved.
@@ -99,4 +101,72 @@ export async function readAll(stream: ByteStream, limit = 2 ** 31): Promise<Uint
     if (n > limit) throw new RangeError(`stream longer than ${limit} bytes`);
   }
   return concat(parts, n);
+}
+
+/** Reads a stream in pieces of the caller's choosing, front to back. */
+export class StreamReader {
+  /** Bytes taken or skipped so far. */
+  pos = 0;
+  private pending: Uint8Array | null = null;
+  constructor(
+    private readonly stream: ByteStream,
+    /** Told after each piece is pulled from the stream (progress). */
+    private readonly pulled: () => void = () => {},
+  ) {}
+
+  private async piece(): Promise<Uint8Array | null> {
+    if (this.pending?.length) return this.pending;
+    this.pending = await this.stream.next();
+    this.pulled();
+    return this.pending;
+  }
+
+  /**
+   * Up to n bytes (fewer only where the stream ends). Without `copy`, bytes within one piece are a view of it (valid
+   * until the stream is read again, and keeping the piece alive while held).
+   */
+  async take(n: number, copy = true): Promise<Uint8Array> {
+    const first = await this.piece();
+    if (!first) return new Uint8Array(0);
+    if (first.length >= n) {
+      const t = first.subarray(0, n);
+      this.pending = first.subarray(n);
+      this.pos += n;
+      return copy ? t.slice() : t;
+    }
+    const parts: Uint8Array[] = [];
+    let have = 0;
+    while (have < n) {
+      const c = await this.piece();
+      if (!c) break;
+      const t = c.subarray(0, n - have);
+      parts.push(t);
+      have += t.length;
+      this.pending = c.subarray(t.length);
+    }
+    this.pos += have;
+    // Pieces already passed are not read again, so joining them copies once.
+    return concatCopy(parts, have);
+  }
+
+  /** Skips up to n bytes; returns how many were skipped. */
+  async skip(n: number): Promise<number> {
+    let done = 0;
+    while (done < n) {
+      const c = await this.piece();
+      if (!c) break;
+      const t = Math.min(c.length, n - done);
+      done += t;
+      this.pending = c.subarray(t);
+    }
+    this.pos += done;
+    return done;
+  }
+}
+
+function concatCopy(parts: Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) (out.set(p, at), (at += p.length));
+  return out;
 }

@@ -3,7 +3,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { crc32 } from './crc32.ts';
 import { fileSource } from '../../cli/node-source.ts';
 import { routeDisk, surveyTar, type DiskRoute } from './disk-route.ts';
-import { openSteps, streamedRawImage } from './streamed-raw.ts';
+import { openSteps, streamedImage, streamedRawImage } from './streamed-raw.ts';
 import { openImage } from './open-image.ts';
 import { buildManifest } from './manifest.ts';
 import { subSource } from './byte-source.ts';
@@ -14,12 +14,12 @@ import { cached, fixture, sourceRaw, tar, truncateFile } from './testing/test-fi
 
 const COMPRESSING: PackStep[] = ['gz', 'gz-members', 'xz', 'zst', 'zst-frames', 'bz2', 'zip-deflate', 'zip64'];
 
-/** The path a recipe should take: in place without a decoder; streamed for raw; unpacked for the rest (and zips inside streams). */
+/** The path a recipe should take: in place without a decoder; streamed for raw and streamOptimized VMDK; unpacked for the rest (and zips inside streams). */
 function expectedPath(inner: string, steps: PackStep[]): DiskRoute['path'] {
   const firstDecoder = steps.findLastIndex((s) => COMPRESSING.includes(s));
   if (firstDecoder < 0) return 'in-place';
   const zipInStream = steps.slice(0, firstDecoder).some((s) => s.startsWith('zip'));
-  return inner === 'plain.raw' && !zipInStream ? 'streamed' : 'unpacked';
+  return (inner === 'plain.raw' || inner === 'stream.vmdk') && !zipInStream ? 'streamed' : 'unpacked';
 }
 
 async function routed(path: string) {
@@ -37,7 +37,7 @@ describe('routeDisk: how a packed disk will be read', () => {
       expect(route.container).toEqual(p.container);
       const want = await buildManifest(await openImage(await fileSource(fixture(p.inner, sourceRaw(16)))));
       if (route.path === 'in-place') image = await openImage(subSource(src, route.offset, route.length));
-      else if (route.path === 'streamed') image = streamedRawImage(() => openSteps(src, route.steps), route.size);
+      else if (route.path === 'streamed') image = streamedImage(src, route.steps, route.size);
       else {
         // A zip inside a compressed stream is read once unpacked: what it holds is not known before.
         const zipInStream = p.steps.indexOf('zip-stored') >= 0 && p.steps.some((st, k) => k > p.steps.indexOf('zip-stored') && COMPRESSING.includes(st));

@@ -1,7 +1,7 @@
 // How the disk inside a packed file will be read: in place, streamed out of its decompressor, or unpacked first.
 // Decided from the containers' own headers, by content; a stream whose size nothing declares is measured once.
 import { memorySource } from './byte-source.ts';
-import { concat, type ByteStream } from './byte-stream.ts';
+import { concat, StreamReader, type ByteStream } from './byte-stream.ts';
 import { detectContainer, type ContainerKind } from './container-magic.ts';
 export { chainLabel } from './container-magic.ts';
 import { chooseDisk, isOva, MAX_NESTING, tooDeep, type Candidate } from './containers.ts';
@@ -9,12 +9,16 @@ import { detectFormat } from './open-image.ts';
 import { isTarFile, isTarHeader, listTar, MAX_TAR_ENTRIES, parseTarHeader, tarDamaged, tarExtension } from './ova.ts';
 import { openSteps, type StreamStep } from './streamed-raw.ts';
 import { CODEC_LABEL } from './stream-decoders.ts';
-import { MAX_VIRTUAL_SIZE } from './byte-source.ts';
+import { corrupt, MAX_VIRTUAL_SIZE } from './byte-source.ts';
 import { ImageFormatError, type ByteSource, type ImageFormat } from './types.ts';
 import { xzDeclaredSize } from './xz-index.ts';
+import { parseVmdkDescriptor, refuseVmdkDescriptor } from './vmdk-descriptor.ts';
+import { streamVmdkHeader } from './vmdk-stream.ts';
 import { listZip, zipDataOffset, zipDamaged } from './zip.ts';
 
 const HEAD = 4096;
+// A VMDK's embedded descriptor is at most this long (as openVmdk reads it).
+const MAX_DESCRIPTOR = 1024 * 1024;
 const MiB = 2 ** 20;
 
 /** Where the disk of a picked file is, and how it will be read. */
@@ -23,8 +27,11 @@ export type DiskRoute =
   | { path: 'direct' }
   /** The disk lies in the file as is (a tar entry, a stored zip entry): read at random where it is. */
   | { path: 'in-place'; container: ContainerKind[]; notices: string[]; offset: number; length: number }
-  /** A raw disk inside a compressed stream: decoded front to back, blocks sent as they come. */
-  | { path: 'streamed'; container: ContainerKind[]; notices: string[]; steps: StreamStep[]; size: number; measured: boolean }
+  /**
+   * A raw disk or a streamOptimized VMDK inside a compressed stream: decoded front to back (a VMDK grain by grain),
+   * blocks sent as they come.
+   */
+  | { path: 'streamed'; container: ContainerKind[]; notices: string[]; steps: StreamStep[]; size: number; measured: boolean; format: 'raw' | 'vmdk' }
   /**
    * A disk that must be read at random inside a compressed stream (qcow2, VHD(X), VDI, VMDK, OVA, or anything inside a
    * zip that is itself compressed): unpacked to storage first. `format` and `virtualSize` are read from the disk's
@@ -131,6 +138,18 @@ export async function routeDisk(file: ByteSource, opts: RouteOptions = {}): Prom
   if (random) return container.length ? { path: 'in-place', container, notices, ...range } : { path: 'direct' };
   // Refusals by content (LUKS, 7-Zip, unreadable VMDK layouts) come before anything is unpacked.
   const format = await detectFormat(memorySource(head));
+  const vmdk = format === 'vmdk' ? streamVmdkHeader(head) : undefined;
+  if (vmdk) {
+    // Its markers say where each grain goes, so it is read in order too; its descriptor is judged before anything starts.
+    if (vmdk.descriptor.length > MAX_DESCRIPTOR) throw corrupt('vmdk', `its embedded descriptor claims ${vmdk.descriptor.length / 512} sectors`);
+    if (vmdk.descriptor.length > 0) {
+      const d = (await streamHead(openSteps(file, steps), vmdk.descriptor.offset + vmdk.descriptor.length)).subarray(vmdk.descriptor.offset);
+      const text = new TextDecoder('latin1').decode(d);
+      if (text.replace(/\0/g, '').trim()) refuseVmdkDescriptor(parseVmdkDescriptor(text), false);
+    }
+    steps.push({ op: 'vmdk' });
+    return { path: 'streamed', container, notices, steps, size: vmdk.capacity, measured: false, format: 'vmdk' };
+  }
   if (format !== 'raw') {
     const virtualSize = headerVirtualSize(format, head);
     return { path: 'unpacked', container, notices, format, ...(virtualSize !== undefined ? { virtualSize } : {}), ...(unpackedSize !== undefined ? { unpackedSize } : {}) };
@@ -142,7 +161,7 @@ export async function routeDisk(file: ByteSource, opts: RouteOptions = {}): Prom
     size = await measure(stream, progress(stream), codec.op === 'decode' ? CODEC_LABEL[codec.codec] : 'packed');
     measured = true;
   }
-  return { path: 'streamed', container, notices, steps, size, measured };
+  return { path: 'streamed', container, notices, steps, size, measured, format: 'raw' };
 }
 
 /** The packing to record for a route (undefined for a bare disk). */
@@ -171,16 +190,16 @@ async function chooseEntry<T extends Omit<Candidate, 'open'>>(entries: T[], kind
   return chosen!;
 }
 
-/** The first bytes of a stream (fewer if it is shorter); the stream is stopped after. */
-async function streamHead(stream: ByteStream): Promise<Uint8Array> {
+/** The first `n` bytes of a stream (fewer if it is shorter); the stream is stopped after. */
+async function streamHead(stream: ByteStream, n = HEAD): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let have = 0;
   try {
-    while (have < HEAD) {
+    while (have < n) {
       const c = await stream.next();
       if (!c) break;
-      parts.push(c.slice(0, HEAD - have));
-      have += Math.min(c.length, HEAD - have);
+      parts.push(c.slice(0, n - have));
+      have += Math.min(c.length, n - have);
     }
   } finally {
     await stream.cancel().catch(() => undefined);
@@ -217,60 +236,13 @@ interface StreamTarEntry {
   head?: () => Promise<Uint8Array>;
 }
 
-/** Reads a stream in pieces of the caller's choosing. */
-class Cursor {
-  pos = 0;
-  private pending: Uint8Array | null = null;
-  constructor(
-    private readonly stream: ByteStream,
-    private readonly progress: () => void,
-  ) {}
-
-  private async piece(): Promise<Uint8Array | null> {
-    if (this.pending?.length) return this.pending;
-    this.pending = await this.stream.next();
-    this.progress();
-    return this.pending;
-  }
-
-  /** Up to n bytes (fewer only where the stream ends). */
-  async take(n: number): Promise<Uint8Array> {
-    const parts: Uint8Array[] = [];
-    let have = 0;
-    while (have < n) {
-      const c = await this.piece();
-      if (!c) break;
-      const t = c.subarray(0, n - have);
-      parts.push(t.slice());
-      have += t.length;
-      this.pending = c.subarray(t.length);
-    }
-    this.pos += have;
-    return concat(parts, have);
-  }
-
-  /** Skips up to n bytes; returns how many were skipped. */
-  async skip(n: number): Promise<number> {
-    let done = 0;
-    while (done < n) {
-      const c = await this.piece();
-      if (!c) break;
-      const t = Math.min(c.length, n - done);
-      done += t;
-      this.pending = c.subarray(t);
-    }
-    this.pos += done;
-    return done;
-  }
-}
-
 /**
  * Lists a tar archive read once as a stream (inside a compressed stream): every regular file with where its data starts
  * in the stream, and the first bytes of the entries chooseDisk may look at (those under 1 MiB) and of the largest.
  * Returns the stream's total length too.
  */
 export async function surveyTar(stream: ByteStream, progress: () => void = () => {}): Promise<{ entries: StreamTarEntry[]; total: number }> {
-  const cur = new Cursor(stream, progress);
+  const cur = new StreamReader(stream, progress);
   const entries: StreamTarEntry[] = [];
   let largest: StreamTarEntry | undefined;
   let longName: string | undefined;

@@ -172,8 +172,138 @@ class RecentInput {
   }
 }
 
-/** xz through xz-embedded in WebAssembly: one output buffer per read. */
+/** The error for what xz-embedded (or its wrapper) reported. */
+function xzError(err: unknown): ImageFormatError {
+  const m = describe(err);
+  const code = Number(/error code (\d+)/.exec(m)?.[1]);
+  // The wrapper reads past the end of a cut stream as a missing buffer; xz-embedded says XZ_BUF_ERROR (8).
+  if (code === 8 || /undefined|null|byteLength/.test(m)) return damaged('xz', 'it ends in the middle of the compressed data', 'truncated');
+  return damaged('xz', XZ_ERRORS[code] ?? m);
+}
+
+/** xz through xz-embedded in WebAssembly: driven directly where its module can be reached, else through its wrapper. */
 function xzStream(input: ByteStream): ByteStream {
+  let inner: ByteStream | null = null;
+  let cancelled = false;
+  const open = async (): Promise<ByteStream> => (inner ??= (await xzModuleExports()) ? xzDirect(input, (await xzModuleExports())!) : xzWrapped(input));
+  return {
+    async next() {
+      if (cancelled) return null;
+      return (await open()).next();
+    },
+    async cancel() {
+      cancelled = true;
+      if (inner) await inner.cancel();
+      else await input.cancel();
+    },
+  };
+}
+
+/** What xz-embedded's WebAssembly module exports (the wrapper's own calls). */
+interface XzExports {
+  memory: WebAssembly.Memory;
+  create_context(): number;
+  destroy_context(ctx: number): void;
+  supply_input(ctx: number, length: number): void;
+  get_next_output(ctx: number): number;
+}
+
+/** The wrapper's statics: its module instance, and the lock it takes while a context lives. */
+type XzStatics = {
+  _moduleInstance?: WebAssembly.Instance;
+  _moduleInstancePromise?: Promise<void>;
+  _getModuleInstance?: () => Promise<void>;
+  _contextMutex?: { acquire(): Promise<void>; release(): void };
+};
+
+/** The module's exports when the wrapper lets them be reached (it keeps them on its class); undefined otherwise. */
+async function xzModuleExports(): Promise<XzExports | undefined> {
+  const x = XzReadableStream as unknown as XzStatics;
+  if (!x._moduleInstance && x._getModuleInstance) await (x._moduleInstancePromise ??= x._getModuleInstance());
+  const e = x._moduleInstance?.exports as Partial<XzExports> | undefined;
+  const fns = ['create_context', 'destroy_context', 'supply_input', 'get_next_output'] as const;
+  return e && e.memory instanceof WebAssembly.Memory && fns.every((f) => typeof e[f] === 'function') && x._contextMutex ? (e as XzExports) : undefined;
+}
+
+// Decoded bytes gathered per read: the module gives 64 KiB per call.
+const XZ_OUT_CHUNK = 1024 * 1024;
+
+/**
+ * xz-embedded driven without streams: each read supplies input and gathers output in plain calls. The wrapper's
+ * ReadableStreams cost a Blink stream read per 64 KiB, whose garbage a long-lived worker collects only in full
+ * collections. The context layout (six 32-bit words at its start: buffer size, input pointer, position and length,
+ * output pointer and position) is the one the wrapper reads.
+ */
+function xzDirect(input: ByteStream, xz: XzExports): ByteStream {
+  const lock = (XzReadableStream as unknown as XzStatics)._contextMutex!;
+  let ctx = 0;
+  let done = false;
+  let pending: Uint8Array | null = null;
+  let inputEnded = false;
+  let stalled = 0;
+  const words = () => new Uint32Array(xz.memory.buffer, ctx, 6);
+  const dispose = (): void => {
+    if (!ctx) return;
+    xz.destroy_context(ctx);
+    ctx = 0;
+    lock.release();
+  };
+  return {
+    async next() {
+      if (done) return null;
+      try {
+        if (!ctx) {
+          await lock.acquire();
+          ctx = xz.create_context();
+        }
+        const out = new Uint8Array(XZ_OUT_CHUNK);
+        let at = 0;
+        while (at + words()[0]! <= out.length) {
+          let w = words();
+          if (w[2] === w[3]) {
+            if (!pending?.length && !inputEnded) {
+              pending = await input.next();
+              inputEnded = !pending;
+            }
+            // Once the input has ended, the decoder is called with none, to give what it still holds.
+            const n = Math.min(w[0]!, pending?.length ?? 0);
+            if (n) new Uint8Array(xz.memory.buffer, w[1]!, n).set(pending!.subarray(0, n));
+            xz.supply_input(ctx, n);
+            pending = pending?.subarray(n) ?? null;
+          }
+          const r = xz.get_next_output(ctx);
+          if (r !== 0 && r !== 1) throw new Error(`get_next_output failed with error code ${r}`);
+          w = words();
+          const got = w[5]!;
+          out.set(new Uint8Array(xz.memory.buffer, w[4]!, got), at);
+          at += got;
+          w[5] = 0;
+          // No input left and nothing more coming out: the stream was cut before its end.
+          stalled = inputEnded && r === 0 && got === 0 ? stalled + 1 : 0;
+          if (stalled > 1) throw damaged('xz', 'it ends in the middle of the compressed data', 'truncated');
+          if (r === 1) {
+            done = true;
+            dispose();
+            break;
+          }
+        }
+        return at ? out.subarray(0, at) : null;
+      } catch (err) {
+        done = true;
+        dispose();
+        throw err instanceof ImageFormatError ? err : xzError(err);
+      }
+    },
+    async cancel() {
+      done = true;
+      dispose();
+      await input.cancel();
+    },
+  };
+}
+
+/** xz through the wrapper's ReadableStream: one output buffer per read. */
+function xzWrapped(input: ByteStream): ByteStream {
   const source = new ReadableStream<Uint8Array>({
     async pull(c) {
       const chunk = await input.next();
@@ -193,11 +323,7 @@ function xzStream(input: ByteStream): ByteStream {
           r = await reader.read();
         } catch (err) {
           done = true;
-          const m = describe(err);
-          const code = Number(/error code (\d+)/.exec(m)?.[1]);
-          // The wrapper reads past the end of a cut stream as a missing buffer; xz-embedded says XZ_BUF_ERROR (8).
-          if (code === 8 || /undefined|null|byteLength/.test(m)) throw damaged('xz', 'it ends in the middle of the compressed data', 'truncated');
-          throw damaged('xz', XZ_ERRORS[code] ?? m);
+          throw xzError(err);
         }
         if (r.done) {
           done = true;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'fflate';
 import { memorySource } from './byte-source.ts';
 import { memoryStream, type ByteStream } from './byte-stream.ts';
@@ -80,5 +81,42 @@ describe('streamedRawImage: a raw disk read front to back out of its decompresso
     const long = streamedRawImage(() => memoryStream(disk), disk.length - BLOCK_SIZE);
     const e2 = await long.readBlocks(0, 3).catch((e: unknown) => e);
     expect((e2 as Error).message).toMatch(/is longer than the 1572864 bytes planned/);
+  });
+});
+
+describe('an xz of several blocks seeks where a resume begins', () => {
+  const xzOf = (bytes: Uint8Array, blockSize: string) => new Uint8Array(execFileSync('xz', ['-c', '-T1', '-1', `--block-size=${blockSize}`], { input: Buffer.from(bytes), maxBuffer: 1 << 28 }));
+  /** A source that counts the bytes read from it. */
+  const counted = (bytes: Uint8Array) => {
+    const src = memorySource(bytes);
+    const counter = { read: 0 };
+    return { counter, source: { size: src.size, read: async (o: number, n: number) => { const b = await src.read(o, n); counter.read += b.length; return b; } } };
+  };
+
+  it('a read far into the disk starts at the block holding it (reading a quarter of the file), with the same bytes', async () => {
+    const disk = diskOf(32);
+    const { counter, source } = counted(xzOf(disk, '1MiB'));
+    const steps = [{ op: 'decode', codec: 'xz', size: disk.length } as const];
+    const image = streamedRawImage((from) => openSteps(source, steps, from), disk.length);
+    const got = await image.readBlocks(24, 8);
+    expect(same(got, disk.subarray(24 * BLOCK_SIZE))).toBe(true);
+    expect(counter.read).toBeLessThan(source.size * 0.3);
+    await image.close();
+  });
+
+  it('a single-block xz is decoded from its start, and a changed later block is still refused', async () => {
+    const disk = diskOf(16);
+    const one = counted(xzOf(disk, '64MiB'));
+    const image = streamedRawImage((from) => openSteps(one.source, [{ op: 'decode', codec: 'xz', size: disk.length }], from), disk.length);
+    expect(same(await image.readBlocks(12, 4), disk.subarray(12 * BLOCK_SIZE))).toBe(true);
+    expect(one.counter.read).toBeGreaterThanOrEqual(one.source.size);
+    await image.close();
+    const bad = xzOf(disk, '1MiB');
+    bad[Math.floor(bad.length * 0.8)]! ^= 0x40;
+    const broken = streamedRawImage((from) => openSteps(memorySource(bad), [{ op: 'decode', codec: 'xz', size: disk.length }], from), disk.length);
+    const err = await broken.readBlocks(12, 4).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ImageFormatError);
+    expect((err as Error).message).toMatch(/This xz file is damaged/);
+    await broken.close();
   });
 });

@@ -1,27 +1,99 @@
 // A raw disk read front to back out of its containers (a decompressor, a tar entry in a stream): blocks are cut as the
 // bytes come, nothing is unpacked to memory or disk, and a read behind the stream starts it again from the beginning.
-import { subSource } from './byte-source.ts';
+import { memorySource, subSource } from './byte-source.ts';
+import { xzLayout, xzTail } from './xz-index.ts';
 import { sourceStream, type ByteStream } from './byte-stream.ts';
 import { declaredBounded } from './containers.ts';
 import { tarDamaged } from './ova.ts';
 import { decodeStream, CODEC_LABEL, type StreamCodec } from './stream-decoders.ts';
-import { BLOCK_SIZE, BlockState, ImageFormatError, type ByteSource, type DiskImage } from './types.ts';
+import { BLOCK_SIZE, BlockState, ImageFormatError, type ByteSource, type DiskImage, type ImageFormat } from './types.ts';
+import { streamOptimizedRaw } from './vmdk-stream.ts';
 
 /** One step from the picked file towards the disk's bytes (structured-clone friendly: it is kept with the job). */
 export type StreamStep =
   /** A part of what came before: an archive entry (its data, not its header). */
   | { op: 'range'; offset: number; length: number; name?: string }
   /** A compressed stream, decoded; `size` is what its container declares it unpacks to (held to exactly). */
-  | { op: 'decode'; codec: StreamCodec; crc?: number; size?: number; name?: string };
+  | { op: 'decode'; codec: StreamCodec; crc?: number; size?: number; name?: string }
+  /** A streamOptimized VMDK, read marker by marker into the raw disk it holds. */
+  | { op: 'vmdk' };
 
-/** The bytes the steps lead to, read in order. Ranges before the first decode are cut from the file without reading it. */
-export function openSteps(file: ByteSource, steps: readonly StreamStep[]): ByteStream {
+/** The disk format the steps end in: a streamOptimized VMDK read into its raw disk, or a raw disk. */
+export function streamedFormat(steps: readonly StreamStep[]): { format: ImageFormat; subformat?: string } {
+  return steps.some((s) => s.op === 'vmdk') ? { format: 'vmdk', subformat: 'streamOptimized' } : { format: 'raw' };
+}
+
+/**
+ * The disk a packed file's steps lead to, read front to back as the pipeline asks (`label` names the packing in
+ * sentences, e.g. "tar in xz file").
+ */
+export function streamedImage(file: ByteSource, steps: readonly StreamStep[], size: number, label?: string): StreamedImage {
+  return streamedRawImage((from) => openSteps(file, steps, from), size, label, streamedFormat(steps));
+}
+
+/**
+ * The bytes the steps lead to, read in order. Ranges before the first decode are cut from the file without reading it.
+ * With `from`, the stream may begin before `from` rather than at 0 where the format can seek (an xz file of several
+ * blocks, its last step): its `start()` says where.
+ */
+export function openSteps(file: ByteSource, steps: readonly StreamStep[], from = 0): ByteStream {
+  const last = steps.at(-1);
+  if (from > 0 && last?.op === 'decode' && last.codec === 'xz' && steps.slice(0, -1).every((s) => s.op === 'range')) {
+    let random: ByteSource = file;
+    for (const s of steps.slice(0, -1)) if (s.op === 'range') random = subSource(random, s.offset, s.length);
+    return seekingXz(random, last, from, () => openWhole(file, steps));
+  }
+  return openWhole(file, steps);
+}
+
+/**
+ * An xz stream opened at the last block that begins at or before `from`: the stream's header, the blocks from there,
+ * and an index and footer made for them, so the decoder checks what it reads as it would the whole. Opened whole when
+ * the file is not one stream of several blocks.
+ */
+function seekingXz(random: ByteSource, step: StreamStep & { op: 'decode' }, from: number, whole: () => ByteStream): ByteStream {
+  let inner: ByteStream | null = null;
+  let begin = 0;
+  const ready = async (): Promise<ByteStream> => {
+    if (inner) return inner;
+    const layout = await xzLayout(random).catch(() => undefined);
+    const k = layout ? layout.blocks.findLastIndex((b) => b.start <= from) : -1;
+    if (!layout || k <= 0) return (inner = whole());
+    const b = layout.blocks[k]!;
+    const parts = [sourceStream(memorySource(layout.header)), sourceStream(random, b.offset, layout.blocksEnd), sourceStream(memorySource(xzTail(layout, k)))];
+    const input: ByteStream = {
+      async next() {
+        while (parts.length) {
+          const c = await parts[0]!.next();
+          if (c) return c;
+          parts.shift();
+        }
+        return null;
+      },
+      async cancel() {
+        parts.length = 0;
+      },
+    };
+    begin = b.start;
+    const name = step.name ?? `${CODEC_LABEL.xz} stream`;
+    return (inner = declaredBounded(decodeStream('xz', input), 'xz', name, step.size !== undefined ? step.size - b.start : undefined));
+  };
+  return {
+    next: async () => (await ready()).next(),
+    cancel: async () => void (await inner?.cancel()),
+    start: async () => (await ready(), begin),
+  };
+}
+
+function openWhole(file: ByteSource, steps: readonly StreamStep[]): ByteStream {
   let random: ByteSource = file;
   let stream: ByteStream | null = null;
   for (const step of steps) {
     if (step.op === 'range') {
       if (stream) stream = rangeStream(stream, step.offset, step.length, step.name ?? 'the disk');
       else random = subSource(random, step.offset, step.length);
+    } else if (step.op === 'vmdk') {
+      stream = streamOptimizedRaw(stream ?? sourceStream(random));
     } else {
       const decoded = decodeStream(step.codec, stream ?? sourceStream(random), step.crc);
       stream = declaredBounded(decoded, step.codec, step.name ?? `${CODEC_LABEL[step.codec]} stream`, step.size);
@@ -76,11 +148,16 @@ export interface StreamedImage extends DiskImage {
 }
 
 /**
- * A raw disk of `size` bytes whose bytes come from `open()` in order. Reads are served in order from the stream, and
+ * A disk of `size` bytes whose raw bytes come from `open()` in order (`disk` says what format they were read out of). Reads are served in order from the stream, and
  * skipping forward (blocks acknowledged before a resume) decodes and drops; a read behind the stream opens it again.
  * At most one decoded piece is held besides the caller's buffer, whatever the disk's size.
  */
-export function streamedRawImage(open: () => ByteStream, size: number, label = 'packed file'): StreamedImage {
+export function streamedRawImage(
+  open: (from: number) => ByteStream,
+  size: number,
+  label = 'packed file',
+  disk: { format: ImageFormat; subformat?: string } = { format: 'raw' },
+): StreamedImage {
   if (!Number.isSafeInteger(size) || size <= 0) {
     throw new ImageFormatError(`The disk inside this ${label} is empty, so there is nothing to upload. Pick the disk image itself.`, 'raw', 'empty');
   }
@@ -94,7 +171,7 @@ export function streamedRawImage(open: () => ByteStream, size: number, label = '
   const changed = (detail: string) =>
     new ImageFormatError(
       `The disk inside this ${label} ${detail} than the ${size} bytes planned, so the file changed since the upload was planned. Pick it again and start a new upload.`,
-      'raw',
+      disk.format,
       'corrupt',
     );
 
@@ -116,8 +193,10 @@ export function streamedRawImage(open: () => ByteStream, size: number, label = '
   const fill = async (offset: number, target: Uint8Array): Promise<void> => {
     if (!stream || offset < pos) {
       await close();
-      stream = open();
+      // A stream that can seek begins at or before the offset asked for; others from the start.
+      stream = open(offset);
       opened++;
+      pos = (await stream.start?.()) ?? 0;
     }
     // Skipping forward: what lies between is decoded and dropped.
     while (pos < offset) {
@@ -154,7 +233,7 @@ export function streamedRawImage(open: () => ByteStream, size: number, label = '
   };
 
   return {
-    format: 'raw',
+    ...disk,
     virtualSize: size,
     blockCount,
     notices: [],

@@ -104,9 +104,12 @@ async function howOf(r: DiskRoute & { path: 'in-place' | 'streamed' | 'unpacked'
   if (r.path === 'in-place') return [`The disk lies in the archive (${chain}) as it is, so it is read where it lies; nothing is unpacked.`];
   if (r.path === 'streamed') {
     return [
-      `Streamed: the raw disk inside (${chain}) is decompressed in the browser as it is read and each block is sent as it comes; nothing is unpacked to storage.`,
+      r.format === 'vmdk'
+        ? `Streamed: the streamOptimized VMDK inside (${chain}) is decompressed in the browser grain by grain as it is read and each block is sent as it comes; nothing is unpacked to storage.`
+        : `Streamed: the raw disk inside (${chain}) is decompressed in the browser as it is read and each block is sent as it comes; nothing is unpacked to storage.`,
       ...(r.measured ? ['Its unpacked size was measured by decompressing it once, as the file does not declare it.'] : []),
       'A resumed upload decompresses from the start again and skips the blocks already sent.',
+      ...(r.container.at(-1) === 'xz' && r.format === 'raw' ? ['If the xz file is made of several blocks (as `xz -T0` writes it), a resume starts at the block where it stopped instead.'] : []),
     ];
   }
   const free = await freeRoom();
@@ -143,7 +146,7 @@ export async function planPacked(file: File, host: Pick<PackedHost, 'openFile'> 
   const size = route.path === 'streamed' ? route.size : (route.virtualSize ?? BLOCK_SIZE);
   const { image, blockStates } = plannedRaw(size);
   return {
-    format: route.path === 'streamed' ? 'raw' : (route.format ?? 'raw'),
+    format: route.format ?? 'raw',
     virtualSize: size,
     volumeSizeGiB: resolveParams({}, size).volumeSizeGiB,
     blockCount: image.blockCount,
@@ -219,8 +222,14 @@ export interface StartPackedArgs {
   fileHandle?: FileSystemFileHandle;
 }
 
-/** Options for a run over a streamed disk: one worker reads the one stream, never replaced mid-way. */
-const streamedOptions = (opts: UploadOptions): UploadOptions => ({ ...opts, workers: 1, recycleBlocks: 0 });
+/**
+ * Options for a run over a streamed disk: one upload worker reads the one stream in order (a stream worker decodes
+ * it, so the upload worker is still replaced as it goes), replaced every STREAMED_RECYCLE claimed blocks: its decoded
+ * blocks go to fetch as Blobs whose bytes wait in the browser process until the worker's next full collection (a
+ * 1 GiB .raw.xz held all 128 MiB of its data there, bench:memory), and ending the worker frees them.
+ */
+const streamedOptions = (opts: UploadOptions): UploadOptions => ({ ...opts, workers: 1, recycleBlocks: opts.recycleBlocks ?? STREAMED_RECYCLE });
+const STREAMED_RECYCLE = 256;
 
 /** Starts an upload of a packed file; undefined when it turns out to be a bare disk (the caller uploads it as one). */
 export async function startPacked(file: File, args: StartPackedArgs, host: PackedHost): Promise<UploadRun | undefined> {

@@ -46,7 +46,7 @@ function plain(err: unknown): WorkerError {
 }
 
 function release(f: unknown): void {
-  (f as { [releaseProxy]?: () => void })[releaseProxy]?.();
+  (f as { [releaseProxy]?: () => void } | undefined)?.[releaseProxy]?.();
 }
 
 /** Creates the API object the packed-image worker exposes (also usable in-process). */

@@ -1,11 +1,12 @@
 // The upload workers of one run: a bridge per worker, each worker opening the file once and replaced after its share
 // of blocks (recycling-runner.ts).
-import { proxy, transfer } from 'comlink';
+import { proxy, transfer, type Remote } from 'comlink';
 import type { Connection } from '../../aws/clients.ts';
 import type { Packing } from '../../images/disk-route.ts';
 import type { PipelineBatch, PipelineSpec, Slice } from '../block-pipeline.ts';
 import type { UploadOptions } from '../upload-types.ts';
 import type { PipelineWorkerApi, WorkerOpenArgs } from '../upload/pipeline-worker-api.ts';
+import type { StreamReaderApi } from '../upload/stream-reader-api.ts';
 import type { PipelineRunner } from '../upload/upload-session.ts';
 import { engineSettings } from './engine-settings.ts';
 import { recyclingRunner } from './recycling-runner.ts';
@@ -40,11 +41,18 @@ function poolSize(opts: UploadOptions): number {
 /**
  * Starts the worker pool over the file (each worker gets the File once, and a credential port of its own when the
  * connection has AWS credentials): one runner per worker, each replacing its worker every `recycleBlocks` claimed
- * blocks; terminate() ends them all. A disk streamed out of its decompressor (`packing.path` 'streamed') is opened
- * as such by the worker.
+ * blocks; terminate() ends them all. A disk streamed out of its decompressor (`packing.path` 'streamed') is decoded
+ * by one stream worker that outlives the upload workers, each of which reads it through a port of its own: replacing
+ * an upload worker does not start the stream again.
  */
 export async function startPool(file: File, connection: Connection | undefined, opts: UploadOptions, packing?: Packing): Promise<{ runners: PipelineRunner[]; terminate: () => void }> {
-  const streamed = packing?.path === 'streamed' ? { packing } : {};
+  const decoder = packing?.path === 'streamed' ? await streamWorker(file, packing) : undefined;
+  const streamed = async (): Promise<{ args: Partial<WorkerOpenArgs>; transfer: Transferable[] }> => {
+    if (!decoder || packing?.path !== 'streamed') return { args: {}, transfer: [] };
+    const ch = new MessageChannel();
+    await decoder.api.attach(transfer(ch.port1, [ch.port1]));
+    return { args: { packing, reader: ch.port2 }, transfer: [ch.port2] };
+  };
   const conn = connection && (await workerConnection(connection));
   let made = 0;
   const bridges = Array.from(
@@ -54,7 +62,8 @@ export async function startPool(file: File, connection: Connection | undefined, 
         spawn: () => uploadWorker(`blockport-upload-${made++}`),
         setup: async ({ api, lend }) => {
           const c = conn && lend(conn);
-          await api.open(c ? { file, connection: c.connection, ...streamed } : { file, ...streamed }, c?.transfer ?? []);
+          const s = await streamed();
+          await api.open(c ? { file, connection: c.connection, ...s.args } : { file, ...s.args }, [...(c?.transfer ?? []), ...s.transfer]);
         },
         recycleAfter: opts.recycleBlocks ?? engineSettings.recycleBlocks,
       }),
@@ -63,8 +72,27 @@ export async function startPool(file: File, connection: Connection | undefined, 
   const failed = started.find((s) => s.status === 'rejected');
   if (failed) {
     for (const b of bridges) b.terminate();
+    decoder?.terminate();
     throw failed.reason;
   }
   const runners = bridges.map((b) => recyclingRunner(b));
-  return { runners, terminate: () => runners.forEach((r) => r.terminate()) };
+  return {
+    runners,
+    terminate: () => {
+      runners.forEach((r) => r.terminate());
+      decoder?.terminate();
+    },
+  };
+}
+
+/** Starts the stream worker that decodes a streamed disk for the upload workers. */
+async function streamWorker(file: File, packing: Packing & { path: 'streamed' }): Promise<StartedWorker<Remote<StreamReaderApi>>> {
+  const w = comlinkWorker<StreamReaderApi>(new Worker(new URL('../../../workers/stream.worker.ts', import.meta.url), { type: 'module', name: 'blockport-stream' }));
+  try {
+    await Promise.race([w.api.open(file, packing), w.failed!]);
+  } catch (err) {
+    w.terminate();
+    throw err;
+  }
+  return w;
 }

@@ -3,11 +3,12 @@ import { releaseProxy } from 'comlink';
 import { createClients, type Clients, type Connection } from '../../aws/clients.ts';
 import { blobSource } from '../../images/blob-source.ts';
 import { openImage } from '../../images/open-image.ts';
-import { openSteps, streamedRawImage } from '../../images/streamed-raw.ts';
+import { streamedImage } from '../../images/streamed-raw.ts';
 import { chainLabel, type Packing } from '../../images/disk-route.ts';
 import type { DiskImage } from '../../images/types.ts';
 import { blockIsZero, zeroScanKind } from '../../images/zero-scan.ts';
 import { bestSha256, type Sha256 } from '../block-digest.ts';
+import { portImage } from './stream-reader-api.ts';
 import { BlockPipeline, type PipelineBatch, type PipelineOutcome, type PipelineSpec, type Slice } from '../block-pipeline.ts';
 import { ebsBlockSink } from './ebs-sink.ts';
 
@@ -17,8 +18,10 @@ export interface WorkerOpenArgs {
   /** Absent for dry runs and read measurements. */
   connection?: Connection;
   hash?: 'webcrypto' | 'wasm';
-  /** A raw disk streamed out of the decompressor around it (the file is the packed one). */
+  /** A raw disk or streamOptimized VMDK streamed out of the decompressor around it (the file is the packed one). */
   packing?: Packing & { path: 'streamed' };
+  /** With `packing`: a port to the stream worker that decodes it (else this worker decodes it itself). */
+  reader?: MessagePort;
 }
 
 /** Creates the API object a worker exposes (also usable in-process). */
@@ -35,7 +38,11 @@ export function createPipelineWorkerApi() {
       blob = args.file instanceof Blob ? args.file : await args.file.getFile();
       const file = blobSource(blob);
       const streamed = args.packing;
-      image = streamed ? streamedRawImage(() => openSteps(file, streamed.steps), streamed.size, `${chainLabel(streamed.container)} file`) : await openImage(file);
+      image = streamed
+        ? args.reader
+          ? portImage(args.reader, streamed)
+          : streamedImage(file, streamed.steps, streamed.size, `${chainLabel(streamed.container)} file`)
+        : await openImage(file);
       const best = await bestSha256(args.hash);
       sha256 = best.sha256;
       // Blob bodies speed up fetch only; the in-browser emulator would read each one back (3-5x slower than bytes).

@@ -218,9 +218,10 @@ export function tar(entries: { name: string; data: Buffer }[]): Buffer {
 
 /**
  * A streamOptimized VMDK laid out the way VMware writes it: header with gdOffset = GD_AT_END, grains with markers
- * (in a shuffled LBA order), GT and GD each after a metadata marker, then footer marker, footer and end-of-stream.
+ * (in a shuffled LBA order unless `ordered`), GT and GD each after a metadata marker, then footer marker, footer and
+ * end-of-stream.
  */
-export function vmwareStreamOptimized(raw: Buffer, grainSectors: number, seed: number): Buffer {
+export function vmwareStreamOptimized(raw: Buffer, grainSectors: number, seed: number, ordered = false): Buffer {
   const capacity = Math.ceil(raw.length / 512);
   const grainBytes = grainSectors * 512;
   const gtes = 512;
@@ -260,7 +261,7 @@ export function vmwareStreamOptimized(raw: Buffer, grainSectors: number, seed: n
   const gt = new Uint32Array(gdEntries * gtes);
   const order = [...Array(grains).keys()];
   const rnd = prng(seed);
-  for (let i = order.length - 1; i > 0; i--) {
+  for (let i = ordered ? 0 : order.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
