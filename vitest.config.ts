@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'server/**/*.test.ts', 'cli/**/*.test.ts', 'bench/**/*.test.ts'],
     environment: 'node',
-    testTimeout: 60_000,
+    testTimeout: 240_000,
     hookTimeout: 120_000,
     pool: 'forks',
     // Vitest's default is one fork per core less one: a single fork on a 2-core machine. Most of these tests wait on
