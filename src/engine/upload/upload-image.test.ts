@@ -283,20 +283,41 @@ describe('uploadInProcess', () => {
     expect(Buffer.compare(Buffer.from(back), Buffer.from(image))).toBe(0);
   });
 
+  /**
+   * Puts after the first `n` wait until `release()`, so an upload cannot finish before the test acts on it; the
+   * first held put resolves `someWritten` (n blocks are written or in flight).
+   */
+  function holdPutsAfter(target: EBSClient, n: number) {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let reached!: () => void;
+    const someWritten = new Promise<void>((r) => (reached = r));
+    let puts = 0;
+    const ebs = new Proxy(target, {
+      get: (t, key) =>
+        key === 'send'
+          ? (command: unknown) => {
+              if (!(command instanceof PutSnapshotBlockCommand) || ++puts <= n) return t.send(command as never);
+              reached();
+              return held.then(() => t.send(command as never));
+            }
+          : Reflect.get(t, key),
+    });
+    return { ebs, someWritten, release };
+  }
+
   it('refuses to resume a cancelled job with a sentence, and sends or records nothing', async () => {
     const image = syntheticImage([['random', 8]]);
     const emu = faultyEmulator({ latencyMs: 5 });
     const store = memoryLedgerStore();
-    const session = await uploadInProcess({ source: memorySource(image), name: 'k.raw', lastModified: 1, connection: conn, clients: emu, store, options: { concurrency: 1 } });
-    await new Promise<void>((r) => {
-      const off = session.onProgress((p) => {
-        if (p.writtenBlocks >= 2) {
-          off();
-          r();
-        }
-      });
-    });
-    await session.pause();
+    // Held puts keep the upload from completing before the pause, however late this test gets to run.
+    const { ebs, someWritten, release } = holdPutsAfter(emu.ebs, 2);
+    const session = await uploadInProcess({ source: memorySource(image), name: 'k.raw', lastModified: 1, connection: conn, clients: { ebs, ec2: emu.ec2 }, store, options: { concurrency: 1 } });
+    await someWritten;
+    const pausing = session.pause();
+    release();
+    await pausing;
+    expect((await store.listJobs())[0]).toMatchObject({ state: 'paused' });
     // As a cancel whose DeleteSnapshot failed leaves it: cancelled, its snapshot still pending.
     const paused = (await store.listJobs())[0]!;
     await store.putJob({ ...paused, state: 'cancelled' });
@@ -317,23 +338,7 @@ describe('uploadInProcess', () => {
   async function cancelAfterSomeBlocks(emu: ReturnType<typeof faultyEmulator>, ec2: EC2Client) {
     const image = syntheticImage([['random', 48]]);
     const store = memoryLedgerStore();
-    // Puts after the eighth wait until the cancel is asked for, so the upload cannot finish before it does; the
-    // ninth put says that some blocks are written.
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let reached!: () => void;
-    const someWritten = new Promise<void>((r) => (reached = r));
-    let puts = 0;
-    const ebs = new Proxy(emu.ebs, {
-      get: (target, key) =>
-        key === 'send'
-          ? (command: unknown) => {
-              if (!(command instanceof PutSnapshotBlockCommand) || ++puts <= 8) return target.send(command as never);
-              reached();
-              return held.then(() => target.send(command));
-            }
-          : Reflect.get(target, key),
-    });
+    const { ebs, someWritten, release } = holdPutsAfter(emu.ebs, 8);
     const session = await uploadInProcess({ source: memorySource(image), name: 'x.raw', lastModified: 1, connection: conn, clients: { ebs, ec2 }, store, options: { concurrency: 2 } });
     await someWritten;
     // cancel() stops the pipelines before it first waits: the held puts may go on once it is asked for.
