@@ -17,22 +17,9 @@ export class ImageError extends Error {
   }
 }
 
-/** An image as DescribeImages shows it. */
-export interface ImageView {
-  id: string;
-  name: string;
-  description: string | null;
-  ownerId: string;
+/** An image as DescribeImages shows it: the stored record with its state derived from the clock. */
+export interface ImageView extends Omit<ImageRecord, 'availableAt'> {
   state: 'pending' | 'available';
-  creationDate: number;
-  architecture: string;
-  bootMode: string | null;
-  rootDeviceName: string;
-  enaSupport: boolean;
-  imdsSupport: string | null;
-  virtualizationType: string;
-  mappings: ImageMapping[];
-  tags: { key: string; value: string }[];
 }
 
 /** RegisterImage parameters as read from the wire. */

@@ -8,6 +8,7 @@ import { memorySource } from './byte-source.ts';
 import { ImageFormatError } from './types.ts';
 import { packStep, type PackStep } from './testing/container-fixtures.ts';
 import { prng } from './testing/test-fixtures.ts';
+import { mutate } from './testing/mutations.ts';
 
 // Seeded mutation fuzzer for the containers and decoders: flipped, overwritten and cut bytes must end in data or an
 // ImageFormatError, never another exception or a hang, with the spool (what is unpacked) bounded.
@@ -39,34 +40,6 @@ function packed(steps: PackStep[]): Uint8Array {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-const INTERESTING = [0, 1, 0x7f, 0x80, 0xff];
-
-function mutate(orig: Uint8Array, rnd: () => number): { bytes: Uint8Array; what: string } {
-  const b = orig.slice();
-  const kind = Math.floor(rnd() * 4);
-  // Headers and trailers hold what a decoder trusts: aim half the mutations at the first and last 512 bytes.
-  const pos = (): number => (rnd() < 0.5 ? (rnd() < 0.5 ? Math.floor(rnd() * 512) : b.length - 1 - Math.floor(rnd() * 512)) : Math.floor(rnd() * b.length));
-  if (kind === 0) {
-    const at = pos();
-    b[at]! ^= 1 << Math.floor(rnd() * 8);
-    return { bytes: b, what: `bit flip at ${at}` };
-  }
-  if (kind === 1) {
-    const at = pos();
-    const n = 1 + Math.floor(rnd() * 8);
-    for (let i = 0; i < n && at + i < b.length; i++) b[at + i] = INTERESTING[Math.floor(rnd() * INTERESTING.length)]!;
-    return { bytes: b, what: `${n} bytes overwritten at ${at}` };
-  }
-  if (kind === 2) {
-    const n = Math.floor(rnd() * b.length);
-    return { bytes: b.subarray(0, n), what: `cut to ${n} bytes` };
-  }
-  const at = pos();
-  const n = 1 + Math.floor(rnd() * 64);
-  for (let i = 0; i < n && at + i < b.length; i++) b[at + i] = Math.floor(rnd() * 256);
-  return { bytes: b, what: `${n} random bytes at ${at}` };
 }
 
 describe.each(STEPS.map((s) => [s.join('.'), s] as const))('fuzz %s', (_name, steps) => {

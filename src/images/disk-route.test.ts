@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { crc32 } from './crc32.ts';
 import { fileSource } from '../../cli/node-source.ts';
 import { routeDisk, surveyTar, type DiskRoute } from './disk-route.ts';
 import { openSteps, streamedImage, streamedRawImage } from './streamed-raw.ts';
@@ -10,6 +9,7 @@ import { subSource } from './byte-source.ts';
 import { memoryStream } from './byte-stream.ts';
 import { ImageFormatError, type DiskImage } from './types.ts';
 import { PACKED_FIXTURES, packedFixture, type PackStep } from './testing/container-fixtures.ts';
+import { shiftXzIndex } from './testing/mutations.ts';
 import { cached, fixture, sourceRaw, tar, truncateFile } from './testing/test-fixtures.ts';
 
 const COMPRESSING: PackStep[] = ['gz', 'gz-members', 'xz', 'zst', 'zst-frames', 'bz2', 'zip-deflate', 'zip64'];
@@ -100,27 +100,9 @@ describe('routeDisk: how a packed disk will be read', () => {
     // The last 4 MiB block's record in the index says 2 MiB (index CRC fixed up): 14 MiB declared, 16 MiB inside.
     const path = cached('route-understated.raw.xz', (out) => {
       const b = Buffer.from(readFileSync(packedFixture(PACKED_FIXTURES.find((p) => p.name === 'plain.raw.xz')!)));
-      const indexSize = (b.readUInt32LE(b.length - 8) + 1) * 4;
-      const at = b.length - 12 - indexSize;
-      const varint = (i: number): [number, number] => {
-        let v = 0;
-        for (let k = 0; ; k++) {
-          v += (b[i + k]! & 0x7f) * 2 ** (7 * k);
-          if (!(b[i + k]! & 0x80)) return [v, k + 1];
-        }
-      };
-      const [count, used] = varint(at + 1);
-      let i = at + 1 + used;
-      let last = 0;
-      for (let r = 0; r < count; r++) {
-        i += varint(i)[1];
-        last = i;
-        i += varint(i)[1];
-      }
-      expect(varint(last)).toEqual([4 * 2 ** 20, 4]);
-      b[last + 3] = 0x01;
-      b.writeUInt32LE(crc32(b.subarray(at, at + indexSize - 4)), at + indexSize - 4);
-      writeFileSync(out, b);
+      const shifted = shiftXzIndex(b, -2 * 2 ** 20);
+      expect(shifted.lastBlockSize).toBe(4 * 2 ** 20);
+      writeFileSync(out, shifted.bytes);
     });
     const { src, route } = await routed(path);
     try {

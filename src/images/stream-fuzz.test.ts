@@ -9,10 +9,10 @@ import { declaredBounded } from './containers.ts';
 import { decodeStream } from './stream-decoders.ts';
 import { memorySource, MAX_VIRTUAL_SIZE } from './byte-source.ts';
 import { memoryStream, type ByteStream } from './byte-stream.ts';
-import { crc32 } from './crc32.ts';
 import { ImageFormatError } from './types.ts';
 import { packStep, type PackStep } from './testing/container-fixtures.ts';
 import { prng } from './testing/test-fixtures.ts';
+import { mutate, shiftXzIndex } from './testing/mutations.ts';
 
 // The streamed path (a disk decoded front to back as an upload reads it) under damage: seeded mutations, containers
 // that declare less or more than they hold, bombs and deep nesting each end in data or an ImageFormatError with a
@@ -85,34 +85,6 @@ async function readStreamed(bytes: Uint8Array): Promise<{ streamed: boolean; lar
   return { streamed: true, largest: seen.largest };
 }
 
-const INTERESTING = [0, 1, 0x7f, 0x80, 0xff];
-
-function mutate(orig: Uint8Array, rnd: () => number): { bytes: Uint8Array; what: string } {
-  const b = orig.slice();
-  const kind = Math.floor(rnd() * 4);
-  // Headers and trailers hold what a decoder trusts: half the mutations hit the first or last 512 bytes.
-  const pos = (): number => (rnd() < 0.5 ? (rnd() < 0.5 ? Math.floor(rnd() * 512) : b.length - 1 - Math.floor(rnd() * 512)) : Math.floor(rnd() * b.length));
-  if (kind === 0) {
-    const at = pos();
-    b[at]! ^= 1 << Math.floor(rnd() * 8);
-    return { bytes: b, what: `bit flip at ${at}` };
-  }
-  if (kind === 1) {
-    const at = pos();
-    const n = 1 + Math.floor(rnd() * 8);
-    for (let i = 0; i < n && at + i < b.length; i++) b[at + i] = INTERESTING[Math.floor(rnd() * INTERESTING.length)]!;
-    return { bytes: b, what: `${n} bytes overwritten at ${at}` };
-  }
-  if (kind === 2) {
-    const n = Math.floor(rnd() * b.length);
-    return { bytes: b.subarray(0, n), what: `cut to ${n} bytes` };
-  }
-  const at = pos();
-  const n = 1 + Math.floor(rnd() * 64);
-  for (let i = 0; i < n && at + i < b.length; i++) b[at + i] = Math.floor(rnd() * 256);
-  return { bytes: b, what: `${n} random bytes at ${at}` };
-}
-
 const RECIPES: ['raw' | 'vmdk', PackStep[]][] = [
   ['raw', ['gz']],
   ['raw', ['xz']],
@@ -174,34 +146,6 @@ function setZipSize(path: string, entryName: string, size: number): void {
   throw new Error(`no entry ${entryName}`);
 }
 
-/** Changes the unpacked size the xz index records for its last block by `delta` bytes (index CRC fixed up). */
-function shiftXzIndex(b: Buffer, delta: number): Buffer {
-  const out = Buffer.from(b);
-  const indexSize = (out.readUInt32LE(out.length - 8) + 1) * 4;
-  const at = out.length - 12 - indexSize;
-  const varint = (i: number): [number, number] => {
-    let v = 0;
-    for (let k = 0; ; k++) {
-      v += (out[i + k]! & 0x7f) * 2 ** (7 * k);
-      if (!(out[i + k]! & 0x80)) return [v, k + 1];
-    }
-  };
-  const [count, used] = varint(at + 1);
-  let i = at + 1 + used;
-  let last = 0;
-  for (let r = 0; r < count; r++) {
-    i += varint(i)[1];
-    last = i;
-    i += varint(i)[1];
-  }
-  const [v, n] = varint(last);
-  const w = v + delta;
-  // Same number of bytes: each 7-bit group rewritten, the continuation bits kept.
-  for (let k = 0; k < n; k++) out[last + k] = (Math.floor(w / 2 ** (7 * k)) & 0x7f) | (k < n - 1 ? 0x80 : 0);
-  out.writeUInt32LE(crc32(out.subarray(at, at + indexSize - 4)), at + indexSize - 4);
-  return out;
-}
-
 async function refusal(bytes: Uint8Array): Promise<ImageFormatError> {
   const err = await readStreamed(bytes).then(
     (r) => new Error(`read without complaint (streamed: ${r.streamed})`),
@@ -239,10 +183,10 @@ describe('streamed containers that contradict themselves are refused with a sent
 
   it('an xz whose index declares less than its blocks hold, and one that declares more', async () => {
     const orig = Buffer.from(packed('raw', ['xz']));
-    const less = await refusal(shiftXzIndex(orig, -4096));
+    const less = await refusal(shiftXzIndex(orig, -4096).bytes);
     // The declared bound or the decoder's own index check, whichever meets the lie first.
     expect(less.message).toMatch(/This xz file is damaged \((xz stream unpacks to more than the 2093056 bytes its header declares|its compressed data or a checksum is damaged)\)/);
-    const more = await refusal(shiftXzIndex(orig, 4096));
+    const more = await refusal(shiftXzIndex(orig, 4096).bytes);
     expect(more.message).toMatch(/This xz file is (damaged|truncated)/);
   });
 

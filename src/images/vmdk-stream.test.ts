@@ -9,7 +9,7 @@ import { buildManifest } from './manifest.ts';
 import { memoryStream, readAll } from './byte-stream.ts';
 import { BLOCK_SIZE, ImageFormatError } from './types.ts';
 import { packStep, packedFixture, type PackedSpec } from './testing/container-fixtures.ts';
-import { cached, fixture, fixtureOracle, manifestOfRaw, oracleRaw, sourceRaw, vmwareStreamOptimized } from './testing/test-fixtures.ts';
+import { cached, fixture, fixtureOracle, manifestOfRaw, oracleRaw, sourceRaw, sparseVmdkHeader, vmwareStreamOptimized } from './testing/test-fixtures.ts';
 
 /** Routes a packed file and reads its disk the way an upload does; returns the route and the manifest. */
 async function streamedManifest(path: string) {
@@ -104,16 +104,7 @@ interface Grain {
 }
 
 function header(capacitySectors: number, overHead = 1): Uint8Array {
-  const h = Buffer.alloc(512);
-  h.write('KDMV', 0, 'latin1');
-  h.writeUInt32LE(3, 4);
-  h.writeUInt32LE(0x30001, 8);
-  h.writeBigUInt64LE(BigInt(capacitySectors), 12);
-  h.writeBigUInt64LE(BigInt(GRAIN_SECTORS), 20);
-  h.writeUInt32LE(512, 44);
-  h.writeBigUInt64LE(BigInt(overHead), 64);
-  h.writeUInt16LE(1, 77);
-  return h;
+  return sparseVmdkHeader({ capacitySectors, grainSectors: GRAIN_SECTORS, overHead });
 }
 
 function grainMarker(g: Grain): Uint8Array {

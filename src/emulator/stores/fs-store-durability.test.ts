@@ -1,10 +1,9 @@
 // The order of the FsStore's writes and fsyncs, watched through node:fs/promises: an acknowledged put's blob, the
 // directory entry of its blob (and of a subdirectory made for it) are durable before the journal line naming it.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { describe, expect, it, vi } from 'vitest';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { markedBlock, tempDirEachTest } from '../testing/temp-store.ts';
 
 type Event = { op: 'mkdir' | 'rename' | 'sync' | 'datasync' | 'write'; path: string; text?: string };
 const events = vi.hoisted(() => [] as Event[]);
@@ -46,19 +45,12 @@ const { EbsModel } = await import('../model.ts');
 const { BLOCK_SIZE } = await import('../store.ts');
 
 let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'fs-store-sync-'));
+tempDirEachTest('fs-store-sync-', (d) => {
+  dir = d;
   events.length = 0;
 });
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
-function block(fill: number): Uint8Array {
-  const b = new Uint8Array(BLOCK_SIZE);
-  b.fill(fill, 0, 64);
-  return b;
-}
+const block = markedBlock;
 const hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 describe('FsStore durability order', () => {

@@ -1,27 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { appendFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { execFileSync, spawn } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { FsStore } from './fs-store.ts';
 import { EbsModel } from '../model.ts';
 import { imagesOf } from '../images.ts';
 import { BLOCK_SIZE } from '../store.ts';
+import { markedBlock, tempDirEachTest } from '../testing/temp-store.ts';
 
 let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'fs-store-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-function block(fill: number): Uint8Array {
-  const b = new Uint8Array(BLOCK_SIZE);
-  b.fill(fill, 0, 64);
-  return b;
-}
+tempDirEachTest('fs-store-', (d) => (dir = d));
+const block = markedBlock;
 const b64 = (b: Uint8Array): string => createHash('sha256').update(b).digest('base64');
 
 async function blobFiles(): Promise<string[]> {

@@ -128,33 +128,27 @@ export class IdbStore implements EmulatorStore {
     return this.db.getAll('snapshots');
   }
 
-  async updateSnapshots<T>(fn: (all: ReadonlyMap<string, SnapshotRecord>) => SnapshotUpdate<T>): Promise<T> {
-    const tx = this.db.transaction('snapshots', 'readwrite', { durability: this.opts.durability });
-    const done = tx.done.catch(() => undefined);
-    const all = new Map((await tx.store.getAll()).map((r) => [r.id, r]));
-    let update: SnapshotUpdate<T>;
-    try {
-      update = fn(all);
-    } catch (err) {
-      tx.abort();
-      await done;
-      throw err;
-    }
-    for (const r of update.put ?? []) void tx.store.put(r);
-    await tx.done;
-    if (update.put?.length) this.changed();
-    return update.result;
+  updateSnapshots<T>(fn: (all: ReadonlyMap<string, SnapshotRecord>) => SnapshotUpdate<T>): Promise<T> {
+    return this.updateRecords('snapshots', fn);
   }
 
   async listImages(): Promise<ImageRecord[]> {
     return this.db.getAll('images');
   }
 
-  async updateImages<T>(fn: (all: ReadonlyMap<string, ImageRecord>) => ImageUpdate<T>): Promise<T> {
-    const tx = this.db.transaction('images', 'readwrite', { durability: this.opts.durability });
+  updateImages<T>(fn: (all: ReadonlyMap<string, ImageRecord>) => ImageUpdate<T>): Promise<T> {
+    return this.updateRecords('images', fn);
+  }
+
+  /** Reads every record of a store, lets `fn` decide, and writes its puts and removals in the same transaction. */
+  private async updateRecords<N extends 'snapshots' | 'images', T>(
+    name: N,
+    fn: (all: ReadonlyMap<string, EmulatorDb[N]['value']>) => { put?: EmulatorDb[N]['value'][]; remove?: string[]; result: T },
+  ): Promise<T> {
+    const tx = this.db.transaction(name, 'readwrite', { durability: this.opts.durability });
     const done = tx.done.catch(() => undefined);
     const all = new Map((await tx.store.getAll()).map((r) => [r.id, r]));
-    let update: ImageUpdate<T>;
+    let update: ReturnType<typeof fn>;
     try {
       update = fn(all);
     } catch (err) {
@@ -168,6 +162,7 @@ export class IdbStore implements EmulatorStore {
     if (update.put?.length || update.remove?.length) this.changed();
     return update.result;
   }
+
 
   putBlocks(items: PutBlockItem[]): Promise<PutBlockOutcome[]> {
     const promises = items.map(

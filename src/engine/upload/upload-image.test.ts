@@ -35,6 +35,46 @@ function aggregateOf(image: Uint8Array, indices: number[]): string {
   return h.digest('base64');
 }
 
+/**
+ * Puts after the first `n` wait until `release()`, so an upload cannot finish before the test acts on it; the
+ * first held put resolves `someWritten` (n blocks are written or in flight).
+ */
+function holdPutsAfter(target: EBSClient, n: number) {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let reached!: () => void;
+  const someWritten = new Promise<void>((r) => (reached = r));
+  let puts = 0;
+  const ebs = new Proxy(target, {
+    get: (t, key) =>
+      key === 'send'
+        ? (command: unknown) => {
+            if (!(command instanceof PutSnapshotBlockCommand) || ++puts <= n) return t.send(command as never);
+            reached();
+            return held.then(() => t.send(command as never));
+          }
+        : Reflect.get(t, key),
+  });
+  return { ebs, someWritten, release };
+}
+
+
+/**
+ * Uploads `image` with its puts held after the first `afterPuts`, then releases the session (as a tab handing over
+ * does), so the job is left paused part way, however late the test gets to run. Returns the store and the job.
+ */
+async function releasedPartWay(emu: ReturnType<typeof faultyEmulator>, image: Uint8Array, name: string, options: Parameters<typeof uploadInProcess>[0]['options'], afterPuts = 4) {
+  const store = memoryLedgerStore();
+  const { ebs, someWritten, release } = holdPutsAfter(emu.ebs, afterPuts);
+  const first = await uploadInProcess({ source: memorySource(image), name, lastModified: 1, connection: conn, clients: { ebs, ec2: emu.ec2 }, store, options });
+  await someWritten;
+  const releasing = first.release();
+  release();
+  await releasing;
+  await first.done.catch(() => undefined);
+  return { store, job: (await store.listJobs())[0]! };
+}
+
 describe('uploadInProcess', () => {
   it('writes every block by default, zero blocks included: all are listed and the snapshot reads back byte for byte', async () => {
     const image = syntheticImage([['random', 20], ['zero', 30], ['text', 10], ['zero', 5], ['random', 7]], 12345);
@@ -95,18 +135,7 @@ describe('uploadInProcess', () => {
     const image = syntheticImage([['random', 8], ['zero', 24], ['random', 8], ['zero', 24]]);
     const emu = faultyEmulator({ latencyMs: 5 });
     emu.model.config.encryptionByDefault = true;
-    const store = memoryLedgerStore();
-    const first = await uploadInProcess({ source: memorySource(image), name: 'r.raw', lastModified: 1, connection: conn, clients: emu, store, options: { zeroBlocks: 'skip', concurrency: 1, sliceBytes: 4 * 1048576 } });
-    await new Promise<void>((r) => {
-      const off = first.onProgress((p) => {
-        if (p.writtenBlocks >= 4) {
-          off();
-          r(first.release());
-        }
-      });
-    });
-    await first.done.catch(() => undefined);
-    const job = (await store.listJobs())[0]!;
+    const { store, job } = await releasedPartWay(emu, image, 'r.raw', { zeroBlocks: 'skip', concurrency: 1, sliceBytes: 4 * 1048576 });
     expect(job).toMatchObject({ state: 'paused', skipZeros: false, sseType: 'sse-ebs' });
     expect(job.counters.writtenBlocks).toBeLessThan(64);
     // The account setting is gone and the resume asks for nothing: the snapshot is encrypted, so zeros are still written.
@@ -122,18 +151,7 @@ describe('uploadInProcess', () => {
   it('a resumed job keeps the choice to skip zero blocks', async () => {
     const image = syntheticImage([['random', 32], ['zero', 24], ['random', 32], ['zero', 24]]);
     const emu = faultyEmulator({ latencyMs: 5 });
-    const store = memoryLedgerStore();
-    const first = await uploadInProcess({ source: memorySource(image), name: 's.raw', lastModified: 1, connection: conn, clients: emu, store, options: { zeroBlocks: 'skip', concurrency: 1, sliceBytes: 4 * 1048576 } });
-    await new Promise<void>((r) => {
-      const off = first.onProgress((p) => {
-        if (p.writtenBlocks >= 4) {
-          off();
-          r(first.release());
-        }
-      });
-    });
-    await first.done.catch(() => undefined);
-    const job = (await store.listJobs())[0]!;
+    const { store, job } = await releasedPartWay(emu, image, 's.raw', { zeroBlocks: 'skip', concurrency: 1, sliceBytes: 4 * 1048576 });
     expect(job.counters.writtenBlocks).toBeLessThan(64);
     const { sha256 } = await bestSha256();
     // Options given on resume do not change the recorded choice.
@@ -282,29 +300,6 @@ describe('uploadInProcess', () => {
     const back = await readSnapshot(emu.reader, report.snapshotId, image.length);
     expect(Buffer.compare(Buffer.from(back), Buffer.from(image))).toBe(0);
   });
-
-  /**
-   * Puts after the first `n` wait until `release()`, so an upload cannot finish before the test acts on it; the
-   * first held put resolves `someWritten` (n blocks are written or in flight).
-   */
-  function holdPutsAfter(target: EBSClient, n: number) {
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let reached!: () => void;
-    const someWritten = new Promise<void>((r) => (reached = r));
-    let puts = 0;
-    const ebs = new Proxy(target, {
-      get: (t, key) =>
-        key === 'send'
-          ? (command: unknown) => {
-              if (!(command instanceof PutSnapshotBlockCommand) || ++puts <= n) return t.send(command as never);
-              reached();
-              return held.then(() => t.send(command as never));
-            }
-          : Reflect.get(t, key),
-    });
-    return { ebs, someWritten, release };
-  }
 
   it('refuses to resume a cancelled job with a sentence, and sends or records nothing', async () => {
     const image = syntheticImage([['random', 8]]);

@@ -216,6 +216,25 @@ export function tar(entries: { name: string; data: Buffer }[]): Buffer {
   return Buffer.concat(parts);
 }
 
+/** The 512-byte header of a sparse VMDK extent (version 3, compressed grains, markers), fields as given. */
+export function sparseVmdkHeader(f: { capacitySectors: number; grainSectors: number; overHead: number; descriptorAt?: number; descriptorSectors?: number; gtes?: number; gdOffset?: bigint }): Buffer {
+  const h = Buffer.alloc(512);
+  h.write('KDMV', 0, 'latin1');
+  h.writeUInt32LE(3, 4);
+  h.writeUInt32LE(0x30001, 8);
+  h.writeBigUInt64LE(BigInt(f.capacitySectors), 12);
+  h.writeBigUInt64LE(BigInt(f.grainSectors), 20);
+  h.writeBigUInt64LE(BigInt(f.descriptorAt ?? 0), 28);
+  h.writeBigUInt64LE(BigInt(f.descriptorSectors ?? 0), 36);
+  h.writeUInt32LE(f.gtes ?? 512, 44);
+  h.writeBigUInt64LE(0n, 48);
+  h.writeBigUInt64LE(f.gdOffset ?? 0n, 56);
+  h.writeBigUInt64LE(BigInt(f.overHead), 64);
+  h.write('\n \r\n', 73, 'latin1');
+  h.writeUInt16LE(1, 77);
+  return h;
+}
+
 /**
  * A streamOptimized VMDK laid out the way VMware writes it: header with gdOffset = GD_AT_END, grains with markers
  * (in a shuffled LBA order unless `ordered`), GT and GD each after a metadata marker, then footer marker, footer and
@@ -239,23 +258,8 @@ export function vmwareStreamOptimized(raw: Buffer, grainSectors: number, seed: n
   };
   const descriptor = Buffer.alloc(512 * 2);
   descriptor.write(`# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\ncreateType="streamOptimized"\n\nRW ${capacity} SPARSE "vmware-stream.vmdk"\n\nddb.adapterType = "lsilogic"\n`);
-  const header = (gdOffset: bigint): Buffer => {
-    const h = Buffer.alloc(512);
-    h.write('KDMV', 0, 'latin1');
-    h.writeUInt32LE(3, 4);
-    h.writeUInt32LE(0x30001, 8);
-    h.writeBigUInt64LE(BigInt(capacity), 12);
-    h.writeBigUInt64LE(BigInt(grainSectors), 20);
-    h.writeBigUInt64LE(1n, 28);
-    h.writeBigUInt64LE(2n, 36);
-    h.writeUInt32LE(gtes, 44);
-    h.writeBigUInt64LE(0n, 48);
-    h.writeBigUInt64LE(gdOffset, 56);
-    h.writeBigUInt64LE(3n, 64);
-    h.write('\n \r\n', 73, 'latin1');
-    h.writeUInt16LE(1, 77);
-    return h;
-  };
+  const header = (gdOffset: bigint): Buffer =>
+    sparseVmdkHeader({ capacitySectors: capacity, grainSectors, descriptorAt: 1, descriptorSectors: 2, gtes, gdOffset, overHead: 3 });
   emit(header(0xffffffffffffffffn));
   emit(descriptor);
   const gt = new Uint32Array(gdEntries * gtes);
