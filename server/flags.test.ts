@@ -51,12 +51,24 @@ describe('command-line flags', () => {
     expect(parseFlags([]).config.encryptionByDefault).toBe(false);
   });
 
+  it('knows every flag --help lists', () => {
+    const listed = [...HELP.matchAll(/^ {2}(--[a-z0-9-]+)(?: (\S+))?/gm)].map((m) => [m[1]!, m[2]] as const);
+    expect(listed.length).toBeGreaterThan(30);
+    const sample = (arg: string): string => (/^on\|off$/.test(arg) ? 'on' : /^[A-Z]+:[A-Z]+/.test(arg) ? 'AKID:SECRET:123456789012' : /^[NP]$|SECONDS|MIBPS/.test(arg) ? '1' : arg === 'T' ? 'x'.repeat(16) : 'v');
+    for (const [flag, arg] of listed) {
+      if (flag === '--help') continue;
+      expect(() => parseFlags(arg ? [flag, sample(arg)] : [flag]), flag).not.toThrow();
+    }
+  });
+
   it('refuses bad values and unknown flags with a sentence', () => {
     expect(() => parseFlags(['--error-rate', '2'])).toThrow(FlagError);
     expect(() => parseFlags(['--port', 'x'])).toThrow(/--port needs a number between 0 and 65535, got x/);
     expect(() => parseFlags(['--cors', 'maybe'])).toThrow(/on or off/);
     expect(() => parseFlags(['--latency-ms'])).toThrow(/needs a value/);
     expect(() => parseFlags(['--frobnicate'])).toThrow(/unknown flag --frobnicate/);
+    expect(() => parseFlags(['toString'])).toThrow(/unknown flag toString/);
+    expect(() => parseFlags(['__proto__', 'x'])).toThrow(/unknown flag __proto__/);
     expect(() => parseFlags(['--admin-token', 'short'])).toThrow(/--admin-token needs 16 to 256 printable characters/);
     expect(() => parseFlags(['--max-connections', '0'])).toThrow(/--max-connections needs a number between 1 and 65535/);
   });

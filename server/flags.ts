@@ -69,6 +69,67 @@ function num(flag: string, v: string | undefined, lo: number, hi = Infinity): nu
   return n;
 }
 
+type KeysOf<V> = { [K in keyof ServerConfig]-?: NonNullable<ServerConfig[K]> extends V ? K : never }[keyof ServerConfig];
+
+/** Flags taking a number: the config field, the least and the greatest value. */
+const NUMBERS: Record<string, [KeysOf<number>, number, number?]> = {
+  '--port': ['port', 0, 65535],
+  '--completion-delay-ms': ['completionDelayMs', 0],
+  '--put-after-start-lag-ms': ['putAfterStartLagMs', 0],
+  '--read-after-complete-lag-ms': ['readAfterCompleteLagMs', 0],
+  '--max-pending-snapshots': ['maxPendingSnapshots', 1],
+  '--latency-ms': ['latencyMs', 0],
+  '--latency-jitter-ms': ['latencyJitterMs', 0],
+  '--bandwidth': ['bandwidthMiBps', 0],
+  '--error-rate': ['errorRate', 0, 1],
+  '--throttle-rate': ['throttleRate', 0, 1],
+  '--drop-rate': ['dropRate', 0, 1],
+  '--stall-rate': ['stallRate', 0, 1],
+  '--stall-after-bytes': ['stallAfterBytes', 0],
+  '--put-rate-limit': ['putRateLimit', 0],
+  '--credential-ttl': ['credentialTtlSeconds', 1],
+  '--body-timeout-ms': ['bodyTimeoutMs', 1],
+  '--max-connections': ['maxConnections', 1, 65535],
+};
+
+/** Flags taking a string as it is. */
+const STRINGS: Record<string, KeysOf<string>> = {
+  '--host': 'host',
+  '--data-dir': 'dataDir',
+  '--identity-pool': 'identityPool',
+  '--access-key-id': 'accessKeyId',
+  '--secret-access-key': 'secretAccessKey',
+  '--region': 'region',
+  '--oidc-client-id': 'oidcClientId',
+  '--iam-policy': 'iamPolicy',
+};
+
+/** Flags that switch something on by being there. */
+const SWITCHES: Record<string, KeysOf<boolean>> = {
+  '--enforce-quotas': 'enforceQuotas',
+  '--encryption-by-default': 'encryptionByDefault',
+  '--tls': 'tls',
+  '--oidc': 'oidc',
+  '--admin-remote': 'adminRemote',
+  '--verbose': 'verbose',
+};
+
+/** Flags taking on or off. */
+const ON_OFF: Record<string, KeysOf<boolean>> = {
+  '--cors': 'cors',
+  '--unauthenticated': 'unauthenticated',
+};
+
+/** The table's entry for a flag (only its own keys: `toString` is no flag). */
+function own<T>(table: Record<string, T>, flag: string): T | undefined {
+  return Object.hasOwn(table, flag) ? table[flag] : undefined;
+}
+
+function onOrOff(flag: string, v: string): boolean {
+  if (v !== 'on' && v !== 'off') throw new FlagError(`${flag} needs on or off, got ${v}`);
+  return v === 'on';
+}
+
 /** Parses argv (without node and script) into a config; `help: true` when --help was given. */
 export function parseFlags(argv: string[]): { config: ServerConfig; help: boolean } {
   const c = defaultConfig();
@@ -84,142 +145,47 @@ export function parseFlags(argv: string[]): { config: ServerConfig; help: boolea
       if (v === undefined) throw new FlagError(`${flag} needs a value`);
       return v;
     };
-    switch (flag) {
-      case '--help':
-      case '-h':
-        help = true;
-        break;
-      case '--host':
-        c.host = value();
-        break;
-      case '--port':
-        c.port = num(flag, value(), 0, 65535);
-        break;
-      case '--data-dir':
-        c.dataDir = value();
-        break;
-      case '--completion-delay-ms':
-        c.completionDelayMs = num(flag, value(), 0);
-        break;
-      case '--put-after-start-lag-ms':
-        c.putAfterStartLagMs = num(flag, value(), 0);
-        break;
-      case '--read-after-complete-lag-ms':
-        c.readAfterCompleteLagMs = num(flag, value(), 0);
-        break;
-      case '--max-pending-snapshots':
-        c.maxPendingSnapshots = num(flag, value(), 1);
-        break;
-      case '--enforce-quotas':
-        c.enforceQuotas = true;
-        break;
-      case '--encryption-by-default':
-        c.encryptionByDefault = true;
-        break;
-      case '--account': {
-        const v = value();
-        const m = /^([^:]+):([^:]+):(\d{12})$/.exec(v);
-        if (!m) throw new FlagError(`--account needs KEY:SECRET:ACCOUNTID (12 digits), got ${v}`);
-        c.accounts.push({ accessKeyId: m[1]!, secretAccessKey: m[2]!, accountId: m[3]! });
-        break;
+    const number = own(NUMBERS, flag);
+    const string = own(STRINGS, flag);
+    const on = own(SWITCHES, flag);
+    const onOff = own(ON_OFF, flag);
+    if (number) c[number[0]] = num(flag, value(), number[1], number[2]);
+    else if (string) c[string] = value();
+    else if (on) c[on] = true;
+    else if (onOff) c[onOff] = onOrOff(flag, value());
+    else {
+      switch (flag) {
+        case '--help':
+        case '-h':
+          help = true;
+          break;
+        case '--account': {
+          const v = value();
+          const m = /^([^:]+):([^:]+):(\d{12})$/.exec(v);
+          if (!m) throw new FlagError(`--account needs KEY:SECRET:ACCOUNTID (12 digits), got ${v}`);
+          c.accounts.push({ accessKeyId: m[1]!, secretAccessKey: m[2]!, accountId: m[3]! });
+          break;
+        }
+        case '--cors-origins':
+          c.corsOrigins = value().split(',').map((s) => s.trim()).filter(Boolean);
+          break;
+        case '--oidc-user': {
+          const v = value();
+          const m = /^([^:]+):(.+)$/.exec(v);
+          if (!m) throw new FlagError(`--oidc-user needs NAME:PASSWORD, got ${v}`);
+          c.oidcUsers.push({ username: m[1]!, password: m[2]! });
+          c.oidc = true;
+          break;
+        }
+        case '--admin-token': {
+          const v = value();
+          if (!/^[\x21-\x7e]{16,256}$/.test(v)) throw new FlagError('--admin-token needs 16 to 256 printable characters without spaces');
+          c.adminToken = v;
+          break;
+        }
+        default:
+          throw new FlagError(`unknown flag ${arg} (see --help)`);
       }
-      case '--latency-ms':
-        c.latencyMs = num(flag, value(), 0);
-        break;
-      case '--latency-jitter-ms':
-        c.latencyJitterMs = num(flag, value(), 0);
-        break;
-      case '--bandwidth':
-        c.bandwidthMiBps = num(flag, value(), 0);
-        break;
-      case '--error-rate':
-        c.errorRate = num(flag, value(), 0, 1);
-        break;
-      case '--throttle-rate':
-        c.throttleRate = num(flag, value(), 0, 1);
-        break;
-      case '--drop-rate':
-        c.dropRate = num(flag, value(), 0, 1);
-        break;
-      case '--stall-rate':
-        c.stallRate = num(flag, value(), 0, 1);
-        break;
-      case '--stall-after-bytes':
-        c.stallAfterBytes = num(flag, value(), 0);
-        break;
-      case '--put-rate-limit':
-        c.putRateLimit = num(flag, value(), 0);
-        break;
-      case '--cors': {
-        const v = value();
-        if (v !== 'on' && v !== 'off') throw new FlagError(`--cors needs on or off, got ${v}`);
-        c.cors = v === 'on';
-        break;
-      }
-      case '--cors-origins':
-        c.corsOrigins = value().split(',').map((s) => s.trim()).filter(Boolean);
-        break;
-      case '--identity-pool':
-        c.identityPool = value();
-        break;
-      case '--credential-ttl':
-        c.credentialTtlSeconds = num(flag, value(), 1);
-        break;
-      case '--access-key-id':
-        c.accessKeyId = value();
-        break;
-      case '--secret-access-key':
-        c.secretAccessKey = value();
-        break;
-      case '--region':
-        c.region = value();
-        break;
-      case '--tls':
-        c.tls = true;
-        break;
-      case '--body-timeout-ms':
-        c.bodyTimeoutMs = num(flag, value(), 1);
-        break;
-      case '--max-connections':
-        c.maxConnections = num(flag, value(), 1, 65535);
-        break;
-      case '--oidc':
-        c.oidc = true;
-        break;
-      case '--oidc-user': {
-        const v = value();
-        const m = /^([^:]+):(.+)$/.exec(v);
-        if (!m) throw new FlagError(`--oidc-user needs NAME:PASSWORD, got ${v}`);
-        c.oidcUsers.push({ username: m[1]!, password: m[2]! });
-        c.oidc = true;
-        break;
-      }
-      case '--oidc-client-id':
-        c.oidcClientId = value();
-        break;
-      case '--unauthenticated': {
-        const v = value();
-        if (v !== 'on' && v !== 'off') throw new FlagError(`--unauthenticated needs on or off, got ${v}`);
-        c.unauthenticated = v === 'on';
-        break;
-      }
-      case '--iam-policy':
-        c.iamPolicy = value();
-        break;
-      case '--admin-remote':
-        c.adminRemote = true;
-        break;
-      case '--admin-token': {
-        const v = value();
-        if (!/^[\x21-\x7e]{16,256}$/.test(v)) throw new FlagError('--admin-token needs 16 to 256 printable characters without spaces');
-        c.adminToken = v;
-        break;
-      }
-      case '--verbose':
-        c.verbose = true;
-        break;
-      default:
-        throw new FlagError(`unknown flag ${arg} (see --help)`);
     }
   }
   return { config: c, help };

@@ -9,45 +9,45 @@ import { mibpsToBytes } from './link-shaper.ts';
 import { IamPolicyFileError, loadRolePolicies } from './iam.ts';
 import { DEFAULT_ACCOUNT } from './backend.ts';
 
-async function main(): Promise<void> {
-  // Node 20.19+ is supported with the locked SDK versions; the SDK's notice about its future releases is noise here.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  let parsed;
+/** Says why the emulator cannot start, and exits 2 (a usage error) once the event loop is done. */
+function refuse(message: string): void {
+  console.error(`emulator: ${message}`);
+  process.exitCode = 2;
+}
+
+/** Runs `step`; an error of one of the given kinds is refused with its message (undefined returned), others thrown. */
+async function refusing<T>(kinds: (abstract new (...args: never[]) => Error)[], step: () => T | Promise<T>): Promise<T | undefined> {
   try {
-    parsed = parseFlags(process.argv.slice(2));
+    return await step();
   } catch (err) {
-    if (err instanceof FlagError) {
-      console.error(`emulator: ${err.message}`);
-      process.exitCode = 2;
-      return;
+    if (kinds.some((k) => err instanceof k)) {
+      refuse((err as Error).message);
+      return undefined;
     }
     throw err;
   }
+}
+
+async function main(): Promise<void> {
+  // Node 20.19+ is supported with the locked SDK versions; the SDK's notice about its future releases is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const parsed = await refusing([FlagError], () => parseFlags(process.argv.slice(2)));
+  if (!parsed) return;
   if (parsed.help) {
     process.stdout.write(HELP);
     return;
   }
   const config = parsed.config;
   config.adminToken ||= process.env.BLOCKPORT_ADMIN_TOKEN ?? '';
-  if (config.adminToken && !/^[\x21-\x7e]{16,256}$/.test(config.adminToken)) {
-    console.error('emulator: BLOCKPORT_ADMIN_TOKEN needs 16 to 256 printable characters without spaces');
-    process.exitCode = 2;
-    return;
-  }
-  try {
-    // Checked before the store is opened (and its directory locked), so a bad file leaves nothing behind.
+  if (config.adminToken && !/^[\x21-\x7e]{16,256}$/.test(config.adminToken)) return refuse('BLOCKPORT_ADMIN_TOKEN needs 16 to 256 printable characters without spaces');
+  // Checked before the store is opened (and its directory locked), so a bad file leaves nothing behind.
+  const policiesRead = await refusing([IamPolicyFileError], () => {
     loadRolePolicies(config.iamPolicy, config.region, DEFAULT_ACCOUNT);
-  } catch (err) {
-    if (err instanceof IamPolicyFileError) {
-      console.error(`emulator: ${err.message}`);
-      process.exitCode = 2;
-      return;
-    }
-    throw err;
-  }
-  let backend;
-  try {
-    backend = await createBackend({
+    return true;
+  });
+  if (!policiesRead) return;
+  const backend = await refusing([DirLockedError], () =>
+    createBackend({
       dataDir: config.dataDir,
       completionDelayMs: config.completionDelayMs,
       putAfterStartLagMs: config.putAfterStartLagMs,
@@ -55,15 +55,9 @@ async function main(): Promise<void> {
       maxPendingSnapshots: config.maxPendingSnapshots,
       enforceQuotas: config.enforceQuotas,
       encryptionByDefault: config.encryptionByDefault,
-    });
-  } catch (err) {
-    if (err instanceof DirLockedError) {
-      console.error(`emulator: ${err.message}`);
-      process.exitCode = 2;
-      return;
-    }
-    throw err;
-  }
+    }),
+  );
+  if (!backend) return;
   const app = new EmulatorApp(config, backend);
   for (const a of config.accounts) app.addAccount(a.accessKeyId, a.secretAccessKey, a.accountId);
   const server = await listen(app, { host: config.host, port: config.port, tls: config.tls, bodyTimeoutMs: config.bodyTimeoutMs, maxConnections: config.maxConnections, linkBytesPerSecond: () => mibpsToBytes(app.config.bandwidthMiBps) });

@@ -2,17 +2,11 @@
 // Transport-neutral (WebCrypto only); the JSON 1.1 wire lives in cognito-wire.ts.
 
 import type { KnownCredential } from './sigv4.ts';
+import { ServiceRefusal } from './errors.ts';
 
 /** A refusal in Cognito's terms: `__type` name, HTTP status and message. */
-export class CognitoError extends Error {
+export class CognitoError extends ServiceRefusal {
   override readonly name = 'CognitoError';
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
 }
 
 /** An identity pool as DescribeIdentityPool returns it. */

@@ -3,19 +3,13 @@ import { newRequestId, textBytes, type EmuRequest, type EmuResponse } from './ht
 import type { EbsModel, SnapshotView } from './model.ts';
 import { globMatch } from './glob.ts';
 import { IMAGE_ACTIONS } from './images-wire.ts';
+import { ServiceRefusal } from './errors.ts';
 
 export const XMLNS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 
 /** An EC2 error: code and message, answered as `<Response><Errors><Error>`. */
-export class Ec2Error extends Error {
+export class Ec2Error extends ServiceRefusal {
   override readonly name = 'Ec2Error';
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
 }
 
 export function esc(s: string): string {

@@ -18,6 +18,17 @@ export class EbsError extends Error {
   }
 }
 
+/** A refusal in the terms of another emulated service (Cognito, EC2): its error code, message and HTTP status. */
+export class ServiceRefusal extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
 /** 400 ValidationException with a Reason (service shape). */
 export function validation(reason: string, message: string): EbsError {
   return new EbsError('ValidationException', 400, message, reason);

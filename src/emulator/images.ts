@@ -3,18 +3,13 @@
 // account seeing its own.
 import type { EbsModel, SnapshotView } from './model.ts';
 import type { ImageMapping, ImageRecord } from './store.ts';
+import { ServiceRefusal } from './errors.ts';
 
 export type { ImageMapping } from './store.ts';
 
 /** An EC2 error code and message (the wire answers it as EC2's XML error). */
-export class ImageError extends Error {
+export class ImageError extends ServiceRefusal {
   override readonly name = 'ImageError';
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** An image as DescribeImages shows it: the stored record with its state derived from the clock. */

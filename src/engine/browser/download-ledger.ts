@@ -1,5 +1,5 @@
 // One IndexedDB record per download: what it reads, where it writes, and which blocks are durably written.
-import { openDB, type IDBPDatabase } from 'idb';
+import { databaseOpener } from './idb-open.ts';
 import type { Connection } from '../../aws/clients.ts';
 import { bitmapSet } from '../download/download.ts';
 
@@ -39,20 +39,9 @@ export interface DownloadRecord {
 /** The database name; tests pass their own. */
 export const DOWNLOAD_DB = 'blockport-downloads';
 
-const dbs = new Map<string, Promise<IDBPDatabase>>();
-
-function db(name: string): Promise<IDBPDatabase> {
-  let p = dbs.get(name);
-  if (!p) {
-    p = openDB(name, 1, {
-      upgrade(d) {
-        d.createObjectStore('downloads', { keyPath: 'id' });
-      },
-    });
-    dbs.set(name, p);
-  }
-  return p;
-}
+const db = databaseOpener((d) => {
+  d.createObjectStore('downloads', { keyPath: 'id' });
+});
 
 /** The download ledger of one database. */
 export class DownloadLedger {

@@ -1,31 +1,15 @@
 // The ledger in IndexedDB: job records and ledger pages, committed together in one transaction.
-import { openDB, type IDBPDatabase } from 'idb';
+import { databaseOpener } from './idb-open.ts';
 import type { JobRecord } from '../upload-types.ts';
 import type { LedgerPage, LedgerStore } from '../ledger.ts';
 
 /** IndexedDB database of upload jobs. */
 export const JOBS_DB = 'blockport-jobs';
 
-const opened = new Map<string, Promise<IDBPDatabase>>();
-
-function db(name: string): Promise<IDBPDatabase> {
-  let p = opened.get(name);
-  if (!p) {
-    p = openDB(name, 1, {
-      upgrade(d) {
-        d.createObjectStore('jobs', { keyPath: 'id' });
-        d.createObjectStore('pages', { keyPath: ['jobId', 'page'] });
-      },
-      blocking() {
-        // Another tab upgrades the schema: let it.
-        void p?.then((x) => x.close());
-        opened.delete(name);
-      },
-    });
-    opened.set(name, p);
-  }
-  return p;
-}
+const db = databaseOpener((d) => {
+  d.createObjectStore('jobs', { keyPath: 'id' });
+  d.createObjectStore('pages', { keyPath: ['jobId', 'page'] });
+});
 
 /** The browser's LedgerStore (pages and workers alike). */
 export function idbLedgerStore(name = JOBS_DB): LedgerStore {

@@ -1,22 +1,12 @@
-import { openDB, type IDBPDatabase } from 'idb';
+import { databaseOpener } from './idb-open.ts';
 import type { Manifest, ManifestStore } from '../manifest.ts';
 
 /** IndexedDB database that keeps one manifest per snapshot Blockport uploaded. */
 export const MANIFEST_DB = 'blockport-manifests';
 
-let shared: Promise<IDBPDatabase> | undefined;
-
-function db(name: string): Promise<IDBPDatabase> {
-  const open = () =>
-    openDB(name, 1, {
-      upgrade(d) {
-        d.createObjectStore('manifests', { keyPath: 'snapshotId' });
-      },
-    });
-  if (name !== MANIFEST_DB) return open();
-  shared ??= open();
-  return shared;
-}
+const db = databaseOpener((d) => {
+  d.createObjectStore('manifests', { keyPath: 'snapshotId' });
+});
 
 /** The browser's ManifestStore (IndexedDB; works in pages and workers). */
 export function idbManifestStore(name = MANIFEST_DB): ManifestStore {
