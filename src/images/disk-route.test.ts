@@ -22,6 +22,24 @@ function expectedPath(inner: string, steps: PackStep[]): DiskRoute['path'] {
   return (inner === 'plain.raw' || inner === 'stream.vmdk') && !zipInStream ? 'streamed' : 'unpacked';
 }
 
+const wanted = new Map<string, ReturnType<typeof buildManifest>>();
+/** The manifest of an unpacked fixture, built once per file and its handle closed. */
+function manifestOfFixture(inner: string): ReturnType<typeof buildManifest> {
+  let m = wanted.get(inner);
+  if (!m) {
+    m = (async () => {
+      const src = await fileSource(fixture(inner, sourceRaw(16)));
+      try {
+        return await buildManifest(await openImage(src));
+      } finally {
+        await src.close();
+      }
+    })();
+    wanted.set(inner, m);
+  }
+  return m;
+}
+
 async function routed(path: string) {
   const src = await fileSource(path);
   return { src, route: await routeDisk(src) };
@@ -35,7 +53,7 @@ describe('routeDisk: how a packed disk will be read', () => {
       expect(route.path).toBe(expectedPath(p.inner, p.steps));
       if (route.path === 'direct') return;
       expect(route.container).toEqual(p.container);
-      const want = await buildManifest(await openImage(await fileSource(fixture(p.inner, sourceRaw(16)))));
+      const want = await manifestOfFixture(p.inner);
       if (route.path === 'in-place') image = await openImage(subSource(src, route.offset, route.length));
       else if (route.path === 'streamed') image = streamedImage(src, route.steps, route.size);
       else {
