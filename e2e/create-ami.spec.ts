@@ -76,12 +76,17 @@ test('after an upload, Create AMI registers it with the detected values; a dupli
 
   // The same name again, from the Library, is refused with a sentence.
   await page.goto('/#/library');
+  const workers: string[] = [];
+  page.on('worker', (w) => workers.push(w.url()));
   const row = page.locator(`[data-testid="library-row"][data-snapshot-id="${snapshotId}"]`);
   await row.getByRole('button', { name: 'Create AMI…' }).click();
   const again = page.getByTestId('create-ami');
-  // Read again from the snapshot's own blocks.
+  // Read again from the snapshot's own blocks, in the boot worker (the page's thread reads none of them).
   await expect(again.getByTestId('ami-evidence')).toContainText('BIOS boot partition');
+  await expect(again.getByLabel('Architecture')).toHaveValue('x86_64');
   await expect(again.getByLabel('Boot mode')).toHaveValue('uefi-preferred');
+  await expect(again.getByTestId('ami-nitro')).toContainText('Not checked: No ext root file system was found');
+  expect(workers.filter((u) => /boot\.worker/.test(u))).toHaveLength(1);
   await again.getByLabel('Name').fill(name);
   await again.getByRole('button', { name: 'Create AMI', exact: true }).click();
   await expect(again.getByTestId('ami-problem')).toContainText(`An AMI named “${name}” already exists in this account and Region`);

@@ -19,4 +19,6 @@ export { registerImage, waitForImage, imageConsoleUrl, RegisterImageError, ROOT_
 export type { RegisterImageRequest, RegisteredImage } from './register-image.ts';
 export type { BootInfo, BootArchitecture, BootMode } from '../images/boot/detect-boot.ts';
 export type { NitroFinding } from '../images/boot/nitro-check.ts';
-export { inspectSnapshotBoot } from './snapshot-boot.ts';
+// Read in a worker: the page's thread fetches no snapshot block for it.
+export { inspectSnapshotBoot } from './browser/boot-host.ts';
+export type { SnapshotBoot } from './browser/boot-job.ts';

@@ -48,9 +48,8 @@ export class AmiForm {
   /** Reads how the snapshot boots from its blocks and pre-fills the form (Create AMI from the Library). */
   async detectFromSnapshot(connection: Connection, volumeSizeGiB: number): Promise<void> {
     this.evidence = ['Reading how the snapshot boots…'];
-    const clients = await createClients(connection);
     try {
-      const { boot, nitro } = await inspectSnapshotBoot(clients.ebs, this.snapshotId, volumeSizeGiB);
+      const { boot, nitro } = await inspectSnapshotBoot(connection, this.snapshotId, volumeSizeGiB);
       if (boot.architecture) this.architecture = boot.architecture;
       if (boot.bootMode) this.bootMode = boot.bootMode;
       this.detected = !!(boot.architecture && boot.bootMode);
@@ -58,8 +57,6 @@ export class AmiForm {
       this.nitro = nitro;
     } catch (err) {
       this.evidence = [`The snapshot's blocks could not be read (${(err as Error).message}): check the architecture and boot mode yourself.`];
-    } finally {
-      clients.close();
     }
   }
 
