@@ -79,6 +79,13 @@ export interface SnapshotView {
 }
 
 /** StartSnapshot parameters (already constraint-checked). */
+/** The encryption a new snapshot gets: inherited from its parent, asked for, or the account's default. */
+interface Encryption {
+  encrypted: boolean;
+  kmsKeyArn: string | null;
+  sseType: 'sse-ebs' | 'sse-kms' | 'none';
+}
+
 export interface StartSnapshotInput {
   volumeSize: number;
   parentSnapshotId?: string;
@@ -343,10 +350,12 @@ export class EbsModel {
   }
 
   /** The parent's rules (this account's, completed, no larger) and the encryption the new snapshot gets. */
-  private lineageRules(all: ReadonlyMap<string, SnapshotRecord>, input: StartSnapshotInput, now: number): { encrypted: boolean; kmsKeyArn: string | null } {
+  private lineageRules(all: ReadonlyMap<string, SnapshotRecord>, input: StartSnapshotInput, now: number): Encryption {
     const parentId = input.parentSnapshotId ?? null;
     let encrypted = input.encrypted === true || this.config.encryptionByDefault;
     let kmsKeyArn = input.kmsKeyArn ?? null;
+    // A key named in the request is a customer key; otherwise the AWS managed key, unless the parent's key is inherited.
+    let sseType: SnapshotRecord['sseType'] = input.kmsKeyArn ? 'sse-kms' : 'sse-ebs';
     if (parentId) {
       const parent = all.get(parentId);
       if (!this.mine(parent)) throw snapshotNotFound(parentId);
@@ -361,11 +370,14 @@ export class EbsModel {
       }
       if (parent.encrypted) {
         encrypted = true;
-        kmsKeyArn ??= parent.kmsKeyArn;
+        if (!input.kmsKeyArn) {
+          kmsKeyArn = parent.kmsKeyArn;
+          if (parent.sseType !== 'none') sseType = parent.sseType;
+        }
       }
     }
     if (encrypted) kmsKeyArn ??= `arn:aws:kms:${this.config.region}:${this.config.accountId}:key/00000000-0000-4000-8000-00000000eb50`;
-    return { encrypted, kmsKeyArn };
+    return { encrypted, kmsKeyArn, sseType: encrypted ? sseType : 'none' };
   }
 
   /** Refuses a new snapshot when the account already has the maximum of pending ones. */
@@ -385,7 +397,7 @@ export class EbsModel {
   private newRecord(
     id: string,
     input: StartSnapshotInput,
-    { encrypted, kmsKeyArn }: { encrypted: boolean; kmsKeyArn: string | null },
+    { encrypted, kmsKeyArn, sseType }: Encryption,
     fingerprint: string,
     now: number,
   ): SnapshotRecord {
@@ -398,7 +410,7 @@ export class EbsModel {
       tags: input.tags ?? [],
       encrypted,
       kmsKeyArn,
-      sseType: encrypted ? (input.kmsKeyArn ? 'sse-kms' : 'sse-ebs') : 'none',
+      sseType,
       timeoutMinutes: input.timeout ?? 60,
       startTime: now,
       lastWriteTime: null,

@@ -38,11 +38,16 @@ export const snapshotScenarios: Scenario[] = [
         'Encrypted with ParentSnapshotId',
       );
       const child = await ctx.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, ParentSnapshotId: enc.SnapshotId }));
-      eq(child.KmsKeyArn, arn, "a child inherits its parent's key");
+      eq([child.SseType, child.KmsKeyArn], ['sse-kms', arn], "a child inherits its parent's customer key, so sse-kms");
       eq((await describeSnapshot(ctx, child.SnapshotId!)).Encrypted, true, 'child is encrypted');
       await rejects(ctx.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, KmsKeyArn: arn })), invalid('INVALID_PARAMETER_VALUE'), 'KmsKeyArn without Encrypted');
       const dflt = await ctx.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Encrypted: true }));
       ok(/^arn:aws:kms:/.test(dflt.KmsKeyArn ?? ''), 'default key ARN when none is given');
+      eq(dflt.SseType, 'sse-ebs', 'the default key is sse-ebs');
+      await put(ctx, dflt.SnapshotId!, 0, 72);
+      await complete(ctx, dflt.SnapshotId!, new Map([[0, 72]]));
+      const ebsChild = await ctx.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, ParentSnapshotId: dflt.SnapshotId }));
+      eq([ebsChild.SseType, ebsChild.KmsKeyArn], ['sse-ebs', dflt.KmsKeyArn], "a child of a default-key parent stays sse-ebs with the parent's key");
       await rejects(
         ctx.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, ParentSnapshotId: (await completedSnapshot(ctx, new Map(), { VolumeSize: 4 })) })),
         invalid('INVALID_VOLUME_SIZE'),
