@@ -155,9 +155,10 @@ describe('sign-in and per-person IAM on the HTTP emulator', () => {
     };
     const aliceSnap = await completed(alice);
     const bobSnap = await completed(bob);
-    const register = (p: typeof alice, snapshotId: string, name: string, tags: Tag[]) =>
+    const register = (p: typeof alice, snapshotId: string, name: string, tags: Tag[], dryRun = false) =>
       p.ec2.send(
         new RegisterImageCommand({
+          ...(dryRun ? { DryRun: true } : {}),
           Name: name,
           Architecture: 'x86_64',
           RootDeviceName: '/dev/xvda',
@@ -177,6 +178,15 @@ describe('sign-in and per-person IAM on the HTTP emulator', () => {
     expect(await errorOf(register(alice, aliceSnap, 'alice-untagged', []))).toMatchObject({ name: 'UnauthorizedOperation' });
     expect(await errorOf(register(alice, aliceSnap, 'alice-as-bob', own(bob.id)))).toMatchObject({ name: 'UnauthorizedOperation' });
     const describe = (p: typeof alice) => p.ec2.send(new DescribeImagesCommand({ Owners: ['self'] }));
+    expect((await describe(alice)).Images ?? []).toEqual([]);
+
+    // A dry run, as EC2 documents it: DryRunOperation where she has the permissions, UnauthorizedOperation where not.
+    const dry = await errorOf(register(alice, aliceSnap, 'alice-dry', own(alice.id), true));
+    expect(dry).toMatchObject({ name: 'DryRunOperation', status: 412, message: 'Request would have succeeded, but DryRun flag is set.' });
+    const dryRefused = await errorOf(register(alice, bobSnap, 'alice-dry-bob', own(alice.id), true));
+    expect(dryRefused).toMatchObject({ name: 'UnauthorizedOperation', status: 403 });
+    expect(dryRefused.message).toContain(`ec2:RegisterImage on resource: arn:aws:ec2:us-east-1::snapshot/${bobSnap}`);
+    expect(await errorOf(register(alice, aliceSnap, 'alice-dry-untagged', [], true))).toMatchObject({ name: 'UnauthorizedOperation', status: 403 });
     expect((await describe(alice)).Images ?? []).toEqual([]);
 
     // Her own snapshot, tagged as hers: registered, and she reads it back.
