@@ -23,8 +23,3 @@ export function inspectSnapshotBoot(connection: Connection, snapshotId: string, 
     return api.inspect(transfer({ connection: c.connection, snapshotId, volumeSizeGiB }, c.transfer));
   }, opts);
 }
-
-/** Workers started so far for boot reads (tests check the work left the page's thread). */
-export function bootWorkersStarted(): number {
-  return bridge?.started ?? 0;
-}
