@@ -130,6 +130,29 @@ test('two people sign in; each sees and touches only their own snapshots', async
   await bob.getByRole('link', { name: 'Library' }).click();
   await expect(bob.locator(`[data-testid="library-row"][data-snapshot-id="${bobSnapshot}"]`)).toBeVisible({ timeout: 60_000 });
   await expect(bob.locator(`[data-testid="library-row"][data-snapshot-id="${aliceSnapshot}"]`)).toHaveCount(0);
+  // Create AMI from the Library reads how her snapshot boots in the boot worker, with her credentials lent to it:
+  // every block it reads is fetched by that worker (none by the page), and the form shows what was found.
+  const blockReads: Promise<string | null>[] = [];
+  const bootWorkers: string[] = [];
+  alice.on('worker', (w) => {
+    if (/boot\.worker/.test(w.url())) bootWorkers.push(w.url());
+  });
+  alice.on('request', (r) => {
+    if (!/^\/snapshots\/snap-[0-9a-f]+\/blocks\/\d+$/.test(new URL(r.url()).pathname)) return;
+    // A fetch names its context as the referrer: the worker's script, or the page.
+    blockReads.push(r.headerValue('referer'));
+  });
+  await alice.locator(`[data-testid="library-row"][data-snapshot-id="${aliceSnapshot}"]`).getByRole('button', { name: 'Create AMI…' }).click();
+  const form = alice.getByTestId('create-ami');
+  await expect(form.getByTestId('ami-evidence')).not.toContainText('Reading how the snapshot boots', { timeout: 60_000 });
+  await expect(form.getByTestId('ami-evidence')).toContainText('No partition table (neither GPT nor MBR)');
+  await expect(form.getByTestId('ami-evidence')).not.toContainText('could not be read');
+  const referrers = await Promise.all(blockReads);
+  expect(referrers.length).toBeGreaterThan(0);
+  for (const r of referrers) expect(new URL(r ?? site).pathname).toBe('/workers/boot.worker.ts');
+  expect(bootWorkers).toHaveLength(1);
+  await form.getByRole('button', { name: 'Cancel' }).click();
+
   const mine = await own(alice);
   expect(mine.ids).toEqual([aliceSnapshot]);
   expect(mine.owner).toMatch(/^us-east-1:/);
