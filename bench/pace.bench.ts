@@ -124,7 +124,7 @@ export default async function paceBench(): Promise<BenchRow[]> {
     {
       const vite = await startPreview(join(dir, 'dist'));
       const { browser } = await launchChromium();
-      type H = { __bench: { engineRun(c: unknown, o?: unknown): Promise<{ ms: number; bytes: number; state: string; written: number }> } };
+      type H = { __bench: { engineRun(c: unknown, o?: unknown): Promise<{ ms: number; bytes: number; state: string; written: number; window: { max: number; meanInFlight: number } }> } };
       const upload = async (flags: string[]) => {
         const emu = await spawnEmulator(['--tls', ...flags]);
         try {
@@ -133,7 +133,7 @@ export default async function paceBench(): Promise<BenchRow[]> {
           const r = await page.evaluate((c) => (window as unknown as H).__bench.engineRun(c, {}), connection);
           await close();
           if (r.state !== 'completed') throw new Error(`browser upload ended ${r.state}`);
-          return { v: r.bytes / MiB / (r.ms / 1000), written: r.written };
+          return { v: r.bytes / MiB / (r.ms / 1000), written: r.written, window: r.window };
         } finally {
           await emu.stop();
         }
@@ -142,7 +142,7 @@ export default async function paceBench(): Promise<BenchRow[]> {
         const unshaped = await upload(['--completion-delay-ms', '0']);
         const r = await upload(linkFlags);
         log(`link chromium: ${r.v.toFixed(1)} MiB/s (unshaped ${unshaped.v.toFixed(1)})`);
-        rows.push({ group: g, name: `(u-chromium) link utilization, engine in Chromium over HTTP/2 (--tls), ${linkName}`, value: r.v, unit: 'MiB/s of data', ceiling: { name: 'link', value: LINK.mibps }, aim: '≥ 0.9', note: `${r.written} blocks; the same upload unshaped: ${unshaped.v.toFixed(1)} MiB/s` });
+        rows.push({ group: g, name: `(u-chromium) link utilization, engine in Chromium over HTTP/2 (--tls), ${linkName}`, value: r.v, unit: 'MiB/s of data', ceiling: { name: 'link', value: LINK.mibps }, aim: '≥ 0.9', note: `${r.written} blocks, window up to ${r.window.max}, ${r.window.meanInFlight.toFixed(1)} in flight on average; the same upload unshaped: ${unshaped.v.toFixed(1)} MiB/s` });
       } finally {
         await browser.close();
         await vite.close();

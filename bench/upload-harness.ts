@@ -60,12 +60,25 @@ function readCeiling(workers = 1, sliceBytes = 16 * 1048576, mode: 'read' | 'rea
  * the options say otherwise: the figures are MiB/s of data and peaks over mostly-empty images, as measured before
  * writing every block became the default.
  */
-async function engineRun(connection: Connection | null, options: UploadOptions = {}): Promise<{ ms: number; bytes: number; state: string; written: number; skipped: number; snapshotId: string }> {
+async function engineRun(
+  connection: Connection | null,
+  options: UploadOptions = {},
+): Promise<{ ms: number; bytes: number; state: string; written: number; skipped: number; snapshotId: string; window: { max: number; meanInFlight: number } }> {
   const file = pickedFile();
   const t0 = performance.now();
   const run = await startUpload({ file, connection: connection ?? { kind: 'emulator' }, options: { zeroBlocks: 'skip', ...options, ...(connection ? {} : { dryRun: true }) } });
+  // The window the pacers reached and the blocks actually in flight, from the progress samples of the upload phase.
+  let max = 0;
+  let sum = 0;
+  let n = 0;
+  run.onProgress((p) => {
+    if (p.phase !== 'uploading') return;
+    max = Math.max(max, p.concurrency);
+    sum += p.inFlight;
+    n++;
+  });
   const r = await run.done;
-  return { ms: performance.now() - t0, bytes: r.bytesWritten, state: r.state, written: r.blocksWritten, skipped: r.blocksSkipped, snapshotId: r.snapshotId };
+  return { ms: performance.now() - t0, bytes: r.bytesWritten, state: r.state, written: r.blocksWritten, skipped: r.blocksSkipped, snapshotId: r.snapshotId, window: { max, meanInFlight: n ? sum / n : 0 } };
 }
 
 /** Read, zero-scan and hash through two workers with a chosen hash implementation (WebCrypto vs hash-wasm), 16 MiB slices of 128 MiB runs. */

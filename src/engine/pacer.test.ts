@@ -12,6 +12,16 @@ describe('Pacer over simulated links (virtual time)', () => {
     expect(r.limits(20_000, 30_000).min).toBe(512);
   });
 
+  it('keeps a 1 s path behind a busy machine above its bandwidth-delay product, with no dip to re-measure it in 20 round trips', () => {
+    // A 2-core machine hashing and signing 170 blocks/s, 1 s (± 50 ms) from the service: BDP ≈ 170 blocks.
+    const r = simulate({ latencyMs: () => 1000, jitterMs: 100, blocksPerSecond: 170 }, NODE, 25_000);
+    // Tripling from 16: past the BDP by the fourth round trip.
+    expect(r.limits(0, 4_500).max).toBeGreaterThanOrEqual(170);
+    // A dip to a quarter of the window every 10 s cost 2–3 round trips at half the rate; 20 round trips apart, none here.
+    expect(r.limits(5_000, 25_000).min).toBeGreaterThanOrEqual(170);
+    expect(r.rate(5_000, 25_000)).toBeGreaterThan(0.95 * 170);
+  });
+
   it('settles near the bandwidth-delay product of a bandwidth-limited link and keeps it full', () => {
     // 100 blocks/s (50 MiB/s), 100 ms plus 10 ms on the wire: BDP = 11 blocks.
     const r = simulate({ latencyMs: () => 100, blocksPerSecond: 100 }, NODE, 30_000);

@@ -36,14 +36,25 @@ const RATE_ROUNDS = 10;
 /** Startup ends when the rate has not grown by this factor for PLATEAU_ROUNDS rounds (the pipe is full). */
 const PLATEAU_GROWTH = 1.25;
 const PLATEAU_ROUNDS = 3;
-/** A round whose fastest request took this many times the minimum round trip met a queue: the doubling stops. */
+/**
+ * A round whose fastest request took this many times the minimum round trip met a queue: the doubling stops, unless
+ * the round still delivered more than the last (a 1 s path on a busy 2-core machine shows a queue of its CPU long
+ * before the window is anywhere near the bandwidth-delay product; stopping there left it at a fifth of it).
+ */
 const QUEUE_RTT_FACTOR = 1.5;
+/** A round whose fastest request took at most this many times the minimum round trip saw the path without a standing queue. */
+const NO_QUEUE_RTT_FACTOR = 1.125;
 /** Blocks added per success while starting: the window triples per round trip, as BBR's startup gain of 2.89. */
 const STARTUP_STEP = 2;
 /** The first window: the old fixed ceiling, harmless on any link, and 2 s saved at a 1 s round trip. */
 const DEFAULT_INITIAL = 16;
 /** The window while measuring the minimum round trip again: a quarter, about half the link's BDP, so no queue is left. */
 const PROBE_SHARE = 0.25;
+/**
+ * Round trips between dips at least: a dip costs about two round trips at a quarter of the window, cheap every 10 s
+ * at 50 ms, a tenth of the throughput at 1 s.
+ */
+const PROBE_INTERVAL_RTTS = 20;
 
 /** An adaptive semaphore: acquire() before a request, release() with its outcome. */
 export class Pacer {
@@ -172,14 +183,18 @@ export class Pacer {
       this.rates.push(rate);
       if (this.rates.length > RATE_ROUNDS) this.rates.shift();
       if (this.mode === 'startup') {
-        if (rate >= this.bestRate * PLATEAU_GROWTH) {
+        const growing = rate >= this.bestRate * PLATEAU_GROWTH;
+        if (growing) {
           this.bestRate = rate;
           this.flatRounds = 0;
         } else if (++this.flatRounds >= PLATEAU_ROUNDS) this.mode = 'steady';
-        // A queue has formed (HyStart): even the round's fastest request took much longer than the fastest seen.
-        if (this.roundMinRtt > QUEUE_RTT_FACTOR * this.minRtt) this.mode = 'steady';
+        // A queue has formed (HyStart) and the rate no longer grows: even the round's fastest request took much longer
+        // than the fastest seen, and the window's growth bought nothing.
+        if (!growing && this.roundMinRtt > QUEUE_RTT_FACTOR * this.minRtt) this.mode = 'steady';
       }
     }
+    // The round saw the path as fast as ever: the minimum round trip still holds, no dip is needed to measure it again.
+    if (this.roundMinRtt <= NO_QUEUE_RTT_FACTOR * this.minRtt) this.minRttAt = t;
     if (!this.roundThrottled && this.cap < this.ceiling) this.cap = Math.min(this.ceiling, this.cap + Math.max(1, this.cap / 16));
     this.roundStart = t;
     this.roundDelivered = 0;
@@ -190,7 +205,7 @@ export class Pacer {
       this.window = Math.min(this.ceiling, this.cap, Math.max(this.floor, target));
       // The minimum round trip is old: dip for a round to see the link without its queue, unless the ceiling binds
       // so far below the target that no queue of ours can be in the way.
-      if (t - this.minRttAt > this.minRttWindowMs && target < 2 * Math.min(this.ceiling, this.cap)) {
+      if (t - this.minRttAt > Math.max(this.minRttWindowMs, PROBE_INTERVAL_RTTS * this.minRtt) && target < 2 * Math.min(this.ceiling, this.cap)) {
         this.mode = 'probe-rtt';
         this.windowBeforeProbe = this.window;
         this.probeStart = t;
