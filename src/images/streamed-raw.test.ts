@@ -4,7 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'fflate';
 import { memorySource } from './byte-source.ts';
 import { memoryStream, type ByteStream } from './byte-stream.ts';
-import { openSteps, streamedRawImage } from './streamed-raw.ts';
+import { openSteps, streamedImage, streamedRawImage, type StreamStep } from './streamed-raw.ts';
+import { routeDisk } from './disk-route.ts';
 import { BLOCK_SIZE, ImageFormatError } from './types.ts';
 import { prng } from './testing/test-fixtures.ts';
 
@@ -178,6 +179,19 @@ describe('a zstd file with a seek table (the seekable format) seeks where a resu
     // Block 12 begins 1 MiB into the third frame (bytes 6–9 MiB).
     expect(same(await image.readBlocks(12, 5), tail)).toBe(true);
     expect(counter.read).toBeLessThan(source.size * 0.6);
+    await image.close();
+  });
+
+  it('the route takes the disk size from the table instead of measuring, and a file that unpacks to another size is refused', async () => {
+    const disk = diskOf(16);
+    const route = await routeDisk(memorySource(seekable(disk, 2 ** 20)));
+    expect(route).toMatchObject({ path: 'streamed', size: disk.length, measured: false });
+    const lying = await routeDisk(memorySource(seekable(disk, 2 ** 20, (e) => (e.at(-1)![1] -= 4096))));
+    expect(lying).toMatchObject({ path: 'streamed', size: disk.length - 4096, measured: false });
+    const image = streamedImage(memorySource(seekable(disk, 2 ** 20, (e) => (e.at(-1)![1] -= 4096))), (lying as { steps: StreamStep[] }).steps, disk.length - 4096, 'zstd file');
+    const err = await image.readBlocks(0, 16).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ImageFormatError);
+    expect((err as Error).message).toMatch(/This zstd file is damaged/);
     await image.close();
   });
 
