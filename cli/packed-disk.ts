@@ -59,7 +59,7 @@ export async function packedDisk(source: ByteSource, opts: PackedDiskOptions): P
     const { steps, size } = packing;
     const what = streamedFormat(steps).format === 'vmdk' ? 'the streamOptimized VMDK inside is streamed out of the decompressor grain by grain' : 'the raw disk inside is streamed out of the decompressor';
     say(
-      `blockport upload: ${opts.name} is ${chain}; ${what} as it is read (nothing is unpacked to disk)${opts.resumed ? ', decompressed from the start again, and the blocks already sent are skipped' : ''}.`,
+      `blockport upload: ${opts.name} is ${chain}; ${what} as it is read (nothing is unpacked to disk)${opts.resumed ? ', decompressed again from the start (or from the xz block or zstd frame where it stopped, when the file has an index or a seek table), and the blocks already sent are skipped' : ''}.`,
     );
     const track = <T extends { close(): Promise<void> }>(image: T): T => (streams.push(image), image);
     return {

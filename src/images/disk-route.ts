@@ -12,6 +12,7 @@ import { CODEC_LABEL } from './stream-decoders.ts';
 import { corrupt, MAX_VIRTUAL_SIZE } from './byte-source.ts';
 import { ImageFormatError, type ByteSource, type ImageFormat } from './types.ts';
 import { xzDeclaredSize } from './xz-index.ts';
+import { zstdSeekTable } from './zstd-frames.ts';
 import { parseVmdkDescriptor, refuseVmdkDescriptor } from './vmdk-descriptor.ts';
 import { streamVmdkHeader } from './vmdk-stream.ts';
 import { listZip, zipDataOffset, zipDamaged } from './zip.ts';
@@ -113,8 +114,9 @@ export async function routeDisk(file: ByteSource, opts: RouteOptions = {}): Prom
           );
         }
       } else {
-        // xz says in its index what it unpacks to; the others are measured if their size is needed.
-        size = kind === 'xz' ? await xzDeclaredSize(src) : undefined;
+        // xz says in its index what it unpacks to, a zstd file in the seekable format in its seek table (the decoder
+        // is held to either); the others are measured if their size is needed.
+        size = kind === 'xz' ? await xzDeclaredSize(src) : kind === 'zstd' ? (await zstdSeekTable(src).catch(() => undefined))?.total : undefined;
         unpackedSize = size;
         steps.push({ op: 'range', ...range }, { op: 'decode', codec: kind, ...(size !== undefined ? { size } : {}) });
         random = null;

@@ -2,6 +2,7 @@
 // bytes come, nothing is unpacked to memory or disk, and a read behind the stream starts it again from the beginning.
 import { memorySource, subSource } from './byte-source.ts';
 import { xzLayout, xzTail } from './xz-index.ts';
+import { zstdSeekTable } from './zstd-frames.ts';
 import { sourceStream, type ByteStream } from './byte-stream.ts';
 import { declaredBounded } from './containers.ts';
 import { tarDamaged } from './ova.ts';
@@ -28,22 +29,59 @@ export function streamedFormat(steps: readonly StreamStep[]): { format: ImageFor
  * sentences, e.g. "tar in xz file").
  */
 export function streamedImage(file: ByteSource, steps: readonly StreamStep[], size: number, label?: string): StreamedImage {
-  return streamedRawImage((from) => openSteps(file, steps, from), size, label, streamedFormat(steps));
+  return streamedRawImage((from) => openSteps(file, steps, from, size), size, label, streamedFormat(steps));
 }
 
 /**
  * The bytes the steps lead to, read in order. Ranges before the first decode are cut from the file without reading it.
- * With `from`, the stream may begin before `from` rather than at 0 where the format can seek (an xz file of several
- * blocks, its last step): its `start()` says where.
+ * With `from`, the stream may begin before `from` rather than at 0 where the format can seek (its last step an xz file
+ * of several blocks, or a zstd file with a seek table whose frames add up to `size`, the disk's planned size): its
+ * `start()` says where.
  */
-export function openSteps(file: ByteSource, steps: readonly StreamStep[], from = 0): ByteStream {
+export function openSteps(file: ByteSource, steps: readonly StreamStep[], from = 0, size?: number): ByteStream {
   const last = steps.at(-1);
-  if (from > 0 && last?.op === 'decode' && last.codec === 'xz' && steps.slice(0, -1).every((s) => s.op === 'range')) {
+  if (from > 0 && last?.op === 'decode' && (last.codec === 'xz' || last.codec === 'zstd') && steps.slice(0, -1).every((s) => s.op === 'range')) {
     let random: ByteSource = file;
     for (const s of steps.slice(0, -1)) if (s.op === 'range') random = subSource(random, s.offset, s.length);
-    return seekingXz(random, last, from, () => openWhole(file, steps));
+    const whole = () => openWhole(file, steps);
+    return last.codec === 'xz' ? seekingXz(random, last, from, whole) : seekingZstd(random, last, from, size ?? last.size, whole);
   }
   return openWhole(file, steps);
+}
+
+/** A stream opened where `plan` says (its first byte's place in the disk), or whole when it finds no place to seek to. */
+function seeking(plan: () => Promise<{ stream: ByteStream; begin: number } | undefined>, whole: () => ByteStream): ByteStream {
+  let inner: ByteStream | null = null;
+  let begin = 0;
+  const ready = async (): Promise<ByteStream> => {
+    if (inner) return inner;
+    const found = await plan().catch(() => undefined);
+    if (!found) return (inner = whole());
+    begin = found.begin;
+    return (inner = found.stream);
+  };
+  return {
+    next: async () => (await ready()).next(),
+    cancel: async () => void (await inner?.cancel()),
+    start: async () => (await ready(), begin),
+  };
+}
+
+/** Streams read one after the other. */
+function joined(parts: ByteStream[]): ByteStream {
+  return {
+    async next() {
+      while (parts.length) {
+        const c = await parts[0]!.next();
+        if (c) return c;
+        parts.shift();
+      }
+      return null;
+    },
+    async cancel() {
+      parts.length = 0;
+    },
+  };
 }
 
 /**
@@ -52,37 +90,39 @@ export function openSteps(file: ByteSource, steps: readonly StreamStep[], from =
  * the file is not one stream of several blocks.
  */
 function seekingXz(random: ByteSource, step: StreamStep & { op: 'decode' }, from: number, whole: () => ByteStream): ByteStream {
-  let inner: ByteStream | null = null;
-  let begin = 0;
-  const ready = async (): Promise<ByteStream> => {
-    if (inner) return inner;
-    const layout = await xzLayout(random).catch(() => undefined);
+  return seeking(async () => {
+    const layout = await xzLayout(random);
     const k = layout ? layout.blocks.findLastIndex((b) => b.start <= from) : -1;
-    if (!layout || k <= 0) return (inner = whole());
+    if (!layout || k <= 0) return undefined;
     const b = layout.blocks[k]!;
-    const parts = [sourceStream(memorySource(layout.header)), sourceStream(random, b.offset, layout.blocksEnd), sourceStream(memorySource(xzTail(layout, k)))];
-    const input: ByteStream = {
-      async next() {
-        while (parts.length) {
-          const c = await parts[0]!.next();
-          if (c) return c;
-          parts.shift();
-        }
-        return null;
-      },
-      async cancel() {
-        parts.length = 0;
-      },
-    };
-    begin = b.start;
+    const input = joined([sourceStream(memorySource(layout.header)), sourceStream(random, b.offset, layout.blocksEnd), sourceStream(memorySource(xzTail(layout, k)))]);
     const name = step.name ?? `${CODEC_LABEL.xz} stream`;
-    return (inner = declaredBounded(decodeStream('xz', input), 'xz', name, step.size !== undefined ? step.size - b.start : undefined));
-  };
-  return {
-    next: async () => (await ready()).next(),
-    cancel: async () => void (await inner?.cancel()),
-    start: async () => (await ready(), begin),
-  };
+    const stream = declaredBounded(decodeStream('xz', input), 'xz', name, step.size !== undefined ? step.size - b.start : undefined);
+    return { stream, begin: b.start };
+  }, whole);
+}
+
+/**
+ * A zstd file in the seekable format opened at the last frame that begins at or before `from` (frames are independent,
+ * so the decoder reads from there as from a file's start, each frame checked against its checksum). The table is
+ * trusted only as far as it can be held to: its frames must add up to the disk's planned size, the frame it names must
+ * begin with a frame's magic, and what follows must unpack to exactly the rest of the disk (a table that lies about
+ * what the frames before it unpack to is refused when the pass reaches the disk's end, so the snapshot is never
+ * completed from it). Opened whole otherwise.
+ */
+function seekingZstd(random: ByteSource, step: StreamStep & { op: 'decode' }, from: number, size: number | undefined, whole: () => ByteStream): ByteStream {
+  return seeking(async () => {
+    if (size === undefined) return undefined;
+    const table = await zstdSeekTable(random);
+    if (!table || table.total !== size) return undefined;
+    const k = table.frames.findLastIndex((f) => f.start <= from && f.compressed > 0);
+    if (k <= 0) return undefined;
+    const f = table.frames[k]!;
+    const magic = await random.read(f.offset, 4);
+    if (magic.length !== 4 || (magic[0]! | (magic[1]! << 8) | (magic[2]! << 16) | (magic[3]! << 24)) >>> 0 !== 0xfd2fb528) return undefined;
+    const name = step.name ?? `${CODEC_LABEL.zstd} stream`;
+    return { stream: declaredBounded(decodeStream('zstd', sourceStream(random, f.offset, random.size)), 'zstd', name, size - f.start), begin: f.start };
+  }, whole);
 }
 
 function openWhole(file: ByteSource, steps: readonly StreamStep[]): ByteStream {

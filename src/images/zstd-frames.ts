@@ -1,4 +1,5 @@
 import { createXXHash64, type IHasher } from 'hash-wasm';
+import type { ByteSource } from './types.ts';
 
 /**
  * Follows zstd frames through their headers only (frame header, block headers, checksum), so a stream's frames can be
@@ -125,4 +126,53 @@ export function xxhash64(): Promise<IHasher> {
 /** The low 32 bits of an XXH64 digest, as a zstd frame stores them. */
 export function low32(h: IHasher): number {
   return parseInt(h.digest('hex').slice(8), 16) >>> 0;
+}
+
+/** A zstd file's frames as its seek table (the seekable format's last skippable frame) lists them. */
+export interface ZstdSeekTable {
+  frames: { offset: number; compressed: number; start: number; decompressed: number }[];
+  /** Where the seek table's skippable frame begins (the frames end). */
+  tableAt: number;
+  /** What the frames unpack to, all together. */
+  total: number;
+}
+
+const SEEK_TABLE_MAGIC = 0x184d2a5e;
+const SEEKABLE_MAGIC = 0x8f92eab1;
+// A table larger than this is not read (a frame per MiB of a 64 TiB disk is 64 Mi entries; seekable writers cap at
+// 128 Mi frames, but a table that size is not worth reading before a resume).
+const MAX_SEEK_FRAMES = 1 << 22;
+
+const le32 = (b: Uint8Array, at: number): number => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+
+/**
+ * The seek table at the end of a zstd file in the seekable format, or undefined when the file does not end in a
+ * well-formed one (the file is then read from its start). The table is only a guide: the frames it names are decoded
+ * and checked as they would be in the whole stream.
+ */
+export async function zstdSeekTable(source: ByteSource): Promise<ZstdSeekTable | undefined> {
+  if (source.size < 17) return undefined;
+  const footer = await source.read(source.size - 9, 9);
+  if (footer.length !== 9 || le32(footer, 5) !== SEEKABLE_MAGIC || footer[4]! & 0x7c) return undefined;
+  const count = le32(footer, 0);
+  const entry = footer[4]! & 0x80 ? 12 : 8;
+  if (count === 0 || count > MAX_SEEK_FRAMES) return undefined;
+  const frameSize = count * entry + 9;
+  const tableAt = source.size - 8 - frameSize;
+  if (tableAt < 0) return undefined;
+  const table = await source.read(tableAt, 8 + frameSize);
+  if (table.length !== 8 + frameSize || le32(table, 0) !== SEEK_TABLE_MAGIC || le32(table, 4) !== frameSize) return undefined;
+  const frames: ZstdSeekTable['frames'] = [];
+  let offset = 0;
+  let start = 0;
+  for (let i = 0; i < count; i++) {
+    const compressed = le32(table, 8 + i * entry);
+    const decompressed = le32(table, 12 + i * entry);
+    frames.push({ offset, compressed, start, decompressed });
+    offset += compressed;
+    start += decompressed;
+  }
+  // The frames the table lists fill the file up to the table.
+  if (offset !== tableAt || !Number.isSafeInteger(start)) return undefined;
+  return { frames, tableAt, total: start };
 }

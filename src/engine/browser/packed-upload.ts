@@ -110,6 +110,7 @@ async function howOf(r: DiskRoute & { path: 'in-place' | 'streamed' | 'unpacked'
       ...(r.measured ? ['Its unpacked size was measured by decompressing it once, as the file does not declare it.'] : []),
       'A resumed upload decompresses from the start again and skips the blocks already sent.',
       ...(r.container.at(-1) === 'xz' && r.format === 'raw' ? ['If the xz file is made of several blocks (as `xz -T0` writes it), a resume starts at the block where it stopped instead.'] : []),
+      ...(r.container.at(-1) === 'zstd' && r.format === 'raw' ? ['If the zstd file carries a seek table (the seekable format), a resume starts at the frame where it stopped instead.'] : []),
     ];
   }
   const free = await freeRoom();
