@@ -78,14 +78,10 @@ export interface SnapshotView {
   puts: number;
 }
 
-/** StartSnapshot parameters (already constraint-checked). */
 /** The encryption a new snapshot gets: inherited from its parent, asked for, or the account's default. */
-interface Encryption {
-  encrypted: boolean;
-  kmsKeyArn: string | null;
-  sseType: 'sse-ebs' | 'sse-kms' | 'none';
-}
+type Encryption = Pick<SnapshotRecord, 'encrypted' | 'kmsKeyArn' | 'sseType'>;
 
+/** StartSnapshot parameters (already constraint-checked). */
 export interface StartSnapshotInput {
   volumeSize: number;
   parentSnapshotId?: string;

@@ -2,7 +2,7 @@
 // bytes come, nothing is unpacked to memory or disk, and a read behind the stream starts it again from the beginning.
 import { memorySource, subSource } from './byte-source.ts';
 import { xzLayout, xzTail } from './xz-index.ts';
-import { zstdSeekTable } from './zstd-frames.ts';
+import { le32, zstdSeekTable, ZSTD_FRAME_MAGIC } from './zstd-frames.ts';
 import { sourceStream, type ByteStream } from './byte-stream.ts';
 import { declaredBounded } from './containers.ts';
 import { tarDamaged } from './ova.ts';
@@ -119,7 +119,7 @@ function seekingZstd(random: ByteSource, step: StreamStep & { op: 'decode' }, fr
     if (k <= 0) return undefined;
     const f = table.frames[k]!;
     const magic = await random.read(f.offset, 4);
-    if (magic.length !== 4 || (magic[0]! | (magic[1]! << 8) | (magic[2]! << 16) | (magic[3]! << 24)) >>> 0 !== 0xfd2fb528) return undefined;
+    if (magic.length !== 4 || le32(magic, 0) !== ZSTD_FRAME_MAGIC) return undefined;
     const name = step.name ?? `${CODEC_LABEL.zstd} stream`;
     return { stream: declaredBounded(decodeStream('zstd', sourceStream(random, f.offset, random.size)), 'zstd', name, size - f.start), begin: f.start };
   }, whole);

@@ -47,8 +47,8 @@ export class ZstdFrames {
     this.hold = [];
     switch (this.state) {
       case 'magic': {
-        const magic = (h[0]! | (h[1]! << 8) | (h[2]! << 16) | (h[3]! << 24)) >>> 0;
-        if (magic === 0xfd2fb528) [this.state, this.need] = ['fhd', 1];
+        const magic = le32(h, 0);
+        if (magic === ZSTD_FRAME_MAGIC) [this.state, this.need] = ['fhd', 1];
         else if ((magic & 0xfffffff0) === 0x184d2a50) [this.state, this.need] = ['skip-size', 4];
         else throw new Error('no zstd frame magic where a frame should start');
         return false;
@@ -137,13 +137,15 @@ export interface ZstdSeekTable {
   total: number;
 }
 
+/** The first four bytes (little-endian) of every zstd frame. */
+export const ZSTD_FRAME_MAGIC = 0xfd2fb528;
 const SEEK_TABLE_MAGIC = 0x184d2a5e;
 const SEEKABLE_MAGIC = 0x8f92eab1;
 // A table larger than this is not read (a frame per MiB of a 64 TiB disk is 64 Mi entries; seekable writers cap at
 // 128 Mi frames, but a table that size is not worth reading before a resume).
 const MAX_SEEK_FRAMES = 1 << 22;
 
-const le32 = (b: Uint8Array, at: number): number => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+export const le32 = (b: ArrayLike<number>, at: number): number => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 
 /**
  * The seek table at the end of a zstd file in the seekable format, or undefined when the file does not end in a
