@@ -24,9 +24,9 @@ test.beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'blockport-resume-'));
   imagePath = join(dir, 'disk.img');
   otherPath = join(dir, 'other.img');
-  await writeImageFile(imagePath, [['random', 96], ['zero', 32], ['text', 64], ['random', 64]]);
+  await writeImageFile(imagePath, [['random', 48], ['zero', 16], ['text', 32], ['random', 32]]);
   // Same size as the image, different content: the fingerprint's digests, not its size, must tell them apart.
-  await writeImageFile(otherPath, [['random', 256]]);
+  await writeImageFile(otherPath, [['random', 128]]);
   expected = await blockDigestsOfFile(imagePath);
 });
 

@@ -1,4 +1,4 @@
-// The upload engine in real Chromium: a 256 MiB image with random, compressible and zero regions goes through the
+// The upload engine in real Chromium: a 128 MiB image with random, compressible and zero regions goes through the
 // worker pool into the in-browser emulator (once with workers replaced as they go), and every block read back through
 // the SDK equals the image.
 import { quietVite } from './engine-quiet-vite.ts';
@@ -16,7 +16,7 @@ let expected: { digests: string[]; zero: boolean[] };
 test.beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'blockport-engine-'));
   imagePath = join(dir, 'disk.img');
-  await writeImageFile(imagePath, [['random', 48], ['text', 40], ['zero', 64], ['random', 24], ['zero', 40], ['text', 24], ['random', 16]], 123457);
+  await writeImageFile(imagePath, [['random', 24], ['text', 20], ['zero', 32], ['random', 12], ['zero', 20], ['text', 12], ['random', 8]], 123457);
   expected = await blockDigestsOfFile(imagePath);
 });
 
@@ -118,29 +118,29 @@ function expectUploaded(result: Omit<Awaited<ReturnType<typeof engineUpload>>, '
   expect(mismatched).toEqual([]);
 }
 
-test('uploads a 256 MiB image through the worker pool into the in-browser emulator, byte for byte', async ({ page }) => {
+test('uploads a 128 MiB image through the worker pool into the in-browser emulator, byte for byte', async ({ page }) => {
   test.setTimeout(300_000);
   const { started, streams: _, ...result } = await engineUpload(page, { description: 'engine e2e', workers: 2 });
   // By default every block is written, the zero ones too.
   expectUploaded(result, false);
-  // 512 blocks are within one worker's share (2048 by default): the two workers are never replaced.
+  // 256 blocks are within one worker's share (2048 by default): the two workers are never replaced.
   expect(started).toHaveLength(2);
 });
 
-test('workers replaced every 64 claimed blocks upload the same snapshot, byte for byte, across a pause', async ({ page }) => {
+test('workers replaced every 32 claimed blocks upload the same snapshot, byte for byte, across a pause', async ({ page }) => {
   test.setTimeout(300_000);
-  const { started, streams: _, ...result } = await engineUpload(page, { description: 'engine e2e, recycled workers', workers: 2, recycleBlocks: 64, zeroBlocks: 'skip' }, 100);
+  const { started, streams: _, ...result } = await engineUpload(page, { description: 'engine e2e, recycled workers', workers: 2, recycleBlocks: 32, zeroBlocks: 'skip' }, 50);
   expectUploaded(result, true);
   expect(result.phases).toContain('paused');
   // Two workers to begin with, and successors for them as their shares ran out.
   expect(started.length).toBeGreaterThan(2);
 });
 
-test('a streamed .raw.gz: the upload worker replaced every 64 blocks reads on from the one stream worker, byte for byte, across a pause', async ({ page }) => {
+test('a streamed .raw.gz: the upload worker replaced every 32 blocks reads on from the one stream worker, byte for byte, across a pause', async ({ page }) => {
   test.setTimeout(300_000);
   const gz = `${imagePath}.gz`;
   execFileSync('sh', ['-c', `gzip -c -1 '${imagePath}' > '${gz}'`]);
-  const { started, streams, ...result } = await engineUpload(page, { description: 'engine e2e, streamed, recycled', recycleBlocks: 64, zeroBlocks: 'skip' }, 100, gz);
+  const { started, streams, ...result } = await engineUpload(page, { description: 'engine e2e, streamed, recycled', recycleBlocks: 32, zeroBlocks: 'skip' }, 50, gz);
   expectUploaded(result, true);
   expect(result.phases).toContain('paused');
   // One stream worker decodes the file for the whole run; the upload worker's successors read on where it was.

@@ -36,7 +36,7 @@ async function serverState(snapshotId: string): Promise<string> {
 test('a cancel whose DeleteSnapshot fails says the snapshot is still pending; Finished offers the delete again', async ({ page }) => {
   await connectToEmulatorServer(page, emu);
 
-  const image = makeTestImage('cancel-delete-failed-128m', 128, 0xd15c05);
+  const image = makeTestImage('cancel-delete-failed-64m', 64, 0xd15c05);
   await page.goto('/#/upload');
   await startPaused(page, image.path);
   const snapshotId = (await page.getByTestId('run-snapshot-id').textContent())!.trim();
@@ -66,7 +66,7 @@ test('a cancel whose DeleteSnapshot fails says the snapshot is still pending; Fi
   await page.screenshot({ path: '/tmp/blockport-jobs-cancel-delete-failed.png', fullPage: true });
 
   // Still refused: the sentence, and the choice to forget the job anyway or keep it.
-  await row.getByRole('button', { name: /^Delete the snapshot and remove cancel-delete-failed-128m\.img/ }).click();
+  await row.getByRole('button', { name: /^Delete the snapshot and remove cancel-delete-failed-64m\.img/ }).click();
   const problem = row.getByTestId('finished-problem');
   await expect(problem).toContainText(`The pending snapshot ${snapshotId} could not be deleted`, { timeout: 60_000 });
   await problem.getByRole('button', { name: 'Keep the job' }).click();
@@ -75,7 +75,7 @@ test('a cancel whose DeleteSnapshot fails says the snapshot is still pending; Fi
 
   // Back online: the delete goes through, the job goes, and keyboard focus lands on a heading.
   await page.unroute(isEmu, blockDelete);
-  await row.getByRole('button', { name: /^Delete the snapshot and remove cancel-delete-failed-128m\.img/ }).focus();
+  await row.getByRole('button', { name: /^Delete the snapshot and remove cancel-delete-failed-64m\.img/ }).focus();
   await page.keyboard.press('Enter');
   await expect(row).toHaveCount(0, { timeout: 60_000 });
   await expect(page.getByRole('heading', { name: 'Unfinished uploads' })).toBeFocused();

@@ -27,7 +27,7 @@ async function serverPuts(): Promise<number> {
 }
 
 test('keys the service refuses on resume get a sentence and Reconnect; nothing is sent until the connection works again', async ({ page }) => {
-  const image = makeTestImage('credentials-128m', 128, 0x5eed0c);
+  const image = makeTestImage('credentials-48m', 48, 0x5eed0c);
   await connectToEmulatorServer(page, emu);
   await page.goto('/#/upload');
   await expect(page.getByTestId('mode')).toContainText('AWS us-east-1');

@@ -8,7 +8,7 @@ test.describe.configure({ timeout: 300_000 });
 /** Starts an upload in the in-browser emulator, pauses it, reloads: an unfinished job with a pending snapshot. */
 async function pausedJob(page: Page, name: string, seed: number): Promise<{ id: string; snapshotId: string; percent: string }> {
   // Large enough, and one block at a time, that the pause lands well before the end.
-  const image = makeTestImage(name, 128, seed);
+  const image = makeTestImage(name, 64, seed);
   await page.goto('/#/upload');
   await startPaused(page, image.path);
   const percent = (await page.getByTestId('percent').textContent())!.trim();
@@ -22,7 +22,7 @@ async function pausedJob(page: Page, name: string, seed: number): Promise<{ id: 
 }
 
 test('Discard deletes the abandoned pending snapshot through EC2, then forgets the job (by keyboard)', async ({ page }) => {
-  const { snapshotId, percent } = await pausedJob(page, 'discard-128m', 0xd15c01);
+  const { snapshotId, percent } = await pausedJob(page, 'discard-64m', 0xd15c01);
   await page.goto('/#/jobs');
   const card = page.getByTestId('job-card');
   await expect(card.getByTestId('job-state')).toHaveText('Interrupted');
@@ -75,7 +75,7 @@ test('Discard of a job whose completion was pending says a completed snapshot is
 });
 
 test('a failed delete says so and offers to forget the job anyway or keep it; nothing is forgotten silently', async ({ page }) => {
-  const { id, snapshotId } = await pausedJob(page, 'discard-fail-128m', 0xd15c02);
+  const { id, snapshotId } = await pausedJob(page, 'discard-fail-64m', 0xd15c02);
   // The job now claims an AWS endpoint nothing listens on: neither Cognito nor DeleteSnapshot can be reached.
   await moveJob(page, id, {
     kind: 'aws',
@@ -111,7 +111,7 @@ test('a failed delete says so and offers to forget the job anyway or keep it; no
 });
 
 test('Cancel deletes the pending snapshot; the finished list says so and only removes the job (by keyboard)', async ({ page }) => {
-  const image = makeTestImage('discard-cancelled-128m', 128, 0xd15c03);
+  const image = makeTestImage('discard-cancelled-64m', 64, 0xd15c03);
   await page.goto('/#/upload');
   // Paused first, so the two clicks of Cancel cannot race the end of the upload.
   await startPaused(page, image.path);
@@ -137,7 +137,7 @@ test('Cancel deletes the pending snapshot; the finished list says so and only re
   const row = page.getByTestId('finished-job');
   await expect(row).toContainText('Cancelled');
   await expect(row.getByTestId('finished-snapshot')).toHaveText('Its snapshot was deleted when the upload was cancelled.');
-  await row.getByRole('button', { name: 'Remove discard-cancelled-128m.img from the list' }).focus();
+  await row.getByRole('button', { name: 'Remove discard-cancelled-64m.img from the list' }).focus();
   await page.keyboard.press('Enter');
   await expect(row).toHaveCount(0);
   await expect(page.getByRole('heading', { name: 'Unfinished uploads' })).toBeFocused();
@@ -145,11 +145,11 @@ test('Cancel deletes the pending snapshot; the finished list says so and only re
 });
 
 test('an upload cancelled from its job card moves to Finished with its snapshot deleted; focus follows it', async ({ page }) => {
-  const { id, snapshotId } = await pausedJob(page, 'cancel-card-128m', 0xd15c04);
+  const { id, snapshotId } = await pausedJob(page, 'cancel-card-64m', 0xd15c04);
   await page.goto('/#/jobs');
   const card = page.getByTestId('job-card');
   await card.getByRole('button', { name: 'Resume…' }).click();
-  await pickFile(page, makeTestImage('cancel-card-128m', 128, 0xd15c04).path, card);
+  await pickFile(page, makeTestImage('cancel-card-64m', 64, 0xd15c04).path, card);
   const panel = card.getByTestId('run-panel');
   await expect(panel).toHaveAttribute('data-phase', 'uploading', { timeout: 60_000 });
   await panel.getByRole('button', { name: 'Pause' }).click();

@@ -5,7 +5,7 @@ import { describeSnapshot, emulatorSummary, pickFile, readBack, startPaused, sto
 test.describe.configure({ timeout: 300_000 });
 
 test('a snapshot that timed out while paused gets its sentence and an explicit Start over; nothing is sent on its own', async ({ page }) => {
-  const image = makeTestImage('timed-out-128m', 128, 0x5eed0a);
+  const image = makeTestImage('timed-out-48m', 48, 0x5eed0a);
   await page.goto('/#/upload');
   await startPaused(page, image.path);
   await page.reload();

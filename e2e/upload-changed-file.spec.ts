@@ -5,8 +5,8 @@ import { emulatorSummary, pickFile, reloadAtPercent, startUpload, storedJobs } f
 test.describe.configure({ timeout: 480_000 });
 
 test('a file changed between sessions is refused with a sentence, and nothing more is uploaded', async ({ page }) => {
-  const image = makeTestImage('changed-256m', 256, 0x5eed03);
-  const working = copyImage(image, 'changed-256m-working');
+  const image = makeTestImage('changed-64m', 64, 0x5eed03);
+  const working = copyImage(image, 'changed-64m-working');
 
   await page.goto('/#/upload');
   await pickFile(page, working);

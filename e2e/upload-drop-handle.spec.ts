@@ -5,9 +5,9 @@ import { copyIntoOpfs, expectUploadedIntact, reloadAtPercent, storedJobs, waitFo
 test.describe.configure({ timeout: 300_000 });
 
 test('a dropped file keeps its FileSystemFileHandle where the browser gives one, so Resume after a reload needs no re-pick', async ({ page }) => {
-  const image = makeTestImage('drop-handle-96m', 96, 0x5eed0b);
+  const image = makeTestImage('drop-handle-48m', 48, 0x5eed0b);
   await page.goto('/#/upload');
-  await copyIntoOpfs(page, image.path, 'drop-handle-96m.img');
+  await copyIntoOpfs(page, image.path, 'drop-handle-48m.img');
 
   // A drop as Chromium delivers a file from the desktop: the item gives its File and a handle to it
   // (Playwright cannot drag from the OS, so the handle is one to the same file in the origin's private file system).
@@ -23,10 +23,10 @@ test('a dropped file keeps its FileSystemFileHandle where the browser gives one,
     const zone = document.querySelector('[data-testid="image-drop-zone"]')!;
     zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
     zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, 'drop-handle-96m.img');
+  }, 'drop-handle-48m.img');
 
   await expect(page.getByTestId('plan')).toBeVisible({ timeout: 60_000 });
-  await expect(page.getByTestId('plan')).toContainText('drop-handle-96m.img');
+  await expect(page.getByTestId('plan')).toContainText('drop-handle-48m.img');
   // A kept handle means no warning about re-picking.
   await expect(page.getByText('The browser gives no lasting access to this file')).toHaveCount(0);
   await page.getByLabel('Blocks in flight').fill('4');
@@ -34,7 +34,7 @@ test('a dropped file keeps its FileSystemFileHandle where the browser gives one,
   await reloadAtPercent(page, 20);
 
   const [job] = await storedJobs(page);
-  expect(job).toMatchObject({ hasHandle: true, handleName: 'drop-handle-96m.img', completionPending: false });
+  expect(job).toMatchObject({ hasHandle: true, handleName: 'drop-handle-48m.img', completionPending: false });
   await page.goto('/#/jobs');
   const card = page.getByTestId('job-card');
   await expect(card).toContainText('kept by the browser: Resume reopens it');

@@ -12,7 +12,7 @@ const CUTS = [0, 1, 2].map((k) => 31 + k * 20 + (next() % 18));
 // npm test cuts at the second point; `npm run test:long` at all three.
 for (const cut of CUTS) {
   test(`reload at ${cut}% then resume: byte-identical, at most the in-flight window re-sent${cut === CUTS[1] ? '' : ' @long'}`, async ({ page }) => {
-    const image = makeTestImage('reload-256m', 256, 0x5eed02);
+    const image = makeTestImage('reload-128m', 128, 0x5eed02);
 
     await page.goto('/#/upload');
     await pickFile(page, image.path);

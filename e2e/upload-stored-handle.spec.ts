@@ -5,10 +5,10 @@ import { copyIntoOpfs, expectUploadedIntact, reloadAtPercent, storedJobs, stubFi
 test.describe.configure({ timeout: 480_000 });
 
 test('a file picked with the File System Access picker resumes after a reload with one click, no re-pick', async ({ page }) => {
-  const image = makeTestImage('handle-96m', 96, 0x5eed05);
-  await stubFilePicker(page, 'handle-96m.img');
+  const image = makeTestImage('handle-48m', 48, 0x5eed05);
+  await stubFilePicker(page, 'handle-48m.img');
   await page.goto('/#/upload');
-  await copyIntoOpfs(page, image.path, 'handle-96m.img');
+  await copyIntoOpfs(page, image.path, 'handle-48m.img');
 
   await page.getByRole('button', { name: 'Choose a disk image…' }).click();
   await expect(page.getByTestId('plan')).toBeVisible();
