@@ -210,11 +210,11 @@ test('direct mode: cross-origin to the emulator server with CORS on, byte-identi
   expect(seen.requests.filter((r) => r.url().startsWith(emu.url) && r.method() === 'PUT').length).toBeGreaterThan(0);
 });
 
-test('credentials issued for 20 seconds: an upload that takes longer completes, after refreshing them', async ({ page }) => {
-  // 0.8 s per request with 2 blocks in flight: about 26 s for this image (about 64 blocks to send, empty ones skipped).
+test('credentials issued for 10 seconds: an upload that takes longer completes, after refreshing them', async ({ page }) => {
+  // 0.4 s per request with 2 blocks in flight: about 13 s for this image (about 64 blocks to send, empty ones skipped).
   // The page refreshes at half the lifetime (at most 5 minutes ahead), so a short lifetime tests what a real hour does.
   const image = makeTestImage('aws-refresh-48m', 48, 0x2e42e5);
-  await admin({ credentialTtlSeconds: 20, latencyMs: 800 });
+  await admin({ credentialTtlSeconds: 10, latencyMs: 400 });
   const seen = watch(page);
   await configure(page, { pool: emu.poolId!, mode: 'relay' });
   await expectConnected(page);
