@@ -37,7 +37,8 @@ test('an uploaded image downloads back byte for byte (SHA-256), at its original 
   expect(got.hex).toBe(want);
 });
 
-test('a download interrupted by a reload resumes and still matches byte for byte', async ({ page }) => {
+// The same resume into a picked file, with its bounds checked, is download-picked-resume's; `npm run test:long` runs this one too.
+test('a download interrupted by a reload resumes and still matches byte for byte @long', async ({ page }) => {
   const image = makeTestImage('download-resume-40m', 40, 0xbeef5, 4096);
   const want = createHash('sha256').update(readFileSync(image.path)).digest('hex');
   await stubSavePicker(page);

@@ -66,7 +66,7 @@ async function recordActivity(page: Page, answerPermission?: NotificationPermiss
 const recorded = (page: Page): Promise<Recorded> => page.evaluate(() => (window as unknown as { __activity: Recorded }).__activity);
 
 test('while an upload runs the title shows its progress and the screen is kept awake; paused or done lets go; a notification says it completed', async ({ page, context }) => {
-  const image = makeTestImage('activity-64m', 64, 0xac71);
+  const image = makeTestImage('activity-32m', 32, 0xac71);
   await context.grantPermissions(['notifications', 'screen-wake-lock']);
   await recordActivity(page);
   await page.goto('/#/upload');
