@@ -31,7 +31,7 @@ export interface PipelineSpec {
   parent?: { present: Uint8Array; digests: Uint8Array };
   floor: number;
   ceiling: number;
-  /** Blocks in flight to start with (a worker taking over from a retired one starts where it was); default 4. */
+  /** Blocks in flight to start with (a worker taking over from a retired one starts where it was); default the pacer's (16 within floor and ceiling). */
   initial?: number;
   /** Blocks read at a time into one of the worker's two slice buffers (default 8: 4 MiB); a claim may span many. */
   sliceBlocks?: number;
