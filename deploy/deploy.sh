@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--validate" ]; then
   node deploy/check-template.mjs "$TEMPLATE" || exit 1
   if command -v cfn-lint >/dev/null 2>&1; then
-    if cfn-lint "$TEMPLATE"; then echo "cfn-lint: $TEMPLATE is valid"
+    # cfn-lint reads AWS_REGION / AWS_DEFAULT_REGION and refuses an empty one: name the region (us-east-1 when unset).
+    lint_region="${AWS_REGION:-${AWS_DEFAULT_REGION:-us-east-1}}"
+    if cfn-lint --regions "$lint_region" -- "$TEMPLATE"; then echo "cfn-lint: $TEMPLATE is valid"
     else echo "cfn-lint found problems in $TEMPLATE (listed above): fix them before deploying." >&2; exit 1; fi
   else echo "cfn-lint is not installed (pip install cfn-lint), so its offline check was skipped."; fi
   if ! command -v aws >/dev/null 2>&1; then
