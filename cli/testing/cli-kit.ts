@@ -75,3 +75,33 @@ export async function runCli(verb: string, args: string[], env: Record<string, s
   const code = await run.exited;
   return { code, stdout: run.out(), stderr: run.err() };
 }
+
+/**
+ * Runs a verb's `run(args)` in this process, as `blockport <verb>` would in its own (the same function behind the same
+ * exit code), with the test credentials plus `env` set meanwhile and what it prints captured. A process costs seconds
+ * of loading; tests that check a process (its output as a user sees it, SIGINT) use runCli.
+ */
+export async function runInProcess(run: (args: string[]) => Promise<number>, args: string[], env: Record<string, string> = TEST_ENV): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const saved = Object.keys(env).map((k) => [k, process.env[k]] as const);
+  const { write: outWrite } = process.stdout;
+  const { write: errWrite } = process.stderr;
+  const { error } = console;
+  Object.assign(process.env, env);
+  process.stdout.write = ((s: string | Uint8Array) => (out.push(String(s)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => (err.push(String(s)), true)) as typeof process.stderr.write;
+  console.error = (...a: unknown[]) => void err.push(`${a.map(String).join(' ')}\n`);
+  try {
+    const code = await run(args);
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    process.stdout.write = outWrite;
+    process.stderr.write = errWrite;
+    console.error = error;
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
