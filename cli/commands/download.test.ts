@@ -12,6 +12,7 @@ import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator
 import { patternBlock, writeSnapshot } from '../../src/engine/testing/download-fixture.ts';
 import { run as diffRun } from './diff.ts';
 import { run as downloadRun } from './download.ts';
+import { run as uploadRun } from './upload.ts';
 import { runInProcess as inProcess } from '../testing/cli-kit.ts';
 
 const run = promisify(execFile);
@@ -205,10 +206,11 @@ describe('blockport download / diff against npm run emulator', { timeout: 300_00
     const p2 = join(dir, 'inc-v2.img');
     writeFileSync(p1, v1);
     writeFileSync(p2, v2);
-    const up1 = await cli(['upload', p1, '--endpoint', emu.url, '--json', '--no-progress']);
+    // The uploads in this process (`blockport upload` as a process is upload.test.ts's); the diff as a process.
+    const up1 = await inProcess(uploadRun, [p1, '--endpoint', emu.url, '--json', '--no-progress']);
     expect(up1.code).toBe(0);
     const id1 = JSON.parse(up1.stdout).SnapshotId as string;
-    const up2 = await cli(['upload', p2, '--endpoint', emu.url, '--parent', id1, '--json', '--no-progress']);
+    const up2 = await inProcess(uploadRun, [p2, '--endpoint', emu.url, '--parent', id1, '--json', '--no-progress']);
     expect(up2.code).toBe(0);
     const r2 = JSON.parse(up2.stdout);
     expect(r2.BlocksWritten).toBe(4);
