@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { spawnEmulator, type SpawnedEmulator } from '../../server/spawn-emulator.ts';
 import { blockDigestsOfFile, writeImageFile } from '../../bench/upload-image-file.ts';
 import { ignoredOnResume, parseUploadArgs, run } from './upload.ts';
-import { botoRead as readBack, runCli as runVerb, runInProcess, startCli, TEST_ENV } from '../testing/cli-kit.ts';
+import { botoReader, runCli as runVerb, runInProcess, startCli, TEST_ENV, type BotoReader } from '../testing/cli-kit.ts';
 import { PACKED_FIXTURES, packedFixture, packStep } from '../../src/images/testing/container-fixtures.ts';
 import { fixtureOracle, sourceRaw } from '../../src/images/testing/test-fixtures.ts';
 
@@ -61,20 +61,24 @@ describe('blockport upload (arguments)', () => {
 describe('blockport upload against npm run emulator', () => {
   let emu: SpawnedEmulator;
   let dir: string;
+  // boto3 reads every snapshot written here, in one Python process.
+  let boto: BotoReader;
 
   beforeAll(async () => {
+    boto = botoReader();
     // --verbose: every answered request is logged, so the resume test counts the PutSnapshotBlock calls the server saw.
     emu = await spawnEmulator(['--completion-delay-ms', '200', '--verbose']);
     dir = await mkdtemp(join(tmpdir(), 'blockport-cli-upload-'));
   });
 
   afterAll(async () => {
+    await boto?.close();
     await emu?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 
   const env = TEST_ENV;
-  const botoRead = async (snap: string, url = emu.url) => readBack(url, snap);
+  const botoRead = async (snap: string, url = emu.url) => boto.read(url, snap);
 
   it('writes every block by default, zero blocks included: boto3 lists them all and reads back byte-identical', async () => {
     const image = join(dir, 'disk.img');
@@ -249,7 +253,7 @@ describe('blockport upload against npm run emulator', () => {
     expect(resent).toBeGreaterThanOrEqual(0);
     expect(resent).toBeLessThanOrEqual(window);
 
-    const back = readBack(emu.url, snap);
+    const back = await botoRead(snap);
     expect(back.state).toBe('completed');
     const zeroDigest = expected.digests[expected.zero.indexOf(true)];
     expect(expected.digests.filter((d, i) => (back.blocks[i] ?? zeroDigest) !== d).length).toBe(0);
