@@ -23,9 +23,17 @@ async function manifestOf(path: string, packed: boolean): Promise<{ manifest: un
   }
 }
 
+const unpacked = new Map<string, ReturnType<typeof manifestOf>>();
+/** The manifest of a format fixture as it is, read once per fixture. */
+function manifestOfFixture(inner: string): ReturnType<typeof manifestOf> {
+  const m = unpacked.get(inner) ?? manifestOf(fixture(inner, sourceRaw(16)), false);
+  unpacked.set(inner, m);
+  return m;
+}
+
 describe('disks as downloaded: compressed and archived', () => {
   it.each(PACKED_FIXTURES.map((p) => [p.name, p] as const))('%s gives the manifest of the unpacked image', async (_name, p) => {
-    const want = await manifestOf(fixture(p.inner, sourceRaw(16)), false);
+    const want = await manifestOfFixture(p.inner);
     const got = await manifestOf(packedFixture(p), true);
     expect(got.container).toEqual(p.container);
     expect(got.manifest).toEqual(want.manifest);
@@ -42,7 +50,7 @@ describe('disks as downloaded: compressed and archived', () => {
     });
     const got = await manifestOf(path, true);
     expect(got.notices.join('\n')).toMatch(/holds 2 files that may be disks; the largest, "big\.img", is used \(the others: "small\.img"\)/);
-    expect(got.manifest).toEqual((await manifestOf(fixture('plain.raw', sourceRaw(16)), false)).manifest);
+    expect(got.manifest).toEqual((await manifestOfFixture('plain.raw')).manifest);
   });
 
   it('recognises containers by content, never by name', () => {

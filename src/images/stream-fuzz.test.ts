@@ -33,8 +33,19 @@ function disk(): Buffer {
   return b;
 }
 
-/** The disk (raw, or converted by qemu-img to a streamOptimized VMDK) packed by the steps, innermost first. */
+const made = new Map<string, Uint8Array>();
+/** The disk (raw, or converted by qemu-img to a streamOptimized VMDK) packed by the steps, innermost first (made once per recipe unless patched; copies). */
 function packed(inner: 'raw' | 'vmdk', steps: PackStep[], patchInner?: (path: string) => void): Uint8Array {
+  const key = `${inner}.${steps.join('.')}`;
+  if (!patchInner) {
+    const once = made.get(key) ?? packedNow(inner, steps);
+    made.set(key, once);
+    return once.slice();
+  }
+  return packedNow(inner, steps, patchInner);
+}
+
+function packedNow(inner: 'raw' | 'vmdk', steps: PackStep[], patchInner?: (path: string) => void): Uint8Array {
   const dir = mkdtempSync(join(tmpdir(), 'blockport-stream-fuzz-'));
   try {
     let from = join(dir, 'disk.img');
