@@ -2,6 +2,7 @@
 import { createServer as createNetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { chromium } from '@playwright/test';
 import { createServer } from 'vite';
 import { chromiumLaunchOptions } from '../e2e/chromium.ts';
@@ -30,7 +31,9 @@ async function freePort(): Promise<number> {
 
 export default async function emulatorBench(): Promise<BenchRow[]> {
   const port = await freePort();
-  const vite = await createServer({ root, configFile: join(root, 'vite.config.ts'), logLevel: 'error', server: { port, strictPort: true, host: '127.0.0.1' } });
+  // A dependency cache of its own: other Vite servers on the machine rewrite the shared one and reload the page mid-run.
+  const cacheDir = join(tmpdir(), 'blockport-emulator-bench-vite');
+  const vite = await createServer({ root, configFile: join(root, 'vite.config.ts'), cacheDir, logLevel: 'error', server: { port, strictPort: true, host: '127.0.0.1', hmr: false } });
   await vite.listen();
   const browser = await chromium.launch(chromiumLaunchOptions());
   try {
