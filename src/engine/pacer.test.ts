@@ -38,15 +38,6 @@ describe('Pacer over simulated links (virtual time)', () => {
     expect(r.limits(5_000, 30_000).max).toBeLessThan(40);
   });
 
-  it('does not take the bursts of bodies sharing a bottleneck (HTTP/2 streams) for a faster link', () => {
-    // The same thin link, its bodies carried side by side: blocks finish in bursts, and a rate taken over a burst
-    // overstated the link 2–3×, so the browser's window (ceiling 128) stood at 50–65 over a BDP of 5.
-    const r = simulate({ latencyMs: () => 80, jitterMs: 20, blocksPerSecond: 48, shared: true }, { floor: 2, ceiling: 128 }, 60_000);
-    expect(r.rate(20_000, 60_000) / 48).toBeGreaterThan(0.95);
-    expect(r.pacer.bdp).toBeLessThan(2 * 5.2);
-    expect(r.limits(20_000, 60_000).max).toBeLessThan(40);
-  });
-
   it('follows a 10× latency spike up and comes back down after it', () => {
     // 200 blocks/s; 50 ms (BDP 11) → 500 ms (BDP 101) from 20 s to 50 s → 50 ms again.
     const r = simulate({ latencyMs: (t) => (t > 20_000 && t < 50_000 ? 500 : 50), blocksPerSecond: 200 }, NODE, 110_000);

@@ -77,12 +77,6 @@ export class Pacer {
   private roundDelivered = 0;
   private roundThrottled = false;
   private roundMinRtt = Infinity;
-  /** The round's highest delivery-rate sample (blocks/ms), one per delivered block. */
-  private roundMaxSample = 0;
-  /** Recent deliveries, oldest first from `ackHead`: when each came back, when it was sent, and the count delivered then. */
-  private acks: { at: number; sentAt: number; delivered: number }[] = [];
-  private ackHead = 0;
-  private delivered = 0;
   private rates: number[] = [];
   private bestRate = 0;
   private flatRounds = 0;
@@ -158,7 +152,6 @@ export class Pacer {
     }
     const t = this.now();
     this.roundDelivered++;
-    this.roundMaxSample = Math.max(this.roundMaxSample, this.deliveryRate(t, t - latencyMs));
     const rtt = Math.max(latencyMs, 0.01);
     this.roundMinRtt = Math.min(this.roundMinRtt, rtt);
     if (rtt <= this.minRtt) {
@@ -179,36 +172,6 @@ export class Pacer {
     if (t - latencyMs >= this.roundStart) this.endRound(t);
   }
 
-  /**
-   * A delivery-rate sample for a block sent at `sentAt` and back at `t` (BBR's): the blocks delivered while it was in
-   * flight over the longer of the spans between their sends and between their returns. Over a bottleneck that carries
-   * many bodies at once (HTTP/2 streams sharing a connection) blocks come back in bursts; a rate taken over a burst
-   * overstates the link, the window follows it, and the queue that builds inflates every round trip.
-   */
-  private deliveryRate(t: number, sentAt: number): number {
-    const acks = this.acks;
-    // The last delivery before this block was sent (binary search: deliveries are in order of return).
-    let lo = this.ackHead;
-    let hi = acks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (acks[mid]!.at <= sentAt) lo = mid + 1;
-      else hi = mid;
-    }
-    const before = lo > this.ackHead ? acks[lo - 1] : undefined;
-    this.delivered++;
-    acks.push({ at: t, sentAt, delivered: this.delivered });
-    // Keep about four windows of deliveries: older ones are before any block in flight was sent.
-    if (acks.length - this.ackHead > 4 * this.ceiling + 64) this.ackHead++;
-    if (this.ackHead > 4096) {
-      acks.splice(0, this.ackHead);
-      this.ackHead = 0;
-    }
-    if (!before) return 0;
-    const interval = Math.max(t - before.at, sentAt - before.sentAt);
-    return interval > 0 ? (this.delivered - before.delivered) / interval : 0;
-  }
-
   private grow(by: number): void {
     this.window = Math.min(this.ceiling, this.cap, this.window + by);
   }
@@ -217,9 +180,7 @@ export class Pacer {
     const elapsed = t - this.roundStart;
     if (elapsed > 0 && this.roundDelivered > 0) {
       const rate = this.roundDelivered / elapsed;
-      // The bottleneck's rate is the round's best per-block sample, where there is one (the first blocks of a run have
-      // no delivery before them); the startup still watches the round's own rate for its plateau.
-      this.rates.push(this.roundMaxSample > 0 ? this.roundMaxSample : rate);
+      this.rates.push(rate);
       if (this.rates.length > RATE_ROUNDS) this.rates.shift();
       if (this.mode === 'startup') {
         const growing = rate >= this.bestRate * PLATEAU_GROWTH;
@@ -239,7 +200,6 @@ export class Pacer {
     this.roundDelivered = 0;
     this.roundThrottled = false;
     this.roundMinRtt = Infinity;
-    this.roundMaxSample = 0;
     if (this.mode === 'steady') {
       const target = this.gain * this.bdp + this.headroom;
       this.window = Math.min(this.ceiling, this.cap, Math.max(this.floor, target));

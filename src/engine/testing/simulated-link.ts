@@ -12,11 +12,6 @@ export interface LinkSpec {
   jitterMs?: number;
   /** Requests the service accepts per second; beyond: throttled (answered after the delay, nothing carried). */
   throttleAbovePerSecond?: number;
-  /**
-   * Bodies share the bottleneck, each carried at its rate over the number in it (HTTP/2 streams interleaving their
-   * pieces on one connection), instead of one after another: a deep queue then finishes its blocks in bursts.
-   */
-  shared?: boolean;
 }
 
 /** One sample of the run, taken at every completion. */
@@ -50,16 +45,13 @@ export function simulate(link: LinkSpec, pacerOptions: Omit<PacerOptions, 'now'>
     s ^= s << 5;
     return (s >>> 0) / 4294967296;
   };
-  const events: { at: number; sentAt: number; ok: boolean; throttled: boolean; arriving?: number }[] = [];
+  const events: { at: number; sentAt: number; ok: boolean; throttled: boolean }[] = [];
   const completions: number[] = [];
   const admitted: number[] = [];
   let linkFreeAt = 0;
   let throttled = 0;
   const samples: SimSample[] = [];
   const serviceMs = Number.isFinite(link.blocksPerSecond) ? 1000 / link.blocksPerSecond : 0;
-  // Shared bottleneck: the bodies in it, each with the share of a block still to carry.
-  const carrying: { left: number; sentAt: number; backMs: number }[] = [];
-  let carriedAt = 0;
 
   const send = () => {
     void pacer.acquire();
@@ -75,60 +67,21 @@ export function simulate(link: LinkSpec, pacerOptions: Omit<PacerOptions, 'now'>
     }
     // Half the delay to reach the bottleneck, the body through it one at a time, the other half back.
     const arrive = now + delay / 2;
-    if (link.shared && serviceMs > 0) {
-      events.push({ at: arrive, sentAt: now, ok: true, throttled: false, arriving: delay / 2 });
-      return;
-    }
     const start = Math.max(arrive, linkFreeAt);
     linkFreeAt = start + serviceMs;
     events.push({ at: linkFreeAt + delay / 2, sentAt: now, ok: true, throttled: false });
-  };
-
-  // Carries the shared bottleneck's bodies up to time t, moving the finished ones to their way back.
-  const carry = (t: number) => {
-    while (carrying.length && carriedAt < t) {
-      const n = carrying.length;
-      let first = 0;
-      for (let j = 1; j < n; j++) if (carrying[j]!.left < carrying[first]!.left) first = j;
-      const doneAt = carriedAt + carrying[first]!.left * n * serviceMs;
-      const until = Math.min(t, doneAt);
-      const share = (until - carriedAt) / (n * serviceMs);
-      for (const b of carrying) b.left -= share;
-      carriedAt = until;
-      if (until === doneAt || carrying[first]!.left <= 1e-9) {
-        const [b] = carrying.splice(first, 1);
-        events.push({ at: doneAt + b!.backMs, sentAt: b!.sentAt, ok: true, throttled: false });
-      }
-    }
-    carriedAt = t;
-  };
-  const nextDeparture = () => {
-    if (!carrying.length) return Infinity;
-    let least = Infinity;
-    for (const b of carrying) least = Math.min(least, b.left);
-    return carriedAt + least * carrying.length * serviceMs;
   };
 
   const fill = () => {
     while (pacer.active < pacer.limit) send();
   };
   fill();
-  while (events.length || carrying.length) {
-    // The earliest event next (few hundred events at most: a scan is cheap enough).
+  while (events.length) {
+    // The earliest completion next (few hundred events at most: a scan is cheap enough).
     let k = 0;
     for (let j = 1; j < events.length; j++) if (events[j]!.at < events[k]!.at) k = j;
-    const departure = nextDeparture();
-    if (!events.length || departure < events[k]!.at) {
-      carry(departure);
-      continue;
-    }
     const e = events.splice(k, 1)[0]!;
     if (e.at > durationMs) break;
-    if (e.arriving !== undefined) {
-      carry(e.at);
-      carrying.push({ left: 1, sentAt: e.sentAt, backMs: e.arriving });
-      continue;
-    }
     now = e.at;
     if (e.ok) {
       completions.push(now);
