@@ -24,16 +24,22 @@ const bench = {
     blocks = await makeBlocks(n);
   },
 
-  /** MiB/s of raw IndexedDB puts of the prepared blocks, `perTx` per readwrite transaction. */
-  async ceiling(perTx = 16): Promise<number> {
+  /**
+   * MiB/s of raw IndexedDB puts of the prepared blocks, `perTx` per readwrite transaction, `queued` transactions open at
+   * once (the store batches up to 32 puts and queues 2, so a ceiling of one transaction at a time was beaten by it).
+   */
+  async ceiling(perTx = 32, queued = 2): Promise<number> {
     const name = `bench-ceiling-${crypto.randomUUID()}`;
     const db = await openDB(name, 1, { upgrade: (d) => void d.createObjectStore('b') });
     const t0 = performance.now();
+    const open: Promise<void>[] = [];
     for (let i = 0; i < blocks.length; i += perTx) {
       const tx = db.transaction('b', 'readwrite');
       for (let j = i; j < Math.min(i + perTx, blocks.length); j++) void tx.store.put(blocks[j]!.data.buffer.slice(0), j);
-      await tx.done;
+      open.push(tx.done);
+      if (open.length >= queued) await open.shift();
     }
+    await Promise.all(open);
     const s = (performance.now() - t0) / 1000;
     db.close();
     await deleteDB(name);

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { HttpRequest } from '@smithy/protocol-http';
-import { collectRequestBody, createEmulatorHandler } from './handler.ts';
+import { PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { collectRequestBody, createEmulatorClients, createEmulatorHandler } from './handler.ts';
+import { EbsModel } from './model.ts';
+import { MemoryStore } from './stores/memory-store.ts';
 import type { EmuRequest } from './http.ts';
 
 const bytes = Uint8Array.from([1, 2, 3, 4, 5]);
@@ -51,5 +54,25 @@ describe('emulator request handler', () => {
     during.abort();
     await expect(p).rejects.toMatchObject({ name: 'AbortError' });
     release();
+  });
+
+  it('sends block bodies unsigned, as the app does, and still verifies their checksum', async () => {
+    const { ebs } = createEmulatorClients(new EbsModel({ store: new MemoryStore() }));
+    const payloadHashes: Record<string, string | undefined> = {};
+    ebs.middlewareStack.add(
+      (next, context) => async (args) => {
+        payloadHashes[context.commandName!] = (args.request as HttpRequest).headers['x-amz-content-sha256'];
+        return next(args);
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'testPayloadHash' },
+    );
+    const { SnapshotId } = await ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+    const block = new Uint8Array(524288).fill(9);
+    const sum = Buffer.from(await crypto.subtle.digest('SHA-256', block)).toString('base64');
+    const put = (Checksum: string) => ebs.send(new PutSnapshotBlockCommand({ SnapshotId, BlockIndex: 0, BlockData: block, DataLength: block.length, Checksum, ChecksumAlgorithm: 'SHA256' }));
+    await expect(put(sum)).resolves.toMatchObject({ Checksum: sum });
+    expect(payloadHashes['PutSnapshotBlockCommand']).toBe('UNSIGNED-PAYLOAD');
+    expect(payloadHashes['StartSnapshotCommand']).toMatch(/^[0-9a-f]{64}$/);
+    await expect(put(Buffer.alloc(32).toString('base64'))).rejects.toMatchObject({ name: 'InvalidSignatureException', message: expect.stringContaining('does not match the computed checksum') });
   });
 });

@@ -126,6 +126,20 @@ export function createEmulatorHandler(target: EmuTarget): HttpHandler {
   } as HttpHandler;
 }
 
+/**
+ * PutSnapshotBlock's body is unsigned (the service accepts `UNSIGNED-PAYLOAD`, as the app's clients send it): without
+ * the header the signer hashes every block once more, work an in-process emulator, which checks no signature, never uses.
+ */
+function unsignedBlockPayload(ebs: EBSClient): void {
+  ebs.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'PutSnapshotBlockCommand') (args.request as HttpRequest).headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      return next(args);
+    },
+    { step: 'build', priority: 'low', name: 'emulatorUnsignedBlockPayload' },
+  );
+}
+
 /** Client settings for `createEmulatorClients`. */
 export interface EmulatorClientOptions {
   /** SDK attempts per call (default 1: tests see every error as the service sent it). */
@@ -138,6 +152,7 @@ export interface EmulatorClientOptions {
 export function createEmulatorClients(model: EbsModel, opts: EmulatorClientOptions = {}): { ebs: EBSClient; ec2: EC2Client } {
   const common = { region: opts.region ?? model.config.region, credentials: EMULATOR_CREDENTIALS, maxAttempts: opts.maxAttempts ?? 1 };
   const ebs = new EBSClient({ ...common, requestHandler: createEmulatorHandler((r) => handleEbsRequest(model, r)) });
+  unsignedBlockPayload(ebs);
   const ec2 = new EC2Client({ ...common, requestHandler: createEmulatorHandler((r) => handleEc2Request(model, r)) });
   return { ebs, ec2 };
 }
