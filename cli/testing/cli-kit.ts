@@ -8,45 +8,9 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Static credentials the emulator accepts, and no instance metadata lookups. */
 export const TEST_ENV = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
 
-// boto3 reads every listed block, checks its size and checksum, and prints {index: base64 sha256}: an independent
+// boto3 reads every listed block, checks its size and checksum, and answers {index: base64 sha256}: an independent
 // client checks the snapshot.
-const BOTO_READER = `
-import base64, hashlib, json, sys, boto3
-endpoint, snap = sys.argv[1], sys.argv[2]
-ebs = boto3.client('ebs', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')
-ec2 = boto3.client('ec2', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')
-state = ec2.describe_snapshots(SnapshotIds=[snap])['Snapshots'][0]['State']
-out, kw = {}, {'SnapshotId': snap, 'MaxResults': 100}
-while True:
-    page = ebs.list_snapshot_blocks(**kw)
-    for b in page['Blocks']:
-        r = ebs.get_snapshot_block(SnapshotId=snap, BlockIndex=b['BlockIndex'], BlockToken=b['BlockToken'])
-        data = r['BlockData'].read()
-        assert len(data) == 524288, len(data)
-        assert base64.b64encode(hashlib.sha256(data).digest()).decode() == r['Checksum']
-        out[b['BlockIndex']] = base64.b64encode(hashlib.sha256(data).digest()).decode()
-    if not page.get('NextToken'): break
-    kw = {'SnapshotId': snap, 'MaxResults': 100, 'NextToken': page['NextToken']}
-print(json.dumps({'state': state, 'volumeSize': page['VolumeSize'], 'blocks': out}))
-`;
-
-export interface ReadBack {
-  state: string;
-  volumeSize: number;
-  /** Block index → base64 SHA-256 of what boto3 read. */
-  blocks: Record<string, string>;
-}
-
-/** boto3 reads every listed block of a snapshot; throws with boto3's own words when it cannot. */
-export function botoRead(endpoint: string, snapshotId: string): ReadBack {
-  const py = spawnSync('python3', ['-c', BOTO_READER, endpoint, snapshotId], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (py.status !== 0 || py.stderr) throw new Error(`boto3 could not read ${snapshotId}: ${py.stderr}`);
-  return JSON.parse(py.stdout) as ReadBack;
-}
-
-// The same read as BOTO_READER, for one snapshot per line of stdin ("endpoint snapshot-id"), one JSON answer per line
-// (or {"error": …}): one Python start and boto3 import for a whole test file.
-const BOTO_SERVER = `
+const BOTO_READ = `
 import base64, hashlib, json, sys, boto3
 def read(endpoint, snap):
     ebs = boto3.client('ebs', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')
@@ -64,6 +28,30 @@ def read(endpoint, snap):
         if not page.get('NextToken'): break
         kw = {'SnapshotId': snap, 'MaxResults': 100, 'NextToken': page['NextToken']}
     return {'state': state, 'volumeSize': page['VolumeSize'], 'blocks': out}
+`;
+
+/** One snapshot, named on the command line ("endpoint snapshot-id"). */
+const BOTO_READER = `${BOTO_READ}
+print(json.dumps(read(sys.argv[1], sys.argv[2])))
+`;
+
+export interface ReadBack {
+  state: string;
+  volumeSize: number;
+  /** Block index → base64 SHA-256 of what boto3 read. */
+  blocks: Record<string, string>;
+}
+
+/** boto3 reads every listed block of a snapshot; throws with boto3's own words when it cannot. */
+export function botoRead(endpoint: string, snapshotId: string): ReadBack {
+  const py = spawnSync('python3', ['-c', BOTO_READER, endpoint, snapshotId], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (py.status !== 0 || py.stderr) throw new Error(`boto3 could not read ${snapshotId}: ${py.stderr}`);
+  return JSON.parse(py.stdout) as ReadBack;
+}
+
+// The same read for one snapshot per line of stdin ("endpoint snapshot-id"), one JSON answer per line (or
+// {"error": …}): one Python start and boto3 import for a whole test file.
+const BOTO_SERVER = `${BOTO_READ}
 for line in sys.stdin:
     endpoint, snap = line.split()
     try:
