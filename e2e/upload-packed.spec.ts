@@ -2,9 +2,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { test, expect } from './helpers/test.ts';
 import { makeTestImage } from './helpers/disk-image.ts';
 import { blockDigestsOfFile } from '../bench/upload-image-file.ts';
-import { pickFile, putCounts, readBack, reloadAtPercent, resent, startUpload, waitForCompleted } from './helpers/ui.ts';
+import { connectToEmulatorServer, pickFile, putCounts, readBack, reloadAtPercent, resent, startUpload, waitForCompleted } from './helpers/ui.ts';
 import { packStep, packedFixture, type PackedSpec } from '../src/images/testing/container-fixtures.ts';
 import { cached, fixtureOracle, qemu, sourceRaw } from '../src/images/testing/test-fixtures.ts';
+import { spawnEmulator } from '../server/spawn-emulator.ts';
+import { expectSnapshotIsImage } from './helpers/read-back.ts';
 import type { Page } from '@playwright/test';
 
 test.describe.configure({ timeout: 300_000 });
@@ -53,6 +55,40 @@ test('a .raw.xz is streamed out of its decompressor: the plan says so, and it re
   await expectReadsBack(page, snapshotId, want);
   // Nothing was unpacked to the browser's storage.
   expect(await spoolFiles(page)).toEqual([]);
+});
+
+/** Names in the page's OPFS folder of blocks kept while they are sent; null when the folder was never made. */
+function keptBlocks(page: Page): Promise<string[] | null> {
+  return page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    const dir = await root.getDirectoryHandle('blockport-blocks').catch(() => null);
+    if (!dir) return null;
+    const names: string[] = [];
+    for await (const n of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(n);
+    return names;
+  });
+}
+
+test('a .raw.xz sent over HTTP goes block by block from copies kept in OPFS: with a put failing and retried it reads back identical, and no copy is left', async ({ page }) => {
+  const image = makeTestImage('packed-kept-32m', 32, 0x5eed22, 200 * 1024);
+  const xz = packed(image.path, 'xz', 'kept-32m.raw.xz');
+  const emu = await spawnEmulator(['--identity-pool', 'blockport_packed_e2e']);
+  try {
+    await connectToEmulatorServer(page, emu);
+    // A put fails with a server error: its block is sent again from its kept copy.
+    expect((await emu.admin('fail-next', { op: 'PutSnapshotBlock', code: 'InternalServerException', status: 500 })).ok).toBe(true);
+    await page.goto('/#/upload');
+    await pickFile(page, xz);
+    await expect(page.getByTestId('plan-packed')).toHaveAttribute('data-path', 'streamed');
+    await startUpload(page);
+    const snapshotId = await waitForCompleted(page, 240_000);
+    expect(Number(await page.getByTestId('count-retried').textContent())).toBeGreaterThan(0);
+    await expectSnapshotIsImage(emu.url, snapshotId, image);
+    // The blocks went through the folder, and each copy was deleted once its block was acknowledged.
+    await expect.poll(() => keptBlocks(page)).toEqual([]);
+  } finally {
+    await emu.stop();
+  }
 });
 
 test('a streamOptimized VMDK inside .tar.xz is streamed grain by grain: the plan says so, and it reads back as qemu-img converts it', async ({ page }) => {

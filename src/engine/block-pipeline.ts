@@ -92,13 +92,15 @@ export class BlockPipeline {
     const send = (index: number, bytes: Uint8Array, hold: SliceHold | null): Promise<void> => {
       const prepared = this.prepare(spec, outbox, pacer, index, bytes, hold !== null);
       hold?.track(prepared);
-      return prepared.then(
-        (job) => (job ? transmitter.send(index, job.digest, job.body) : undefined),
-        (err: unknown) => {
-          pacer.release({ ok: false });
-          verdict.fail(describeFailure(err, { index }));
-        },
-      );
+      return prepared
+        .then(
+          (job) => (job ? transmitter.send(index, job.digest, job.body) : undefined),
+          (err: unknown) => {
+            pacer.release({ ok: false });
+            verdict.fail(describeFailure(err, { index }));
+          },
+        )
+        .finally(() => this.image.releaseBlock?.(index));
     };
 
     // The next slice is read while this one is cut into blocks.
@@ -146,7 +148,7 @@ export class BlockPipeline {
       return null;
     }
     // A Blob over the file is sent by the browser straight from disk: no copy of the block stays in memory.
-    const blob = this.sink && this.options.fileBodies !== false ? await this.image.blockBlob?.(index) : null;
+    const blob = this.sink && this.options.fileBodies !== false ? await this.image.blockBlob?.(index, bytes) : null;
     return { digest, body: blob ?? (this.sink && pooled ? bytes.slice() : bytes) };
   }
 
@@ -155,6 +157,8 @@ export class BlockPipeline {
    * before. A block that no longer reads the same means the file changed, whatever the service made of it.
    */
   private async recheck(index: number, digest: Uint8Array): Promise<FailureInfo | null> {
+    // A kept copy of the bytes hashed cannot have changed (and reading a streamed disk again would decode it again).
+    if (this.image.blockBlobsKept) return null;
     try {
       const now = await this.image.readBlocks(index, 1);
       if (equalDigest(await this.sha256(now), digest, 0)) return null;

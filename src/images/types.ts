@@ -76,9 +76,16 @@ export interface DiskImage {
    * Block `index` as a Blob over the file itself (no copy: slices of the file, zero runs from one shared zero Blob),
    * where the format stores the block uncompressed (raw, and allocated clusters of the other formats); null where it
    * must be inflated, absent for sources that are not Blobs. Browsers upload such a body straight from the file, so no
-   * block bytes pile up in memory.
+   * block bytes pile up in memory. `bytes`: the block as read, for a reader whose blocks have no file to slice.
    */
-  blockBlob?(index: number): Blob | null | Promise<Blob | null>;
+  blockBlob?(index: number, bytes?: Uint8Array): Blob | null | Promise<Blob | null>;
+  /**
+   * blockBlob's Blobs hold copies of the bytes read (`bytes`, kept until releaseBlock), not the file: a failed put has
+   * no file to read again.
+   */
+  readonly blockBlobsKept?: boolean;
+  /** The block's put was acknowledged or given up: what blockBlob kept for it can go. */
+  releaseBlock?(index: number): void;
 }
 
 /** A file that cannot be read as a disk image, with a sentence for the person. */

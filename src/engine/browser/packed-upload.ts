@@ -225,9 +225,10 @@ export interface StartPackedArgs {
 
 /**
  * Options for a run over a streamed disk: one upload worker reads the one stream in order (a stream worker decodes
- * it, so the upload worker is still replaced as it goes), replaced every STREAMED_RECYCLE claimed blocks: its decoded
- * blocks go to fetch as Blobs whose bytes wait in the browser process until the worker's next full collection (a
- * 1 GiB .raw.xz held all 128 MiB of its data there, bench:memory), and ending the worker frees them.
+ * it, so the upload worker is still replaced as it goes), replaced every STREAMED_RECYCLE claimed blocks: where OPFS
+ * cannot keep the blocks it sends (block-spool.ts), they go to fetch as Blobs of bytes that wait in the browser process
+ * until the worker's next full collection (a 1 GiB .raw.xz held all 128 MiB of its data there, bench:memory), and
+ * ending the worker frees them.
  */
 const streamedOptions = (opts: UploadOptions): UploadOptions => ({ ...opts, workers: 1, recycleBlocks: opts.recycleBlocks ?? STREAMED_RECYCLE });
 const STREAMED_RECYCLE = 256;

@@ -8,7 +8,7 @@ import { chainLabel, type Packing } from '../../images/disk-route.ts';
 import type { DiskImage } from '../../images/types.ts';
 import { blockIsZero, zeroScanKind } from '../../images/zero-scan.ts';
 import { bestSha256, type Sha256 } from '../block-digest.ts';
-import { portImage } from './stream-reader-api.ts';
+import { portImage, type BlockSpool } from './stream-reader-api.ts';
 import { BlockPipeline, type PipelineBatch, type PipelineOutcome, type PipelineSpec, type Slice } from '../block-pipeline.ts';
 import { ebsBlockSink } from './ebs-sink.ts';
 
@@ -24,8 +24,11 @@ export interface WorkerOpenArgs {
   reader?: MessagePort;
 }
 
-/** Creates the API object a worker exposes (also usable in-process). */
-export function createPipelineWorkerApi() {
+/**
+ * Creates the API object a worker exposes (also usable in-process). `blockSpool`: where a worker reading a streamed
+ * disk keeps each block it sends (the browser's worker passes OPFS; without it the bytes are sent).
+ */
+export function createPipelineWorkerApi(host: { blockSpool?: () => BlockSpool } = {}) {
   let image: DiskImage | null = null;
   let blob: Blob | null = null;
   let clients: Clients | null = null;
@@ -40,7 +43,7 @@ export function createPipelineWorkerApi() {
       const streamed = args.packing;
       image = streamed
         ? args.reader
-          ? portImage(args.reader, streamed)
+          ? portImage(args.reader, streamed, host.blockSpool?.())
           : streamedImage(file, streamed.steps, streamed.size, `${chainLabel(streamed.container)} file`)
         : await openImage(file);
       const best = await bestSha256(args.hash);

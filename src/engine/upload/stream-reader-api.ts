@@ -6,6 +6,7 @@ import { blobSource } from '../../images/blob-source.ts';
 import { chainLabel, type Packing } from '../../images/disk-route.ts';
 import { streamedFormat, streamedImage, type StreamedImage } from '../../images/streamed-raw.ts';
 import { BLOCK_SIZE, BlockState, type DiskImage } from '../../images/types.ts';
+import { isAllZero } from '../../images/zero-scan.ts';
 
 /** What an upload worker calls through its port. */
 export interface StreamPortApi {
@@ -14,6 +15,17 @@ export interface StreamPortApi {
    * gives them.
    */
   read(first: number, count: number, buffer: ArrayBuffer, offset: number): Promise<Uint8Array>;
+}
+
+/**
+ * Where an upload worker keeps each decoded block it sends until the block is acknowledged, so its body is a Blob over
+ * stored bytes rather than over bytes in memory (browser: OPFS, see engine/browser/block-spool.ts).
+ */
+export interface BlockSpool {
+  /** A Blob over a kept copy of the block's bytes; null where it could not be kept (the bytes are sent instead). */
+  keep(index: number, bytes: Uint8Array): Promise<Blob | null>;
+  /** The block was acknowledged or will not be sent again by this worker: its copy goes. */
+  release(index: number): void;
 }
 
 /** Creates the API object the stream worker exposes (also usable in-process). */
@@ -51,9 +63,10 @@ export type StreamReaderApi = ReturnType<typeof createStreamReaderApi>;
 
 /**
  * The disk a stream worker decodes, as an upload worker reads it through `port`: each read's buffer goes to the stream
- * worker and comes back filled.
+ * worker and comes back filled. With a spool, each block sent is a Blob over its kept copy (one shared Blob for an
+ * empty block).
  */
-export function portImage(port: MessagePort, packing: Packing & { path: 'streamed' }): DiskImage {
+export function portImage(port: MessagePort, packing: Packing & { path: 'streamed' }, spool?: BlockSpool): DiskImage {
   const remote: Remote<StreamPortApi> = wrap<StreamPortApi>(port);
   const size = packing.size;
   const blockCount = Math.ceil(size / BLOCK_SIZE);
@@ -71,5 +84,20 @@ export function portImage(port: MessagePort, packing: Packing & { path: 'streame
     },
     readBlocks: (first, count) => readInto(first, count, new Uint8Array(count * BLOCK_SIZE)),
     readBlocksInto: (first, count, target) => readInto(first, count, target),
+    ...(spool ? spooled(spool) : {}),
+  };
+}
+
+/** The block Blobs of a spool: kept copies, so a failed put has no file to read again. */
+function spooled(spool: BlockSpool): Pick<DiskImage, 'blockBlob' | 'releaseBlock' | 'blockBlobsKept'> {
+  let zeros: Blob | undefined;
+  return {
+    blockBlobsKept: true,
+    blockBlob: (index, bytes) => {
+      if (!bytes || bytes.length !== BLOCK_SIZE) return null;
+      if (isAllZero(bytes)) return (zeros ??= new Blob([new Uint8Array(BLOCK_SIZE)]));
+      return spool.keep(index, bytes);
+    },
+    releaseBlock: (index) => spool.release(index),
   };
 }
