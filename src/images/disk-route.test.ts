@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { fileSource } from '../../cli/node-source.ts';
 import { routeDisk, surveyTar, type DiskRoute } from './disk-route.ts';
 import { openSteps, streamedImage, streamedRawImage } from './streamed-raw.ts';
@@ -83,6 +84,35 @@ describe('routeDisk: how a packed disk will be read', () => {
     await gz.src.close();
     expect(xz.route).toMatchObject({ path: 'streamed', size: 16 * 2 ** 20, measured: false });
     expect(gz.route).toMatchObject({ path: 'streamed', size: 16 * 2 ** 20, measured: true });
+  });
+
+  it('a fixed VHD in a measured stream (gzip, bzip2) is read without its footer: the manifest of the .vhd picked unpacked', async () => {
+    const vhd = fixture('fixed.vhd', sourceRaw(16));
+    const want = await (async () => {
+      const src = await fileSource(vhd);
+      try {
+        return await buildManifest(await openImage(src));
+      } finally {
+        await src.close();
+      }
+    })();
+    expect(want.format).toBe('vhd');
+    for (const [ext, tool] of [['gz', 'gzip'], ['bz2', 'bzip2']] as const) {
+      const path = cached(`route-fixed.vhd.${ext}`, (out) => writeFileSync(out, execFileSync(tool, ['-c', '-1', vhd], { maxBuffer: 256 * 2 ** 20 })));
+      const { src, route } = await routed(path);
+      let image: DiskImage | undefined;
+      try {
+        expect(route).toMatchObject({ path: 'streamed', measured: true, size: want.virtualSize });
+        expect(route.path === 'streamed' && route.notices.join(' ')).toMatch(/fixed VHD: its 512 bytes after the disk \(the VHD footer\)/);
+        if (route.path !== 'streamed') return;
+        image = streamedImage(src, route.steps, route.size);
+        const got = await buildManifest(image);
+        expect({ ...got, format: want.format, subformat: want.subformat }).toEqual(want);
+      } finally {
+        await (image as { close?: () => Promise<void> } | undefined)?.close?.();
+        await src.close();
+      }
+    }
   });
 
   it('a cut stream is refused with its sentence while it is measured', async () => {

@@ -12,6 +12,7 @@ import { CODEC_LABEL } from './stream-decoders.ts';
 import { corrupt, MAX_VIRTUAL_SIZE } from './byte-source.ts';
 import { ImageFormatError, type ByteSource, type ImageFormat } from './types.ts';
 import { xzDeclaredSize } from './xz-index.ts';
+import { fixedVhdDiskSize } from './vhd.ts';
 import { zstdSeekTable } from './zstd-frames.ts';
 import { parseVmdkDescriptor, refuseVmdkDescriptor } from './vmdk-descriptor.ts';
 import { streamVmdkHeader } from './vmdk-stream.ts';
@@ -160,8 +161,17 @@ export async function routeDisk(file: ByteSource, opts: RouteOptions = {}): Prom
   if (size === undefined) {
     const stream = openSteps(file, steps);
     const codec = steps.findLast((st) => st.op === 'decode')!;
-    size = await measure(stream, progress(stream), codec.op === 'decode' ? CODEC_LABEL[codec.codec] : 'packed');
+    const whole = await measure(stream, progress(stream), codec.op === 'decode' ? CODEC_LABEL[codec.codec] : 'packed');
+    size = whole.size;
     measured = true;
+    // A fixed VHD is a raw disk with a 512-byte footer after it: the pass that measured the stream saw its end, so the
+    // footer is left out, as when the .vhd is picked unpacked.
+    const disk = fixedVhdDiskSize(whole.tail, size);
+    if (disk !== undefined) {
+      steps.push({ op: 'range', offset: 0, length: disk, name: 'the fixed VHD' });
+      notices.push(`The disk is a fixed VHD: its ${size - disk} bytes after the disk (the VHD footer) are not part of it and are not sent.`);
+      size = disk;
+    }
   }
   return { path: 'streamed', container, notices, steps, size, measured, format: 'raw' };
 }
@@ -210,11 +220,18 @@ async function streamHead(stream: ByteStream, n = HEAD): Promise<Uint8Array> {
 }
 
 /** Decodes a whole stream to count its bytes (nothing is kept), bounded by the 64 TiB disk limit. */
-async function measure(stream: ByteStream, progress: () => void, label: string): Promise<number> {
+async function measure(stream: ByteStream, progress: () => void, label: string): Promise<{ size: number; tail: Uint8Array }> {
   let n = 0;
+  // The last 512 bytes seen (where a fixed VHD keeps its footer).
+  const tail = new Uint8Array(512);
   try {
     for (let c = await stream.next(); c; c = await stream.next()) {
       n += c.length;
+      if (c.length >= 512) tail.set(c.subarray(c.length - 512));
+      else {
+        tail.copyWithin(0, c.length);
+        tail.set(c, 512 - c.length);
+      }
       if (n > MAX_VIRTUAL_SIZE) {
         throw new ImageFormatError(
           `This ${label} file unpacks to more than 64 TiB, more than any EBS snapshot can hold; it is not a disk image Blockport can upload (or it is a decompression bomb). Pick the disk image itself.`,
@@ -227,7 +244,7 @@ async function measure(stream: ByteStream, progress: () => void, label: string):
   } finally {
     await stream.cancel().catch(() => undefined);
   }
-  return n;
+  return { size: n, tail: n >= 512 ? tail : tail.subarray(512 - n) };
 }
 
 /** A file in a tar read as a stream: where its data starts in the stream, and its first bytes. */

@@ -15,6 +15,35 @@ function u64(dv: DataView, at: number): number {
   return dv.getUint32(at) * 2 ** 32 + dv.getUint32(at + 4);
 }
 
+/** Whether a footer's checksum matches its bytes. */
+function footerChecksumOk(footer: Uint8Array, dv: DataView): boolean {
+  let sum = 0;
+  for (let i = 0; i < 512; i++) if (i < 64 || i >= 68) sum += footer[i]!;
+  return (~sum >>> 0) === dv.getUint32(64);
+}
+
+/** The disk's size as qemu computes it: CHS geometry for Virtual PC / old qemu images, the footer's size otherwise. */
+function footerVirtualSize(footer: Uint8Array, dv: DataView): number {
+  const creator = new TextDecoder('latin1').decode(footer.subarray(28, 32));
+  const chs = dv.getUint16(56) * footer[58]! * footer[59]!;
+  const useChs = !['win ', 'qem2', 'd2v ', 'CTXS', 'tap\0'].includes(creator);
+  const currentSize = u64(dv, 48);
+  return !useChs || chs === MAX_GEOMETRY ? Math.floor(currentSize / 512) * 512 : chs * 512;
+}
+
+/**
+ * When `tail`, the last 512 bytes of a stream of `streamSize` bytes, is the footer of a fixed VHD (cookie, checksum,
+ * disk type 2, a disk that fits before it): the size of the disk in front of it. Undefined otherwise. A fixed VHD is
+ * a raw disk with this footer after it; read front to back, nothing else tells it from a raw disk.
+ */
+export function fixedVhdDiskSize(tail: Uint8Array, streamSize: number): number | undefined {
+  if (tail.length !== 512 || streamSize < 1024 || !isVhdFooter(tail)) return undefined;
+  const dv = new DataView(tail.buffer, tail.byteOffset, 512);
+  if (!footerChecksumOk(tail, dv) || dv.getUint32(60) !== 2) return undefined;
+  const size = footerVirtualSize(tail, dv);
+  return size > 0 && size <= streamSize - 512 ? size : undefined;
+}
+
 /** Opens a VHD (Virtual PC / Hyper-V): fixed or dynamic; refuses differencing disks. */
 export async function openVhd(source: ByteSource): Promise<DiskImage> {
   if (source.size < 512) throw truncated('vhd', 'footer');
@@ -22,10 +51,8 @@ export async function openVhd(source: ByteSource): Promise<DiskImage> {
   const first = await readExact(source, 0, 512, 'vhd', 'footer');
   const footer = isVhdFooter(first) ? first : await readExact(source, source.size - 512, 512, 'vhd', 'footer');
   if (!isVhdFooter(footer)) throw corrupt('vhd', 'its footer cookie is missing');
-  let sum = 0;
-  for (let i = 0; i < 512; i++) if (i < 64 || i >= 68) sum += footer[i]!;
   const dv = new DataView(footer.buffer, footer.byteOffset, 512);
-  if ((~sum >>> 0) !== dv.getUint32(64)) throw corrupt('vhd', 'its footer checksum does not match');
+  if (!footerChecksumOk(footer, dv)) throw corrupt('vhd', 'its footer checksum does not match');
   const diskType = dv.getUint32(60);
   if (diskType === 4) {
     throw new ImageFormatError(
@@ -35,12 +62,7 @@ export async function openVhd(source: ByteSource): Promise<DiskImage> {
     );
   }
   if (diskType !== 2 && diskType !== 3) throw corrupt('vhd', `its disk type is ${diskType} (2 fixed, 3 dynamic)`);
-  // Virtual size as qemu computes it: CHS geometry for Virtual PC / old qemu images, the footer's size otherwise.
-  const creator = new TextDecoder('latin1').decode(footer.subarray(28, 32));
-  const chs = dv.getUint16(56) * footer[58]! * footer[59]!;
-  const useChs = !['win ', 'qem2', 'd2v ', 'CTXS', 'tap\0'].includes(creator);
-  const currentSize = u64(dv, 48);
-  const virtualSize = !useChs || chs === MAX_GEOMETRY ? Math.floor(currentSize / 512) * 512 : chs * 512;
+  const virtualSize = footerVirtualSize(footer, dv);
   checkVirtualSize('vhd', virtualSize);
 
   if (diskType === 2) {
