@@ -86,7 +86,7 @@ describe('routeDisk: how a packed disk will be read', () => {
     expect(gz.route).toMatchObject({ path: 'streamed', size: 16 * 2 ** 20, measured: true });
   });
 
-  it('a fixed VHD in a measured stream (gzip, bzip2) is read without its footer: the manifest of the .vhd picked unpacked', async () => {
+  it('a fixed VHD in a stream whose end is reached (gzip and bzip2 measured, xz in one block or several) is read without its footer: the manifest of the .vhd picked unpacked', async () => {
     const vhd = fixture('fixed.vhd', sourceRaw(16));
     const want = await (async () => {
       const src = await fileSource(vhd);
@@ -97,12 +97,18 @@ describe('routeDisk: how a packed disk will be read', () => {
       }
     })();
     expect(want.format).toBe('vhd');
-    for (const [ext, tool] of [['gz', 'gzip'], ['bz2', 'bzip2']] as const) {
-      const path = cached(`route-fixed.vhd.${ext}`, (out) => writeFileSync(out, execFileSync(tool, ['-c', '-1', vhd], { maxBuffer: 256 * 2 ** 20 })));
+    const packs = [
+      ['gz', ['gzip', '-c', '-1'], true],
+      ['bz2', ['bzip2', '-c', '-1'], true],
+      ['xz', ['xz', '-c', '-0'], false],
+      ['blocks.xz', ['xz', '-c', '-0', '-T2', '--block-size=1MiB'], false],
+    ] as const;
+    for (const [ext, [tool, ...args], measured] of packs) {
+      const path = cached(`route-fixed.vhd.${ext}`, (out) => writeFileSync(out, execFileSync(tool, [...args, vhd], { maxBuffer: 256 * 2 ** 20 })));
       const { src, route } = await routed(path);
       let image: DiskImage | undefined;
       try {
-        expect(route).toMatchObject({ path: 'streamed', measured: true, size: want.virtualSize });
+        expect(route).toMatchObject({ path: 'streamed', measured, size: want.virtualSize });
         expect(route.path === 'streamed' && route.notices.join(' ')).toMatch(/fixed VHD: its 512 bytes after the disk \(the VHD footer\)/);
         if (route.path !== 'streamed') return;
         image = streamedImage(src, route.steps, route.size);

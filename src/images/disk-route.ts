@@ -158,22 +158,60 @@ export async function routeDisk(file: ByteSource, opts: RouteOptions = {}): Prom
     return { path: 'unpacked', container, notices, format, ...(virtualSize !== undefined ? { virtualSize } : {}), ...(unpackedSize !== undefined ? { unpackedSize } : {}) };
   }
   let measured = false;
+  let tail: Uint8Array | undefined;
   if (size === undefined) {
     const stream = openSteps(file, steps);
     const codec = steps.findLast((st) => st.op === 'decode')!;
     const whole = await measure(stream, progress(stream), codec.op === 'decode' ? CODEC_LABEL[codec.codec] : 'packed');
     size = whole.size;
+    tail = whole.tail;
     measured = true;
-    // A fixed VHD is a raw disk with a 512-byte footer after it: the pass that measured the stream saw its end, so the
-    // footer is left out, as when the .vhd is picked unpacked.
-    const disk = fixedVhdDiskSize(whole.tail, size);
-    if (disk !== undefined) {
-      steps.push({ op: 'range', offset: 0, length: disk, name: 'the fixed VHD' });
-      notices.push(`The disk is a fixed VHD: its ${size - disk} bytes after the disk (the VHD footer) are not part of it and are not sent.`);
-      size = disk;
-    }
+  } else {
+    tail = await streamTail(file, steps, size);
+  }
+  // A fixed VHD is a raw disk with a 512-byte footer after it, which only the stream's end shows: when the end was
+  // seen (the pass that measured the stream, or a seek to its last block), the footer is left out, as when the .vhd
+  // is picked unpacked.
+  const disk = tail && fixedVhdDiskSize(tail, size);
+  if (disk !== undefined) {
+    steps.push({ op: 'range', offset: 0, length: disk, name: 'the fixed VHD' });
+    notices.push(`The disk is a fixed VHD: its ${size - disk} bytes after the disk (the VHD footer) are not part of it and are not sent.`);
+    size = disk;
   }
   return { path: 'streamed', container, notices, steps, size, measured, format: 'raw' };
+}
+
+/** Decoded at most this far to read a stream's last bytes (about one xz block of `xz -T0`, a few zstd frames). */
+const TAIL_REACH = 64 * MiB;
+
+/**
+ * The last 512 bytes of a stream of `size` bytes, when they can be reached by decoding at most TAIL_REACH: the stream
+ * is small, or it seeks (an xz file of several blocks, a zstd file with a seek table). Undefined otherwise; a damaged
+ * stream is left for the upload to refuse.
+ */
+async function streamTail(file: ByteSource, steps: readonly StreamStep[], size: number): Promise<Uint8Array | undefined> {
+  if (size < 1024) return undefined;
+  const stream = openSteps(file, steps, size - 512, size);
+  try {
+    const begin = stream.start ? await stream.start() : 0;
+    if (size - begin > TAIL_REACH) return undefined;
+    const tail = new Uint8Array(512);
+    let at = begin;
+    for (let c = await stream.next(); c; c = await stream.next()) {
+      const end = at + c.length;
+      if (end > size - 512) {
+        const from = Math.max(at, size - 512);
+        tail.set(c.subarray(from - at, Math.min(c.length, size - at)), from - (size - 512));
+      }
+      at = end;
+      if (at >= size) break;
+    }
+    return at >= size ? tail : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await stream.cancel().catch(() => undefined);
+  }
 }
 
 /** The packing to record for a route (undefined for a bare disk). */
