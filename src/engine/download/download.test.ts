@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { CompleteSnapshotCommand, ListSnapshotBlocksCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { createMemoryEmulator } from '../../emulator/index.ts';
-import { bitmapHas, downloadSnapshot, fetchBlock, newBitmap, type DownloadTarget } from './download.ts';
+import { bitmapHas, bodyBytes, downloadSnapshot, fetchBlock, newBitmap, type DownloadTarget } from './download.ts';
 import { DownloadError } from './download-error.ts';
 import { sha256, toBase64 } from './download-digest.ts';
 import { memoryTarget } from './download-target.ts';
@@ -325,5 +325,26 @@ describe('fetchBlock', () => {
     const token = list.Blocks![0]!.BlockToken!;
     now += 8 * 24 * 3600 * 1000;
     expect(await h(await fetchBlock(emu.ebs, id, { index: 9, token }))).toBe(await h(patternBlock(9)));
+  });
+});
+
+describe('bodyBytes', () => {
+  type Body = Parameters<typeof bodyBytes>[0];
+  const streamOf = (chunks: Uint8Array[]): Body =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const x of chunks) c.enqueue(x);
+        c.close();
+      },
+    }) as unknown as Body;
+
+  it('takes a body of one chunk as it is, joins several, and leaves other bodies to the SDK', async () => {
+    const one = patternBlock(3);
+    expect(await bodyBytes(streamOf([one]))).toBe(one);
+    const joined = await bodyBytes(streamOf([one.subarray(0, 1000), new Uint8Array(0), one.subarray(1000)]));
+    expect(await h(joined)).toBe(await h(one));
+    const nodeLike = { transformToByteArray: async () => one } as unknown as Body;
+    expect(await bodyBytes(nodeLike)).toBe(one);
+    expect(await bodyBytes(undefined)).toHaveLength(0);
   });
 });
