@@ -140,6 +140,49 @@ describe('downloadSnapshot', () => {
     expect(writesDuringFlush).toBeGreaterThan(0);
   });
 
+  it('sends an ordered target each block without waiting for the write before it, and commits only completed writes', async () => {
+    const emu = createMemoryEmulator({ completionDelayMs: 0 });
+    const blocks = new Map<number, Uint8Array>();
+    for (let i = 0; i < 24; i++) blocks.set(i, patternBlock(700 + i));
+    const id = await writeSnapshot(emu.ebs, blocks);
+    const t = sparseTarget();
+    // Writes complete one at a time, in call order, each a little later (a writer thread's queue).
+    let queue: Promise<void> = Promise.resolve();
+    let outstanding = 0;
+    let most = 0;
+    const done = new Set<number>();
+    const ordered: DownloadTarget = {
+      ...t,
+      ordered: true,
+      write(offset, data) {
+        outstanding++;
+        most = Math.max(most, outstanding);
+        queue = queue.then(async () => {
+          await new Promise((r) => setTimeout(r, 5));
+          await t.write(offset, data);
+          done.add(offset / BS);
+          outstanding--;
+        });
+        return queue;
+      },
+    };
+    const committed: number[] = [];
+    await downloadSnapshot({
+      ebs: emu.ebs,
+      snapshotId: id,
+      target: ordered,
+      concurrency: 8,
+      checkpointEvery: 4,
+      commit: async (indices) => {
+        for (const i of indices) expect(done.has(i)).toBe(true);
+        committed.push(...indices);
+      },
+    });
+    expect(most).toBeGreaterThan(1);
+    expect(committed.sort((a, b) => a - b)).toEqual([...blocks.keys()]);
+    for (const [i, b] of blocks) expect(await h(t.writes.get(i * BS)!)).toBe(await h(b));
+  });
+
   it('reads a child through its parent: inherited blocks, overwrites and zeros over data', async () => {
     const emu = createMemoryEmulator({ completionDelayMs: 0 });
     const v1 = new Map([[0, patternBlock(1)], [1, patternBlock(2)], [2, patternBlock(3)]]);

@@ -21,8 +21,13 @@ export interface DownloadTarget {
   plan?(listed: Uint8Array, size: number, blockSize: number): Promise<void>;
   /** Makes the file exactly size bytes; bytes never written read as zeros (that is how holes become zeros). */
   setSize(size: number): Promise<void>;
-  /** Writes data at offset; data may be detached afterwards. Writes are never concurrent with each other. */
+  /** Writes data at offset; data may be detached afterwards. Writes are never concurrent with each other, unless `ordered`. */
   write(offset: number, data: Uint8Array): Promise<void>;
+  /**
+   * The target applies writes in the order of the calls (another thread's message queue): a write may be called
+   * before the previous one completed, so that thread is not left idle for a round trip per block.
+   */
+  ordered?: boolean;
   /**
    * Makes every write that completed before the call durable; false when the target can only do that on close.
    * Later writes may start while it runs.
@@ -361,9 +366,13 @@ async function downloadWith(opts: DownloadOptions): Promise<DownloadResult> {
       pacer.release({ ok: true, latencyMs: performance.now() - t0 });
       arrived++;
       const part = offset + data.length > size ? data.subarray(0, size - offset) : data;
+      // An ordered target gets the block at once; completions are still taken in order, on the chain.
+      const sent = target.ordered && part.length ? target.write(offset, part) : undefined;
+      sent?.catch(() => undefined);
       // The lane fetches on while its block is written; progress counts the block once the write completes.
       const written = serial(async () => {
-        if (part.length) await target.write(offset, part);
+        if (sent) await sent;
+        else if (part.length) await target.write(offset, part);
         pending.push(block.index);
         fetched++;
         done++;
