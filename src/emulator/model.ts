@@ -628,9 +628,13 @@ export class EbsModel {
     const invalid = () => validation('INVALID_BLOCK_TOKEN', `The block token ${blockToken} is invalid.`);
     const claims = await (await this.tokens()).readBlockToken(blockToken, now);
     if (!claims || claims.snapshotId !== snapshotId || claims.index !== index) throw invalid();
-    const block = await this.effectiveBlock(await this.chain(rec), index);
-    if (!block || block.digest !== claims.digest) throw invalid();
-    const data = await this.store.readContent(block.digest);
+    const chain = await this.chain(rec);
+    const found = this.store.readEffectiveBlock
+      ? await this.store.readEffectiveBlock(chain.map((r) => r.id), index)
+      : await this.effectiveBlock(chain, index).then((block) => block && { block, data: undefined });
+    if (!found || found.block.digest !== claims.digest) throw invalid();
+    const block = found.block;
+    const data = found.data ?? (await this.store.readContent(block.digest));
     if (!data) throw new EbsError('InternalServerException', 500, `Block content ${block.digest} is missing from the store.`);
     return { data, dataLength: data.length, checksum: block.digest, checksumAlgorithm: 'SHA256' };
   }

@@ -194,6 +194,12 @@ export interface EmulatorStore {
   readContent(digest: string): Promise<Uint8Array | undefined>;
 
   /**
+   * Optional: the block a lineage (ids, nearest first) has at `index` and the content stored under its digest, read
+   * together; the same answer as getOwnBlock along the lineage then readContent, in one IndexedDB transaction.
+   */
+  readEffectiveBlock?(lineage: string[], index: number): Promise<{ block: BlockRecord; data: Uint8Array | undefined } | undefined>;
+
+  /**
    * ATOMIC: marks the snapshot deleted, then removes every deleted snapshot that no live snapshot
    * descends from, with its block records, and frees contents no remaining block record uses.
    * Returns false when the snapshot does not exist or is already deleted.

@@ -300,6 +300,17 @@ export class IdbStore implements EmulatorStore {
     return buf ? new Uint8Array(buf) : undefined;
   }
 
+  async readEffectiveBlock(lineage: string[], index: number): Promise<{ block: BlockRecord; data: Uint8Array | undefined } | undefined> {
+    // One transaction for the block records and the content: a read of a block costs one less transaction.
+    const tx = this.db.transaction(['blocks', 'contents'], 'readonly');
+    const blocks = tx.objectStore('blocks');
+    const recs = await Promise.all(lineage.map((id) => blocks.get([id, index])));
+    const block = recs.find((b) => b !== undefined);
+    if (!block) return undefined;
+    const buf = await tx.objectStore('contents').get(block.digest);
+    return { block, data: buf ? new Uint8Array(buf) : undefined };
+  }
+
   async deleteSnapshot(id: string): Promise<boolean> {
     const tx = this.writeTx();
     const done = tx.done;

@@ -215,6 +215,8 @@ async function openInWriter(file: FileSystemFileHandle): Promise<AsyncAccessHand
     return openHere(file);
   }
   return {
+    // comlink posts each call as a message and the writer handles them one by one, in order.
+    ordered: true,
     getSize: () => api.getSize(),
     truncate: (size) => api.truncate(size),
     write: (data, at) => {

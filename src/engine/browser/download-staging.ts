@@ -156,6 +156,7 @@ export async function openStagingTarget(
     write: (offset, data) => explained(() => inner.write(slots!.slot(offset / bs) * bs, data)),
     flush: inner.flush,
     close: inner.close,
+    ...(inner.ordered ? { ordered: true } : {}),
   };
 }
 

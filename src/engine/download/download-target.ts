@@ -19,6 +19,8 @@ export interface AsyncAccessHandle {
   flush(): Promise<void>;
   /** Flushes and closes. */
   close(): Promise<void>;
+  /** Calls are applied in the order they are made (a worker's message queue), so writes may overlap. */
+  ordered?: boolean;
 }
 
 /** The async form of a sync access handle used on its own thread. */
@@ -55,6 +57,7 @@ export function asyncHandleTarget(h: AsyncAccessHandle): DownloadTarget {
       return true;
     },
     close: () => h.close(),
+    ...(h.ordered ? { ordered: true } : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { CompleteSnapshotCommand, ListSnapshotBlocksCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { createMemoryEmulator } from '../../emulator/index.ts';
-import { bitmapHas, downloadSnapshot, fetchBlock, newBitmap, type DownloadTarget } from './download.ts';
+import { bitmapHas, bodyBytes, downloadSnapshot, fetchBlock, newBitmap, type DownloadTarget } from './download.ts';
 import { DownloadError } from './download-error.ts';
 import { sha256, toBase64 } from './download-digest.ts';
 import { memoryTarget } from './download-target.ts';
@@ -138,6 +138,49 @@ describe('downloadSnapshot', () => {
     });
     expect(committed.sort((a, b) => a - b)).toEqual([...blocks.keys()]);
     expect(writesDuringFlush).toBeGreaterThan(0);
+  });
+
+  it('sends an ordered target each block without waiting for the write before it, and commits only completed writes', async () => {
+    const emu = createMemoryEmulator({ completionDelayMs: 0 });
+    const blocks = new Map<number, Uint8Array>();
+    for (let i = 0; i < 24; i++) blocks.set(i, patternBlock(700 + i));
+    const id = await writeSnapshot(emu.ebs, blocks);
+    const t = sparseTarget();
+    // Writes complete one at a time, in call order, each a little later (a writer thread's queue).
+    let queue: Promise<void> = Promise.resolve();
+    let outstanding = 0;
+    let most = 0;
+    const done = new Set<number>();
+    const ordered: DownloadTarget = {
+      ...t,
+      ordered: true,
+      write(offset, data) {
+        outstanding++;
+        most = Math.max(most, outstanding);
+        queue = queue.then(async () => {
+          await new Promise((r) => setTimeout(r, 5));
+          await t.write(offset, data);
+          done.add(offset / BS);
+          outstanding--;
+        });
+        return queue;
+      },
+    };
+    const committed: number[] = [];
+    await downloadSnapshot({
+      ebs: emu.ebs,
+      snapshotId: id,
+      target: ordered,
+      concurrency: 8,
+      checkpointEvery: 4,
+      commit: async (indices) => {
+        for (const i of indices) expect(done.has(i)).toBe(true);
+        committed.push(...indices);
+      },
+    });
+    expect(most).toBeGreaterThan(1);
+    expect(committed.sort((a, b) => a - b)).toEqual([...blocks.keys()]);
+    for (const [i, b] of blocks) expect(await h(t.writes.get(i * BS)!)).toBe(await h(b));
   });
 
   it('reads a child through its parent: inherited blocks, overwrites and zeros over data', async () => {
@@ -325,5 +368,26 @@ describe('fetchBlock', () => {
     const token = list.Blocks![0]!.BlockToken!;
     now += 8 * 24 * 3600 * 1000;
     expect(await h(await fetchBlock(emu.ebs, id, { index: 9, token }))).toBe(await h(patternBlock(9)));
+  });
+});
+
+describe('bodyBytes', () => {
+  type Body = Parameters<typeof bodyBytes>[0];
+  const streamOf = (chunks: Uint8Array[]): Body =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const x of chunks) c.enqueue(x);
+        c.close();
+      },
+    }) as unknown as Body;
+
+  it('takes a body of one chunk as it is, joins several, and leaves other bodies to the SDK', async () => {
+    const one = patternBlock(3);
+    expect(await bodyBytes(streamOf([one]))).toBe(one);
+    const joined = await bodyBytes(streamOf([one.subarray(0, 1000), new Uint8Array(0), one.subarray(1000)]));
+    expect(await h(joined)).toBe(await h(one));
+    const nodeLike = { transformToByteArray: async () => one } as unknown as Body;
+    expect(await bodyBytes(nodeLike)).toBe(one);
+    expect(await bodyBytes(undefined)).toHaveLength(0);
   });
 });
