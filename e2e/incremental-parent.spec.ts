@@ -91,7 +91,7 @@ test('a new version sends only the changed blocks, reads back as v2, and ListCha
 });
 
 test('a version over a parent without a manifest, reloaded mid-upload, resumes comparing against the parent: unchanged blocks are never sent', async ({ page }) => {
-  const v1 = makeTestImage('incremental-resume-v1-48m', 48, 0x1c1d, 0);
+  const v1 = makeTestImage('incremental-resume-v1', 96, 0x1c1d, 0);
   // Every other data block rewritten: enough changed blocks to reload in the middle of sending them.
   const buf = readFileSync(v1.path);
   const next = prngBytes(0x1c1e);

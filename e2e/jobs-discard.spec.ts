@@ -6,9 +6,9 @@ import type { Page } from '@playwright/test';
 test.describe.configure({ timeout: 300_000 });
 
 /** Starts an upload in the in-browser emulator, pauses it, reloads: an unfinished job with a pending snapshot. */
-async function pausedJob(page: Page, name: string, seed: number): Promise<{ id: string; snapshotId: string; percent: string }> {
+async function pausedJob(page: Page, name: string, seed: number, sizeMiB = 64): Promise<{ id: string; snapshotId: string; percent: string }> {
   // Large enough, and one block at a time, that the pause lands well before the end.
-  const image = makeTestImage(name, 64, seed);
+  const image = makeTestImage(name, sizeMiB, seed);
   await page.goto('/#/upload');
   await startPaused(page, image.path);
   const percent = (await page.getByTestId('percent').textContent())!.trim();
@@ -145,11 +145,12 @@ test('Cancel deletes the pending snapshot; the finished list says so and only re
 });
 
 test('an upload cancelled from its job card moves to Finished with its snapshot deleted; focus follows it', async ({ page }) => {
-  const { id, snapshotId } = await pausedJob(page, 'cancel-card-64m', 0xd15c04);
+  // Resumed at full speed until Pause is clicked from outside the page: 128 MiB leaves it room on any machine.
+  const { id, snapshotId } = await pausedJob(page, 'cancel-card-128m', 0xd15c04, 128);
   await page.goto('/#/jobs');
   const card = page.getByTestId('job-card');
   await card.getByRole('button', { name: 'Resume…' }).click();
-  await pickFile(page, makeTestImage('cancel-card-64m', 64, 0xd15c04).path, card);
+  await pickFile(page, makeTestImage('cancel-card-128m', 128, 0xd15c04).path, card);
   const panel = card.getByTestId('run-panel');
   await expect(panel).toHaveAttribute('data-phase', 'uploading', { timeout: 60_000 });
   await panel.getByRole('button', { name: 'Pause' }).click();

@@ -1,4 +1,5 @@
 import { GetSnapshotBlockCommand, type EBSClient, type GetSnapshotBlockCommandOutput } from '@aws-sdk/client-ebs';
+import { concat } from '../../images/byte-stream.ts';
 import { LinkWatch } from '../link-watch.ts';
 import { listBlocks, refreshToken, withReadLag, type ListedBlock, type ReadLag } from './download-blocks.ts';
 import { sha256, toBase64 } from './download-digest.ts';
@@ -131,14 +132,8 @@ export async function bodyBytes(body: GetSnapshotBlockCommandOutput['BlockData']
       n += value.length;
     }
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  // One chunk is returned as it is; several are joined once.
+  return concat(chunks, n);
 }
 
 /** Fetches one block with its token and verifies its SHA-256 against the service's checksum. */
