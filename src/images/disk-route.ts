@@ -197,14 +197,9 @@ async function streamTail(file: ByteSource, steps: readonly StreamStep[], size: 
     if (size - begin > TAIL_REACH) return undefined;
     const tail = new Uint8Array(512);
     let at = begin;
-    for (let c = await stream.next(); c; c = await stream.next()) {
-      const end = at + c.length;
-      if (end > size - 512) {
-        const from = Math.max(at, size - 512);
-        tail.set(c.subarray(from - at, Math.min(c.length, size - at)), from - (size - 512));
-      }
-      at = end;
-      if (at >= size) break;
+    for (let c = await stream.next(); c && at < size; c = await stream.next()) {
+      keepTail(tail, c.subarray(0, size - at));
+      at += c.length;
     }
     return at >= size ? tail : undefined;
   } catch {
@@ -265,11 +260,7 @@ async function measure(stream: ByteStream, progress: () => void, label: string):
   try {
     for (let c = await stream.next(); c; c = await stream.next()) {
       n += c.length;
-      if (c.length >= 512) tail.set(c.subarray(c.length - 512));
-      else {
-        tail.copyWithin(0, c.length);
-        tail.set(c, 512 - c.length);
-      }
+      keepTail(tail, c);
       if (n > MAX_VIRTUAL_SIZE) {
         throw new ImageFormatError(
           `This ${label} file unpacks to more than 64 TiB, more than any EBS snapshot can hold; it is not a disk image Blockport can upload (or it is a decompression bomb). Pick the disk image itself.`,
@@ -283,6 +274,16 @@ async function measure(stream: ByteStream, progress: () => void, label: string):
     await stream.cancel().catch(() => undefined);
   }
   return { size: n, tail: n >= 512 ? tail : tail.subarray(512 - n) };
+}
+
+/** Rolls `chunk` into `tail`, which then holds the last tail.length bytes seen. */
+function keepTail(tail: Uint8Array, chunk: Uint8Array): void {
+  if (chunk.length >= tail.length) {
+    tail.set(chunk.subarray(chunk.length - tail.length));
+  } else {
+    tail.copyWithin(0, chunk.length);
+    tail.set(chunk, tail.length - chunk.length);
+  }
 }
 
 /** A file in a tar read as a stream: where its data starts in the stream, and its first bytes. */
