@@ -1,6 +1,5 @@
 // The engine in Chromium against `npm run emulator` with 10% injected errors/throttles and 50 ms latency:
 // the snapshot completes and reads back byte-identical.
-import { quietVite } from './engine-quiet-vite.ts';
 import { test, expect } from '@playwright/test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -43,7 +42,6 @@ test.afterAll(async () => {
 // npm test runs the qcow2 case (its reads go through the format's tables); `npm run test:long` raw as well.
 for (const format of ['raw', 'qcow2'] as const) test(`${format}: 10% injected errors and throttles, 50 ms latency: completed and byte-identical${format === 'raw' ? ' @long' : ''}`, async ({ page }) => {
   test.setTimeout(300_000);
-  await quietVite(page);
   await page.goto('/');
   await page.addScriptTag({ type: 'module', url: '/e2e/engine-harness.ts' });
   await page.waitForFunction(() => '__engine' in window, undefined, { timeout: 60_000 });

@@ -1,6 +1,5 @@
 // Resume at the engine level in real Chromium: reload mid-upload (workers die with blocks in flight), re-pick the
 // file, resume; the snapshot is byte-identical and re-sent blocks stay within the in-flight window.
-import { quietVite } from './engine-quiet-vite.ts';
 import { test, expect, type Page } from '@playwright/test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,7 +50,6 @@ for (const cut of [0.35, 0.6, 0.85]) {
   test(`reload at ${Math.round(cut * 100)}%, re-pick, resume: byte-identical, re-sent ≤ in-flight window${cut === 0.6 ? '' : ' @long'}`, async ({ page }) => {
     test.setTimeout(300_000);
     const dbName = `e2e-resume-${Date.now()}`;
-    await quietVite(page);
     await page.goto('/');
     await loadEngine(page, imagePath);
     // The page leaves for about:blank in the progress callback that crosses the cut (no document to fetch, so it
@@ -124,7 +122,6 @@ for (const cut of [0.35, 0.6, 0.85]) {
 
 /** Starts an upload of disk.img on the in-browser emulator, pauses it after 10 blocks and reloads the page. */
 async function pausedJobThenReload(page: Page, dbName: string): Promise<string> {
-  await quietVite(page);
   await page.goto('/');
   await loadEngine(page, imagePath);
   const jobId = await page.evaluate(async (dbName) => {

@@ -1,7 +1,6 @@
 // The upload engine in real Chromium: a 128 MiB image with random, compressible and zero regions goes through the
 // worker pool into the in-browser emulator (once with workers replaced as they go), and every block read back through
 // the SDK equals the image.
-import { quietVite } from './engine-quiet-vite.ts';
 import { test, expect, type Page } from '@playwright/test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -39,7 +38,6 @@ async function engineUpload(page: Page, options: import('../src/engine/api.ts').
   const streams: string[] = [];
   page.on('worker', (w) => void (w.url().includes('upload.worker') && started.push(w.url())));
   page.on('worker', (w) => void (w.url().includes('stream.worker') && streams.push(w.url())));
-  await quietVite(page);
   await page.goto('/');
   await page.addScriptTag({ type: 'module', url: '/e2e/engine-harness.ts' });
   await page.waitForFunction(() => '__readback' in window, undefined, { timeout: 60_000 });

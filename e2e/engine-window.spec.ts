@@ -1,6 +1,5 @@
 // The window's ceiling in real Chromium: to a plain-http endpoint (HTTP/1.1, six connections per host) the window
 // stays at 12 and the progress says why; to --tls (HTTP/2) the same upload opens past it.
-import { quietVite } from './engine-quiet-vite.ts';
 import { test, expect, type Page } from '@playwright/test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,7 +26,6 @@ type EngineWindow = { __engine: typeof import('../src/engine/api.ts') };
 
 /** Uploads the image to `endpoint` through the engine in the page; returns the largest window seen and the notes. */
 async function upload(page: Page, endpoint: string): Promise<{ state: string; maxWindow: number; notes: string[] }> {
-  await quietVite(page);
   await page.goto('/');
   await page.addScriptTag({ type: 'module', url: '/e2e/engine-harness.ts' });
   await page.waitForFunction(() => '__engine' in window, undefined, { timeout: 60_000 });

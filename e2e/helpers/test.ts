@@ -1,22 +1,10 @@
-// The Playwright `test` for Blockport specs: pages never receive Vite's hot-reload messages.
+// The Playwright `test` for Blockport specs: a failed test prints what its pages showed. The site under test is a build
+// (e2e/vite.e2e.config.ts), so edits to the tree during a run reach no page.
 import { test as base } from '@playwright/test';
 
 export { expect } from '@playwright/test';
 
-/**
- * Other engineers edit the tree while tests run; a Vite full-reload in the middle of an upload would
- * look like the reload under test. Every context answers Vite's HMR socket itself and stays silent.
- */
-export const test = base.extend<{ quietVite: void; pageOnFailure: void }>({
-  quietVite: [
-    async ({ context }, use) => {
-      await context.routeWebSocket(/\/\?token=|vite-hmr/, () => {
-        // Accepted and never connected to the server: no update, no reload.
-      });
-      await use();
-    },
-    { auto: true },
-  ],
+export const test = base.extend<{ pageOnFailure: void }>({
   /**
    * A failed test prints what each of its pages showed (address and accessibility tree) to the test's output: CI keeps
    * the console, not the test-results folder, so this is what tells a wrong page from a slow one afterwards.
