@@ -1,6 +1,6 @@
 // Per-person access end to end: the page on the emulator server with its OpenID Connect sign-in (--oidc), IAM
 // enforced from deploy/blockport.json, unauthenticated identities off, every call through the same-origin relay.
-import { createServer, type ViteDevServer } from 'vite';
+import { preview, type PreviewServer } from 'vite';
 import type { BrowserContext, Page } from '@playwright/test';
 import { spawnEmulator, type SpawnedEmulator } from '../server/spawn-emulator.ts';
 import { makeTestImage, type TestImage } from './helpers/disk-image.ts';
@@ -14,15 +14,15 @@ const PROBE = '/e2e/helpers/iam-probe.ts';
 type Probe = typeof import('./helpers/iam-probe.ts');
 
 let emu: SpawnedEmulator;
-let vite: ViteDevServer;
+let vite: PreviewServer;
 let site: string;
 
 test.beforeAll(async () => {
   emu = await spawnEmulator(['--identity-pool', 'people', '--oidc-user', 'alice:wonderland', '--oidc-user', 'bob:the-builder', '--unauthenticated', 'off', '--completion-delay-ms', '200']);
-  // A dev server whose /snapshots*, /ec2/*, /cognito-identity/* go to this emulator: the relay.
+  // The suite's build (with the probe this spec imports) behind a second `vite preview` whose /snapshots*, /ec2/*,
+  // /cognito-identity/* go to this emulator: the relay.
   process.env.BLOCKPORT_RELAY_TARGET = emu.url;
-  vite = await createServer({ configFile: 'vite.config.ts', server: { port: 0, host: 'localhost', strictPort: false, hmr: false }, logLevel: 'warn' });
-  await vite.listen();
+  vite = await preview({ configFile: 'e2e/vite.e2e.config.ts', preview: { port: 0, host: 'localhost', strictPort: false }, logLevel: 'warn' });
   delete process.env.BLOCKPORT_RELAY_TARGET;
   site = vite.resolvedUrls!.local[0]!.replace(/\/$/, '');
 });
@@ -31,10 +31,6 @@ test.afterAll(async () => {
   await vite?.close();
   await emu?.stop();
 });
-
-async function quiet(context: BrowserContext): Promise<void> {
-  await context.routeWebSocket(/\/\?token=|vite-hmr/, () => undefined);
-}
 
 /** Fills and saves the Connection view: this emulator's pool, through the relay, signing in at its provider. */
 async function configure(page: Page): Promise<void> {
@@ -107,8 +103,6 @@ let bobSnapshot: string;
 test('two people sign in; each sees and touches only their own snapshots', async ({ browser }) => {
   const a = await browser.newContext();
   const b = await browser.newContext();
-  await quiet(a);
-  await quiet(b);
   const aliceRequests = watchRequests(a);
   const bobRequests = watchRequests(b);
   alice = await a.newPage();
@@ -149,7 +143,8 @@ test('two people sign in; each sees and touches only their own snapshots', async
   await expect(form.getByTestId('ami-evidence')).not.toContainText('could not be read');
   const referrers = await Promise.all(blockReads);
   expect(referrers.length).toBeGreaterThan(0);
-  for (const r of referrers) expect(new URL(r ?? site).pathname).toBe('/workers/boot.worker.ts');
+  // The boot worker's script: workers/boot.worker.ts, built as assets/boot.worker-<hash>.js.
+  for (const r of referrers) expect(new URL(r ?? site).pathname).toMatch(/\/boot\.worker(\.ts|-[\w-]+\.js)$/);
   expect(bootWorkers).toHaveLength(1);
   await form.getByRole('button', { name: 'Cancel' }).click();
 
@@ -195,7 +190,6 @@ test('two people sign in; each sees and touches only their own snapshots', async
 
 test('a visitor who has not signed in can do nothing, and signing out takes the access away', async ({ browser }) => {
   const v = await browser.newContext();
-  await quiet(v);
   const visitorRequests = watchRequests(v);
   const visitor = await v.newPage();
   await configure(visitor);
