@@ -66,9 +66,27 @@ export default async function paceBench(): Promise<BenchRow[]> {
         const peers: number[] = [];
         const ours: number[] = [];
         let written = 0;
+        // Every upload starts on an empty emulator (its memory store would otherwise hold 768 MiB more for each
+        // upload before it, and its garbage collector slow whichever side runs later), and the side that goes first
+        // alternates.
+        const fresh = async () => {
+          const r = await emu.admin('reset', {});
+          if (!r.ok) throw new Error(`emulator reset: ${r.status} ${await r.text()}`);
+        };
         for (let k = 0; k < ROUNDS; k++) {
-          const p = await peer(image, emu.url);
-          const b = await blockport(image, emu.url, state);
+          let p: Awaited<ReturnType<typeof peer>>;
+          let b: Awaited<ReturnType<typeof blockport>>;
+          if (k % 2 === 0) {
+            await fresh();
+            p = await peer(image, emu.url);
+            await fresh();
+            b = await blockport(image, emu.url, state);
+          } else {
+            await fresh();
+            b = await blockport(image, emu.url, state);
+            await fresh();
+            p = await peer(image, emu.url);
+          }
           log(`${latency} ms: peer ${(p.ms / 1000).toFixed(1)} s (${p.written} blocks), blockport ${(b.ms / 1000).toFixed(1)} s (${b.written} blocks)`);
           if (b.written !== p.written) log(`blocks differ: blockport ${b.written}, peer ${p.written}`);
           peers.push(p.ms);
