@@ -67,10 +67,25 @@ export async function reloadAtPercent(page: Page, percent: number, timeout = 170
  */
 export async function startPaused(page: Page, imagePath: string): Promise<void> {
   await pickFile(page, imagePath);
+  // Pause is pressed from inside the page as soon as the bar shows 3 %: a click from the test could come after the
+  // last block on a loaded machine (48 MiB at one block in flight takes a few seconds), leaving no block to resume.
+  await page.evaluate(() => {
+    const check = () => {
+      const bar = document.querySelector('[data-testid="run-panel"] [role="progressbar"]');
+      if (Number(bar?.getAttribute('aria-valuenow') ?? -1) < 3) return;
+      const pause = [...document.querySelectorAll<HTMLButtonElement>('[data-testid="run-panel"] button')].find((b) => b.textContent?.trim() === 'Pause');
+      if (!pause || pause.disabled) return;
+      observer.disconnect();
+      pause.click();
+    };
+    const observer = new MutationObserver(check);
+    observer.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow', 'disabled'] });
+    check();
+  });
   await startUpload(page, { concurrency: 1 });
-  await waitForPercent(page, 3);
-  await page.getByRole('button', { name: 'Pause' }).click();
   await expect(page.getByTestId('phase')).toHaveText('Paused', { timeout: 60_000 });
+  const percent = Number(await page.getByTestId('run-panel').getByRole('progressbar').getAttribute('aria-valuenow'));
+  expect(percent, 'paused before every block was sent').toBeLessThan(100);
 }
 
 /**
