@@ -63,7 +63,7 @@ function readCeiling(workers = 1, sliceBytes = 16 * 1048576, mode: 'read' | 'rea
 async function engineRun(
   connection: Connection | null,
   options: UploadOptions = {},
-): Promise<{ sessionMs: number; avgMiBps: number; ms: number; bytes: number; state: string; written: number; skipped: number; snapshotId: string; window: { max: number; meanInFlight: number } }> {
+): Promise<{ avgMiBps: number; ms: number; bytes: number; state: string; written: number; skipped: number; snapshotId: string; window: { max: number; meanInFlight: number } }> {
   const file = pickedFile();
   const t0 = performance.now();
   const run = await startUpload({ file, connection: connection ?? { kind: 'emulator' }, options: { zeroBlocks: 'skip', ...options, ...(connection ? {} : { dryRun: true }) } });
@@ -78,7 +78,7 @@ async function engineRun(
     n++;
   });
   const r = await run.done;
-  return { sessionMs: r.durationMs, avgMiBps: r.avgMiBps, ms: performance.now() - t0, bytes: r.bytesWritten, state: r.state, written: r.blocksWritten, skipped: r.blocksSkipped, snapshotId: r.snapshotId, window: { max, meanInFlight: n ? sum / n : 0 } };
+  return { avgMiBps: r.avgMiBps, ms: performance.now() - t0, bytes: r.bytesWritten, state: r.state, written: r.blocksWritten, skipped: r.blocksSkipped, snapshotId: r.snapshotId, window: { max, meanInFlight: n ? sum / n : 0 } };
 }
 
 /** Read, zero-scan and hash through two workers with a chosen hash implementation (WebCrypto vs hash-wasm), 16 MiB slices of 128 MiB runs. */

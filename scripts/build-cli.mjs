@@ -3,7 +3,6 @@
 // with the list of the sources it was built from. cli/blockport.mjs starts it when no source is newer, else runs the
 // TypeScript through tsx as before: a bundle loads in about half the time (no per-module transform, one file to read).
 // Run by `npm install` / `npm ci` (prepare) and by `npm run build:cli`; a failure leaves the command on tsx.
-import { build } from 'esbuild';
 import { mkdir, rename, writeFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, '.cli-build');
 
 try {
+  // Inside the try: an install without esbuild leaves the command on tsx rather than failing.
+  const { build } = await import('esbuild');
   await mkdir(out, { recursive: true });
   const tmp = join(out, `blockport.${process.pid}.mjs`);
   const result = await build({

@@ -36,6 +36,37 @@ export async function waitForPercent(page: Page, percent: number, timeout = 170_
 }
 
 /**
+ * Acts from inside the page the first time the run panel's bar shows at least `percent` and less than 100, however
+ * fast the upload runs: `leave` goes to about:blank (the percent shown kept in sessionStorage as `e2e-reload-at`),
+ * `pause` presses Pause once it is enabled.
+ */
+async function atPercentInPage(page: Page, percent: number, action: 'leave' | 'pause'): Promise<void> {
+  await page.evaluate(
+    ([p, act]) => {
+      const check = () => {
+        const bar = document.querySelector('[data-testid="run-panel"] [role="progressbar"]');
+        const now = Number(bar?.getAttribute('aria-valuenow') ?? -1);
+        if (now < p || now >= 100) return;
+        if (act === 'pause') {
+          const pause = [...document.querySelectorAll<HTMLButtonElement>('[data-testid="run-panel"] button')].find((b) => b.textContent?.trim() === 'Pause');
+          if (!pause || pause.disabled) return;
+          observer.disconnect();
+          pause.click();
+          return;
+        }
+        observer.disconnect();
+        sessionStorage.setItem('e2e-reload-at', String(now));
+        location.assign('about:blank');
+      };
+      const observer = new MutationObserver(check);
+      observer.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow', 'disabled'] });
+      check();
+    },
+    [percent, action] as const,
+  );
+}
+
+/**
  * Leaves the page from inside it as soon as the run panel shows at least `percent` (and less than 100), then opens
  * it again: the tab goes away mid-upload however fast the upload runs (about:blank needs no fetch, so the old page
  * unloads at once). Returns the percent it showed.
@@ -43,19 +74,7 @@ export async function waitForPercent(page: Page, percent: number, timeout = 170_
 export async function reloadAtPercent(page: Page, percent: number, timeout = 170_000): Promise<number> {
   const url = page.url();
   const left = page.waitForURL('about:blank', { timeout });
-  await page.evaluate((p) => {
-    const check = () => {
-      const bar = document.querySelector('[data-testid="run-panel"] [role="progressbar"]');
-      const now = Number(bar?.getAttribute('aria-valuenow') ?? -1);
-      if (now < p || now >= 100) return;
-      observer.disconnect();
-      sessionStorage.setItem('e2e-reload-at', String(now));
-      location.assign('about:blank');
-    };
-    const observer = new MutationObserver(check);
-    observer.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow'] });
-    check();
-  }, percent);
+  await atPercentInPage(page, percent, 'leave');
   await left;
   await page.goto(url);
   return Number(await page.evaluate(() => sessionStorage.getItem('e2e-reload-at')));
@@ -69,19 +88,7 @@ export async function startPaused(page: Page, imagePath: string): Promise<void> 
   await pickFile(page, imagePath);
   // Pause is pressed from inside the page as soon as the bar shows 3 %: a click from the test could come after the
   // last block on a loaded machine (48 MiB at one block in flight takes a few seconds), leaving no block to resume.
-  await page.evaluate(() => {
-    const check = () => {
-      const bar = document.querySelector('[data-testid="run-panel"] [role="progressbar"]');
-      if (Number(bar?.getAttribute('aria-valuenow') ?? -1) < 3) return;
-      const pause = [...document.querySelectorAll<HTMLButtonElement>('[data-testid="run-panel"] button')].find((b) => b.textContent?.trim() === 'Pause');
-      if (!pause || pause.disabled) return;
-      observer.disconnect();
-      pause.click();
-    };
-    const observer = new MutationObserver(check);
-    observer.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow', 'disabled'] });
-    check();
-  });
+  await atPercentInPage(page, 3, 'pause');
   await startUpload(page, { concurrency: 1 });
   await expect(page.getByTestId('phase')).toHaveText('Paused', { timeout: 60_000 });
   const percent = Number(await page.getByTestId('run-panel').getByRole('progressbar').getAttribute('aria-valuenow'));
