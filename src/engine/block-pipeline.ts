@@ -33,6 +33,8 @@ export interface PipelineSpec {
   ceiling: number;
   /** Blocks in flight to start with (a worker taking over from a retired one starts where it was); default the pacer's (16 within floor and ceiling). */
   initial?: number;
+  /** Pipelines sending over the same link at once (a tab's workers): their pacers dip together (see pacer.ts). */
+  shares?: number;
   /** Blocks read at a time into one of the worker's two slice buffers (default 8: 4 MiB); a claim may span many. */
   sliceBlocks?: number;
   /** How long a silent service is waited for before giving up, ms (the snapshot's Timeout; default 60 min). */
@@ -77,7 +79,7 @@ export class BlockPipeline {
   async run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown): Promise<PipelineOutcome> {
     this.stopping = false;
     this.sink = spec.snapshotId && this.makeSink ? this.makeSink(spec.snapshotId) : null;
-    const pacer = new Pacer({ floor: spec.floor, ceiling: spec.ceiling, ...(spec.initial ? { initial: spec.initial } : {}) });
+    const pacer = new Pacer({ floor: spec.floor, ceiling: spec.ceiling, ...(spec.initial ? { initial: spec.initial } : {}), ...(spec.shares ? { shares: spec.shares } : {}) });
     const link = (this.link = new LinkWatch(undefined, undefined, spec.linkAnswered ?? false));
     const verdict = new RunVerdict(link, () => this.stopping);
     const outbox = new BatchOutbox(onBatch, () => ({ inFlight: pacer.active, concurrency: pacer.limit, waiting: link.waiting }), this.sink !== null);

@@ -1,6 +1,8 @@
-// Pacing of blocks in flight that finds the link: a slow start that doubles the window per round trip, then a window
-// of gain × bottleneck rate × minimum round trip (BBR's estimate of the bandwidth-delay product), under a cap that
-// throttling halves (AWS asks clients to back off multiplicatively) and that grows back a little each round.
+// Pacing of blocks in flight that finds the link: a slow start that triples the window per round trip while the
+// delivery rate follows, then a window of gain × bottleneck rate × minimum round trip (BBR's estimate of the
+// bandwidth-delay product), under a cap that throttling halves (AWS asks clients to back off multiplicatively) and that
+// grows back a little each round. The minimum round trip is measured again in dips to a few blocks, which every
+// pacer of one link (a tab's workers) takes at the same turn of a clock grid, so none of them measures the others' queue.
 
 /** Pacer settings. */
 export interface PacerOptions {
@@ -19,6 +21,13 @@ export interface PacerOptions {
   minRttWindowMs?: number;
   /** The clock in ms (injectable: tests drive the pacer in virtual time). */
   now?: () => number;
+  /**
+   * Pacers sending over the same link (a tab's upload workers): each dips to its share of the drained window, and
+   * they dip together, at the turns of a grid on `clock`, so the link is seen without any of their queues.
+   */
+  shares?: number;
+  /** A clock the pacers of one link share, ms (default: `now` when given, else the wall clock). */
+  clock?: () => number;
 }
 
 /** What a request's end tells the pacer. */
@@ -47,20 +56,39 @@ const NO_QUEUE_RTT_FACTOR = 1.125;
 /** Blocks added per success while starting: the window triples per round trip, as BBR's startup gain of 2.89. */
 const STARTUP_STEP = 2;
 /** The first window: the old fixed ceiling, harmless on any link, and 2 s saved at a 1 s round trip. */
-const DEFAULT_INITIAL = 16;
-/** The window while measuring the minimum round trip again: a quarter, about half the link's BDP, so no queue is left. */
+export const FIRST_WINDOW = 16;
+/** The window while measuring the minimum round trip again: a quarter at most, about half the link's BDP. */
 const PROBE_SHARE = 0.25;
 /**
- * Round trips between dips at least: a dip costs about two round trips at a quarter of the window, cheap every 10 s
- * at 50 ms, a tenth of the throughput at 1 s.
+ * Round trips between dips at least: a dip costs one or two round trips at a small window, cheap every 10 s at 50 ms,
+ * a tenth of the throughput at 1 s.
  */
 const PROBE_INTERVAL_RTTS = 20;
+/**
+ * The first dip, once startup has ended over a standing queue, comes this many round trips later (1 s at least):
+ * when every request shares the link (HTTP/2 streams, parallel connections), even the first round trip already waited
+ * for the whole first window, and a window built on it keeps that queue until a dip shows the link without it.
+ */
+const FIRST_PROBE_RTTS = 4;
+/** The first window is known not to have queued when it was at most this share of the bandwidth-delay product. */
+const FIRST_ROUND_SHARE = 0.125;
+/** Blocks in flight during a dip, over all the pacers of the link (BBR keeps 4 packets): no queue of ours is left. */
+const PROBE_BLOCKS = 4;
+/** A dip lasts at least this long once drained (BBR's 200 ms), so that every pacer of the link has drained too. */
+const PROBE_MIN_MS = 200;
+/**
+ * While starting, the window stays under this many times the bandwidth-delay product measured so far: it still
+ * triples per round trip while the rate follows, but no longer grows by two blocks per answer of a queue that holds
+ * many rounds' worth (a thin link answering a 16-block first window took seconds per round and the window reached 200).
+ */
+const STARTUP_BDP_GAIN = 3;
 
 /** An adaptive semaphore: acquire() before a request, release() with its outcome. */
 export class Pacer {
   readonly floor: number;
   readonly ceiling: number;
   private window: number;
+  private readonly initial: number;
   private inFlight = 0;
   private waiters: (() => void)[] = [];
   private readonly decrease: number;
@@ -77,26 +105,40 @@ export class Pacer {
   private roundDelivered = 0;
   private roundThrottled = false;
   private roundMinRtt = Infinity;
+  /** The round saw part of a dip. */
+  private roundDipped = false;
   private rates: number[] = [];
   private bestRate = 0;
   private flatRounds = 0;
   private minRtt = Infinity;
   private minRttAt = 0;
-  private probeStart = 0;
   private probeMin = Infinity;
   private probeCount = 0;
   private windowBeforeProbe = 0;
+  private readonly shares: number;
+  private readonly clock: () => number;
+  /** The window fell to the dip's size at (ms; -1 while draining). */
+  private drainedAt = -1;
+  private dipCount = 0;
+  /** The grid slot of the last dip (dips are taken at most once per slot). */
+  private lastDipSlot = -1;
+  /** Answer times of the last round trips, for the delivery rate while starting. */
+  private answers: number[] = [];
+  private sampleRate = 0;
 
   constructor(opts: PacerOptions) {
     // The ceiling the person asked for wins over the default floor.
     this.ceiling = Math.max(1, Math.floor(opts.ceiling));
     this.floor = Math.max(1, Math.min(this.ceiling, Math.floor(opts.floor)));
-    this.window = Math.min(this.ceiling, Math.max(this.floor, opts.initial ?? DEFAULT_INITIAL));
+    this.window = Math.min(this.ceiling, Math.max(this.floor, opts.initial ?? FIRST_WINDOW));
+    this.initial = this.window;
     this.decrease = opts.decrease ?? 0.5;
     this.gain = opts.gain ?? 2;
     this.headroom = opts.headroom ?? 4;
     this.minRttWindowMs = opts.minRttWindowMs ?? 10_000;
     this.now = opts.now ?? (() => performance.now());
+    this.shares = Math.max(1, Math.floor(opts.shares ?? 1));
+    this.clock = opts.clock ?? opts.now ?? (() => Date.now());
     this.cap = this.ceiling;
     this.roundStart = this.now();
   }
@@ -117,6 +159,11 @@ export class Pacer {
     return this.mode === 'startup';
   }
 
+  /** Dips taken to measure the minimum round trip again. */
+  get dips(): number {
+    return this.dipCount;
+  }
+
   /** The bandwidth-delay product measured so far, in blocks (0 before the first round). */
   get bdp(): number {
     const rate = this.maxRate();
@@ -135,11 +182,12 @@ export class Pacer {
   /** Frees a slot; the outcome drives the window (round trip of successes, throttled flag). */
   release(outcome: PacerOutcome = { ok: true }): void {
     this.inFlight--;
+    if (this.mode === 'probe-rtt' && this.drainedAt < 0 && this.inFlight < this.probeWindow()) this.drainedAt = this.now();
     if (this.holdOff > 0) this.holdOff--;
     if (outcome.throttled) this.throttle();
     else if (!outcome.ok) {
       // An error ends the doubling (the link or the service is struggling) without cutting what was found.
-      if (this.mode === 'startup') this.mode = 'steady';
+      if (this.mode === 'startup') this.endStartup();
     } else this.success(outcome.latencyMs);
     this.wake();
   }
@@ -158,27 +206,42 @@ export class Pacer {
       this.minRtt = rtt;
       this.minRttAt = t;
     }
-    if (this.mode === 'probe-rtt' && t - latencyMs >= this.probeStart) {
-      this.probeMin = Math.min(this.probeMin, rtt);
-      if (++this.probeCount >= Math.max(2, this.probeWindow())) {
-        this.minRtt = this.probeMin;
-        this.minRttAt = t;
-        this.mode = 'steady';
-        this.window = this.windowBeforeProbe;
-      }
-    }
-    if (this.mode === 'startup') this.grow(STARTUP_STEP);
+    if (this.mode === 'startup') {
+      this.measureDelivery(t, rtt);
+      this.grow(STARTUP_STEP);
+    } else if (this.mode === 'probe-rtt') this.probeAnswer(t, rtt);
+    else this.maybeDip(t);
     // A round ends when a request sent after it began comes back (one round trip of the window).
     if (t - latencyMs >= this.roundStart) this.endRound(t);
   }
 
+  /** The delivery rate over the answer's own round trip (BBR's rate sample): answers in it per ms. */
+  private measureDelivery(t: number, rtt: number): void {
+    const a = this.answers;
+    a.push(t);
+    if (a.length > 4096) a.splice(0, a.length - 2048);
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (a[mid]! > t - rtt) hi = mid;
+      else lo = mid + 1;
+    }
+    this.sampleRate = Math.max(this.sampleRate, (a.length - lo) / rtt);
+  }
+
   private grow(by: number): void {
-    this.window = Math.min(this.ceiling, this.cap, this.window + by);
+    let w = Math.min(this.ceiling, this.cap, this.window + by);
+    if (this.mode === 'startup' && this.sampleRate > 0 && Number.isFinite(this.minRtt)) {
+      w = Math.min(w, Math.max(this.window, this.initial, STARTUP_BDP_GAIN * this.sampleRate * this.minRtt));
+    }
+    this.window = w;
   }
 
   private endRound(t: number): void {
     const elapsed = t - this.roundStart;
-    if (elapsed > 0 && this.roundDelivered > 0) {
+    // A dip's rounds say nothing of the link's rate: the drain answers a queue's worth at once, the dip then too few.
+    if (elapsed > 0 && this.roundDelivered > 0 && !this.roundDipped) {
       const rate = this.roundDelivered / elapsed;
       this.rates.push(rate);
       if (this.rates.length > RATE_ROUNDS) this.rates.shift();
@@ -187,10 +250,10 @@ export class Pacer {
         if (growing) {
           this.bestRate = rate;
           this.flatRounds = 0;
-        } else if (++this.flatRounds >= PLATEAU_ROUNDS) this.mode = 'steady';
+        } else if (++this.flatRounds >= PLATEAU_ROUNDS) this.endStartup();
         // A queue has formed (HyStart) and the rate no longer grows: even the round's fastest request took much longer
         // than the fastest seen, and the window's growth bought nothing.
-        if (!growing && this.roundMinRtt > QUEUE_RTT_FACTOR * this.minRtt) this.mode = 'steady';
+        if (!growing && this.roundMinRtt > QUEUE_RTT_FACTOR * this.minRtt) this.endStartup();
       }
     }
     // The round saw the path as fast as ever: the minimum round trip still holds, no dip is needed to measure it again.
@@ -200,23 +263,66 @@ export class Pacer {
     this.roundDelivered = 0;
     this.roundThrottled = false;
     this.roundMinRtt = Infinity;
-    if (this.mode === 'steady') {
-      const target = this.gain * this.bdp + this.headroom;
-      this.window = Math.min(this.ceiling, this.cap, Math.max(this.floor, target));
-      // The minimum round trip is old: dip for a round to see the link without its queue, unless the ceiling binds
-      // so far below the target that no queue of ours can be in the way.
-      if (t - this.minRttAt > Math.max(this.minRttWindowMs, PROBE_INTERVAL_RTTS * this.minRtt) && target < 2 * Math.min(this.ceiling, this.cap)) {
-        this.mode = 'probe-rtt';
-        this.windowBeforeProbe = this.window;
-        this.probeStart = t;
-        this.probeMin = Infinity;
-        this.probeCount = 0;
-      }
-    }
+    this.roundDipped = this.mode === 'probe-rtt';
+    if (this.mode === 'steady') this.window = this.target();
+  }
+
+  private endStartup(): void {
+    this.mode = 'steady';
+    this.answers = [];
+  }
+
+  /** The steady window: gain × bandwidth-delay product + headroom, within floor, ceiling and the throttling cap. */
+  private target(): number {
+    return Math.min(this.ceiling, this.cap, Math.max(this.floor, this.gain * this.bdp + this.headroom / this.shares));
+  }
+
+  /**
+   * Dips when the minimum round trip is old, at the next turn of a grid on the shared clock, so every pacer of the
+   * link dips at once; not when the ceiling binds so far below the target that no queue of ours can be in the way.
+   */
+  private maybeDip(t: number): void {
+    if (!Number.isFinite(this.minRtt)) return;
+    const interval = this.dipCount === 0 && this.firstRoundSuspect() ? gridInterval(1000, FIRST_PROBE_RTTS * this.minRtt) : gridInterval(this.minRttWindowMs, PROBE_INTERVAL_RTTS * this.minRtt);
+    if (t - this.minRttAt <= interval) return;
+    if (this.gain * this.bdp + this.headroom >= 2 * Math.min(this.ceiling, this.cap)) return;
+    const c = this.clock();
+    const slot = Math.floor(c / interval);
+    // Only just after a turn of the grid: a pacer that missed it waits for the next one, with the others.
+    if (slot === this.lastDipSlot || c - slot * interval > interval / 4) return;
+    this.lastDipSlot = slot;
+    this.dipCount++;
+    this.roundDipped = true;
+    this.mode = 'probe-rtt';
+    this.windowBeforeProbe = this.window;
+    this.drainedAt = this.inFlight < this.probeWindow() ? t : -1;
+    this.probeMin = Infinity;
+    this.probeCount = 0;
+  }
+
+  /**
+   * Whether the first window may have made the minimum round trip itself: serving it at the link's rate takes
+   * initial ÷ rate, and unless that is a small part of the minimum (the window was far below the bandwidth-delay
+   * product), the minimum may hold our own queue, and only a dip shows the link without it.
+   */
+  private firstRoundSuspect(): boolean {
+    return this.initial > FIRST_ROUND_SHARE * this.bdp;
+  }
+
+  /** An answer during a dip: only requests sent once the window had drained see the link without our queue. */
+  private probeAnswer(t: number, rtt: number): void {
+    if (this.drainedAt < 0 || t - rtt < this.drainedAt) return;
+    this.probeMin = Math.min(this.probeMin, rtt);
+    if (++this.probeCount < Math.max(2, this.probeWindow()) || t - this.drainedAt < PROBE_MIN_MS) return;
+    this.minRtt = this.probeMin;
+    this.minRttAt = t;
+    this.mode = 'steady';
+    this.window = Math.min(this.windowBeforeProbe, this.target());
   }
 
   private probeWindow(): number {
-    return Math.max(this.floor, Math.floor(this.windowBeforeProbe * PROBE_SHARE));
+    const share = Math.ceil(PROBE_BLOCKS / this.shares);
+    return Math.max(this.floor, Math.min(share, Math.floor(this.windowBeforeProbe * PROBE_SHARE)));
   }
 
   private maxRate(): number {
@@ -229,7 +335,7 @@ export class Pacer {
     this.roundThrottled = true;
     if (this.mode !== 'steady') {
       if (this.mode === 'probe-rtt') this.window = this.windowBeforeProbe;
-      this.mode = 'steady';
+      this.endStartup();
     }
     if (this.holdOff > 0) return;
     const from = Math.min(this.window, this.cap, this.limit);
@@ -243,4 +349,11 @@ export class Pacer {
   private wake(): void {
     while (this.waiters.length && this.inFlight < this.limit) this.waiters.shift()!();
   }
+}
+
+/** The dip interval on a grid every pacer of a link computes alike: `base` × a power of two, at least `wanted` ms. */
+function gridInterval(base: number, wanted: number): number {
+  let i = base;
+  while (i < wanted) i *= 2;
+  return i;
 }

@@ -1,5 +1,8 @@
-// A link in virtual time for driving a Pacer: propagation delay (with a schedule and jitter), a shared bottleneck that
-// serves one block body at a time, and a service that throttles beyond a rate. Deterministic: no timers, no clock.
+// A link in virtual time for driving Pacers: propagation delay (with a schedule and jitter), a shared bottleneck, and a
+// service that throttles beyond a rate. The bottleneck serves one body at a time (FIFO, as one TCP stream does) or all
+// bodies at once at an equal share each (fair, as HTTP/2 streams or parallel connections through one shaper do: every
+// request in a queue takes as long as the queue). Several pacers may share it, as a tab's upload workers do.
+// Deterministic: no timers, no clock.
 import { Pacer, type PacerOptions } from '../pacer.ts';
 
 /** The link a simulation runs over. */
@@ -8,6 +11,8 @@ export interface LinkSpec {
   latencyMs: (t: number) => number;
   /** Blocks the bottleneck carries per second (Infinity: no bottleneck). */
   blocksPerSecond: number;
+  /** How the bottleneck serves the bodies queued in it (default fifo). */
+  sharing?: 'fifo' | 'fair';
   /** Extra delay drawn uniformly in [0, jitterMs) per request. */
   jitterMs?: number;
   /** Requests the service accepts per second; beyond: throttled (answered after the delay, nothing carried). */
@@ -17,26 +22,45 @@ export interface LinkSpec {
 /** One sample of the run, taken at every completion. */
 export interface SimSample {
   t: number;
+  /** The limit of the pacer whose request ended, and the sum of all pacers' limits. */
   limit: number;
+  totalLimit: number;
   inFlight: number;
+  totalInFlight: number;
 }
 
 /** What a run did. */
 export interface SimResult {
   pacer: Pacer;
+  pacers: Pacer[];
   samples: SimSample[];
   delivered: number;
   throttled: number;
   /** Delivered blocks between `from` and `to` (ms) per second. */
   rate(from: number, to: number): number;
-  /** Highest and last limit between `from` and `to`. */
-  limits(from: number, to: number): { max: number; min: number; last: number };
+  /** Highest, lowest, last and median limit between `from` and `to` (of the first pacer, or summed over all with `total`). */
+  limits(from: number, to: number, total?: boolean): { max: number; min: number; last: number; median: number };
+  /** Highest number of requests in flight between `from` and `to`, over all pacers. */
+  maxInFlight(from: number, to: number): number;
+}
+
+interface Body {
+  owner: number;
+  sentAt: number;
+  delay: number;
+  /** Service time still owed at the full rate (ms). */
+  remaining: number;
 }
 
 /** Runs requests through `link` for `durationMs` of virtual time, as many in flight as the pacer allows. */
 export function simulate(link: LinkSpec, pacerOptions: Omit<PacerOptions, 'now'>, durationMs: number, seed = 1): SimResult {
+  return simulateShared(link, [pacerOptions], durationMs, seed);
+}
+
+/** As simulate(), with one pacer per options object, all sending through the one link. */
+export function simulateShared(link: LinkSpec, pacerOptions: Omit<PacerOptions, 'now'>[], durationMs: number, seed = 1): SimResult {
   let now = 0;
-  const pacer = new Pacer({ ...pacerOptions, now: () => now });
+  const pacers = pacerOptions.map((o) => new Pacer({ ...o, now: () => now }));
   // A small deterministic generator: the same seed draws the same jitter.
   let s = seed >>> 0 || 1;
   const random = () => {
@@ -45,65 +69,115 @@ export function simulate(link: LinkSpec, pacerOptions: Omit<PacerOptions, 'now'>
     s ^= s << 5;
     return (s >>> 0) / 4294967296;
   };
-  const events: { at: number; sentAt: number; ok: boolean; throttled: boolean }[] = [];
+  const fair = link.sharing === 'fair';
+  const serviceMs = Number.isFinite(link.blocksPerSecond) ? 1000 / link.blocksPerSecond : 0;
+  // Answers on their way back, bodies on their way to the bottleneck, and (fair) the bodies in it.
+  const answers: { at: number; owner: number; sentAt: number; ok: boolean }[] = [];
+  const arrivals: { at: number; body: Body }[] = [];
+  const inLink: Body[] = [];
   const completions: number[] = [];
   const admitted: number[] = [];
   let linkFreeAt = 0;
   let throttled = 0;
   const samples: SimSample[] = [];
-  const serviceMs = Number.isFinite(link.blocksPerSecond) ? 1000 / link.blocksPerSecond : 0;
 
-  const send = () => {
-    void pacer.acquire();
+  const send = (owner: number) => {
+    void pacers[owner]!.acquire();
     const delay = link.latencyMs(now) + (link.jitterMs ? random() * link.jitterMs : 0);
     const limit = link.throttleAbovePerSecond;
     if (limit !== undefined) {
       while (admitted.length && admitted[0]! <= now - 1000) admitted.shift();
       if (admitted.length >= limit) {
-        events.push({ at: now + delay, sentAt: now, ok: false, throttled: true });
+        answers.push({ at: now + delay, owner, sentAt: now, ok: false });
         return;
       }
       admitted.push(now);
     }
-    // Half the delay to reach the bottleneck, the body through it one at a time, the other half back.
+    // Half the delay to reach the bottleneck, the body through it, the other half back.
     const arrive = now + delay / 2;
-    const start = Math.max(arrive, linkFreeAt);
-    linkFreeAt = start + serviceMs;
-    events.push({ at: linkFreeAt + delay / 2, sentAt: now, ok: true, throttled: false });
+    if (!fair || serviceMs === 0) {
+      const start = Math.max(arrive, linkFreeAt);
+      linkFreeAt = start + serviceMs;
+      answers.push({ at: linkFreeAt + delay / 2, owner, sentAt: now, ok: true });
+    } else arrivals.push({ at: arrive, body: { owner, sentAt: now, delay, remaining: serviceMs } });
   };
 
   const fill = () => {
-    while (pacer.active < pacer.limit) send();
+    for (let k = 0; k < pacers.length; k++) while (pacers[k]!.active < pacers[k]!.limit) send(k);
   };
+  const earliest = <T extends { at: number }>(xs: T[]): number => {
+    let k = -1;
+    for (let j = 0; j < xs.length; j++) if (k < 0 || xs[j]!.at < xs[k]!.at) k = j;
+    return k;
+  };
+  /** Moves the fair bottleneck on to time t: every body in it got an equal share of the rate meanwhile. */
+  const serve = (t: number) => {
+    if (inLink.length) {
+      const share = (t - now) / inLink.length;
+      for (const b of inLink) b.remaining -= share;
+    }
+    now = t;
+  };
+
   fill();
-  while (events.length) {
-    // The earliest completion next (few hundred events at most: a scan is cheap enough).
-    let k = 0;
-    for (let j = 1; j < events.length; j++) if (events[j]!.at < events[k]!.at) k = j;
-    const e = events.splice(k, 1)[0]!;
-    if (e.at > durationMs) break;
-    now = e.at;
+  for (;;) {
+    const a = earliest(answers);
+    const r = earliest(arrivals);
+    let departAt = Infinity;
+    let d = -1;
+    for (let j = 0; j < inLink.length; j++) {
+      const at = now + inLink[j]!.remaining * inLink.length;
+      if (at < departAt) {
+        departAt = at;
+        d = j;
+      }
+    }
+    const answerAt = a < 0 ? Infinity : answers[a]!.at;
+    const arriveAt = r < 0 ? Infinity : arrivals[r]!.at;
+    const next = Math.min(answerAt, arriveAt, departAt);
+    if (!Number.isFinite(next) || next > durationMs) break;
+    serve(next);
+    if (next === departAt) {
+      const b = inLink.splice(d, 1)[0]!;
+      answers.push({ at: now + b.delay / 2, owner: b.owner, sentAt: b.sentAt, ok: true });
+      continue;
+    }
+    if (next === arriveAt) {
+      inLink.push(arrivals.splice(r, 1)[0]!.body);
+      continue;
+    }
+    const e = answers.splice(a, 1)[0]!;
+    const pacer = pacers[e.owner]!;
     if (e.ok) {
       completions.push(now);
       pacer.release({ ok: true, latencyMs: now - e.sentAt });
     } else {
       throttled++;
-      pacer.release({ ok: false, throttled: e.throttled });
+      pacer.release({ ok: false, throttled: true });
     }
-    samples.push({ t: now, limit: pacer.limit, inFlight: pacer.active });
+    let totalLimit = 0;
+    let totalInFlight = 0;
+    for (const p of pacers) {
+      totalLimit += p.limit;
+      totalInFlight += p.active;
+    }
+    samples.push({ t: now, limit: pacers[0]!.limit, totalLimit, inFlight: pacers[0]!.active, totalInFlight });
     fill();
   }
 
-  const within = <T extends { t: number }>(xs: T[], from: number, to: number) => xs.filter((x) => x.t >= from && x.t <= to);
+  const within = (from: number, to: number) => samples.filter((x) => x.t >= from && x.t <= to);
   return {
-    pacer,
+    pacer: pacers[0]!,
+    pacers,
     samples,
     delivered: completions.length,
     throttled,
     rate: (from, to) => (completions.filter((t) => t >= from && t <= to).length * 1000) / (to - from),
-    limits: (from, to) => {
-      const xs = within(samples, from, to);
-      return { max: Math.max(...xs.map((x) => x.limit)), min: Math.min(...xs.map((x) => x.limit)), last: xs[xs.length - 1]?.limit ?? 0 };
+    limits: (from, to, total = false) => {
+      const xs = within(from, to).map((x) => (total ? x.totalLimit : x.limit));
+      const sorted = [...xs].sort((a, b) => a - b);
+      return { max: Math.max(...xs), min: Math.min(...xs), last: xs[xs.length - 1] ?? 0, median: sorted[sorted.length >> 1] ?? 0 };
     },
+    maxInFlight: (from, to) => Math.max(...within(from, to).map((x) => x.totalInFlight)),
   };
 }

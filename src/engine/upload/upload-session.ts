@@ -11,6 +11,7 @@ import { describeFailure, type FailureInfo } from '../failure.ts';
 import { deleteAbandonedSnapshot } from './snapshot-cleanup.ts';
 import { checkResumableSnapshot } from './resume-check.ts';
 import { BlockLedger, type LedgerStore } from '../ledger.ts';
+import { FIRST_WINDOW } from '../pacer.ts';
 import { withRetry } from '../retry.ts';
 import type { CeilingReason } from '../window-ceiling.ts';
 import { waitForCompletion } from './wait-completion.ts';
@@ -348,6 +349,8 @@ export class UploadSession implements UploadRun {
       ...(this.deps.parent ? { parent: this.deps.parent } : {}),
       floor: Math.max(1, Math.floor(this.deps.floor / n)),
       ceiling: Math.max(1, Math.ceil(this.deps.ceiling / n)),
+      // The workers share the link: the first window and the dips are split among them.
+      ...(n > 1 ? { shares: n, initial: Math.ceil(FIRST_WINDOW / n) } : {}),
       sliceBlocks: this.deps.sliceBlocks,
       silenceLimitMs: this.job.params.timeoutMinutes * 60_000,
       linkAnswered: this.answered,
