@@ -1,8 +1,9 @@
 // Pacing of blocks in flight that finds the link: a slow start that triples the window per round trip while the
 // delivery rate follows, then a window of gain × bottleneck rate × minimum round trip (BBR's estimate of the
 // bandwidth-delay product), under a cap that throttling halves (AWS asks clients to back off multiplicatively) and that
-// grows back a little each round. The minimum round trip is measured again in dips to a few blocks, which every
-// pacer of one link (a tab's workers) takes at the same turn of a clock grid, so none of them measures the others' queue.
+// grows back a little each round. The minimum round trip is measured again in dips to a few blocks in flight. One
+// pacer serves a whole link: a tab's workers share the session's (pacer-lease.ts), as pacers of their own would each
+// measure the others' queue as the link's.
 
 /** Pacer settings. */
 export interface PacerOptions {
@@ -21,13 +22,6 @@ export interface PacerOptions {
   minRttWindowMs?: number;
   /** The clock in ms (injectable: tests drive the pacer in virtual time). */
   now?: () => number;
-  /**
-   * Pacers sending over the same link (a tab's upload workers): each dips to its share of the drained window, and
-   * they dip together, at the turns of a grid on `clock`, so the link is seen without any of their queues.
-   */
-  shares?: number;
-  /** A clock the pacers of one link share, ms (default: `now` when given, else the wall clock). */
-  clock?: () => number;
 }
 
 /** What a request's end tells the pacer. */
@@ -36,6 +30,18 @@ export interface PacerOutcome {
   /** How long the successful request took, ms (its round trip). */
   latencyMs?: number;
   throttled?: boolean;
+  /** The slot is given back unused (its holder went away): it frees the slot and tells the window nothing. */
+  abandoned?: boolean;
+}
+
+/** What a sender needs of a pacer: a slot per request, and the window for its reports. */
+export interface PacerLike {
+  acquire(): Promise<void>;
+  release(outcome?: PacerOutcome): void;
+  /** Requests holding a slot (of this holder). */
+  readonly active: number;
+  /** Requests allowed in flight now (over the link). */
+  readonly limit: number;
 }
 
 type Mode = 'startup' | 'steady' | 'probe-rtt';
@@ -72,9 +78,9 @@ const PROBE_INTERVAL_RTTS = 20;
 const FIRST_PROBE_RTTS = 4;
 /** The first window is known not to have queued when it was at most this share of the bandwidth-delay product. */
 const FIRST_ROUND_SHARE = 0.125;
-/** Blocks in flight during a dip, over all the pacers of the link (BBR keeps 4 packets): no queue of ours is left. */
+/** Blocks in flight during a dip (BBR keeps 4 packets): no queue of ours is left. */
 const PROBE_BLOCKS = 4;
-/** A dip lasts at least this long once drained (BBR's 200 ms), so that every pacer of the link has drained too. */
+/** A dip lasts at least this long once drained (BBR's 200 ms). */
 const PROBE_MIN_MS = 200;
 /**
  * While starting, the window stays under this many times the bandwidth-delay product measured so far: it still
@@ -84,7 +90,7 @@ const PROBE_MIN_MS = 200;
 const STARTUP_BDP_GAIN = 3;
 
 /** An adaptive semaphore: acquire() before a request, release() with its outcome. */
-export class Pacer {
+export class Pacer implements PacerLike {
   readonly floor: number;
   readonly ceiling: number;
   private window: number;
@@ -115,13 +121,9 @@ export class Pacer {
   private probeMin = Infinity;
   private probeCount = 0;
   private windowBeforeProbe = 0;
-  private readonly shares: number;
-  private readonly clock: () => number;
   /** The window fell to the dip's size at (ms; -1 while draining). */
   private drainedAt = -1;
   private dipCount = 0;
-  /** The grid slot of the last dip (dips are taken at most once per slot). */
-  private lastDipSlot = -1;
   /** Answer times of the last round trips, for the delivery rate while starting. */
   private answers: number[] = [];
   private sampleRate = 0;
@@ -137,8 +139,6 @@ export class Pacer {
     this.headroom = opts.headroom ?? 4;
     this.minRttWindowMs = opts.minRttWindowMs ?? 10_000;
     this.now = opts.now ?? (() => performance.now());
-    this.shares = Math.max(1, Math.floor(opts.shares ?? 1));
-    this.clock = opts.clock ?? opts.now ?? (() => Date.now());
     this.cap = this.ceiling;
     this.roundStart = this.now();
   }
@@ -184,6 +184,10 @@ export class Pacer {
     this.inFlight--;
     if (this.mode === 'probe-rtt' && this.drainedAt < 0 && this.inFlight < this.probeWindow()) this.drainedAt = this.now();
     if (this.holdOff > 0) this.holdOff--;
+    if (outcome.abandoned) {
+      this.wake();
+      return;
+    }
     if (outcome.throttled) this.throttle();
     else if (!outcome.ok) {
       // An error ends the doubling (the link or the service is struggling) without cutting what was found.
@@ -274,23 +278,18 @@ export class Pacer {
 
   /** The steady window: gain × bandwidth-delay product + headroom, within floor, ceiling and the throttling cap. */
   private target(): number {
-    return Math.min(this.ceiling, this.cap, Math.max(this.floor, this.gain * this.bdp + this.headroom / this.shares));
+    return Math.min(this.ceiling, this.cap, Math.max(this.floor, this.gain * this.bdp + this.headroom));
   }
 
   /**
-   * Dips when the minimum round trip is old, at the next turn of a grid on the shared clock, so every pacer of the
-   * link dips at once; not when the ceiling binds so far below the target that no queue of ours can be in the way.
+   * Dips when the minimum round trip is old; not when the ceiling binds so far below the target that no queue of ours
+   * can be in the way.
    */
   private maybeDip(t: number): void {
     if (!Number.isFinite(this.minRtt)) return;
-    const interval = this.dipCount === 0 && this.firstRoundSuspect() ? gridInterval(1000, FIRST_PROBE_RTTS * this.minRtt) : gridInterval(this.minRttWindowMs, PROBE_INTERVAL_RTTS * this.minRtt);
+    const interval = this.dipCount === 0 && this.firstRoundSuspect() ? Math.max(1000, FIRST_PROBE_RTTS * this.minRtt) : Math.max(this.minRttWindowMs, PROBE_INTERVAL_RTTS * this.minRtt);
     if (t - this.minRttAt <= interval) return;
     if (this.gain * this.bdp + this.headroom >= 2 * Math.min(this.ceiling, this.cap)) return;
-    const c = this.clock();
-    const slot = Math.floor(c / interval);
-    // Only just after a turn of the grid: a pacer that missed it waits for the next one, with the others.
-    if (slot === this.lastDipSlot || c - slot * interval > interval / 4) return;
-    this.lastDipSlot = slot;
     this.dipCount++;
     this.roundDipped = true;
     this.mode = 'probe-rtt';
@@ -321,8 +320,7 @@ export class Pacer {
   }
 
   private probeWindow(): number {
-    const share = Math.ceil(PROBE_BLOCKS / this.shares);
-    return Math.max(this.floor, Math.min(share, Math.floor(this.windowBeforeProbe * PROBE_SHARE)));
+    return Math.max(this.floor, Math.min(PROBE_BLOCKS, Math.floor(this.windowBeforeProbe * PROBE_SHARE)));
   }
 
   private maxRate(): number {
@@ -349,11 +347,4 @@ export class Pacer {
   private wake(): void {
     while (this.waiters.length && this.inFlight < this.limit) this.waiters.shift()!();
   }
-}
-
-/** The dip interval on a grid every pacer of a link computes alike: `base` × a power of two, at least `wanted` ms. */
-function gridInterval(base: number, wanted: number): number {
-  let i = base;
-  while (i < wanted) i *= 2;
-  return i;
 }

@@ -1,8 +1,7 @@
-// A link in virtual time for driving Pacers: propagation delay (with a schedule and jitter), a shared bottleneck, and a
-// service that throttles beyond a rate. The bottleneck serves one body at a time (FIFO, as one TCP stream does) or all
-// bodies at once at an equal share each (fair, as HTTP/2 streams or parallel connections through one shaper do: every
-// request in a queue takes as long as the queue). Several pacers may share it, as a tab's upload workers do.
-// Deterministic: no timers, no clock.
+// A link in virtual time for driving a Pacer: propagation delay (with a schedule and jitter), a shared bottleneck, and
+// a service that throttles beyond a rate. The bottleneck serves one body at a time (FIFO, as one TCP stream does) or
+// all bodies at once at an equal share each (fair, as HTTP/2 streams or parallel connections through one shaper do:
+// every request in a queue takes as long as the queue). Deterministic: no timers, no clock.
 import { Pacer, type PacerOptions } from '../pacer.ts';
 
 /** The link a simulation runs over. */
@@ -22,30 +21,25 @@ export interface LinkSpec {
 /** One sample of the run, taken at every completion. */
 export interface SimSample {
   t: number;
-  /** The limit of the pacer whose request ended, and the sum of all pacers' limits. */
   limit: number;
-  totalLimit: number;
   inFlight: number;
-  totalInFlight: number;
 }
 
 /** What a run did. */
 export interface SimResult {
   pacer: Pacer;
-  pacers: Pacer[];
   samples: SimSample[];
   delivered: number;
   throttled: number;
   /** Delivered blocks between `from` and `to` (ms) per second. */
   rate(from: number, to: number): number;
-  /** Highest, lowest, last and median limit between `from` and `to` (of the first pacer, or summed over all with `total`). */
-  limits(from: number, to: number, total?: boolean): { max: number; min: number; last: number; median: number };
-  /** Highest number of requests in flight between `from` and `to`, over all pacers. */
-  maxInFlight(from: number, to: number): number;
+  /** Highest, lowest, last and median limit between `from` and `to`. */
+  limits(from: number, to: number): { max: number; min: number; last: number; median: number };
+  /** Fewest requests in flight between `from` and `to`. */
+  minInFlight(from: number, to: number): number;
 }
 
 interface Body {
-  owner: number;
   sentAt: number;
   delay: number;
   /** Service time still owed at the full rate (ms). */
@@ -54,13 +48,8 @@ interface Body {
 
 /** Runs requests through `link` for `durationMs` of virtual time, as many in flight as the pacer allows. */
 export function simulate(link: LinkSpec, pacerOptions: Omit<PacerOptions, 'now'>, durationMs: number, seed = 1): SimResult {
-  return simulateShared(link, [pacerOptions], durationMs, seed);
-}
-
-/** As simulate(), with one pacer per options object, all sending through the one link. */
-export function simulateShared(link: LinkSpec, pacerOptions: Omit<PacerOptions, 'now'>[], durationMs: number, seed = 1): SimResult {
   let now = 0;
-  const pacers = pacerOptions.map((o) => new Pacer({ ...o, now: () => now }));
+  const pacer = new Pacer({ ...pacerOptions, now: () => now });
   // A small deterministic generator: the same seed draws the same jitter.
   let s = seed >>> 0 || 1;
   const random = () => {
@@ -72,7 +61,7 @@ export function simulateShared(link: LinkSpec, pacerOptions: Omit<PacerOptions, 
   const fair = link.sharing === 'fair';
   const serviceMs = Number.isFinite(link.blocksPerSecond) ? 1000 / link.blocksPerSecond : 0;
   // Answers on their way back, bodies on their way to the bottleneck, and (fair) the bodies in it.
-  const answers: { at: number; owner: number; sentAt: number; ok: boolean }[] = [];
+  const answers: { at: number; sentAt: number; ok: boolean }[] = [];
   const arrivals: { at: number; body: Body }[] = [];
   const inLink: Body[] = [];
   const completions: number[] = [];
@@ -81,14 +70,14 @@ export function simulateShared(link: LinkSpec, pacerOptions: Omit<PacerOptions, 
   let throttled = 0;
   const samples: SimSample[] = [];
 
-  const send = (owner: number) => {
-    void pacers[owner]!.acquire();
+  const send = () => {
+    void pacer.acquire();
     const delay = link.latencyMs(now) + (link.jitterMs ? random() * link.jitterMs : 0);
     const limit = link.throttleAbovePerSecond;
     if (limit !== undefined) {
       while (admitted.length && admitted[0]! <= now - 1000) admitted.shift();
       if (admitted.length >= limit) {
-        answers.push({ at: now + delay, owner, sentAt: now, ok: false });
+        answers.push({ at: now + delay, sentAt: now, ok: false });
         return;
       }
       admitted.push(now);
@@ -98,12 +87,12 @@ export function simulateShared(link: LinkSpec, pacerOptions: Omit<PacerOptions, 
     if (!fair || serviceMs === 0) {
       const start = Math.max(arrive, linkFreeAt);
       linkFreeAt = start + serviceMs;
-      answers.push({ at: linkFreeAt + delay / 2, owner, sentAt: now, ok: true });
-    } else arrivals.push({ at: arrive, body: { owner, sentAt: now, delay, remaining: serviceMs } });
+      answers.push({ at: linkFreeAt + delay / 2, sentAt: now, ok: true });
+    } else arrivals.push({ at: arrive, body: { sentAt: now, delay, remaining: serviceMs } });
   };
 
   const fill = () => {
-    for (let k = 0; k < pacers.length; k++) while (pacers[k]!.active < pacers[k]!.limit) send(k);
+    while (pacer.active < pacer.limit) send();
   };
   const earliest = <T extends { at: number }>(xs: T[]): number => {
     let k = -1;
@@ -139,7 +128,7 @@ export function simulateShared(link: LinkSpec, pacerOptions: Omit<PacerOptions, 
     serve(next);
     if (next === departAt) {
       const b = inLink.splice(d, 1)[0]!;
-      answers.push({ at: now + b.delay / 2, owner: b.owner, sentAt: b.sentAt, ok: true });
+      answers.push({ at: now + b.delay / 2, sentAt: b.sentAt, ok: true });
       continue;
     }
     if (next === arriveAt) {
@@ -147,7 +136,6 @@ export function simulateShared(link: LinkSpec, pacerOptions: Omit<PacerOptions, 
       continue;
     }
     const e = answers.splice(a, 1)[0]!;
-    const pacer = pacers[e.owner]!;
     if (e.ok) {
       completions.push(now);
       pacer.release({ ok: true, latencyMs: now - e.sentAt });
@@ -155,29 +143,22 @@ export function simulateShared(link: LinkSpec, pacerOptions: Omit<PacerOptions, 
       throttled++;
       pacer.release({ ok: false, throttled: true });
     }
-    let totalLimit = 0;
-    let totalInFlight = 0;
-    for (const p of pacers) {
-      totalLimit += p.limit;
-      totalInFlight += p.active;
-    }
-    samples.push({ t: now, limit: pacers[0]!.limit, totalLimit, inFlight: pacers[0]!.active, totalInFlight });
+    samples.push({ t: now, limit: pacer.limit, inFlight: pacer.active });
     fill();
   }
 
   const within = (from: number, to: number) => samples.filter((x) => x.t >= from && x.t <= to);
   return {
-    pacer: pacers[0]!,
-    pacers,
+    pacer,
     samples,
     delivered: completions.length,
     throttled,
     rate: (from, to) => (completions.filter((t) => t >= from && t <= to).length * 1000) / (to - from),
-    limits: (from, to, total = false) => {
-      const xs = within(from, to).map((x) => (total ? x.totalLimit : x.limit));
+    limits: (from, to) => {
+      const xs = within(from, to).map((x) => x.limit);
       const sorted = [...xs].sort((a, b) => a - b);
       return { max: Math.max(...xs), min: Math.min(...xs), last: xs[xs.length - 1] ?? 0, median: sorted[sorted.length >> 1] ?? 0 };
     },
-    maxInFlight: (from, to) => Math.max(...within(from, to).map((x) => x.totalInFlight)),
+    minInFlight: (from, to) => Math.min(...within(from, to).map((x) => x.inFlight)),
   };
 }

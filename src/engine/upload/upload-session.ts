@@ -11,7 +11,8 @@ import { describeFailure, type FailureInfo } from '../failure.ts';
 import { deleteAbandonedSnapshot } from './snapshot-cleanup.ts';
 import { checkResumableSnapshot } from './resume-check.ts';
 import { BlockLedger, type LedgerStore } from '../ledger.ts';
-import { FIRST_WINDOW } from '../pacer.ts';
+import { Pacer } from '../pacer.ts';
+import { leasePacer, type PacerPort } from '../pacer-lease.ts';
 import { withRetry } from '../retry.ts';
 import type { CeilingReason } from '../window-ceiling.ts';
 import { waitForCompletion } from './wait-completion.ts';
@@ -23,7 +24,8 @@ import { ProgressMeter, type JobCounts } from './progress-meter.ts';
 /** A pipeline in a worker or in-process: runs slices claimed from the session. */
 export interface PipelineRunner {
   /** onBatch may return a promise: the pipeline holds the written blocks' slots until it resolves (durable). */
-  run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown): Promise<PipelineOutcome>;
+  /** `pacer`: the pipeline's lease on the pass's one pacer, shared by all its pipelines (see pacer-lease.ts). */
+  run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown, pacer?: PacerPort): Promise<PipelineOutcome>;
   stop(): void | Promise<void>;
 }
 
@@ -349,16 +351,20 @@ export class UploadSession implements UploadRun {
       ...(this.deps.parent ? { parent: this.deps.parent } : {}),
       floor: Math.max(1, Math.floor(this.deps.floor / n)),
       ceiling: Math.max(1, Math.ceil(this.deps.ceiling / n)),
-      // The workers share the link: the first window and the dips are split among them.
-      ...(n > 1 ? { shares: n, initial: Math.ceil(FIRST_WINDOW / n) } : {}),
       sliceBlocks: this.deps.sliceBlocks,
       silenceLimitMs: this.job.params.timeoutMinutes * 60_000,
       linkAnswered: this.answered,
     };
+    // One pacer for the link: pipelines pacing themselves each took the others' queue for the link's round trip.
+    const pacer = new Pacer({ floor: this.deps.floor, ceiling: this.deps.ceiling });
     const outcomes = await Promise.all(
-      this.deps.runners.map((r) =>
-        r.run(spec, this.claim, (b) => this.onBatch(r, b)).catch((err): PipelineOutcome => ({ kind: 'failed', failure: describeFailure(err) })),
-      ),
+      this.deps.runners.map((r) => {
+        const lease = leasePacer(pacer);
+        return r
+          .run(spec, this.claim, (b) => this.onBatch(r, b), lease.port)
+          .catch((err): PipelineOutcome => ({ kind: 'failed', failure: describeFailure(err) }))
+          .finally(() => lease.close());
+      }),
     );
     this.meter.passEnded();
     const failed = outcomes.find((o) => o.kind === 'failed');
