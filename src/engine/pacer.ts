@@ -1,9 +1,7 @@
 // Pacing of blocks in flight that finds the link: a slow start that triples the window per round trip while the
 // delivery rate follows, then a window of gain × bottleneck rate × minimum round trip (BBR's estimate of the
 // bandwidth-delay product), under a cap that throttling halves (AWS asks clients to back off multiplicatively) and that
-// grows back a little each round. The minimum round trip is measured again in dips to a few blocks in flight. One
-// pacer serves a whole link: a tab's workers share the session's (pacer-lease.ts), as pacers of their own would each
-// measure the others' queue as the link's.
+// grows back a little each round. Slots held after their answer (the block being recorded) ride on top of the window.
 
 /** Pacer settings. */
 export interface PacerOptions {
@@ -30,18 +28,11 @@ export interface PacerOutcome {
   /** How long the successful request took, ms (its round trip). */
   latencyMs?: number;
   throttled?: boolean;
-  /** The slot is given back unused (its holder went away): it frees the slot and tells the window nothing. */
-  abandoned?: boolean;
-}
-
-/** What a sender needs of a pacer: a slot per request, and the window for its reports. */
-export interface PacerLike {
-  acquire(): Promise<void>;
-  release(outcome?: PacerOutcome): void;
-  /** Requests holding a slot (of this holder). */
-  readonly active: number;
-  /** Requests allowed in flight now (over the link). */
-  readonly limit: number;
+  /**
+   * How long the slot was held after the answer, ms (the block being recorded): such slots are off the link, and the
+   * window carries them on top of what the link needs.
+   */
+  heldMs?: number;
 }
 
 type Mode = 'startup' | 'steady' | 'probe-rtt';
@@ -62,24 +53,14 @@ const NO_QUEUE_RTT_FACTOR = 1.125;
 /** Blocks added per success while starting: the window triples per round trip, as BBR's startup gain of 2.89. */
 const STARTUP_STEP = 2;
 /** The first window: the old fixed ceiling, harmless on any link, and 2 s saved at a 1 s round trip. */
-export const FIRST_WINDOW = 16;
-/** The window while measuring the minimum round trip again: a quarter at most, about half the link's BDP. */
+const FIRST_WINDOW = 16;
+/** The window while measuring the minimum round trip again: a quarter, about half the link's BDP, so no queue is left. */
 const PROBE_SHARE = 0.25;
 /**
- * Round trips between dips at least: a dip costs one or two round trips at a small window, cheap every 10 s at 50 ms,
- * a tenth of the throughput at 1 s.
+ * Round trips between dips at least: a dip costs about two round trips at a quarter of the window, cheap every 10 s
+ * at 50 ms, a tenth of the throughput at 1 s.
  */
 const PROBE_INTERVAL_RTTS = 20;
-/**
- * The first dip, once startup has ended over a standing queue, comes this many round trips later (1 s at least):
- * when every request shares the link (HTTP/2 streams, parallel connections), even the first round trip already waited
- * for the whole first window, and a window built on it keeps that queue until a dip shows the link without it.
- */
-const FIRST_PROBE_RTTS = 4;
-/** The first window is known not to have queued when it was at most this share of the bandwidth-delay product. */
-const FIRST_ROUND_SHARE = 0.125;
-/** Blocks in flight during a dip (BBR keeps 4 packets): no queue of ours is left. */
-const PROBE_BLOCKS = 4;
 /** A dip lasts at least this long once drained (BBR's 200 ms). */
 const PROBE_MIN_MS = 200;
 /**
@@ -88,9 +69,11 @@ const PROBE_MIN_MS = 200;
  * many rounds' worth (a thin link answering a 16-block first window took seconds per round and the window reached 200).
  */
 const STARTUP_BDP_GAIN = 3;
+/** Answers over which the time a slot is held after its answer is smoothed. */
+const HELD_SMOOTHING = 8;
 
 /** An adaptive semaphore: acquire() before a request, release() with its outcome. */
-export class Pacer implements PacerLike {
+export class Pacer {
   readonly floor: number;
   readonly ceiling: number;
   private window: number;
@@ -123,7 +106,8 @@ export class Pacer implements PacerLike {
   private windowBeforeProbe = 0;
   /** The window fell to the dip's size at (ms; -1 while draining). */
   private drainedAt = -1;
-  private dipCount = 0;
+  /** How long a slot is held after its answer, ms (smoothed). */
+  private heldMs = 0;
   /** Answer times of the last round trips, for the delivery rate while starting. */
   private answers: number[] = [];
   private sampleRate = 0;
@@ -143,10 +127,15 @@ export class Pacer implements PacerLike {
     this.roundStart = this.now();
   }
 
-  /** Requests allowed in flight now. */
+  /** Requests allowed in flight now: the window on the link, and the slots held while their blocks are recorded. */
   get limit(): number {
     const w = this.mode === 'probe-rtt' ? this.probeWindow() : this.window;
-    return Math.max(this.floor, Math.min(this.ceiling, this.cap, Math.floor(w)));
+    return Math.max(this.floor, Math.min(this.ceiling, Math.floor(Math.min(this.cap, w) + this.parked())));
+  }
+
+  /** Slots held after their answer, on average (Little: the rate of answers × how long each is held). */
+  private parked(): number {
+    return this.maxRate() * this.heldMs;
   }
 
   /** Requests currently holding a slot. */
@@ -157,11 +146,6 @@ export class Pacer implements PacerLike {
   /** Whether the pacer is still doubling (it has seen no queueing, throttling or error yet). */
   get starting(): boolean {
     return this.mode === 'startup';
-  }
-
-  /** Dips taken to measure the minimum round trip again. */
-  get dips(): number {
-    return this.dipCount;
   }
 
   /** The bandwidth-delay product measured so far, in blocks (0 before the first round). */
@@ -182,27 +166,27 @@ export class Pacer implements PacerLike {
   /** Frees a slot; the outcome drives the window (round trip of successes, throttled flag). */
   release(outcome: PacerOutcome = { ok: true }): void {
     this.inFlight--;
-    if (this.mode === 'probe-rtt' && this.drainedAt < 0 && this.inFlight < this.probeWindow()) this.drainedAt = this.now();
+    if (this.mode === 'probe-rtt' && this.drainedAt < 0 && this.inFlight < this.limit) this.drainedAt = this.now();
     if (this.holdOff > 0) this.holdOff--;
-    if (outcome.abandoned) {
-      this.wake();
-      return;
-    }
     if (outcome.throttled) this.throttle();
     else if (!outcome.ok) {
       // An error ends the doubling (the link or the service is struggling) without cutting what was found.
       if (this.mode === 'startup') this.endStartup();
-    } else this.success(outcome.latencyMs);
+    } else {
+      if (outcome.heldMs !== undefined && outcome.latencyMs !== undefined) this.heldMs += (Math.max(0, outcome.heldMs) - this.heldMs) / HELD_SMOOTHING;
+      this.success(outcome.latencyMs, outcome.heldMs);
+    }
     this.wake();
   }
 
-  private success(latencyMs: number | undefined): void {
+  private success(latencyMs: number | undefined, heldMs = 0): void {
     if (latencyMs === undefined || latencyMs < 0) {
       // Nothing was sent (a block found unchanged): the slot only counts toward growth while starting.
       if (this.mode === 'startup') this.grow(1);
       return;
     }
-    const t = this.now();
+    // When the answer came: the slot may have been held a while since, as its block was recorded.
+    const t = this.now() - Math.max(0, heldMs);
     this.roundDelivered++;
     const rtt = Math.max(latencyMs, 0.01);
     this.roundMinRtt = Math.min(this.roundMinRtt, rtt);
@@ -287,25 +271,15 @@ export class Pacer implements PacerLike {
    */
   private maybeDip(t: number): void {
     if (!Number.isFinite(this.minRtt)) return;
-    const interval = this.dipCount === 0 && this.firstRoundSuspect() ? Math.max(1000, FIRST_PROBE_RTTS * this.minRtt) : Math.max(this.minRttWindowMs, PROBE_INTERVAL_RTTS * this.minRtt);
+    const interval = Math.max(this.minRttWindowMs, PROBE_INTERVAL_RTTS * this.minRtt);
     if (t - this.minRttAt <= interval) return;
     if (this.gain * this.bdp + this.headroom >= 2 * Math.min(this.ceiling, this.cap)) return;
-    this.dipCount++;
     this.roundDipped = true;
     this.mode = 'probe-rtt';
     this.windowBeforeProbe = this.window;
-    this.drainedAt = this.inFlight < this.probeWindow() ? t : -1;
+    this.drainedAt = this.inFlight < this.limit ? t : -1;
     this.probeMin = Infinity;
     this.probeCount = 0;
-  }
-
-  /**
-   * Whether the first window may have made the minimum round trip itself: serving it at the link's rate takes
-   * initial ÷ rate, and unless that is a small part of the minimum (the window was far below the bandwidth-delay
-   * product), the minimum may hold our own queue, and only a dip shows the link without it.
-   */
-  private firstRoundSuspect(): boolean {
-    return this.initial > FIRST_ROUND_SHARE * this.bdp;
   }
 
   /** An answer during a dip: only requests sent once the window had drained see the link without our queue. */
@@ -320,7 +294,7 @@ export class Pacer implements PacerLike {
   }
 
   private probeWindow(): number {
-    return Math.max(this.floor, Math.min(PROBE_BLOCKS, Math.floor(this.windowBeforeProbe * PROBE_SHARE)));
+    return Math.max(this.floor, Math.floor(this.windowBeforeProbe * PROBE_SHARE));
   }
 
   private maxRate(): number {

@@ -16,6 +16,8 @@ export interface LinkSpec {
   jitterMs?: number;
   /** Requests the service accepts per second; beyond: throttled (answered after the delay, nothing carried). */
   throttleAbovePerSecond?: number;
+  /** How long a slot stays held after its answer, ms (the block being recorded: a ledger commit, an fsync). */
+  heldMs?: number;
 }
 
 /** One sample of the run, taken at every completion. */
@@ -35,8 +37,6 @@ export interface SimResult {
   rate(from: number, to: number): number;
   /** Highest, lowest, last and median limit between `from` and `to`. */
   limits(from: number, to: number): { max: number; min: number; last: number; median: number };
-  /** Fewest requests in flight between `from` and `to`. */
-  minInFlight(from: number, to: number): number;
 }
 
 interface Body {
@@ -61,7 +61,7 @@ export function simulate(link: LinkSpec, pacerOptions: Omit<PacerOptions, 'now'>
   const fair = link.sharing === 'fair';
   const serviceMs = Number.isFinite(link.blocksPerSecond) ? 1000 / link.blocksPerSecond : 0;
   // Answers on their way back, bodies on their way to the bottleneck, and (fair) the bodies in it.
-  const answers: { at: number; sentAt: number; ok: boolean }[] = [];
+  const answers: { at: number; sentAt: number; ok: boolean; answeredAt?: number; latencyMs?: number }[] = [];
   const arrivals: { at: number; body: Body }[] = [];
   const inLink: Body[] = [];
   const completions: number[] = [];
@@ -136,9 +136,15 @@ export function simulate(link: LinkSpec, pacerOptions: Omit<PacerOptions, 'now'>
       continue;
     }
     const e = answers.splice(a, 1)[0]!;
-    if (e.ok) {
+    if (e.ok && link.heldMs && e.answeredAt === undefined) {
+      // Answered: the block is on its way to the ledger, its slot still held.
       completions.push(now);
-      pacer.release({ ok: true, latencyMs: now - e.sentAt });
+      answers.push({ ...e, at: now + link.heldMs, answeredAt: now, latencyMs: now - e.sentAt });
+      continue;
+    }
+    if (e.ok) {
+      if (e.answeredAt === undefined) completions.push(now);
+      pacer.release(e.answeredAt === undefined ? { ok: true, latencyMs: now - e.sentAt } : { ok: true, latencyMs: e.latencyMs!, heldMs: now - e.answeredAt });
     } else {
       throttled++;
       pacer.release({ ok: false, throttled: true });
@@ -159,6 +165,5 @@ export function simulate(link: LinkSpec, pacerOptions: Omit<PacerOptions, 'now'>
       const sorted = [...xs].sort((a, b) => a - b);
       return { max: Math.max(...xs), min: Math.min(...xs), last: xs[xs.length - 1] ?? 0, median: sorted[sorted.length >> 1] ?? 0 };
     },
-    minInFlight: (from, to) => Math.min(...within(from, to).map((x) => x.inFlight)),
   };
 }

@@ -26,7 +26,7 @@ export class ProgressMeter {
   /** The emit owed for progress that arrived inside the throttle interval (so the last state is always shown). */
   private trailingEmit: ReturnType<typeof setTimeout> | null = null;
   private retried = 0;
-  /** Per pipeline (keyed by its runner): blocks in flight, the window it saw, and whether its service stopped answering. */
+  /** Per pipeline (keyed by its runner): blocks in flight, its window, and whether its service stopped answering. */
   private inFlight = new Map<unknown, number>();
   private concurrency = new Map<unknown, number>();
   private waitingRunners = new Set<unknown>();
@@ -125,9 +125,8 @@ export class ProgressMeter {
     const { written, skipped } = c;
     let inFlight = 0;
     for (const v of this.inFlight.values()) inFlight += v;
-    // The pipelines share one pacer: each reports the link's window as of its last request.
     let concurrency = 0;
-    for (const v of this.concurrency.values()) concurrency = Math.max(concurrency, v);
+    for (const v of this.concurrency.values()) concurrency += v;
     const total = this.window.blockCount;
     const remaining = total - written - skipped;
     const speedMiBps = this.speed;

@@ -11,8 +11,6 @@ import { describeFailure, type FailureInfo } from '../failure.ts';
 import { deleteAbandonedSnapshot } from './snapshot-cleanup.ts';
 import { checkResumableSnapshot } from './resume-check.ts';
 import { BlockLedger, type LedgerStore } from '../ledger.ts';
-import { Pacer } from '../pacer.ts';
-import { leasePacer, type PacerPort } from '../pacer-lease.ts';
 import { withRetry } from '../retry.ts';
 import type { CeilingReason } from '../window-ceiling.ts';
 import { waitForCompletion } from './wait-completion.ts';
@@ -24,8 +22,7 @@ import { ProgressMeter, type JobCounts } from './progress-meter.ts';
 /** A pipeline in a worker or in-process: runs slices claimed from the session. */
 export interface PipelineRunner {
   /** onBatch may return a promise: the pipeline holds the written blocks' slots until it resolves (durable). */
-  /** `pacer`: the pipeline's lease on the pass's one pacer, shared by all its pipelines (see pacer-lease.ts). */
-  run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown, pacer?: PacerPort): Promise<PipelineOutcome>;
+  run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown): Promise<PipelineOutcome>;
   stop(): void | Promise<void>;
 }
 
@@ -355,16 +352,10 @@ export class UploadSession implements UploadRun {
       silenceLimitMs: this.job.params.timeoutMinutes * 60_000,
       linkAnswered: this.answered,
     };
-    // One pacer for the link: pipelines pacing themselves each took the others' queue for the link's round trip.
-    const pacer = new Pacer({ floor: this.deps.floor, ceiling: this.deps.ceiling });
     const outcomes = await Promise.all(
-      this.deps.runners.map((r) => {
-        const lease = leasePacer(pacer);
-        return r
-          .run(spec, this.claim, (b) => this.onBatch(r, b), lease.port)
-          .catch((err): PipelineOutcome => ({ kind: 'failed', failure: describeFailure(err) }))
-          .finally(() => lease.close());
-      }),
+      this.deps.runners.map((r) =>
+        r.run(spec, this.claim, (b) => this.onBatch(r, b)).catch((err): PipelineOutcome => ({ kind: 'failed', failure: describeFailure(err) })),
+      ),
     );
     this.meter.passEnded();
     const failed = outcomes.find((o) => o.kind === 'failed');
