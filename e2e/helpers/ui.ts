@@ -48,6 +48,7 @@ async function atPercentInPage(page: Page, percent: number, action: 'leave' | 'p
         const now = Number(bar?.getAttribute('aria-valuenow') ?? -1);
         if (now < p || now >= 100) return;
         if (act === 'pause') {
+          if (document.querySelector('[data-testid="run-panel"]')?.getAttribute('data-phase') !== 'uploading') return;
           const pause = [...document.querySelectorAll<HTMLButtonElement>('[data-testid="run-panel"] button')].find((b) => b.textContent?.trim() === 'Pause');
           if (!pause || pause.disabled) return;
           observer.disconnect();
@@ -59,7 +60,7 @@ async function atPercentInPage(page: Page, percent: number, action: 'leave' | 'p
         location.assign('about:blank');
       };
       const observer = new MutationObserver(check);
-      observer.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow', 'disabled'] });
+      observer.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow', 'disabled', 'data-phase'] });
       check();
     },
     [percent, action] as const,
@@ -84,6 +85,14 @@ export async function reloadAtPercent(page: Page, percent: number, timeout = 170
  * Picks an image on the Upload view, starts it one block at a time and pauses it early: an upload with most of its
  * blocks still to send, whatever the speed of the machine.
  */
+/**
+ * Presses Pause from inside the page as soon as the run panel uploads and shows at least `percent` (less than 100): a
+ * click from the test can come after the last block on a fast or loaded machine, when Pause is no longer offered.
+ */
+export function pauseInPageAt(page: Page, percent: number): Promise<void> {
+  return atPercentInPage(page, percent, 'pause');
+}
+
 export async function startPaused(page: Page, imagePath: string): Promise<void> {
   await pickFile(page, imagePath);
   // Pause is pressed from inside the page as soon as the bar shows 3 %: a click from the test could come after the
