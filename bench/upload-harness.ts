@@ -73,7 +73,8 @@ async function engineRun(
   let n = 0;
   run.onProgress((p) => {
     if (p.phase !== 'uploading') return;
-    max = Math.max(max, p.concurrency);
+    // Before the first batch the meter shows the ceiling as the window: only a sample with blocks in flight has one.
+    if (p.inFlight > 0) max = Math.max(max, p.concurrency);
     sum += p.inFlight;
     n++;
   });
