@@ -97,6 +97,8 @@ export class Pacer {
   /** The round saw part of a dip. */
   private roundDipped = false;
   private rates: number[] = [];
+  /** The fastest of `rates` (read on every acquire through `limit`, so kept rather than searched). */
+  private rateMax = 0;
   private bestRate = 0;
   private flatRounds = 0;
   private minRtt = Infinity;
@@ -135,7 +137,7 @@ export class Pacer {
 
   /** Slots held after their answer, on average (Little: the rate of answers × how long each is held). */
   private parked(): number {
-    return this.maxRate() * this.heldMs;
+    return this.rateMax * this.heldMs;
   }
 
   /** Requests currently holding a slot. */
@@ -150,7 +152,7 @@ export class Pacer {
 
   /** The bandwidth-delay product measured so far, in blocks (0 before the first round). */
   get bdp(): number {
-    const rate = this.maxRate();
+    const rate = this.rateMax;
     return Number.isFinite(this.minRtt) ? rate * this.minRtt : 0;
   }
 
@@ -171,7 +173,7 @@ export class Pacer {
     if (outcome.throttled) this.throttle();
     else if (!outcome.ok) {
       // An error ends the doubling (the link or the service is struggling) without cutting what was found.
-      if (this.mode === 'startup') this.endStartup();
+      if (this.mode === 'startup') this.toSteady();
     } else {
       if (outcome.heldMs !== undefined && outcome.latencyMs !== undefined) this.heldMs += (Math.max(0, outcome.heldMs) - this.heldMs) / HELD_SMOOTHING;
       this.success(outcome.latencyMs, outcome.heldMs);
@@ -233,15 +235,16 @@ export class Pacer {
       const rate = this.roundDelivered / elapsed;
       this.rates.push(rate);
       if (this.rates.length > RATE_ROUNDS) this.rates.shift();
+      this.rateMax = Math.max(...this.rates);
       if (this.mode === 'startup') {
         const growing = rate >= this.bestRate * PLATEAU_GROWTH;
         if (growing) {
           this.bestRate = rate;
           this.flatRounds = 0;
-        } else if (++this.flatRounds >= PLATEAU_ROUNDS) this.endStartup();
+        } else if (++this.flatRounds >= PLATEAU_ROUNDS) this.toSteady();
         // A queue has formed (HyStart) and the rate no longer grows: even the round's fastest request took much longer
         // than the fastest seen, and the window's growth bought nothing.
-        if (!growing && this.roundMinRtt > QUEUE_RTT_FACTOR * this.minRtt) this.endStartup();
+        if (!growing && this.roundMinRtt > QUEUE_RTT_FACTOR * this.minRtt) this.toSteady();
       }
     }
     // The round saw the path as fast as ever: the minimum round trip still holds, no dip is needed to measure it again.
@@ -255,14 +258,20 @@ export class Pacer {
     if (this.mode === 'steady') this.window = this.target();
   }
 
-  private endStartup(): void {
+  /** Leaves startup or a dip for the steady window (the startup's answer times are no longer needed). */
+  private toSteady(): void {
     this.mode = 'steady';
     this.answers = [];
   }
 
-  /** The steady window: gain × bandwidth-delay product + headroom, within floor, ceiling and the throttling cap. */
+  /** What the link asks for: gain × bandwidth-delay product + headroom. */
+  private wanted(): number {
+    return this.gain * this.bdp + this.headroom;
+  }
+
+  /** The steady window: what the link asks for, within floor, ceiling and the throttling cap. */
   private target(): number {
-    return Math.min(this.ceiling, this.cap, Math.max(this.floor, this.gain * this.bdp + this.headroom));
+    return Math.min(this.ceiling, this.cap, Math.max(this.floor, this.wanted()));
   }
 
   /**
@@ -273,7 +282,7 @@ export class Pacer {
     if (!Number.isFinite(this.minRtt)) return;
     const interval = Math.max(this.minRttWindowMs, PROBE_INTERVAL_RTTS * this.minRtt);
     if (t - this.minRttAt <= interval) return;
-    if (this.gain * this.bdp + this.headroom >= 2 * Math.min(this.ceiling, this.cap)) return;
+    if (this.wanted() >= 2 * Math.min(this.ceiling, this.cap)) return;
     this.roundDipped = true;
     this.mode = 'probe-rtt';
     this.windowBeforeProbe = this.window;
@@ -297,17 +306,11 @@ export class Pacer {
     return Math.max(this.floor, Math.floor(this.windowBeforeProbe * PROBE_SHARE));
   }
 
-  private maxRate(): number {
-    let m = 0;
-    for (const r of this.rates) if (r > m) m = r;
-    return m;
-  }
-
   private throttle(): void {
     this.roundThrottled = true;
     if (this.mode !== 'steady') {
       if (this.mode === 'probe-rtt') this.window = this.windowBeforeProbe;
-      this.endStartup();
+      this.toSteady();
     }
     if (this.holdOff > 0) return;
     const from = Math.min(this.window, this.cap, this.limit);
@@ -315,6 +318,7 @@ export class Pacer {
     this.window = Math.min(this.window, this.cap);
     // The rates measured before the throttle overstate what the service now allows.
     this.rates = this.rates.map((r) => r * this.decrease);
+    this.rateMax *= this.decrease;
     this.holdOff = Math.max(1, this.inFlight);
   }
 
