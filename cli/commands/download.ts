@@ -1,4 +1,5 @@
 // `blockport download <snapshot-id> <file>`: the download engine in Node, resumable through a sidecar file.
+import { setMaxListeners } from 'node:events';
 import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import type { Clients } from '../../src/aws/clients.ts';
 import { downloadSnapshot, newBitmap, type DownloadProgress, type DownloadTarget } from '../../src/engine/download/download.ts';
@@ -125,6 +126,9 @@ export async function run(args: string[]): Promise<number> {
     await rename(tmp, sidecarPath);
   };
   const ac = new AbortController();
+  // Every block in flight listens for Ctrl-C on this one signal (up to the ceiling of 512): not a leak, so Node's warning
+  // past ten listeners is turned off for it.
+  setMaxListeners(0, ac.signal);
   const onSigint = (): void => ac.abort();
   process.once('SIGINT', onSigint);
   const tty = process.stderr.isTTY;
