@@ -3,7 +3,8 @@
 import { BLOCK_SIZE, type DiskImage } from '../images/types.ts';
 import { blockIsZero, isAllZero } from '../images/zero-scan.ts';
 import type { Sha256 } from './block-digest.ts';
-import { Pacer } from './pacer.ts';
+import { Pacer, type PacerLike } from './pacer.ts';
+import { LeasedPacer, type PacerPort } from './pacer-lease.ts';
 import { describeFailure, type FailureInfo } from './failure.ts';
 import { LinkWatch } from './link-watch.ts';
 import { BatchOutbox, type PipelineBatch } from './pipeline/batch-outbox.ts';
@@ -73,11 +74,16 @@ export class BlockPipeline {
     this.link?.close();
   }
 
-  /** Runs until claim() returns null, stop() is called, or a block fails for good. */
-  async run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown): Promise<PipelineOutcome> {
+  /**
+   * Runs until claim() returns null, stop() is called, or a block fails for good. `pacerPort`: a lease on the pacer of
+   * the link, shared with the other pipelines of the upload; without one the pipeline paces itself within the spec's bounds.
+   */
+  async run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown, pacerPort?: PacerPort): Promise<PipelineOutcome> {
     this.stopping = false;
     this.sink = spec.snapshotId && this.makeSink ? this.makeSink(spec.snapshotId) : null;
-    const pacer = new Pacer({ floor: spec.floor, ceiling: spec.ceiling, ...(spec.initial ? { initial: spec.initial } : {}) });
+    const pacer: PacerLike = pacerPort
+      ? new LeasedPacer(pacerPort, spec.floor)
+      : new Pacer({ floor: spec.floor, ceiling: spec.ceiling, ...(spec.initial ? { initial: spec.initial } : {}) });
     const link = (this.link = new LinkWatch(undefined, undefined, spec.linkAnswered ?? false));
     const verdict = new RunVerdict(link, () => this.stopping);
     const outbox = new BatchOutbox(onBatch, () => ({ inFlight: pacer.active, concurrency: pacer.limit, waiting: link.waiting }), this.sink !== null);
@@ -139,7 +145,7 @@ export class BlockPipeline {
    * view of its slice is dropped when this returns, so a block in flight does not pin its slice. `pooled`: the bytes
    * lie in a reused slice buffer, so a block sent as bytes gets its own copy.
    */
-  private async prepare(spec: PipelineSpec, outbox: BatchOutbox, pacer: Pacer, index: number, bytes: Uint8Array, pooled: boolean): Promise<{ digest: Uint8Array; body: Uint8Array | Blob } | null> {
+  private async prepare(spec: PipelineSpec, outbox: BatchOutbox, pacer: PacerLike, index: number, bytes: Uint8Array, pooled: boolean): Promise<{ digest: Uint8Array; body: Uint8Array | Blob } | null> {
     const digest = await this.sha256(bytes);
     // Over a parent: equal content is inherited, and a zero block over a parent hole stays a hole unless encrypted.
     if (spec.parent && (bitSet(spec.parent.present, index) ? equalDigest(digest, spec.parent.digests, index * 32) : !spec.fillParentHoles && isAllZero(bytes))) {

@@ -2,6 +2,7 @@
 // delivery rate follows, then a window of gain × bottleneck rate × minimum round trip (BBR's estimate of the
 // bandwidth-delay product), under a cap that throttling halves (AWS asks clients to back off multiplicatively) and that
 // grows back a little each round. Slots held after their answer (the block being recorded) ride on top of the window.
+// A tab's workers sending to one service share one pacer (pacer-lease.ts).
 
 /** Pacer settings. */
 export interface PacerOptions {
@@ -33,6 +34,18 @@ export interface PacerOutcome {
    * window carries them on top of what the link needs.
    */
   heldMs?: number;
+  /** The slot is given back unused (its holder went away): it frees the slot and tells the window nothing. */
+  abandoned?: boolean;
+}
+
+/** What a sender needs of a pacer: a slot per request, and the window for its reports. */
+export interface PacerLike {
+  acquire(): Promise<void>;
+  release(outcome?: PacerOutcome): void;
+  /** Requests holding a slot (of this holder). */
+  readonly active: number;
+  /** Requests allowed in flight now (over the link). */
+  readonly limit: number;
 }
 
 type Mode = 'startup' | 'steady' | 'probe-rtt';
@@ -73,7 +86,7 @@ const STARTUP_BDP_GAIN = 3;
 const HELD_SMOOTHING = 8;
 
 /** An adaptive semaphore: acquire() before a request, release() with its outcome. */
-export class Pacer {
+export class Pacer implements PacerLike {
   readonly floor: number;
   readonly ceiling: number;
   private window: number;
@@ -170,6 +183,10 @@ export class Pacer {
     this.inFlight--;
     if (this.mode === 'probe-rtt' && this.drainedAt < 0 && this.inFlight < this.limit) this.drainedAt = this.now();
     if (this.holdOff > 0) this.holdOff--;
+    if (outcome.abandoned) {
+      this.wake();
+      return;
+    }
     if (outcome.throttled) this.throttle();
     else if (!outcome.ok) {
       // An error ends the doubling (the link or the service is struggling) without cutting what was found.

@@ -4,6 +4,7 @@
 // with the image; a fresh worker starts empty. Measured on a 4 GiB upload (npm run bench:memory): the peak of the
 // browser's processes went from 518–525 MiB to 473–484 MiB at the same speed (README, "Reading it").
 import type { PipelineBatch, PipelineOutcome, PipelineSpec, Slice } from '../block-pipeline.ts';
+import type { PacerPort } from '../pacer-lease.ts';
 import type { PipelineRunner } from '../upload/upload-session.ts';
 import { WorkerEndedError, type WorkerBridge } from './worker-bridge.ts';
 
@@ -17,7 +18,8 @@ export interface RecyclingRunner extends PipelineRunner {
 /**
  * Runs pipelines on the bridge's worker; its share is the bridge's `recycleAfter`, counted in claimed blocks. The
  * claim that finds a worker's share used up is not lost: it goes to the successor, which starts while the retiring
- * worker drains its blocks in flight. The successor's pacer starts at the window the retiring one had reached. A
+ * worker drains its blocks in flight. The successor sends under the same lease on the session's pacer (one without a
+ * lease paces itself from the window the retiring one had reached). A
  * successor that cannot start rejects the run (the session records the failure; the job stays resumable).
  */
 export function recyclingRunner<Api extends PipelineRunner>(bridge: WorkerBridge<Api>): RecyclingRunner {
@@ -30,7 +32,7 @@ export function recyclingRunner<Api extends PipelineRunner>(bridge: WorkerBridge
       return replacements;
     },
 
-    async run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown): Promise<PipelineOutcome> {
+    async run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown, pacer?: PacerPort): Promise<PipelineOutcome> {
       stopped = false;
       let initial: number | undefined;
       // A successor inherits that the service answered: a silence it meets is an outage to wait out.
@@ -68,7 +70,7 @@ export function recyclingRunner<Api extends PipelineRunner>(bridge: WorkerBridge
         let out: PipelineOutcome;
         try {
           // A worn worker's successor takes over at this call (and a successor that failed to start rejects it).
-          out = await bridge.call(({ api }) => api.run(passSpec, share, track));
+          out = await bridge.call(({ api }) => api.run(passSpec, share, track, pacer));
         } catch (err) {
           if (ended && err instanceof WorkerEndedError) return { kind: 'stopped' };
           throw err;

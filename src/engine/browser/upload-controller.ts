@@ -152,6 +152,8 @@ async function runJob(job: JobRecord, connection: Connection, opts: UploadOption
         ...(parent ? { parent } : {}),
         options: opts,
         window: browserCeiling(opts, connection),
+        // The workers' requests share the network; the in-browser emulator is opened in each worker, a store of its own.
+        sharedLink: connection.kind !== 'emulator',
         manifest: manifestSink(params),
         onEnd: cleanup,
       });

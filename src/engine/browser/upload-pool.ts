@@ -4,6 +4,7 @@ import { proxy, transfer, type Remote } from 'comlink';
 import type { Connection } from '../../aws/clients.ts';
 import type { Packing } from '../../images/disk-route.ts';
 import type { PipelineBatch, PipelineSpec, Slice } from '../block-pipeline.ts';
+import type { PacerPort } from '../pacer-lease.ts';
 import type { UploadOptions } from '../upload-types.ts';
 import type { PipelineWorkerApi, WorkerOpenArgs } from '../upload/pipeline-worker-api.ts';
 import type { StreamReaderApi } from '../upload/stream-reader-api.ts';
@@ -21,7 +22,8 @@ function uploadWorker(name: string): StartedWorker<UploadWorker> {
   const w = comlinkWorker<PipelineWorkerApi>(new Worker(new URL('../../../workers/upload.worker.ts', import.meta.url), { type: 'module', name }));
   const api: UploadWorker = {
     open: (args, transferList) => w.api.open(transfer(args, transferList)),
-    run: (spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown) => w.api.run(spec, proxy(claim), proxy(onBatch)),
+    run: (spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown, pacer?: PacerPort) =>
+      w.api.run(spec, proxy(claim), proxy(onBatch), pacer && proxy(pacer)),
     stop: () => w.api.stop(),
   };
   return { ...w, api };

@@ -3,7 +3,7 @@
 import { toBase64 } from '../block-digest.ts';
 import { describeFailure, type FailureInfo } from '../failure.ts';
 import type { LinkWatch } from '../link-watch.ts';
-import type { Pacer } from '../pacer.ts';
+import type { PacerLike } from '../pacer.ts';
 import { backoffMs, classifyFailure, isUnanswered, shouldRetry, sleep, type FailureClass } from '../retry.ts';
 import type { BatchOutbox } from './batch-outbox.ts';
 import type { RunVerdict } from './run-verdict.ts';
@@ -37,7 +37,7 @@ export class BlockTransmitter {
 
   constructor(
     private readonly sink: BlockSink | null,
-    private readonly pacer: Pacer,
+    private readonly pacer: PacerLike,
     private readonly link: LinkWatch,
     private readonly outbox: BatchOutbox,
     private readonly verdict: RunVerdict,

@@ -11,6 +11,7 @@ import { bestSha256, type Sha256 } from '../block-digest.ts';
 import { portImage, type BlockSpool } from './stream-reader-api.ts';
 import { BlockPipeline, type PipelineBatch, type PipelineOutcome, type PipelineSpec, type Slice } from '../block-pipeline.ts';
 import { ebsBlockSink } from './ebs-sink.ts';
+import type { PacerPort } from '../pacer-lease.ts';
 
 /** Arguments of open(): the file (or handle) crosses to the worker once; bytes never do. */
 export interface WorkerOpenArgs {
@@ -57,13 +58,13 @@ export function createPipelineWorkerApi(host: { blockSpool?: () => BlockSpool } 
     },
 
     /** Runs the pipeline on slices from claim(); batches go to onBatch. */
-    async run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown): Promise<PipelineOutcome> {
+    async run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown, pacer?: PacerPort): Promise<PipelineOutcome> {
       try {
         if (!pipeline) throw new Error('open() first');
-        return await pipeline.run(spec, claim, onBatch);
+        return await pipeline.run(spec, claim, onBatch, pacer);
       } finally {
-        // Over comlink both callbacks are proxies, each a MessagePort the caller exposed: close them with the run.
-        for (const f of [claim, onBatch]) (f as { [releaseProxy]?: () => void })[releaseProxy]?.();
+        // Over comlink the callbacks and the pacer lease are proxies, each a MessagePort the caller exposed: close them with the run.
+        for (const f of [claim, onBatch, pacer]) (f as { [releaseProxy]?: () => void } | undefined)?.[releaseProxy]?.();
       }
     },
 

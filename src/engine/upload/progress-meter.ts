@@ -38,7 +38,8 @@ export class ProgressMeter {
 
   constructor(
     private readonly jobId: string,
-    private readonly window: { blockCount: number; ceiling: number; ceilingReason?: CeilingReason },
+    /** `sharedPacer`: the pipelines send under one pacer (each then reports the link's window, not a share of it). */
+    private readonly window: { blockCount: number; ceiling: number; ceilingReason?: CeilingReason; sharedPacer?: boolean },
     private readonly counts: () => JobCounts,
   ) {
     this.last = this.sample();
@@ -125,8 +126,9 @@ export class ProgressMeter {
     const { written, skipped } = c;
     let inFlight = 0;
     for (const v of this.inFlight.values()) inFlight += v;
+    // Pipelines pacing themselves each report their own window; pipelines sharing one pacer each report the link's.
     let concurrency = 0;
-    for (const v of this.concurrency.values()) concurrency += v;
+    for (const v of this.concurrency.values()) concurrency = this.window.sharedPacer ? Math.max(concurrency, v) : concurrency + v;
     const total = this.window.blockCount;
     const remaining = total - written - skipped;
     const speedMiBps = this.speed;

@@ -6,6 +6,7 @@ import type { PipelineBatch, PipelineSpec, Slice } from '../block-pipeline.ts';
 import type { UploadProgress } from '../upload-types.ts';
 import { newJobRecord, resolveParams } from '../job-record.ts';
 import { memoryLedgerStore } from '../ledger.ts';
+import type { PacerPort } from '../pacer-lease.ts';
 import { UploadSession, type PipelineRunner } from './upload-session.ts';
 
 /** A runner that claims until told there is no more, reporting every claimed block as written. */
@@ -31,7 +32,7 @@ function writtenBatch(spec: PipelineSpec, s: Slice): PipelineBatch {
 }
 
 /** A session over an all-data image with no service (ebs: null), run by the given runners. */
-async function newSession(blockCount: number, runners: PipelineRunner[], sliceBlocks = 8) {
+async function newSession(blockCount: number, runners: PipelineRunner[], sliceBlocks = 8, sharedLink = false) {
   const params = resolveParams({}, blockCount * 524288);
   const fingerprint = { name: 'x.raw', size: blockCount * 524288, lastModified: 1, firstBlockSha256: '', lastBlockSha256: '' };
   const job = newJobRecord({ fingerprint, connection: { kind: 'emulator' }, params, format: 'raw', virtualSize: blockCount * 524288, blockCount, blocksToSend: blockCount });
@@ -47,6 +48,7 @@ async function newSession(blockCount: number, runners: PipelineRunner[], sliceBl
     floor: 1,
     ceiling: 2,
     sliceBlocks,
+    sharedLink,
   });
 }
 
@@ -100,5 +102,68 @@ describe('UploadSession claims', () => {
     for (let k = 1; k < sizes.length - 1; k++) expect(sizes[k]).toBeLessThanOrEqual(sizes[k - 1]!);
     expect(sizes.at(-2)).toBe(sliceBlocks);
     expect(sizes.every((n, k) => n >= sliceBlocks || k === sizes.length - 1)).toBe(true);
+  });
+});
+
+describe('UploadSession pacing', () => {
+  /** A runner that takes slots of its lease as `slots` says (if it got one), reports a window of `window`, then claims everything. */
+  function leasingRunner(got: (PacerPort | undefined)[], window: number, slots: () => Promise<void>): PipelineRunner {
+    return {
+      async run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown, pacer?: PacerPort) {
+        got.push(pacer);
+        if (pacer) await slots();
+        for (let s = await claim(); s; s = await claim()) await onBatch({ ...writtenBatch(spec, s), concurrency: window });
+        return { kind: 'finished' as const };
+      },
+      stop() {},
+    };
+  }
+
+  it('lends the pipelines of one network link one pacer: together they keep to its window, and the run panel shows that window once', async () => {
+    const ports: (PacerPort | undefined)[] = [];
+    let aHolds!: () => void;
+    const aHolding = new Promise<void>((r) => (aHolds = r));
+    let bGotSlot = false;
+    let aLetGo!: () => void;
+    const a = leasingRunner(ports, 2, async () => {
+      // The session's ceiling is 2: a takes both slots of the link's window.
+      await ports[0]!.acquire();
+      await ports[0]!.acquire();
+      aHolds();
+      await new Promise<void>((r) => (aLetGo = r));
+      ports[0]!.release({ ok: true, latencyMs: 5 });
+      ports[0]!.release({ ok: true, latencyMs: 5 });
+    });
+    const b = leasingRunner(ports, 2, async () => {
+      await aHolding;
+      const slot = ports[1]!.acquire().then(() => (bGotSlot = true));
+      await new Promise((r) => setTimeout(r, 10));
+      // The other pipeline holds the whole window: no slot for this one, though it has taken none of its own.
+      expect(bGotSlot).toBe(false);
+      aLetGo();
+      await slot;
+      ports[1]!.release({ ok: true, latencyMs: 5 });
+    });
+    const session = await newSession(64, [a, b], 8, true);
+    const run = await session.start();
+    const windows: number[] = [];
+    run.onProgress((p) => windows.push(p.concurrency));
+    const report = await run.done;
+    expect(report.state).toBe('completed');
+    expect(bGotSlot).toBe(true);
+    expect(ports.every((p) => p !== undefined)).toBe(true);
+    // Each pipeline reports the link's window: shown once, not summed.
+    expect(Math.max(...windows)).toBe(2);
+  });
+
+  it('lets pipelines with stores of their own (the in-browser emulator in each worker) pace themselves', async () => {
+    const ports: (PacerPort | undefined)[] = [];
+    const session = await newSession(64, [leasingRunner(ports, 2, async () => {}), leasingRunner(ports, 2, async () => {})], 8, false);
+    const run = await session.start();
+    const windows: number[] = [];
+    run.onProgress((p) => windows.push(p.concurrency));
+    expect((await run.done).state).toBe('completed');
+    expect(ports).toEqual([undefined, undefined]);
+    expect(Math.max(...windows)).toBe(4);
   });
 });

@@ -11,6 +11,8 @@ import { describeFailure, type FailureInfo } from '../failure.ts';
 import { deleteAbandonedSnapshot } from './snapshot-cleanup.ts';
 import { checkResumableSnapshot } from './resume-check.ts';
 import { BlockLedger, type LedgerStore } from '../ledger.ts';
+import { Pacer } from '../pacer.ts';
+import { leasePacer, type PacerPort } from '../pacer-lease.ts';
 import { withRetry } from '../retry.ts';
 import type { CeilingReason } from '../window-ceiling.ts';
 import { waitForCompletion } from './wait-completion.ts';
@@ -21,8 +23,11 @@ import { ProgressMeter, type JobCounts } from './progress-meter.ts';
 
 /** A pipeline in a worker or in-process: runs slices claimed from the session. */
 export interface PipelineRunner {
-  /** onBatch may return a promise: the pipeline holds the written blocks' slots until it resolves (durable). */
-  run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown): Promise<PipelineOutcome>;
+  /**
+   * onBatch may return a promise: the pipeline holds the written blocks' slots until it resolves (durable). `pacer`:
+   * the pipeline's lease on the pass's one pacer, shared by all its pipelines (see pacer-lease.ts).
+   */
+  run(spec: PipelineSpec, claim: () => Promise<Slice | null>, onBatch: (b: PipelineBatch) => unknown, pacer?: PacerPort): Promise<PipelineOutcome>;
   stop(): void | Promise<void>;
 }
 
@@ -51,6 +56,11 @@ export interface SessionDeps {
   onEnd?: () => void;
   /** How long to wait for `completed` after CompleteSnapshot, ms. */
   completionWaitMs?: number;
+  /**
+   * The pipelines send over one network link (a tab's workers to a service): they share one pacer. Not when each has a
+   * sink of its own (the in-browser emulator opened in each worker), where each paces itself.
+   */
+  sharedLink?: boolean;
 }
 
 /** One upload session of a job: implements UploadRun. */
@@ -87,7 +97,7 @@ export class UploadSession implements UploadRun {
     this.blocks = new BlockMap(deps.blockCount);
     this.claims = new ClaimScheduler({ blockCount: deps.blockCount, sliceBlocks: deps.sliceBlocks, runners: deps.runners.length, blockStates: deps.blockStates });
     this.zero = this.zeroDecision();
-    this.meter = new ProgressMeter(job.id, { blockCount: deps.blockCount, ceiling: deps.ceiling, ...(deps.ceilingReason ? { ceilingReason: deps.ceilingReason } : {}) }, () => this.counts());
+    this.meter = new ProgressMeter(job.id, { blockCount: deps.blockCount, ceiling: deps.ceiling, sharedPacer: deps.runners.length > 1 && deps.sharedLink === true, ...(deps.ceilingReason ? { ceilingReason: deps.ceilingReason } : {}) }, () => this.counts());
   }
 
   /** Loads the ledger and runs the session to its end in the background. */
@@ -352,10 +362,17 @@ export class UploadSession implements UploadRun {
       silenceLimitMs: this.job.params.timeoutMinutes * 60_000,
       linkAnswered: this.answered,
     };
+    // One pacer for the link when several pipelines share it (a tab's workers): pacers of their own each took the
+    // others' queue for the link's round trip, and together kept about ten times its bandwidth-delay product in flight.
+    const pacer = n > 1 && this.deps.sharedLink ? new Pacer({ floor: this.deps.floor, ceiling: this.deps.ceiling }) : null;
     const outcomes = await Promise.all(
-      this.deps.runners.map((r) =>
-        r.run(spec, this.claim, (b) => this.onBatch(r, b)).catch((err): PipelineOutcome => ({ kind: 'failed', failure: describeFailure(err) })),
-      ),
+      this.deps.runners.map((r) => {
+        const lease = pacer && leasePacer(pacer);
+        return r
+          .run(spec, this.claim, (b) => this.onBatch(r, b), lease?.port)
+          .catch((err): PipelineOutcome => ({ kind: 'failed', failure: describeFailure(err) }))
+          .finally(() => lease?.close());
+      }),
     );
     this.meter.passEnded();
     const failed = outcomes.find((o) => o.kind === 'failed');
