@@ -73,6 +73,8 @@ export class UploadSession implements UploadRun {
   private readonly blocks: BlockMap;
   private readonly claims: ClaimScheduler;
   private readonly meter: ProgressMeter;
+  /** Several pipelines send over one link: each pass lends them one pacer (and the meter shows its window once). */
+  private readonly sharesPacer: boolean;
   /** The service answered in this session (StartSnapshot, or a block written): later silences are outages. */
   private answered = false;
   private pauseRequested = false;
@@ -97,7 +99,8 @@ export class UploadSession implements UploadRun {
     this.blocks = new BlockMap(deps.blockCount);
     this.claims = new ClaimScheduler({ blockCount: deps.blockCount, sliceBlocks: deps.sliceBlocks, runners: deps.runners.length, blockStates: deps.blockStates });
     this.zero = this.zeroDecision();
-    this.meter = new ProgressMeter(job.id, { blockCount: deps.blockCount, ceiling: deps.ceiling, sharedPacer: deps.runners.length > 1 && deps.sharedLink === true, ...(deps.ceilingReason ? { ceilingReason: deps.ceilingReason } : {}) }, () => this.counts());
+    this.sharesPacer = deps.runners.length > 1 && deps.sharedLink === true;
+    this.meter = new ProgressMeter(job.id, { blockCount: deps.blockCount, ceiling: deps.ceiling, sharedPacer: this.sharesPacer, ...(deps.ceilingReason ? { ceilingReason: deps.ceilingReason } : {}) }, () => this.counts());
   }
 
   /** Loads the ledger and runs the session to its end in the background. */
@@ -364,7 +367,7 @@ export class UploadSession implements UploadRun {
     };
     // One pacer for the link when several pipelines share it (a tab's workers): pacers of their own each took the
     // others' queue for the link's round trip, and together kept about ten times its bandwidth-delay product in flight.
-    const pacer = n > 1 && this.deps.sharedLink ? new Pacer({ floor: this.deps.floor, ceiling: this.deps.ceiling }) : null;
+    const pacer = this.sharesPacer ? new Pacer({ floor: this.deps.floor, ceiling: this.deps.ceiling }) : null;
     const outcomes = await Promise.all(
       this.deps.runners.map((r) => {
         const lease = pacer && leasePacer(pacer);
